@@ -1,0 +1,27 @@
+"""Anything a page would fetch from a host other than the site's own.
+
+A person reading this site may be watched; every request to a third party (a CDN, a web
+font, analytics, an embed) tells someone else that they were here.  Plain outbound links
+(``<a href>``) are not fetched until followed, so they are allowed; everything else that
+names another host is a finding: ``src``, ``<link href>``, form actions, CSS ``url()``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .document import Finding, documents, references
+
+
+def foreign_loads(output: Path) -> list[Finding]:
+    output = Path(output)
+    findings = []
+    for file in documents(output):
+        for ref in references(file):
+            if ref.tag == "a" and ref.attribute == "href":
+                continue
+            parts = urlsplit(ref.url)
+            if parts.netloc or ref.url.startswith("//") or parts.scheme not in ("", "data"):
+                findings.append(Finding(file.relative_to(output).as_posix(), ref.url, f"<{ref.tag} {ref.attribute}>"))
+    return findings

@@ -1,0 +1,341 @@
+"""The consultation lines of ``data/hotlines.yaml``: one model, shared by the build and the tests.
+
+Editors are not programmers, so a mistake in the file must come back as one line per
+problem, ``data/hotlines.yaml:LINE:COL path.to.field: what to fix``, all problems at once,
+and never as a traceback.  Pydantic checks the shape; the cross-field rules (references,
+duplicates, overlapping hours) are checked here after it, and every error path is mapped
+back to the YAML node it came from with ``yaml.compose``.
+
+PyYAML follows YAML 1.1, where an unquoted ``9:00`` is the integer 540 and ``0120`` is 80.
+Models are strict, so such values are refused with a hint to quote them instead of being
+quietly converted.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+Audience = Literal["women", "men", "anyone"]
+
+
+class DataError(SystemExit):
+    """Raised with every problem found; exits with status 1 and prints only the lines.
+
+    A ``SystemExit`` so that Pelican, which logs other exceptions with a traceback, lets
+    it through untouched.
+    """
+
+    def __init__(self, lines: list[str]):
+        self.lines = lines
+        super().__init__("\n".join(lines))
+
+
+def _quoted(kind: str, example: str):
+    def check(value: Any) -> Any:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, bool):
+            shown = "true/false (yes/no/on/off)"
+        elif isinstance(value, datetime.date):
+            shown = f"the date {value.isoformat()}"
+        else:
+            shown = f"the number {value!r}"
+        raise ValueError(
+            f'write the {kind} in double quotes, e.g. "{example}" '
+            f"(without quotes YAML reads it as {shown})"
+        )
+
+    return check
+
+
+def _clock(value: str) -> datetime.time:
+    match = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)", value)
+    if not match:
+        raise ValueError(f'a time must be "HH:MM" with two digits each, e.g. "09:00", not "{value}"')
+    return datetime.time(int(match[1]), int(match[2]))
+
+
+def _month_day(value: str) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d\d)-(\d\d)", value)
+    if match:
+        month, day = int(match[1]), int(match[2])
+        try:
+            datetime.date(2024, month, day)  # a leap year, so 02-29 is allowed
+            return month, day
+        except ValueError:
+            pass
+    raise ValueError(f'a yearly date must be "MM-DD", e.g. "12-29", not "{value}"')
+
+
+def _phone(value: str) -> str:
+    if not re.fullmatch(r"0\d{1,4}-\d{1,4}-\d{3,4}", value) or len(value.replace("-", "")) not in (10, 11):
+        raise ValueError(
+            f'a phone number must be written with hyphens as dialled in Japan, e.g. "03-5467-2455", not "{value}"'
+        )
+    return value
+
+
+def _web_url(value: str) -> str:
+    if not re.fullmatch(r"https?://[^\s/]+\.[^\s]+", value):
+        raise ValueError(f'a web address must start with http:// or https://, not "{value}"')
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("this text must not be empty")
+    return value.strip()
+
+
+Text = Annotated[str, BeforeValidator(_quoted("text", "…")), AfterValidator(_not_blank)]
+Clock = Annotated[datetime.time, BeforeValidator(lambda v: _clock(_quoted("time", "09:00")(v)))]
+MonthDay = Annotated[tuple[int, int], BeforeValidator(lambda v: _month_day(_quoted("date", "12-29")(v)))]
+Phone = Annotated[str, BeforeValidator(_quoted("phone number", "03-5467-2455")), AfterValidator(_phone)]
+WebUrl = Annotated[str, BeforeValidator(_quoted("web address", "https://…")), AfterValidator(_web_url)]
+Slug = Annotated[
+    str,
+    BeforeValidator(_quoted("id", "tokyo-womens-plaza")),
+    Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$"),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Localized(_Strict):
+    """Human text in both languages of the site; neither may be missing."""
+
+    ja: Text
+    en: Text
+
+    def __getitem__(self, lang: str) -> str:
+        return getattr(self, lang)
+
+
+class Block(_Strict):
+    """One weekly opening: the same hours on each of ``days``."""
+
+    days: list[Day] = Field(min_length=1)
+    open: Clock
+    close: Clock
+
+
+class ClosedPeriod(_Strict):
+    """A period closed every year, e.g. the New Year holidays; may run over the new year."""
+
+    name: Localized
+    from_: MonthDay = Field(alias="from")
+    to: MonthDay
+
+
+class WebLink(_Strict):
+    label: Localized
+    url: WebUrl
+
+
+class Line(_Strict):
+    id: Slug
+    name: Localized
+    audience: Audience
+    phone: Phone
+    hours: list[Block] = Field(min_length=1)
+    closed_on_holidays: bool
+    closed_periods: list[Slug] = []
+    eligibility: Localized
+    note: Localized | None = None
+
+    @property
+    def tel(self) -> str:
+        """The ``tel:`` URI; digits only, as dialled inside Japan."""
+        return "tel:" + self.phone.replace("-", "")
+
+
+class Organisation(_Strict):
+    id: Slug
+    name: Localized
+    description: Localized | None = None
+    referral: Localized | None = None
+    lines: list[Line] = Field(min_length=1)
+    web: list[WebLink] = []
+
+
+class Directory(_Strict):
+    closed_periods: dict[Slug, ClosedPeriod] = {}
+    organisations: list[Organisation] = Field(min_length=1)
+
+    @property
+    def lines(self) -> list[Line]:
+        return [line for org in self.organisations for line in org.lines]
+
+    def closures(self, line: Line) -> list[ClosedPeriod]:
+        return [self.closed_periods[name] for name in line.closed_periods]
+
+
+# -- loading -----------------------------------------------------------------------------
+
+Loc = tuple[int | str, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    loc: Loc
+    message: str
+    at_key: bool = False  # point at the key of the last path element, not at its value
+
+
+_MESSAGES = {
+    "missing": "this field is required but missing",
+    "extra_forbidden": "unknown field; check the spelling (allowed fields are listed in README.md)",
+    "literal_error": None,  # pydantic's own text lists the allowed values
+    "bool_type": "write true or false",
+    "list_type": "this must be a list (lines starting with '- ', or [a, b])",
+    "model_type": "this must be a group of 'name: value' lines",
+    "model_attributes_type": "this must be a group of 'name: value' lines",
+    "dict_type": "this must be a group of 'name: value' lines",
+    "too_short": "this list must not be empty",
+    "string_pattern_mismatch": "use only lowercase letters a-z, digits and single hyphens, e.g. tokyo-womens-plaza",
+}
+
+
+def _message(error: dict) -> str:
+    kind = error["type"]
+    if kind == "value_error":
+        return str(error["ctx"]["error"])
+    if kind == "literal_error":
+        return f"must be one of {error['ctx']['expected']}, not {error['input']!r}"
+    return _MESSAGES.get(kind) or error["msg"]
+
+
+def _pydantic_loc(loc: tuple) -> Loc:
+    # "from" is stored under the Python name "from_"; tagged unions and validators add no steps here.
+    return tuple("from" if part == "from_" else part for part in loc)
+
+
+def _semantic_problems(directory: Directory) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: dict[str, Loc] = {}
+    for o, org in enumerate(directory.organisations):
+        ids = [((("organisations", o, "id")), org.id)]
+        ids += [(("organisations", o, "lines", n, "id"), line.id) for n, line in enumerate(org.lines)]
+        for loc, ident in ids:
+            if ident in seen:
+                problems.append(Problem(loc, f'the id "{ident}" is already used at {".".join(map(str, seen[ident]))}; ids must be unique'))
+            else:
+                seen[ident] = loc
+        for n, line in enumerate(org.lines):
+            here = ("organisations", o, "lines", n)
+            for c, name in enumerate(line.closed_periods):
+                if name not in directory.closed_periods:
+                    known = ", ".join(directory.closed_periods) or "none defined"
+                    problems.append(Problem(here + ("closed_periods", c), f'no closed period named "{name}" (defined: {known})'))
+            taken: dict[str, list[tuple[int, Block]]] = {}
+            for b, block in enumerate(line.hours):
+                loc = here + ("hours", b)
+                if block.close <= block.open:
+                    problems.append(Problem(loc + ("close",), f"closing time {block.close:%H:%M} must be after opening time {block.open:%H:%M}"))
+                if len(set(block.days)) != len(block.days):
+                    problems.append(Problem(loc + ("days",), "a day is listed twice"))
+                for day in dict.fromkeys(block.days):
+                    for other_index, other in taken.get(day, []):
+                        if block.open < other.close and other.open < block.close:
+                            problems.append(Problem(loc, f"on {day} these hours overlap hours.{other_index}; merge them into one block"))
+                    taken.setdefault(day, []).append((b, block))
+    return problems
+
+
+def _node_at(root: yaml.Node, loc: Loc, at_key: bool) -> yaml.Node:
+    """The deepest YAML node along ``loc``; for a missing field, the mapping that lacks it."""
+    node = root
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == part:
+                    node = key if (last and at_key) else value
+                    break
+            else:
+                return node
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            return node
+    return node
+
+
+def _duplicate_keys(node: yaml.Node, loc: Loc = ()) -> list[Problem]:
+    """PyYAML keeps the last of two equal keys without a word; an editor needs to know."""
+    problems: list[Problem] = []
+    if isinstance(node, yaml.MappingNode):
+        seen = set()
+        for key, value in node.value:
+            if key.value in seen:
+                problems.append(Problem(loc + (key.value,), f'"{key.value}" is written twice here; keep one', at_key=True))
+            seen.add(key.value)
+            problems += _duplicate_keys(value, loc + (key.value,))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            problems += _duplicate_keys(item, loc + (i,))
+    return problems
+
+
+def _format(path: str, root: yaml.Node | None, problem: Problem) -> str:
+    dotted = ".".join(str(p) for p in problem.loc) or "(top level)"
+    if root is None:
+        return f"{path}:1:1 {dotted}: {problem.message}"
+    mark = _node_at(root, problem.loc, problem.at_key).start_mark
+    return f"{path}:{mark.line + 1}:{mark.column + 1} {dotted}: {problem.message}"
+
+
+def load(path: str | Path, shown_as: str | None = None) -> Directory:
+    """Read and check the file; raise ``DataError`` listing every problem.
+
+    ``shown_as`` is the name used in messages (by default the path as given).
+    """
+    path = Path(path)
+    name = shown_as or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError([f"{name}:1:1 (file): the file does not exist"]) from None
+    except UnicodeDecodeError as error:
+        raise DataError([f"{name}:1:1 (file): the file must be saved as UTF-8 ({error.reason})"]) from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"{mark.line + 1}:{mark.column + 1}" if mark else "1:1"
+        raise DataError([f"{name}:{where} (syntax): {error.problem or error}; check the indentation and quotes on this line and the one above"]) from None
+    if not isinstance(data, dict):
+        raise DataError([_format(name, root, Problem((), "the file must start with 'closed_periods:' and 'organisations:'"))])
+
+    problems = _duplicate_keys(root)
+    directory = None
+    try:
+        directory = Directory.model_validate(data)
+    except ValidationError as error:
+        problems += [Problem(_pydantic_loc(e["loc"]), _message(e), at_key=e["type"] == "extra_forbidden") for e in error.errors()]
+    if directory is not None:
+        problems += _semantic_problems(directory)
+    if problems:
+        lines = [_format(name, root, p) for p in problems]
+        lines.sort(key=lambda text: [int(n) for n in text[len(name) + 1 :].split(" ", 1)[0].split(":")[:2]])
+        raise DataError(lines)
+    return directory

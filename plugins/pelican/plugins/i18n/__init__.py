@@ -1,0 +1,80 @@
+"""Theme strings through gettext, in the language of the page being written.
+
+One Jinja environment renders pages of both languages, so the gettext callables look at
+the page in the template context (or a ``lang`` variable) on every call.  Catalogs are the
+project's Babel ``.po`` files in ``I18N_CATALOGS`` (by default ``theme/translations``), the
+same ones the relay uses; they are read directly, so the site never shows a stale ``.mo``.
+Fuzzy entries are left out, as ``pybabel compile`` does.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+from jinja2 import pass_context
+from pelican import signals
+
+DOMAIN = "messages"
+_catalog_dir: Path | None = None
+
+
+@functools.cache
+def _load(catalog_dir: Path, lang: str) -> Translations:
+    po = catalog_dir / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+    with po.open("rb") as handle:
+        catalog = read_po(handle, locale=lang, domain=DOMAIN)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog, use_fuzzy=False)
+    compiled.seek(0)
+    return Translations(compiled, domain=DOMAIN)
+
+
+def translations(lang: str) -> Translations:
+    """The catalog of ``lang``; the build calls ``configure`` first."""
+    if _catalog_dir is None:
+        raise RuntimeError("pelican.plugins.i18n is not configured")
+    return _load(_catalog_dir, lang)
+
+
+def page_lang(context) -> str:
+    lang = context.get("lang")
+    if lang:
+        return lang
+    page = context.get("page")
+    return getattr(page, "lang", None) or context["DEFAULT_LANG"]
+
+
+@pass_context
+def _gettext(context, message: str) -> str:
+    return translations(page_lang(context)).gettext(message)
+
+
+@pass_context
+def _ngettext(context, singular: str, plural: str, n: int) -> str:
+    return translations(page_lang(context)).ngettext(singular, plural, n)
+
+
+def configure(pelican) -> None:
+    global _catalog_dir
+    settings = pelican.settings
+    _catalog_dir = Path(settings.get("I18N_CATALOGS") or Path(settings["THEME"]) / "translations").resolve()
+    _load.cache_clear()
+    extensions = settings.setdefault("JINJA_ENVIRONMENT", {}).setdefault("extensions", [])
+    if "jinja2.ext.i18n" not in extensions:
+        extensions.append("jinja2.ext.i18n")
+
+
+def install(generator) -> None:
+    env = getattr(generator, "env", None)
+    if env is not None:
+        env.install_gettext_callables(gettext=_gettext, ngettext=_ngettext, newstyle=True)
+
+
+def register() -> None:
+    signals.initialized.connect(configure)
+    signals.generator_init.connect(install)

@@ -1,0 +1,150 @@
+"""Project tasks, run through ``./run TASK`` (Invoke), after pelican-quickstart's tasks.py.
+
+    ./run build      build the site into output/
+    ./run serve      build, serve on http://127.0.0.1:8000/ and rebuild on every change
+    ./run check      validate data, build with warnings fatal, check links and hosts
+    ./run publish    build with publishconf.py (production)
+    ./run test       all tests
+    ./run i18n-extract | i18n-update | i18n-compile     the Babel catalogs
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from invoke import task
+
+ROOT = Path(__file__).resolve().parent
+CATALOGS = ROOT / "theme" / "translations"
+POT = CATALOGS / "messages.pot"
+LANGUAGES = ("ja", "en")
+WATCHED = ("content", "theme", "data", "plugins", "pelicanconf.py", "publishconf.py")
+PY = sys.executable
+
+
+def _pelican(*args: str, check: bool = True) -> int:
+    """Run Pelican in its own process, so a rebuild always sees fresh settings and plugins."""
+    command = [PY, "-m", "pelican", str(ROOT / "content"), *args]
+    return subprocess.run(command, cwd=ROOT, check=check).returncode
+
+
+@task
+def build(c, settings="pelicanconf.py", output=None, fatal=False):
+    """Build the site into output/ (or --output)."""
+    args = ["-s", str(ROOT / settings)]
+    if output:
+        args += ["-o", str(output)]
+    if fatal:
+        args += ["--fatal", "warnings"]
+    if _pelican(*args, check=False):
+        raise SystemExit(1)
+
+
+@task
+def publish(c):
+    """Build the production site with publishconf.py."""
+    build(c, settings="publishconf.py", fatal=True)
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the base class names it so
+        pass
+
+
+def _watch_and_rebuild(args: list[str]) -> None:
+    from watchfiles import watch
+
+    for changes in watch(*(ROOT / name for name in WATCHED), watch_filter=lambda _, path: "__pycache__" not in path):
+        names = sorted({Path(path).relative_to(ROOT).as_posix() for _, path in changes})
+        print(f"changed: {', '.join(names)}; rebuilding", flush=True)
+        if _pelican(*args, check=False) == 0:
+            print("rebuilt", flush=True)
+        else:
+            print("the build failed: fix the lines above; the last good build is still served", flush=True)
+
+
+@task
+def serve(c, port=8000):
+    """Build, serve the site on 127.0.0.1 and rebuild when content/, theme/ or data/ change."""
+    output = ROOT / "output"
+    args = ["-s", str(ROOT / "pelicanconf.py"), "-o", str(output)]
+    _pelican(*args, check=False)
+    output.mkdir(exist_ok=True)
+    server = ThreadingHTTPServer(("127.0.0.1", int(port)), partial(_Quiet, directory=str(output)))
+    threading.Thread(target=_watch_and_rebuild, args=(args,), daemon=True).start()
+    print(f"Site: http://127.0.0.1:{server.server_port}/  (Ctrl+C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+@task
+def check(c):
+    """Validate data/hotlines.yaml and the catalogs, then build with every warning fatal."""
+    import pelicanconf  # noqa: F401 - makes our plugins importable
+    from pelican.plugins.hotlines.model import load
+
+    directory = load(ROOT / "data" / "hotlines.yaml", shown_as="data/hotlines.yaml")
+    print(f"data/hotlines.yaml: OK ({len(directory.lines)} lines of {len(directory.organisations)} organisations)")
+    build(c, fatal=True)
+    print("check passed")
+
+
+@task
+def test(c, k=None):
+    """Run every test (pytest); -k selects by name."""
+    command = [PY, "-m", "pytest"] + (["-k", k] if k else [])
+    raise SystemExit(subprocess.run(command, cwd=ROOT).returncode)
+
+
+def _pybabel(*args: str) -> None:
+    print("pybabel " + shlex.join(args))
+    subprocess.run([PY, "-m", "babel.messages.frontend", *args], cwd=ROOT, check=True)
+
+
+@task(name="i18n-extract")
+def i18n_extract(c):
+    """Collect every translatable string into theme/translations/messages.pot."""
+    _pybabel("extract", "-F", "babel.cfg", "-o", str(POT), "--sort-by-file", "--no-wrap",
+             "--project", "safeline", "--copyright-holder", "Safer Internet Association", ".")
+
+
+@task(name="i18n-update", pre=[i18n_extract])
+def i18n_update(c):
+    """Merge new strings into the ja and en catalogs (then translate them)."""
+    for lang in LANGUAGES:
+        po = CATALOGS / lang / "LC_MESSAGES" / "messages.po"
+        if po.exists():
+            _pybabel("update", "-i", str(POT), "-d", str(CATALOGS), "-l", lang, "--no-wrap", "--ignore-obsolete")
+        else:
+            _pybabel("init", "-i", str(POT), "-d", str(CATALOGS), "-l", lang, "--no-wrap")
+
+
+@task(name="i18n-compile")
+def i18n_compile(c):
+    """Compile the catalogs to .mo files (refuses fuzzy or missing translations)."""
+    _pybabel("compile", "-d", str(CATALOGS), "--statistics")
+
+
+@task(name="deps-lock")
+def deps_lock(c):
+    """Pin requirements.in and everything it pulls in into requirements.txt, from a clean venv."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        venv = Path(scratch) / "venv"
+        subprocess.run([PY, "-m", "venv", str(venv)], check=True)
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
+        subprocess.run([*pip, "install", "--quiet", "-r", str(ROOT / "requirements.in")], check=True)
+        frozen = subprocess.run([*pip, "freeze", "--all", "--exclude", "pip", "--exclude", "setuptools"],
+                                check=True, capture_output=True, text=True).stdout
+    header = "# Generated by ./run deps-lock from requirements.in: do not edit by hand.\n"
+    (ROOT / "requirements.txt").write_text(header + frozen)
+    print(f"requirements.txt: {len(frozen.splitlines())} pins")
