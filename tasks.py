@@ -57,10 +57,19 @@ class _Quiet(SimpleHTTPRequestHandler):
         pass
 
 
-def _watch_and_rebuild(args: list[str]) -> None:
+def _watch_and_rebuild(args: list[str], ready: threading.Event) -> None:
     from watchfiles import watch
 
-    for changes in watch(*(ROOT / name for name in WATCHED), watch_filter=lambda _, path: "__pycache__" not in path):
+    changes_seen = watch(
+        *(ROOT / name for name in WATCHED),
+        watch_filter=lambda _, path: "__pycache__" not in path,
+        yield_on_timeout=True,  # an empty first batch tells us the watcher is running
+        rust_timeout=200,
+    )
+    for changes in changes_seen:
+        ready.set()
+        if not changes:
+            continue
         names = sorted({Path(path).relative_to(ROOT).as_posix() for _, path in changes})
         print(f"changed: {', '.join(names)}; rebuilding", flush=True)
         if _pelican(*args, check=False) == 0:
@@ -74,10 +83,13 @@ def serve(c, port=8000):
     """Build, serve the site on 127.0.0.1 and rebuild when content/, theme/ or data/ change."""
     output = ROOT / "output"
     args = ["-s", str(ROOT / "pelicanconf.py"), "-o", str(output)]
+    # Watch first, then build: an edit made while the first build runs is not missed.
+    ready = threading.Event()
+    threading.Thread(target=_watch_and_rebuild, args=(args, ready), daemon=True).start()
+    ready.wait(timeout=10)
     _pelican(*args, check=False)
     output.mkdir(exist_ok=True)
     server = ThreadingHTTPServer(("127.0.0.1", int(port)), partial(_Quiet, directory=str(output)))
-    threading.Thread(target=_watch_and_rebuild, args=(args,), daemon=True).start()
     print(f"Site: http://127.0.0.1:{server.server_port}/  (Ctrl+C to stop)", flush=True)
     try:
         server.serve_forever()

@@ -198,6 +198,7 @@ class Problem:
     loc: Loc
     message: str
     at_key: bool = False  # point at the key of the last path element, not at its value
+    mark: yaml.Mark | None = None  # where it is, when the path alone cannot tell (a repeated key)
 
 
 _MESSAGES = {
@@ -286,7 +287,7 @@ def _duplicate_keys(node: yaml.Node, loc: Loc = ()) -> list[Problem]:
         seen = set()
         for key, value in node.value:
             if key.value in seen:
-                problems.append(Problem(loc + (key.value,), f'"{key.value}" is written twice here; keep one', at_key=True))
+                problems.append(Problem(loc + (key.value,), f'"{key.value}" is written twice here; keep one', mark=key.start_mark))
             seen.add(key.value)
             problems += _duplicate_keys(value, loc + (key.value,))
     elif isinstance(node, yaml.SequenceNode):
@@ -299,7 +300,7 @@ def _format(path: str, root: yaml.Node | None, problem: Problem) -> str:
     dotted = ".".join(str(p) for p in problem.loc) or "(top level)"
     if root is None:
         return f"{path}:1:1 {dotted}: {problem.message}"
-    mark = _node_at(root, problem.loc, problem.at_key).start_mark
+    mark = problem.mark or _node_at(root, problem.loc, problem.at_key).start_mark
     return f"{path}:{mark.line + 1}:{mark.column + 1} {dotted}: {problem.message}"
 
 

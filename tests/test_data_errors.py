@@ -1,0 +1,141 @@
+"""Mistakes in data/hotlines.yaml stop the build with one clear line each, never a traceback."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, build_site
+from pelican.plugins.hotlines.model import DataError, load
+
+GOOD = (ROOT / "data" / "hotlines.yaml").read_text(encoding="utf-8")
+
+
+def mutate(*edits: tuple[str, str]) -> str:
+    text = GOOD
+    for old, new in edits:
+        assert old in text, f"the fixture no longer contains {old!r}"
+        text = text.replace(old, new, 1)
+    return text
+
+
+def line_of(text: str, fragment: str) -> int:
+    """1-based number of the first line that contains ``fragment``."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if fragment in line:
+            return number
+    raise AssertionError(f"{fragment!r} not in the file")
+
+
+def errors_for(tmp_path: Path, text: str) -> list[str]:
+    path = tmp_path / "hotlines.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError) as caught:
+        load(path, shown_as="data/hotlines.yaml")
+    assert caught.value.code  # non-zero exit status when it ends the program
+    return caught.value.lines
+
+
+LINE = re.compile(r"^data/hotlines\.yaml:(\d+):(\d+) (\S+): (.+)$")
+
+# (what is wrong, edits, fragment on the line the error must point to, field path, words of the message)
+CASES = [
+    ("unquoted time", [('open: "09:00"', "open: 9:00")], "open: 9:00",
+     "organisations.0.lines.0.hours.0.open", 'double quotes, e.g. "09:00"'),
+    ("unquoted phone number", [('phone: "03-5467-2455"', "phone: 0354672455")], "phone: 0354672455",
+     "organisations.0.lines.0.phone", "double quotes"),
+    ("wrong type", [("closed_on_holidays: false", 'closed_on_holidays: "no"')], 'closed_on_holidays: "no"',
+     "organisations.0.lines.0.closed_on_holidays", "true or false"),
+    ("missing field", [('        phone: "03-5467-2455"\n', "")], "- id: tokyo-womens-plaza-women",
+     "organisations.0.lines.0.phone", "required"),
+    ("unknown key", [('phone: "03-5467-2455"', 'phone: "03-5467-2455"\n        fax: "03-5467-2456"')], "fax:",
+     "organisations.0.lines.0.fax", "unknown field"),
+    ("missing language", [("          en: Line for women\n", "")], "ja: 女性のための相談窓口",
+     "organisations.0.lines.0.name.en", "required"),
+    ("unknown audience", [("audience: men", "audience: man")], "audience: man",
+     "organisations.0.lines.1.audience", "one of 'women', 'men' or 'anyone'"),
+    ("unknown day", [("days: [mon, wed]", "days: [mon, wednesday]")], "days: [mon, wednesday]",
+     "organisations.0.lines.1.hours.0.days.1", "one of"),
+    ("close before open", [('close: "20:00"', 'close: "16:00"')], 'close: "16:00"',
+     "organisations.0.lines.1.hours.0.close", "must be after opening time"),
+    ("bad time", [('open: "17:00"', 'open: "17:70"')], 'open: "17:70"',
+     "organisations.0.lines.1.hours.0.open", '"HH:MM"'),
+    ("unknown closed period", [("closed_periods: [new-year]", "closed_periods: [new-years]")], "closed_periods: [new-years]",
+     "organisations.0.lines.0.closed_periods.0", 'no closed period named "new-years"'),
+    ("duplicate id", [("id: tokyo-womens-plaza-men", "id: tokyo-womens-plaza-women")], "id: tokyo-womens-plaza-women\n",
+     "organisations.0.lines.1.id", "already used"),
+    ("duplicate key", [("        audience: women\n", "        audience: women\n        audience: anyone\n")], "audience: anyone",
+     "organisations.0.lines.0.audience", "written twice"),
+    ("bad phone number", [('phone: "03-5467-2455"', 'phone: "03-5467-245"')], 'phone: "03-5467-245"',
+     "organisations.0.lines.0.phone", "with hyphens"),
+    ("bad web address", [('url: "https://www.jinken.go.jp', 'url: "www.jinken.go.jp')], 'url: "www.jinken.go.jp',
+     "organisations.1.web.1.url", "http:// or https://"),
+]
+
+
+@pytest.mark.parametrize(("edits", "fragment", "field", "words"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_one_clear_line_per_mistake(tmp_path, edits, fragment, field, words):
+    text = mutate(*edits)
+    lines = errors_for(tmp_path, text)
+    assert len(lines) == 1, lines
+    match = LINE.match(lines[0])
+    assert match, lines[0]
+    number, _, path, message = match.groups()
+    expected_line = line_of(text, fragment.rstrip("\n")) if not fragment.endswith("\n") else _line_exact(text, fragment)
+    assert (int(number), path) == (expected_line, field), lines[0]
+    assert words in message
+
+
+def _line_exact(text: str, fragment: str) -> int:
+    """The last line with ``fragment``: for a repeated value, where the repetition is."""
+    lines = text.splitlines()
+    hits = [n for n, line in enumerate(lines, start=1) if fragment.strip() in line]
+    return hits[-1]
+
+
+def test_overlapping_hours_are_refused(tmp_path):
+    text = mutate(('            close: "20:00"\n', '            close: "20:00"\n          - days: [wed]\n            open: "19:00"\n            close: "21:00"\n'))
+    [line] = errors_for(tmp_path, text)
+    assert re.match(r"data/hotlines\.yaml:\d+:\d+ organisations\.0\.lines\.1\.hours\.1: on wed these hours overlap hours\.0", line)
+
+
+def test_all_mistakes_at_once_in_file_order(tmp_path):
+    text = mutate(
+        ('open: "09:00"', "open: 9:00"),
+        ("audience: men", "audience: man"),
+        ('phone: "0570-070-810"', 'phone: "0570-070-810"\n        fax: "x"'),
+    )
+    lines = errors_for(tmp_path, text)
+    assert len(lines) == 3
+    numbers = [int(LINE.match(line).group(1)) for line in lines]
+    assert numbers == sorted(numbers)
+    assert numbers == [line_of(text, "open: 9:00"), line_of(text, "audience: man"), line_of(text, 'fax: "x"')]
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    text = mutate(('      ja: 東京ウィメンズプラザ\n', '      ja: 東京ウィメンズプラザ\n     en: broken indentation\n'))
+    [line] = errors_for(tmp_path, text)
+    assert line.startswith(f"data/hotlines.yaml:{line_of(text, 'broken indentation')}:")
+    assert "(syntax)" in line
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DataError) as caught:
+        load(tmp_path / "nope.yaml", shown_as="data/hotlines.yaml")
+    assert caught.value.lines == ["data/hotlines.yaml:1:1 (file): the file does not exist"]
+
+
+@pytest.mark.parametrize("case", ["unquoted time", "missing field", "unknown key", "wrong type"])
+def test_the_build_stops_without_a_traceback(tmp_path, case):
+    """What an editor sees from the real build: the lines, a non-zero exit, nothing else alarming."""
+    edits, fragment, field, words = next(c[1:] for c in CASES if c[0] == case)
+    path = tmp_path / "hotlines.yaml"
+    path.write_text(mutate(*edits), encoding="utf-8")
+    result = build_site(tmp_path / "out", ("HOTLINES_DATA", str(path)))
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output
+    assert re.search(rf"^{re.escape(str(path))}:\d+:\d+ {re.escape(field)}: .*{re.escape(words)}", result.stderr, re.M), output
+    assert not (tmp_path / "out" / "support").exists()

@@ -1,0 +1,119 @@
+"""The editor's loop, as the README describes it: ./run serve, change a file, see the page change."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+PROJECT_FILES = ("content", "theme", "data", "plugins", "pelicanconf.py", "publishconf.py", "tasks.py", "babel.cfg")
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A copy of the project, so tasks can build into its own output/ without touching the checkout."""
+    for name in PROJECT_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, tmp_path / name)
+    return tmp_path
+
+
+def invoke(project: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=project, capture_output=True, text=True, timeout=180, **kwargs)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def fetch(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.read().decode("utf-8")
+
+
+def wait_for(predicate, seconds: float = 60, every: float = 0.3):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("timed out")
+
+
+def test_serve_shows_the_site_and_follows_edits(project):
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-u", "-m", "invoke", "serve", "--port", str(port)],
+        cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    lines: list[str] = []
+    try:
+        def address():
+            line = server.stdout.readline()
+            lines.append(line)
+            match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+            return match and match.group(0)
+
+        url = wait_for(address, every=0)
+        assert url == f"http://127.0.0.1:{port}/"
+        assert "セーフライン" in fetch(url)
+        assert "毎日 9:00〜21:00" in fetch(url + "support/")
+
+        # The newcomer's task from the README: change a line's hours.
+        data = project / "data" / "hotlines.yaml"
+        data.write_text(data.read_text(encoding="utf-8").replace('close: "21:00"', 'close: "20:30"'), encoding="utf-8")
+        wait_for(lambda: "毎日 9:00〜20:30" in fetch(url + "support/"))
+
+        # A broken edit: the error is shown, the last good page stays up.
+        data.write_text(data.read_text(encoding="utf-8").replace('close: "20:30"', "close: 20:30"), encoding="utf-8")
+        wait_for(lambda: any("close: write the time in double quotes" in line for line in lines) or lines.append(server.stdout.readline()))
+        assert "毎日 9:00〜20:30" in fetch(url + "support/")
+
+        page = project / "content" / "pages" / "police.ja.md"
+        page.write_text(page.read_text(encoding="utf-8").replace("警察にも相談できます", "警察にも相談できます(編集テスト)"), encoding="utf-8")
+        data.write_text(data.read_text(encoding="utf-8").replace("close: 20:30", 'close: "20:30"'), encoding="utf-8")
+        wait_for(lambda: "編集テスト" in fetch(url + "police/"))
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=10)
+
+
+def test_check_passes_on_the_project(project):
+    result = invoke(project, "check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "data/hotlines.yaml: OK" in result.stdout
+    assert "check passed" in result.stdout
+
+
+def test_check_and_build_fail_on_bad_data(project):
+    data = project / "data" / "hotlines.yaml"
+    data.write_text(data.read_text(encoding="utf-8").replace("audience: men", "audience: man"), encoding="utf-8")
+    for task in ("check", "build"):
+        result = invoke(project, task)
+        assert result.returncode != 0
+        assert re.search(r"^data/hotlines\.yaml:\d+:\d+ organisations\.0\.lines\.1\.audience: ", result.stderr, re.M), result.stderr
+        assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_publish_builds_the_production_site(project):
+    result = invoke(project, "publish")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (project / "output" / "index.html").is_file()
+    assert (project / "output" / "en" / "support" / "index.html").is_file()
