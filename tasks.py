@@ -82,7 +82,9 @@ def _watch_and_rebuild(args: list[str], ready: threading.Event) -> None:
 def serve(c, port=8000):
     """Build, serve the site on 127.0.0.1 and rebuild when content/, theme/ or data/ change."""
     output = ROOT / "output"
-    args = ["-s", str(ROOT / "pelicanconf.py"), "-o", str(output)]
+    # Rebuild over the served files instead of deleting them first, so a reader who reloads
+    # during a rebuild never gets a 404.
+    args = ["-s", str(ROOT / "pelicanconf.py"), "-o", str(output), "-e", "DELETE_OUTPUT_DIRECTORY=false"]
     # Watch first, then build: an edit made while the first build runs is not missed.
     ready = threading.Event()
     threading.Thread(target=_watch_and_rebuild, args=(args, ready), daemon=True).start()
