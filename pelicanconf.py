@@ -18,9 +18,12 @@ if str(ROOT / "plugins" / "pelican" / "plugins") not in pelican.plugins.__path__
 
 SITENAME = "セーフライン"
 SITEURL = ""  # links stay root-relative, so the output works on any host
+# Absolute origin for what must be absolute (hreflang alternates); empty in development.
+SITE_ORIGIN = ""
 RELATIVE_URLS = False
 TIMEZONE = "Asia/Tokyo"
 DEFAULT_LANG = "ja"
+I18N_LANGUAGES = ["ja", "en"]  # every page exists in each; the build warns otherwise
 
 PATH = str(ROOT / "content")
 PAGE_PATHS = ["pages"]

@@ -2,7 +2,7 @@
 
     ./run build      build the site into output/
     ./run serve      build, serve on http://127.0.0.1:8000/ and rebuild on every change
-    ./run check      validate data, build with warnings fatal, check links and hosts
+    ./run check      validate data, build with every warning fatal (links, hosts)
     ./run publish    build with publishconf.py (production)
     ./run test       all tests
     ./run i18n-extract | i18n-update | i18n-compile     the Babel catalogs
@@ -30,7 +30,7 @@ PY = sys.executable
 
 def _pelican(*args: str, check: bool = True) -> int:
     """Run Pelican in its own process, so a rebuild always sees fresh settings and plugins."""
-    command = [PY, "-m", "pelican", str(ROOT / "content"), *args]
+    command = [PY, "-m", "pelican", str(ROOT / "content"), "--log-handler", "plain", *args]
     return subprocess.run(command, cwd=ROOT, check=check).returncode
 
 
@@ -41,7 +41,7 @@ def build(c, settings="pelicanconf.py", output=None, fatal=False):
     if output:
         args += ["-o", str(output)]
     if fatal:
-        args += ["--fatal", "warnings"]
+        args += ["-e", "STRICT=true"]  # one -e only: argparse keeps the last
     if _pelican(*args, check=False):
         raise SystemExit(1)
 
@@ -101,12 +101,18 @@ def serve(c, port=8000):
 
 @task
 def check(c):
-    """Validate data/hotlines.yaml and the catalogs, then build with every warning fatal."""
+    """Check data/hotlines.yaml and the catalogs, then build with every warning fatal."""
     import pelicanconf  # noqa: F401 - makes our plugins importable
     from pelican.plugins.hotlines.model import load
 
     directory = load(ROOT / "data" / "hotlines.yaml", shown_as="data/hotlines.yaml")
     print(f"data/hotlines.yaml: OK ({len(directory.lines)} lines of {len(directory.organisations)} organisations)")
+    from pelican.plugins.i18n.catalogs import problems
+
+    stale = problems(ROOT, CATALOGS, LANGUAGES)
+    if stale:
+        raise SystemExit("\n".join(stale))
+    print("theme/translations: catalogs complete and current")
     build(c, fatal=True)
     print("check passed")
 

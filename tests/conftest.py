@@ -27,11 +27,12 @@ def page_path(slug: str, lang: str) -> str:
 
 def build_site(output: Path, *extra_settings: tuple[str, object], fatal: bool = True) -> subprocess.CompletedProcess:
     """Run the real Pelican build, as ./run build does, into ``output``."""
-    command = [sys.executable, "-m", "pelican", str(ROOT / "content"), "-s", str(ROOT / "pelicanconf.py"), "-o", str(output)]
+    command = [sys.executable, "-m", "pelican", str(ROOT / "content"), "--log-handler", "plain",
+               "-s", str(ROOT / "pelicanconf.py"), "-o", str(output)]
     if fatal:
-        command += ["--fatal", "warnings"]
-    for name, value in extra_settings:
-        command += ["-e", f"{name}={json.dumps(value)}"]
+        extra_settings += (("STRICT", True),)
+    if extra_settings:  # one -e for all: argparse keeps only the last -e given
+        command += ["-e", *(f"{name}={json.dumps(value)}" for name, value in extra_settings)]
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 

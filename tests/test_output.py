@@ -107,4 +107,6 @@ def test_a_broken_link_in_content_fails_the_checked_build(tmp_path, bad_link):
     page.write_text(page.read_text(encoding="utf-8") + f"\n\n{bad_link}\n", encoding="utf-8")
     result = build_site(tmp_path / "out", ("PATH", str(content)))
     assert result.returncode != 0
-    assert "broken link" in result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert f"WARNING: broken link: police/index.html: {bad_link[4:-1]}" in output
+    assert "Traceback" not in output

@@ -14,14 +14,18 @@ from urllib.parse import urlsplit
 from .document import Finding, documents, references
 
 
-def foreign_loads(output: Path) -> list[Finding]:
+def foreign_loads(output: Path, own_origins=()) -> list[Finding]:
+    """``own_origins`` are the site's own absolute addresses (``https://host``), allowed anywhere."""
     output = Path(output)
+    own = {urlsplit(origin).netloc for origin in own_origins if origin}
     findings = []
     for file in documents(output):
         for ref in references(file):
             if ref.tag == "a" and ref.attribute == "href":
                 continue
             parts = urlsplit(ref.url)
+            if parts.netloc in own and parts.scheme == "https":
+                continue
             if parts.netloc or ref.url.startswith("//") or parts.scheme not in ("", "data"):
                 findings.append(Finding(file.relative_to(output).as_posix(), ref.url, f"<{ref.tag} {ref.attribute}>"))
     return findings

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import io
+import logging
+from collections import defaultdict
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -19,6 +21,7 @@ from babel.support import Translations
 from jinja2 import pass_context
 from pelican import signals
 
+logger = logging.getLogger(__name__)
 DOMAIN = "messages"
 _catalog_dir: Path | None = None
 
@@ -75,6 +78,20 @@ def install(generator) -> None:
         env.install_gettext_callables(gettext=_gettext, ngettext=_ngettext, newstyle=True)
 
 
+def require_every_language(generator) -> None:
+    """Each page in every language of ``I18N_LANGUAGES``: a reader switching language must land somewhere."""
+    languages = generator.settings.get("I18N_LANGUAGES") or [generator.settings["DEFAULT_LANG"]]
+    found = defaultdict(dict)
+    for page in [*generator.pages, *generator.translations, *generator.hidden_pages, *generator.hidden_translations]:
+        found[page.slug][page.lang] = page
+    for slug, versions in sorted(found.items()):
+        some = next(iter(versions.values()))
+        for lang in languages:
+            if lang not in versions:
+                logger.warning("%s has no %s version: add %s.%s.md with 'Slug: %s'", some.relative_source_path, lang, slug, lang, slug)
+
+
 def register() -> None:
     signals.initialized.connect(configure)
     signals.generator_init.connect(install)
+    signals.page_generator_finalized.connect(require_every_language)
