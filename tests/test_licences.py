@@ -1,0 +1,47 @@
+"""Every pinned dependency has a licence that the project's AGPL-3.0-or-later can include.
+
+A new dependency with an unknown or incompatible licence fails here until someone has
+looked at it; see "Licence" in README.md.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import distribution
+
+import pytest
+
+from conftest import ROOT
+
+# Licence words as packages state them (License-Expression, License, or a classifier),
+# and whether AGPL-3.0-or-later may include code under them.
+COMPATIBLE = (
+    "MIT", "BSD", "Apache", "PSF", "Python Software Foundation", "ISC", "Unlicense", "Public Domain", "CC0",
+    "MPL-2.0", "Mozilla Public License 2.0", "LGPL", "Lesser General Public License",
+    "GPLv2+", "GPL-2.0-or-later", "GPLv3+", "GPL-3.0-or-later", "General Public License v2 or later",
+    "General Public License v3 or later", "AGPLv3", "AGPL-3.0", "Affero",
+)
+INCOMPATIBLE = ("GPL-2.0-only", "GPLv2 only", "SSPL", "Commons Clause", "BUSL", "Business Source", "proprietary")
+
+
+def pins() -> list[str]:
+    lines = (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    return [line.split("==")[0] for line in lines if "==" in line and not line.startswith("#")]
+
+
+def licence_of(name: str) -> str:
+    meta = distribution(name).metadata
+    classifiers = [c for c in (meta.get_all("Classifier") or []) if c.startswith("License ::")]
+    return " | ".join(filter(None, [meta.get("License-Expression"), (meta.get("License") or "")[:200], *classifiers]))
+
+
+@pytest.mark.parametrize("name", pins())
+def test_dependency_licence_fits(name):
+    stated = licence_of(name)
+    assert stated, f"{name} states no licence: check it by hand and record it here"
+    assert not any(word.lower() in stated.lower() for word in INCOMPATIBLE), f"{name}: {stated}"
+    assert any(word.lower() in stated.lower() for word in COMPATIBLE), f"{name}: {stated} (unknown: review it)"
+
+
+def test_project_licence_is_agpl():
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert "GNU AFFERO GENERAL PUBLIC LICENSE" in text and "Version 3" in text
