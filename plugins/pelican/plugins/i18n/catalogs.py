@@ -15,7 +15,7 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 
-PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+PLACEHOLDER = re.compile(r"\{[a-z_]+\}|%\([a-z_]+\)s")
 
 
 def _read(path: Path):

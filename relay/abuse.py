@@ -1,0 +1,44 @@
+"""What keeps the form from being abused, without knowing who anyone is.
+
+- Rate limits are keyed by an HMAC of the client address under a key that changes every
+  day (UTC), so neither the store nor a log ever holds an address, and yesterday's keys
+  cannot be linked to today's.
+- A POST must come from our own pages: ``Sec-Fetch-Site`` (or, from older browsers,
+  ``Origin``) must not say another site sent it.
+- Only URL-encoded bodies: no multipart, so no file can ever be uploaded.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+
+from flask import abort, current_app, request
+
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+def client_key() -> str:
+    day = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    secret = current_app.config["SECRET_KEY"].encode()
+    daily = hmac.new(secret, b"ratelimit:" + day.encode(), hashlib.sha256).digest()
+    # The address is only ever an input to this HMAC; the limiter sees the digest.
+    address = (request.remote_addr or "unknown").encode()  # hmac input only
+    return hmac.new(daily, address, hashlib.sha256).hexdigest()[:32]
+
+
+def refuse_cross_site(site_origin: str) -> None:
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None:
+        if fetch_site not in ("same-origin", "none"):
+            abort(403)
+        return
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.rstrip("/") != site_origin:
+        abort(403)
+
+
+def refuse_unexpected_body() -> None:
+    if request.mimetype != FORM_TYPE:
+        abort(400)

@@ -1,0 +1,146 @@
+"""The static site as the relay sees it, so that its pages share the site's frame.
+
+The relay renders ``theme/templates`` like Pelican does, and those templates expect what
+Pelican gives them: a ``page`` (lang, title, url, translations), the menu ``NAV``,
+``page_url(slug, lang)`` and the gettext functions.  The relay never imports Pelican, so it
+reads the menu from the metadata lines at the top of ``content/pages/*.md``, with the
+URL patterns of ``pelicanconf.py`` (a test compares both menus).
+
+Translations come from the compiled catalogs (``./run i18n-compile``); a missing or stale
+``.mo`` stops the relay at start, rather than showing untranslated or old text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from babel.support import Translations
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTENT = ROOT / "content" / "pages"
+TEMPLATES = ROOT / "theme" / "templates"
+CATALOGS = ROOT / "theme" / "translations"
+LANGUAGES = ("ja", "en")
+DEFAULT_LANG = "ja"
+LANGUAGE_NAMES = {"ja": "日本語", "en": "English"}
+
+
+class SiteError(SystemExit):
+    def __init__(self, lines: list[str]):
+        self.lines = lines
+        super().__init__("relay: refusing to start:\n" + "\n".join(lines))
+
+
+@dataclass
+class Page:
+    """Just what the templates read of a page."""
+
+    lang: str
+    title: str
+    url: str
+    slug: str = ""
+    summary: str = ""
+    nav: int | None = None
+    nav_title: str | None = None
+    translations: list["Page"] = field(default_factory=list)
+
+
+def url_for_page(slug: str, lang: str) -> str:
+    """As PAGE_URL / PAGE_LANG_URL in pelicanconf.py."""
+    return f"{slug}/" if lang == DEFAULT_LANG else f"{lang}/{slug}/"
+
+
+def read_pages(folder: Path = CONTENT) -> dict[tuple[str, str], Page]:
+    pages = {}
+    for file in sorted(folder.glob("*.md")):
+        meta = {}
+        for line in file.read_text(encoding="utf-8").splitlines():
+            match = re.match(r"^([A-Za-z_]+):\s*(.*)$", line)
+            if not match:
+                break
+            meta[match[1].lower()] = match[2].strip()
+        slug, lang = meta.get("slug", file.stem.split(".")[0]), meta.get("lang", DEFAULT_LANG)
+        url = meta["url"] if "url" in meta else url_for_page(slug, lang)
+        pages[slug, lang] = Page(
+            lang=lang,
+            title=meta.get("title", ""),
+            url=url,
+            slug=slug,
+            summary=meta.get("summary", ""),
+            nav=int(meta["nav"]) if meta.get("nav", "").isdigit() else None,
+            nav_title=meta.get("nav_title"),
+        )
+    return pages
+
+
+def menus(pages: dict[tuple[str, str], Page]) -> dict[str, list[Page]]:
+    return {
+        lang: sorted((p for p in pages.values() if p.lang == lang and p.nav is not None), key=lambda p: p.nav)
+        for lang in LANGUAGES
+    }
+
+
+def load_translations(catalogs: Path = CATALOGS) -> dict[str, Translations]:
+    problems, loaded = [], {}
+    for lang in LANGUAGES:
+        po = catalogs / lang / "LC_MESSAGES" / "messages.po"
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            problems.append(f"{mo.relative_to(ROOT) if mo.is_relative_to(ROOT) else mo}: missing or older than messages.po; run ./run i18n-compile")
+            continue
+        with mo.open("rb") as handle:
+            loaded[lang] = Translations(handle, domain="messages")
+    if problems:
+        raise SiteError(problems)
+    return loaded
+
+
+class Frame:
+    """The Jinja environment and everything the shared templates need from the site."""
+
+    def __init__(self, *, quick_exit_url: str, site_origin: str = ""):
+        self.pages = read_pages()
+        self.translations = load_translations()
+        self.env = Environment(
+            loader=FileSystemLoader(TEMPLATES),
+            autoescape=select_autoescape(["html"]),
+            extensions=["jinja2.ext.i18n"],
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.install_gettext_callables(gettext=self._gettext, ngettext=self._ngettext, newstyle=True)
+        self.env.globals.update(
+            NAV=menus(self.pages),
+            page_url=self.page_url,
+            home_url=lambda lang: self.page_url("home", lang),
+            SITEURL="",
+            SITE_ORIGIN="",
+            THEME_STATIC_DIR="theme",
+            DEFAULT_LANG=DEFAULT_LANG,
+            LANGUAGE_NAMES=LANGUAGE_NAMES,
+            QUICK_EXIT_URL=quick_exit_url,
+        )
+
+    def page_url(self, slug: str, lang: str) -> str:
+        return self.pages[slug, lang].url
+
+    def gettext(self, lang: str):
+        return self.translations[lang].gettext
+
+    @staticmethod
+    def _lang(context) -> str:
+        return context.get("lang") or getattr(context.get("page"), "lang", None) or DEFAULT_LANG
+
+    @pass_context
+    def _gettext(self, context, message: str) -> str:
+        return self.translations[self._lang(context)].gettext(message)
+
+    @pass_context
+    def _ngettext(self, context, singular: str, plural: str, n: int) -> str:
+        return self.translations[self._lang(context)].ngettext(singular, plural, n)
+
+    def render(self, template: str, **context) -> str:
+        return self.env.get_template(template).render(**context)

@@ -1,0 +1,156 @@
+"""The form token: signed, timestamped, single use.
+
+Issued with the form, it proves the POST comes from a form we served, not sooner than
+``min_fill_seconds`` after (bots fill forms instantly) and not later than two hours.  It
+is spent when a report is accepted, and remembers that report's reference: a double
+click, or a reload of the POST, then leads to the same confirmation instead of a second
+report or an alarming error.
+
+Spent tokens live in the rate limiter's store (memory, or Redis shared by every relay
+instance), for as long as a token could still be valid.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+MAX_AGE = 2 * 60 * 60  # seconds
+
+
+class TokenProblem(Exception):
+    """``kind`` is one of: invalid, too_fast, expired, pending."""
+
+    def __init__(self, kind: str):
+        super().__init__(kind)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Ticket:
+    nonce: str
+    issued_at: float
+
+
+class FormTokens:
+    def __init__(self, secret_key: str, *, min_fill_seconds: float, spent: "SpentTokens", clock=time.time):
+        self._serializer = URLSafeSerializer(secret_key, salt="relay.form-token")
+        self.min_fill_seconds = min_fill_seconds
+        self.spent = spent
+        self._clock = clock
+
+    def issue(self) -> str:
+        return self._serializer.dumps({"n": secrets.token_urlsafe(16), "t": round(self._clock(), 3)})
+
+    def check(self, token: str) -> Ticket:
+        """The ticket inside a token that may be used now; ``TokenProblem`` otherwise."""
+        try:
+            data = self._serializer.loads(token or "")
+            ticket = Ticket(nonce=str(data["n"]), issued_at=float(data["t"]))
+        except (BadSignature, KeyError, TypeError, ValueError):
+            raise TokenProblem("invalid") from None
+        age = self._clock() - ticket.issued_at
+        if age < self.min_fill_seconds:
+            raise TokenProblem("too_fast")
+        if age > MAX_AGE:
+            raise TokenProblem("expired")
+        return ticket
+
+
+PENDING = "pending"
+
+
+class SpentTokens:
+    """nonce → the reference of the report it sent (or ``PENDING`` while it is being sealed)."""
+
+    def claim(self, nonce: str) -> str | None:
+        """Mark ``nonce`` as in use; ``None`` if it was free, else what it already holds."""
+        raise NotImplementedError
+
+    def settle(self, nonce: str, reference: str) -> None:
+        raise NotImplementedError
+
+    def release(self, nonce: str) -> None:
+        """Free a claim whose report could not be stored, so that the reporter can send again."""
+        raise NotImplementedError
+
+    @staticmethod
+    def from_uri(uri: str) -> "SpentTokens":
+        if uri.startswith("memory://"):
+            return MemorySpentTokens()
+        return RedisSpentTokens(uri)
+
+
+class MemorySpentTokens(SpentTokens):
+    def __init__(self, clock=time.monotonic):
+        self._items: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+        self._clock = clock
+
+    def _sweep(self, now: float) -> None:
+        for nonce in [n for n, (_, until) in self._items.items() if until < now]:
+            del self._items[nonce]
+
+    def claim(self, nonce):
+        with self._lock:
+            now = self._clock()
+            self._sweep(now)
+            if nonce in self._items:
+                return self._items[nonce][0]
+            self._items[nonce] = (PENDING, now + MAX_AGE)
+            return None
+
+    def settle(self, nonce, reference):
+        with self._lock:
+            self._items[nonce] = (reference, self._clock() + MAX_AGE)
+
+    def release(self, nonce):
+        with self._lock:
+            self._items.pop(nonce, None)
+
+
+class RedisSpentTokens(SpentTokens):
+    """Shared by every relay instance; an unreachable Redis must not block a report."""
+
+    def __init__(self, uri: str):
+        import redis
+
+        self._redis = redis.Redis.from_url(uri, socket_timeout=0.5, socket_connect_timeout=0.5, decode_responses=True)
+
+    @staticmethod
+    def _key(nonce: str) -> str:
+        return f"relay:spent:{nonce}"
+
+    def claim(self, nonce):
+        import redis
+
+        try:
+            if self._redis.set(self._key(nonce), PENDING, nx=True, ex=MAX_AGE):
+                return None
+            return self._redis.get(self._key(nonce)) or PENDING
+        except redis.RedisError:
+            # Fail open: replay protection is a nicety; losing a report is not an option.
+            import logging
+
+            logging.getLogger("relay.token").warning("token store unreachable: replay check skipped")
+            return None
+
+    def settle(self, nonce, reference):
+        import redis
+
+        try:
+            self._redis.set(self._key(nonce), reference, ex=MAX_AGE)
+        except redis.RedisError:
+            pass
+
+    def release(self, nonce):
+        import redis
+
+        try:
+            self._redis.delete(self._key(nonce))
+        except redis.RedisError:
+            pass

@@ -1,0 +1,259 @@
+"""Loading the staff keys: real keys made by GnuPG (tests/fixtures/keys) and by pysequoia."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from relay import openpgp
+from relay.keys import StaffKeyError, StaffKeys, describe, is_development_key, load_staff_keys
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "keys"
+STAFF_FPR = openpgp.fingerprint(openpgp.parse_certs((FIXTURES / "staff-gpg-v4.pub.asc").read_bytes())[0])
+FPR = re.compile(r"\b[0-9A-F]{40}\b")
+DAY = timedelta(days=1)
+
+
+def fixture_fpr(name: str) -> str:
+    return openpgp.fingerprint(openpgp.parse_certs((FIXTURES / name).read_bytes())[0])
+
+
+def copy(name: str, folder: Path, as_name: str | None = None) -> Path:
+    target = folder / (as_name or name)
+    shutil.copyfile(FIXTURES / name, target)
+    return target
+
+
+def refusal(source) -> StaffKeyError:
+    with pytest.raises(StaffKeyError) as caught:
+        load_staff_keys(source)
+    return caught.value
+
+
+def dearmor(armored: bytes) -> bytes:
+    """The binary packets of an ASCII-armored block, so no armor header gives it away."""
+    lines = armored.decode("ascii").strip().splitlines()
+    body = lines[lines.index("") + 1:-1]
+    return base64.b64decode("".join(line for line in body if not line.startswith("=")))
+
+
+@pytest.fixture(scope="module")
+def soon() -> openpgp.KeyPair:
+    """A key that expires in 10 days."""
+    return openpgp.generate_key("Safeline Soon <soon@example.org>", validity_seconds=10 * 86400)
+
+
+def test_loads_the_gnupg_v4_key():
+    keys = load_staff_keys(FIXTURES / "staff-gpg-v4.pub.asc")
+    assert isinstance(keys, StaffKeys)
+    assert [key.fingerprint for key in keys] == [STAFF_FPR]
+    assert keys.warnings == []
+    assert len(keys.certs) == 1
+
+
+def test_reads_the_environment_variable(monkeypatch):
+    monkeypatch.setenv("RELAY_STAFF_KEYS", str(FIXTURES / "staff-gpg-v4.pub.asc"))
+    assert [key.fingerprint for key in load_staff_keys()] == [STAFF_FPR]
+
+
+def test_a_folder_with_several_keys_loads_them_all_in_name_order(tmp_path, caplog):
+    copy("two-keys.pub.asc", tmp_path, "a-team.asc")
+    copy("staff-gpg-v4.pub.asc", tmp_path, "b-staff.asc")
+    generated = openpgp.generate_key("Safeline Generated <generated@example.org>", v6=True)
+    (tmp_path / "c-generated.pub").write_bytes(generated.public)
+    (tmp_path / ".hidden.asc").write_text("an editor's backup, never read")
+    (tmp_path / "README.txt").write_text("the staff keys")
+    with caplog.at_level(logging.WARNING, logger="relay.keys"):
+        keys = load_staff_keys(tmp_path)
+    two = [openpgp.fingerprint(cert) for cert in openpgp.parse_certs((FIXTURES / "two-keys.pub.asc").read_bytes())]
+    assert [key.fingerprint for key in keys] == [*two, STAFF_FPR, generated.fingerprint]
+    assert [key.path.name for key in keys] == ["a-team.asc", "a-team.asc", "b-staff.asc", "c-generated.pub"]
+    assert keys.warnings == [f"{tmp_path / 'README.txt'}: ignored, staff keys are read from *.asc and *.pub files only"]
+    assert [record.getMessage() for record in caplog.records] == keys.warnings
+
+
+def test_one_file_may_hold_several_armored_blocks(tmp_path):
+    generated = openpgp.generate_key("Safeline Generated <generated@example.org>")
+    both = tmp_path / "staff.asc"
+    both.write_bytes((FIXTURES / "staff-gpg-v4.pub.asc").read_bytes() + generated.public)
+    assert [key.fingerprint for key in load_staff_keys(both)] == [STAFF_FPR, generated.fingerprint]
+
+
+@pytest.mark.parametrize("name, problem", [
+    ("expired.pub.asc", "expired on 2020-12-31"),
+    ("revoked.pub.asc", "is revoked"),
+    ("sign-only.pub.asc", "has no encryption subkey"),
+    ("subkey-expired.pub.asc", "its encryption subkey expired on 2020-12-31"),
+    ("secret-only.sec.asc", "holds SECRET key material"),
+    ("staff-gpg-v4.sec.asc", "holds SECRET key material"),
+])
+def test_an_unusable_key_is_refused_with_one_clear_line(name, problem):
+    error = refusal(FIXTURES / name)
+    assert isinstance(error, SystemExit)
+    assert len(error.lines) == 1
+    line = error.lines[0]
+    assert str(error) == line == error.code
+    assert line.startswith(f"{FIXTURES / name}: key {fixture_fpr(name)} (Safeline ")
+    assert problem in line
+    assert "\n" not in line and "Traceback" not in line
+
+
+def test_pysequoia_cannot_encrypt_to_the_gnupg_sign_only_key():
+    # The probe the loader relies on for keys with nothing to encrypt to.
+    sign_only = openpgp.parse_certs((FIXTURES / "sign-only.pub.asc").read_bytes())
+    with pytest.raises(openpgp.OpenPGPError, match="^cannot encrypt: No suitable encryption subkey"):
+        openpgp.encrypt(b"probe", sign_only)
+
+
+def test_an_expired_encryption_subkey_is_found_from_the_packets():
+    # pysequoia falls back to an expired subkey rather than fail, so the loader reads subkey
+    # lifetimes itself: here the primary key never expires, its only encryption subkey did.
+    cert = openpgp.parse_certs((FIXTURES / "subkey-expired.pub.asc").read_bytes())[0]
+    assert openpgp.expiration(cert) is None
+    [subkey] = openpgp.encryption_keys(cert)
+    assert subkey.expires == datetime(2020, 12, 31, tzinfo=timezone.utc)
+    assert not subkey.alive(datetime.now(timezone.utc))
+
+
+def test_secret_key_material_is_refused_even_without_armor(tmp_path):
+    binary = tmp_path / "staff.pub"
+    binary.write_bytes(dearmor((FIXTURES / "staff-gpg-v4.sec.asc").read_bytes()))
+    assert b"PRIVATE KEY BLOCK" not in binary.read_bytes()
+    [line] = refusal(binary).lines
+    assert line.startswith(f"{binary}: key {STAFF_FPR} (Safeline Test Staff <staff@example.org>) holds SECRET key")
+
+
+def test_a_binary_public_key_is_fine(tmp_path):
+    binary = tmp_path / "staff.pub"
+    binary.write_bytes(dearmor((FIXTURES / "staff-gpg-v4.pub.asc").read_bytes()))
+    assert [key.fingerprint for key in load_staff_keys(binary)] == [STAFF_FPR]
+
+
+def test_a_damaged_secret_key_is_still_called_secret(tmp_path):
+    damaged = tmp_path / "staff.asc"
+    damaged.write_bytes((FIXTURES / "secret-only.sec.asc").read_bytes()[:300])
+    [line] = refusal(damaged).lines
+    assert line.startswith(f"{damaged}: holds SECRET key material")
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b"not a key at all\n", "not an OpenPGP public key (cannot read the OpenPGP key: "),
+    (b"", "holds no OpenPGP key"),
+    ((FIXTURES / "staff-gpg-v4.pub.asc").read_bytes()[:200], "not an OpenPGP public key"),
+])
+def test_an_unparsable_file_is_refused(tmp_path, content, problem):
+    bad = tmp_path / "staff.asc"
+    bad.write_bytes(content)
+    [line] = refusal(bad).lines
+    assert line.startswith(f"{bad}: {problem}")
+    assert "backtrace" not in line.lower() and "\n" not in line
+
+
+def test_an_unreadable_file_is_refused(tmp_path, monkeypatch):
+    key = copy("staff-gpg-v4.pub.asc", tmp_path)
+
+    def denied(self):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    assert refusal(key).lines == [f"{key}: cannot read it (Permission denied)"]
+
+
+def test_missing_places_and_no_keys_are_refused(tmp_path, monkeypatch):
+    assert refusal(tmp_path / "nowhere").lines == [f"{tmp_path / 'nowhere'}: no such file or folder (RELAY_STAFF_KEYS)"]
+    assert refusal(tmp_path).lines == [f"{tmp_path}: no *.asc or *.pub key files in this folder"]
+    monkeypatch.delenv("RELAY_STAFF_KEYS", raising=False)
+    assert refusal(None).lines[0].startswith("RELAY_STAFF_KEYS is not set")
+    assert refusal("").lines[0].startswith("RELAY_STAFF_KEYS is not set")
+
+
+def test_every_problem_in_a_folder_gets_its_own_line(tmp_path):
+    for name in ("expired.pub.asc", "revoked.pub.asc", "staff-gpg-v4.pub.asc", "sign-only.pub.asc"):
+        copy(name, tmp_path)
+    copy("staff-gpg-v4.pub.asc", tmp_path, "z-copy.asc")
+    lines = refusal(tmp_path).lines
+    assert len(lines) == 4
+    assert [Path(line.split(":")[0]).name for line in lines] == [
+        "expired.pub.asc", "revoked.pub.asc", "sign-only.pub.asc", "z-copy.asc"]
+    assert f"key {STAFF_FPR}" in lines[3] and "is also in" in lines[3]
+    assert all(len(FPR.findall(line)) == 1 for line in lines)
+
+
+def test_a_key_that_expires_within_30_days_gives_a_warning(tmp_path, soon, caplog):
+    path = tmp_path / "soon.asc"
+    path.write_bytes(soon.public)
+    with caplog.at_level(logging.WARNING, logger="relay.keys"):
+        keys = load_staff_keys(path)
+    expires = openpgp.expiration(keys.certs[0])
+    assert keys.warnings == [
+        f"staff key {soon.fingerprint} (Safeline Soon <soon@example.org>) expires on {expires:%Y-%m-%d} (in 10 days):"
+        " extend or replace it"]
+    logged = [(record.name, record.levelno, record.getMessage()) for record in caplog.records]
+    assert logged == [("relay.keys", logging.WARNING, keys.warnings[0])]
+
+
+def test_no_warning_for_a_key_that_lasts_longer(tmp_path):
+    later = openpgp.generate_key("Safeline Later <later@example.org>", validity_seconds=40 * 86400)
+    path = tmp_path / "later.asc"
+    path.write_bytes(later.public)
+    assert load_staff_keys(path).warnings == []
+
+
+def test_check_usable_refuses_once_a_key_has_expired(tmp_path, soon):
+    copy("staff-gpg-v4.pub.asc", tmp_path)
+    (tmp_path / "soon.asc").write_bytes(soon.public)
+    keys = load_staff_keys(tmp_path)
+    now = datetime.now(timezone.utc)
+    assert len(keys.check_usable(now + DAY)) == 1  # still usable, still warned about
+    with pytest.raises(StaffKeyError) as caught:
+        keys.check_usable(now + 11 * DAY)
+    [line] = caught.value.lines
+    assert line.startswith(f"{tmp_path / 'soon.asc'}: key {soon.fingerprint} (Safeline Soon <soon@example.org>)"
+                           " expired on ")
+
+
+def test_describe_lists_fingerprint_user_ids_and_expiry(tmp_path, soon):
+    copy("two-keys.pub.asc", tmp_path, "a.asc")
+    (tmp_path / "b.asc").write_bytes(soon.public)
+    rows = describe(load_staff_keys(tmp_path))
+    assert [(row.user_ids, row.expires) for row in rows] == [
+        (("Safeline Staff One <one@example.org>",), "never"),
+        (("Safeline Staff Two <two@example.org>",), "never"),
+        (("Safeline Soon <soon@example.org>",), (datetime.now(timezone.utc) + 10 * DAY).strftime("%Y-%m-%d")),
+    ]
+    assert all(FPR.fullmatch(row.fingerprint) for row in rows)
+    assert rows[2].fingerprint == soon.fingerprint and rows[2].path == str(tmp_path / "b.asc")
+
+
+def test_development_keys_are_recognised(tmp_path):
+    dev = openpgp.generate_key("Safeline Dev (Safeline development key, not for real reports) <dev@example.org>")
+    (tmp_path / "dev.asc").write_bytes(dev.public)
+    copy("staff-gpg-v4.pub.asc", tmp_path)
+    keys = load_staff_keys(tmp_path)
+    assert [is_development_key(key) for key in keys] == [True, False]
+    assert [is_development_key(cert) for cert in keys.certs] == [True, False]
+
+
+def test_the_relay_stops_with_the_lines_alone_and_no_backtrace(tmp_path):
+    copy("sign-only.pub.asc", tmp_path)
+    (tmp_path / "broken.asc").write_text("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nAAAA\n"
+                                         "-----END PGP PUBLIC KEY BLOCK-----\n")
+    env = {**os.environ, "RUST_BACKTRACE": "full", "RELAY_STAFF_KEYS": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", "from relay.keys import load_staff_keys; load_staff_keys()"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2, result.stderr
+    assert lines[0].startswith(f"{tmp_path / 'broken.asc'}: not an OpenPGP public key (cannot read the OpenPGP key: ")
+    assert lines[1].startswith(f"{tmp_path / 'sign-only.pub.asc'}: key ")
+    assert "Traceback" not in result.stderr and "backtrace" not in result.stderr.lower()

@@ -1,0 +1,246 @@
+"""The outbox on a real filesystem: durable, atomic, private, and shared safely by workers."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from relay.outbox import Outbox, OutboxUnwritableError, _lock, message_id_of
+from tests.relay.fixtures_mail import message_id, outbox, sealed_message  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_put_stores_the_exact_bytes_privately(outbox):
+    message = sealed_message("SL-AAAA-0001")
+    path = outbox.put(message, "20261128T120102Z-SL-AAAA-0001.eml")
+    assert path == outbox.folder / "20261128T120102Z-SL-AAAA-0001.eml"
+    assert path.read_bytes() == message
+    assert mode(path) == 0o600
+    assert mode(outbox.folder) == 0o700
+    assert mode(outbox.tmp) == 0o700
+    assert list(outbox.tmp.iterdir()) == []
+    assert outbox.pending() == [path]
+
+
+def test_put_creates_missing_folders(tmp_path):
+    box = Outbox(tmp_path / "var" / "outbox")
+    path = box.put(b"x\r\n", "one.eml")
+    assert path.read_bytes() == b"x\r\n"
+    assert mode(box.folder) == 0o700
+
+
+def test_put_never_replaces_a_waiting_message(outbox):
+    first = outbox.put(b"first\r\n", "same.eml")
+    with pytest.raises(FileExistsError):
+        outbox.put(b"second\r\n", "same.eml")
+    assert first.read_bytes() == b"first\r\n"
+    assert list(outbox.tmp.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["", "tmp", ".hidden", "../escape.eml", "a/b.eml", "-x.eml", "a b.eml"])
+def test_put_takes_only_plain_file_names(outbox, name):
+    with pytest.raises(ValueError):
+        outbox.put(b"x", name)
+    assert outbox.pending() == []
+
+
+def test_pending_is_oldest_first_and_ignores_tmp_and_dot_files(outbox):
+    newer = outbox.put(b"1", "a-newer.eml")
+    older = outbox.put(b"2", "b-older.eml")
+    os.utime(older, (1_000_000, 1_000_000))  # by time, not by name
+    (outbox.tmp / "half-written").write_bytes(b"...")
+    (outbox.folder / ".probe-1").write_bytes(b"")
+    assert outbox.pending() == [older, newer]
+
+
+def test_a_reader_never_sees_a_partial_message(outbox):
+    """While messages are written, every file that can be listed is already complete."""
+    messages = {f"m{n:02}.eml": sealed_message(f"SL-PART-{n:04}", size=256 * 1024) for n in range(16)}
+    done = threading.Event()
+    seen_incomplete = []
+    seen = set()
+
+    def reader():
+        while not done.is_set():
+            for path in outbox.pending():
+                data = path.read_bytes()
+                seen.add(path.name)
+                if data != messages[path.name]:
+                    seen_incomplete.append(path.name)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for name, data in messages.items():
+            outbox.put(data, name)
+    finally:
+        done.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert seen_incomplete == []
+    assert seen, "the reader ran while messages were written"
+    assert sorted(path.name for path in outbox.pending()) == sorted(messages)
+
+
+def test_a_write_failing_half_way_leaves_nothing(outbox):
+    """A full disk mid-write, made real with RLIMIT_FSIZE (which binds root too), in a child process."""
+    script = textwrap.dedent(f"""
+        import resource, signal, sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from relay.outbox import Outbox
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # write() then fails with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+        try:
+            Outbox({str(outbox.folder)!r}).put(b"x" * 100_000, "big.eml")
+        except OSError as error:
+            print("OSError", error.errno)
+        else:
+            print("stored")
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    assert result.stdout.startswith("OSError"), result.stdout + result.stderr
+    assert outbox.pending() == []
+    assert list(outbox.tmp.iterdir()) == []
+
+
+def test_put_raises_oserror_when_tmp_is_not_a_folder(outbox):
+    """Root ignores file modes, so the folder is made unusable by shape: ``tmp`` becomes a file."""
+    outbox.tmp.rmdir()
+    outbox.tmp.write_bytes(b"")
+    with pytest.raises(OSError):
+        outbox.put(sealed_message("SL-FAIL-0001"), "fail.eml")
+    assert outbox.pending() == []
+    with pytest.raises(OutboxUnwritableError, match="is not writable"):
+        outbox.check_writable()
+
+
+def test_put_raises_oserror_when_the_folder_cannot_exist(tmp_path):
+    """An outbox path below a regular file can never be created, not even by root."""
+    (tmp_path / "a-file").write_bytes(b"")
+    box = Outbox(tmp_path / "a-file" / "outbox")
+    with pytest.raises(OSError):
+        box.put(b"x", "one.eml")
+    with pytest.raises(OutboxUnwritableError) as raised:
+        box.check_writable()
+    assert isinstance(raised.value, OSError)
+    assert str(box.folder) in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a 0500 folder regardless")
+def test_put_raises_oserror_in_a_read_only_folder(outbox):
+    os.chmod(outbox.tmp, 0o500)
+    try:
+        with pytest.raises(OSError):
+            outbox.put(b"x", "one.eml")
+        with pytest.raises(OutboxUnwritableError):
+            outbox.check_writable()
+    finally:
+        os.chmod(outbox.tmp, 0o700)
+
+
+def test_check_writable_creates_the_folder_and_leaves_no_trace(tmp_path):
+    box = Outbox(tmp_path / "new" / "outbox")
+    box.check_writable()
+    assert mode(box.folder) == 0o700
+    assert sorted(path.name for path in box.folder.iterdir()) == ["tmp"]
+    assert list(box.tmp.iterdir()) == []
+
+
+def test_stale_temporary_files_are_cleaned(outbox):
+    stale = outbox.tmp / "crashed-write"
+    fresh = outbox.tmp / "being-written"
+    stale.write_bytes(b"half")
+    fresh.write_bytes(b"half")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    assert outbox.clean_tmp() == 1
+    assert not stale.exists() and fresh.exists()
+
+    os.utime(fresh, (two_hours_ago, two_hours_ago))
+    outbox.check_writable()  # at startup too
+    assert list(outbox.tmp.iterdir()) == []
+
+
+def test_message_id_is_read_from_the_header_block(outbox):
+    path = outbox.put(sealed_message("SL-MSID-0001", size=2_000_000), "m.eml")
+    assert outbox.message_id(path) == message_id("SL-MSID-0001")
+
+    folded = outbox.put(b"Subject: x\r\nmessage-id:\r\n <folded@safeline.test>\r\n\r\nMessage-ID: <b@x>\r\n", "f.eml")
+    assert outbox.message_id(folded) == "<folded@safeline.test>"
+
+    missing = outbox.put(b"Subject: x\r\n\r\nMessage-ID: <in-the-body@x>\r\n", "n.eml")
+    assert outbox.message_id(missing) is None
+    assert message_id_of(b"Message-ID: <lf@x>\nSubject: y\n\nbody\n") == "<lf@x>"
+
+
+def test_a_claimed_message_cannot_be_claimed_again(outbox):
+    path = outbox.put(b"x\r\n", "one.eml")
+    with outbox.claim(path) as first:
+        assert first is not None and first.data == b"x\r\n" and first.name == "one.eml"
+        with outbox.claim(path) as second:
+            assert second is None
+    with outbox.claim(path) as again:
+        assert again is not None
+
+
+def test_a_claim_held_by_another_process_is_respected(outbox):
+    path = outbox.put(b"x\r\n", "one.eml")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys\n"
+         f"fd = os.open({str(path)!r}, os.O_RDONLY)\n"
+         "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+         "print('locked', flush=True)\n"
+         "sys.stdin.read()\n"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        with outbox.claim(path) as claim:
+            assert claim is None
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=10)
+    with outbox.claim(path) as claim:
+        assert claim is not None
+
+
+def test_a_message_sent_and_removed_by_another_worker_is_not_claimed(outbox):
+    """Worker B opened the file, then A sent and removed it: B's lock must not count."""
+    path = outbox.put(b"x\r\n", "one.eml")
+    fd = os.open(path, os.O_RDONLY)  # B, before the race
+    try:
+        with outbox.claim(path) as claim:  # A
+            assert claim is not None
+            outbox.remove(path)
+        assert _lock(fd, path) is None
+    finally:
+        os.close(fd)
+
+    fd = os.open(outbox.put(b"y\r\n", "two.eml"), os.O_RDONLY)
+    try:
+        outbox.remove(outbox.folder / "two.eml")
+        outbox.put(b"z\r\n", "two.eml")  # same name, another message: B's descriptor is stale
+        assert _lock(fd, outbox.folder / "two.eml") is None
+    finally:
+        os.close(fd)
+
+
+def test_remove_deletes_the_file(outbox):
+    path = outbox.put(b"x\r\n", "one.eml")
+    outbox.remove(path)
+    assert outbox.pending() == []
+    with pytest.raises(FileNotFoundError):
+        outbox.remove(path)

@@ -1,0 +1,238 @@
+"""Sealing a report: real keys, real encryption, and the result decrypted and parsed again."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from datetime import datetime, timedelta, timezone
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import pytest
+
+from relay import openpgp
+from relay.keys import StaffKeyError, StaffKeys, load_staff_keys
+from relay.report import Report
+from relay.seal import MIN_BUCKET, bucket_size, pad, seal
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "keys"
+GPG_SECRET = (FIXTURES / "staff-gpg-v4.sec.asc").read_bytes()
+MARKER = "MARKER-7b1d9e"
+REFERENCE = "SL-7K3F-Q9XD"
+MESSAGE_ID = "<5f0c3a9e8d7b4c2a.SL-7K3F-Q9XD@relay.example.org>"
+RECEIVED_AT = datetime(2026, 11, 28, 14, 5, 9, tzinfo=timezone.utc)  # 23:05:09 in Japan
+MAIL_FROM = "Safeline relay <relay@example.org>"
+MAIL_TO = ["staff@example.org", "second@example.org"]
+OUTER_HEADERS = {"from", "to", "date", "message-id", "subject", "mime-version", "content-type"}
+
+REPORT = Report(
+    role="self",
+    email="victim.7b1d9e@example.net",
+    urls=("https://images.example.com/p/7b1d9e-one", "https://video.example.jp/v/7b1d9e-two?x=1&y=2",
+          "https://例え.jp/7b1d9e-三"),
+    description=f"知らないうちに写真が投稿されました。\n削除してください。\n{MARKER}",
+    lang="ja",
+)
+
+
+@pytest.fixture(scope="module")
+def sequoia_key() -> openpgp.KeyPair:
+    """A second staff member whose key pysequoia made (RFC 9580, v6)."""
+    return openpgp.generate_key("Safeline Second Staff <second@example.org>", v6=True)
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory, sequoia_key) -> StaffKeys:
+    folder = tmp_path_factory.mktemp("staff-keys")
+    shutil.copyfile(FIXTURES / "staff-gpg-v4.pub.asc", folder / "a-gnupg.asc")
+    (folder / "b-sequoia.asc").write_bytes(sequoia_key.public)
+    return load_staff_keys(folder)
+
+
+@pytest.fixture(scope="module")
+def sealed(keys) -> bytes:
+    return seal_report(REPORT, keys)
+
+
+def seal_report(report: Report, keys: StaffKeys, **changes) -> bytes:
+    arguments = dict(reference=REFERENCE, message_id=MESSAGE_ID, received_at=RECEIVED_AT, keys=keys,
+                     mail_from=MAIL_FROM, mail_to=MAIL_TO)
+    return seal(report, **{**arguments, **changes})
+
+
+def parse(data: bytes) -> EmailMessage:
+    return message_from_bytes(data, policy=policy.default)
+
+
+def ciphertext(sealed: bytes) -> bytes:
+    return parse(sealed).get_payload()[1].get_payload().encode("ascii")
+
+
+def inner(sealed: bytes, secret_key: bytes) -> tuple[bytes, EmailMessage]:
+    plaintext = openpgp.decrypt(ciphertext(sealed), secret_key)
+    return plaintext, parse(plaintext)
+
+
+def parts(message: EmailMessage) -> tuple[str, dict, EmailMessage]:
+    text_part, json_part = message.get_payload()
+    return text_part.get_content().replace("\r\n", "\n"), json.loads(json_part.get_content()), json_part
+
+
+def test_the_outer_message_is_pgp_mime(sealed):
+    message = parse(sealed)
+    assert message.get_content_type() == "multipart/encrypted"
+    assert message.get_param("protocol") == "application/pgp-encrypted"
+    control, body = message.get_payload()
+    assert control.get_content_type() == "application/pgp-encrypted"
+    assert control.get_payload().strip() == "Version: 1"
+    assert body.get_content_type() == "application/octet-stream"
+    assert body.get_param("name") == "encrypted.asc"
+    assert body.get_content_disposition() == "inline"
+    assert body.get_filename() == "encrypted.asc"
+    armored = body.get_payload().strip()
+    assert armored.startswith("-----BEGIN PGP MESSAGE-----") and armored.endswith("-----END PGP MESSAGE-----")
+
+
+def test_the_outer_headers_say_nothing_about_the_report(sealed):
+    message = parse(sealed)
+    assert {name.lower() for name in message.keys()} == OUTER_HEADERS
+    assert len(message.keys()) == len(OUTER_HEADERS)
+    assert message["Subject"] == f"Safeline report {REFERENCE}"
+    assert message["Message-ID"] == MESSAGE_ID
+    assert f"\r\nMessage-ID: {MESSAGE_ID}\r\n".encode() in sealed
+    assert parsedate_to_datetime(message["Date"]) == RECEIVED_AT
+    assert message["From"] == MAIL_FROM
+    assert [address.addr_spec for address in message["To"].addresses] == MAIL_TO
+    assert message["MIME-Version"] == "1.0"
+
+
+def test_no_report_data_anywhere_in_the_sealed_bytes(sealed):
+    assert max(sealed) < 128  # 7-bit clean
+    text = sealed.decode("ascii").lower()
+    for secret in (MARKER, REPORT.email, "7b1d9e", "images.example.com", "本人", "self", "guardian"):
+        assert secret.lower() not in text
+    assert b"\r\n" in sealed and b"\n" not in sealed.replace(b"\r\n", b"")  # CRLF throughout
+
+
+@pytest.mark.parametrize("who", ["gnupg-v4", "sequoia-v6"])
+def test_every_recipient_decrypts_every_field(sealed, sequoia_key, who):
+    secret = GPG_SECRET if who == "gnupg-v4" else sequoia_key.secret
+    _, message = inner(sealed, secret)
+    assert message.get_content_type() == "multipart/mixed"
+    assert message.get_param("protected-headers") == "v1"
+    assert message["Subject"] == f"セーフライン通報 {REFERENCE} (本人 / URL 3件)"
+    outer = parse(sealed)
+    for name in ("From", "To", "Date", "Message-ID"):
+        assert message[name] == outer[name]
+
+    text, record, json_part = parts(message)
+    assert text.splitlines()[:8] == [
+        "セーフライン通報",
+        "",
+        f"受付番号: {REFERENCE}",
+        "受付日時: 2026-11-28 23:05:09 (日本時間)",
+        "フォームの言語: 日本語 (ja)",
+        "通報者: 本人",
+        f"メールアドレス: {REPORT.email}",
+        "URL (3件):",
+    ]
+    assert "\n".join(f"  {n}. {url}" for n, url in enumerate(REPORT.urls, start=1)) in text
+    assert f"\n内容:\n{REPORT.description}\n" in text
+    assert text.endswith("\n同意: はい\n")
+
+    assert json_part.get_content_type() == "application/json"
+    assert json_part.get_content_disposition() == "attachment"
+    assert json_part.get_filename() == f"report-{REFERENCE}.json"
+    assert record == {"format": 1, "reference": REFERENCE, "received_at": "2026-11-28T23:05:09+09:00",
+                      **REPORT.fields()}
+    assert datetime.fromisoformat(record["received_at"]) == RECEIVED_AT
+    assert list(record)[:3] == ["format", "reference", "received_at"]
+
+
+def test_a_guardian_report_in_english(keys):
+    report = Report(role="guardian", email="parent@example.net", urls=("https://example.com/only",),
+                    description="Please remove it.", lang="en")
+    _, message = inner(seal_report(report, keys, reference="SL-2345-6789"), GPG_SECRET)
+    assert message["Subject"] == "セーフライン通報 SL-2345-6789 (保護者 / URL 1件)"
+    text, record, _ = parts(message)
+    assert "フォームの言語: 英語 (en)\n通報者: 保護者\n" in text
+    assert "URL (1件):\n  1. https://example.com/only\n" in text
+    assert (record["role"], record["language"], record["urls"]) == ("guardian", "en", ["https://example.com/only"])
+
+
+def test_gnupg_22_decrypts_what_the_relay_sends(sealed, tmp_path):
+    gpg = shutil.which("gpg")
+    if gpg is None:
+        pytest.skip("GnuPG (gpg) is not installed: cannot check that classic clients read our mail")
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    base = [gpg, "--homedir", str(home), "--batch", "--no-tty", "--pinentry-mode", "loopback", "--passphrase", ""]
+    try:
+        subprocess.run([*base, "--import", str(FIXTURES / "staff-gpg-v4.sec.asc")], check=True,
+                       capture_output=True, timeout=60)
+        (tmp_path / "message.asc").write_bytes(ciphertext(sealed))
+        result = subprocess.run([*base, "--decrypt", str(tmp_path / "message.asc")], capture_output=True, timeout=60)
+    finally:
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    plaintext, _ = inner(sealed, GPG_SECRET)
+    assert result.stdout == plaintext
+    assert parse(result.stdout)["Subject"] == f"セーフライン通報 {REFERENCE} (本人 / URL 3件)"
+
+
+def test_reports_of_different_small_lengths_fill_the_same_bucket(keys):
+    short = Report(role="self", email="a@example.net", urls=("https://example.com/a",), description="短い", lang="ja")
+    longer = Report(role="guardian", email="longer.address@example.net",
+                    urls=tuple(f"https://example.com/{n}/{'x' * 40}" for n in range(5)),
+                    description="もう少し長い説明です。" * 8, lang="en")
+    sealed_short, sealed_longer = seal_report(short, keys), seal_report(longer, keys)
+    assert len(ciphertext(sealed_short)) == len(ciphertext(sealed_longer))
+    assert len(inner(sealed_short, GPG_SECRET)[0]) == len(inner(sealed_longer, GPG_SECRET)[0]) == MIN_BUCKET
+
+
+def test_a_large_report_fills_a_larger_bucket(keys, sealed):
+    large = Report(role="self", email="a@example.net", urls=("https://example.com/a",),
+                   description="長い説明。" * 3000, lang="ja")
+    sealed_large = seal_report(large, keys)
+    plaintext, message = inner(sealed_large, GPG_SECRET)
+    assert len(plaintext) == 128 * 1024  # 15,000 characters: ~60 KiB twice over, in base64
+    assert len(ciphertext(sealed_large)) > len(ciphertext(sealed))
+    assert parts(message)[1]["description"] == large.description
+
+
+def test_padding_sits_in_the_epilogue_and_changes_nothing_shown(sealed):
+    plaintext, message = inner(sealed, GPG_SECRET)
+    unpadded = plaintext.rstrip(b" \r\n") + b"\r\n"
+    assert unpadded.endswith(b"--\r\n") and len(unpadded) < len(plaintext)
+    assert message.epilogue.strip() == ""
+    assert parts(parse(unpadded))[:2] == parts(message)[:2]
+    assert parse(unpadded)["Subject"] == message["Subject"]
+
+
+@pytest.mark.parametrize("length, bucket", [(0, 4096), (4096, 4096), (4097, 8192), (8192, 8192),
+                                            (200_000, 256 * 1024), (300_000, 512 * 1024)])
+def test_buckets(length, bucket):
+    assert bucket_size(length) == bucket
+    assert len(pad(b"x" * length)) == bucket
+
+
+def test_seal_refuses_a_key_that_expired_since_loading(tmp_path):
+    soon = openpgp.generate_key("Safeline Soon <soon@example.org>", validity_seconds=10 * 86400)
+    shutil.copyfile(FIXTURES / "staff-gpg-v4.pub.asc", tmp_path / "a.asc")
+    (tmp_path / "b.asc").write_bytes(soon.public)
+    keys = load_staff_keys(tmp_path)
+    later = datetime.now(timezone.utc) + timedelta(days=11)
+    with pytest.raises(StaffKeyError) as caught:
+        seal_report(REPORT, keys, now=later)
+    [line] = caught.value.lines
+    assert f"key {soon.fingerprint} (Safeline Soon <soon@example.org>) expired on " in line
+    assert MARKER not in str(caught.value)
+    assert seal_report(REPORT, keys)  # today it still seals
+
+
+def test_seal_wants_an_aware_time(keys):
+    with pytest.raises(ValueError, match="aware"):
+        seal_report(REPORT, keys, received_at=datetime(2026, 11, 28, 14, 5, 9))
