@@ -81,6 +81,11 @@ MARKDOWN = {
 TYPOGRIFY = False
 CACHE_CONTENT = False
 
+# Paths answered by the relay (relay/views.py), not by the static site: the web server
+# routes them there, and the link audit does not look for them in output/.
+RELAY_PATHS = ["/report/", "/en/report/"]
+AUDIT_SERVED_ELSEWHERE = RELAY_PATHS
+
 LANGUAGE_NAMES = {"ja": "日本語", "en": "English"}
 # Where the quick exit leads: an ordinary, harmless everyday site (a weather forecast).
 QUICK_EXIT_URL = "https://tenki.jp/"

@@ -1,7 +1,8 @@
 """Project tasks, run through ``./run TASK`` (Invoke), after pelican-quickstart's tasks.py.
 
     ./run build      build the site into output/
-    ./run serve      build, serve on http://127.0.0.1:8000/ and rebuild on every change
+    ./run serve      the site, the relay and a local mail server on http://127.0.0.1:8000/
+    ./run read-mail  decrypt what the local mail server received
     ./run check      validate data, build with every warning fatal (links, hosts)
     ./run publish    build with publishconf.py (production)
     ./run test       all tests
@@ -10,12 +11,11 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 import sys
 import threading
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from invoke import task
@@ -52,11 +52,6 @@ def publish(c):
     build(c, settings="publishconf.py", fatal=True)
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the base class names it so
-        pass
-
-
 def _watch_and_rebuild(args: list[str], ready: threading.Event) -> None:
     from watchfiles import watch
 
@@ -78,9 +73,68 @@ def _watch_and_rebuild(args: list[str], ready: threading.Event) -> None:
             print("the build failed: fix the lines above; the last good build is still served", flush=True)
 
 
-@task
-def serve(c, port=8000):
-    """Build, serve the site on 127.0.0.1 and rebuild when content/, theme/ or data/ change."""
+@task(name="i18n-compile")
+def i18n_compile(c):
+    """Compile the catalogs to .mo files (refuses fuzzy or missing translations)."""
+    _pybabel("compile", "-d", str(CATALOGS), "--statistics")
+
+
+def _relay_stack(port: int, mail_port: int):
+    """The local relay: development keys, a local mail server, the relay app and its worker."""
+    os.environ.setdefault("RELAY_SITE_ORIGIN", f"http://127.0.0.1:{port}")
+    os.environ.setdefault("RELAY_SMTP_URL", f"smtp://127.0.0.1:{mail_port}")
+    from relay import create_app
+    from relay.cli import make_dev_keys
+    from relay.config import DEV
+    from relay.delivery import run as deliver
+    from relay.devmail import start as start_mail
+    from relay.smtp import SmtpTarget
+
+    make_dev_keys(production=os.environ.get("RELAY_ENV") == "production")
+    mail = start_mail(DEV / "mail", mail_port)
+    app = create_app()
+    settings = app.config["RELAY_SETTINGS"]
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=deliver,
+        args=(app.extensions["outbox"], SmtpTarget.from_url(settings.smtp_url), settings.mail_from, list(settings.mail_to)),
+        kwargs={"stop": stop, "poll_seconds": 1.0},
+        daemon=True,
+    )
+    worker.start()
+    return app, mail, stop
+
+
+def _site_and_relay(output: Path, relay_app, relay_paths):
+    """One origin, as in production: the relay's paths go to the relay, the rest is output/."""
+    from werkzeug.middleware.shared_data import SharedDataMiddleware
+    from werkzeug.wrappers import Response
+
+    def not_found(environ, start_response):
+        page = output / "404.html"
+        body = page.read_bytes() if page.exists() else b"Not found"
+        return Response(body, status=404, mimetype="text/html")(environ, start_response)
+
+    static = SharedDataMiddleware(not_found, {"/": str(output)}, cache=False)
+
+    def app(environ, start_response):
+        path = environ.get("PATH_INFO", "/")
+        if path.startswith(tuple(relay_paths)):
+            return relay_app(environ, start_response)
+        if path.endswith("/"):
+            environ["PATH_INFO"] = path + "index.html"
+        return static(environ, start_response)
+
+    return app
+
+
+@task(pre=[i18n_compile])
+def serve(c, port=8000, mail_port=8025):
+    """Build and serve the site and the relay on 127.0.0.1, with a local mail server; rebuild on change."""
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    import pelicanconf
+
     output = ROOT / "output"
     # Rebuild over the served files instead of deleting them first, so a reader who reloads
     # during a rebuild never gets a 404.
@@ -91,12 +145,38 @@ def serve(c, port=8000):
     ready.wait(timeout=10)
     _pelican(*args, check=False)
     output.mkdir(exist_ok=True)
-    server = ThreadingHTTPServer(("127.0.0.1", int(port)), partial(_Quiet, directory=str(output)))
-    print(f"Site: http://127.0.0.1:{server.server_port}/  (Ctrl+C to stop)", flush=True)
+
+    relay_app, mail, stop = _relay_stack(int(port), int(mail_port))
+
+    class Quiet(WSGIRequestHandler):
+        def log_request(self, *args, **kwargs):  # request lines carry the client address: none
+            pass
+
+    server = make_server("127.0.0.1", int(port), _site_and_relay(output, relay_app, pelicanconf.RELAY_PATHS),
+                         threaded=True, request_handler=Quiet)
+    print(f"Site: http://127.0.0.1:{server.server_port}/", flush=True)
+    print(f"Report form: http://127.0.0.1:{server.server_port}/report/", flush=True)
+    print(f"Mail server: smtp://127.0.0.1:{mail.port}, saving to {mail.folder.relative_to(ROOT)}/ (./run read-mail)", flush=True)
+    print("Ctrl+C to stop", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
+    finally:
+        stop.set()
+        mail.stop()
+
+
+@task(name="read-mail")
+def read_mail(c, file=None):
+    """Decrypt the reports the local mail server received (newest last), with the development key."""
+    from relay.config import DEV
+
+    files = [Path(file)] if file else sorted((DEV / "mail").glob("*.eml"))
+    if not files:
+        print(f"no mail in {(DEV / 'mail').relative_to(ROOT)}/ yet")
+        return
+    subprocess.run([PY, "-m", "flask", "--app", "relay", "read", *map(str, files)], cwd=ROOT, check=True)
 
 
 @task
@@ -117,7 +197,7 @@ def check(c):
     print("check passed")
 
 
-@task
+@task(pre=[i18n_compile])
 def test(c, k=None):
     """Run every test (pytest); -k selects by name."""
     command = [PY, "-m", "pytest"] + (["-k", k] if k else [])
@@ -145,12 +225,6 @@ def i18n_update(c):
             _pybabel("update", "-i", str(POT), "-d", str(CATALOGS), "-l", lang, "--no-wrap", "--ignore-obsolete")
         else:
             _pybabel("init", "-i", str(POT), "-d", str(CATALOGS), "-l", lang, "--no-wrap")
-
-
-@task(name="i18n-compile")
-def i18n_compile(c):
-    """Compile the catalogs to .mo files (refuses fuzzy or missing translations)."""
-    _pybabel("compile", "-d", str(CATALOGS), "--statistics")
 
 
 @task(name="deps-lock")

@@ -170,6 +170,8 @@ def free_port() -> int:
 
 def start(folder: str | os.PathLike, port: int = 0, *, credentials: tuple[str, str] | None = None) -> DevMail:
     """Start a development mail server storing into ``folder``; ``port`` 0 picks a free one."""
+    # aiosmtpd logs every command with the peer's address: keep addresses out of every log.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     return DevMail(folder, port, credentials=credentials).start()
 
 
@@ -179,8 +181,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8025, help="port on 127.0.0.1 (default 8025)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter
-
     server = start(args.folder, args.port)
     done = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: done.set())

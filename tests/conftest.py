@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 import pelicanconf  # noqa: E402,F401 - makes pelican.plugins.<ours> importable
 
 LANGS = ("ja", "en")
-SLUGS = ("home", "before-you-report", "privacy", "faq", "support", "police", "about")
+SLUGS = ("home", "before-you-report", "privacy", "faq", "support", "police", "about", "report-unavailable")
 
 
 def page_path(slug: str, lang: str) -> str:

@@ -19,6 +19,8 @@ TITLES = {
     ("support", "en"): "Talk to someone",
     ("police", "en"): "Going to the police",
     ("about", "en"): "Who runs Safeline",
+    ("report-unavailable", "ja"): "フォームが使えないとき",
+    ("report-unavailable", "en"): "If the form is not working",
 }
 
 # Facts from the hotline's own page that each page must keep saying (in any wording around them).
@@ -40,7 +42,17 @@ FACTS = {
     ("about", "en"): ["Safer Internet Association", "internet companies"],
     ("support", "ja"): ["ひとりで", "セーファーインターネット協会から紹介された"],
     ("support", "en"): ["alone", "Safer Internet Association"],
+    ("report-unavailable", "ja"): ["もう一度", "受付番号", "110", "03-5467-2455", "0570-003-110"],
+    ("report-unavailable", "en"): ["try again", "reference number", "110", "03-5467-2455", "0570-003-110"],
 }
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_static_pages_lead_to_the_form(page, lang):
+    """The form is served by the relay; the static pages link to it, and say what to do without it."""
+    form = "/report/" if lang == "ja" else "/en/report/"
+    for slug in ("home", "before-you-report", "report-unavailable"):
+        assert form in page(slug, lang).hrefs(), slug
 
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -60,7 +60,7 @@ def wait_for(predicate, seconds: float = 60, every: float = 0.3):
 def test_serve_shows_the_site_and_follows_edits(project):
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-u", "-m", "invoke", "serve", "--port", str(port)],
+        [sys.executable, "-u", "-m", "invoke", "serve", "--port", str(port), "--mail-port", str(free_port())],
         cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
     lines: list[str] = []
@@ -73,6 +73,7 @@ def test_serve_shows_the_site_and_follows_edits(project):
 
         url = wait_for(address, every=0)
         assert url == f"http://127.0.0.1:{port}/"
+        assert 'name="token"' in fetch(url + "report/")  # the relay, on the same origin
         assert "セーフライン" in fetch(url)
         assert "毎日 9:00〜21:00" in fetch(url + "support/")
 
@@ -117,3 +118,38 @@ def test_publish_builds_the_production_site(project):
     assert result.returncode == 0, result.stdout + result.stderr
     assert (project / "output" / "index.html").is_file()
     assert (project / "output" / "en" / "support" / "index.html").is_file()
+
+
+def test_serve_runs_the_whole_stack_a_report_arrives_and_reads(project):
+    """The README's local walk-through: send a report on ./run serve, read it with ./run read-mail."""
+    import urllib.parse
+
+    port = free_port()
+    env = {**os.environ, "RELAY_MIN_FILL_SECONDS": "1"}
+    server = subprocess.Popen(
+        [sys.executable, "-u", "-m", "invoke", "serve", "--port", str(port), "--mail-port", str(free_port())],
+        cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True, env=env,
+    )
+    try:
+        wait_for(lambda: "Ctrl+C" in server.stdout.readline(), every=0)
+        form = fetch(f"http://127.0.0.1:{port}/report/")
+        token = re.search(r'name="token" value="([^"]+)"', form).group(1)
+        time.sleep(1.2)
+        body = urllib.parse.urlencode({
+            "token": token, "role": "self", "email": "me@example.com", "consent": "yes",
+            "urls": "https://example.com/photo/1", "description": "ローカルで送ったテスト MARKER-LOCAL",
+        }).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/report/", data=body,
+                                         headers={"Origin": f"http://127.0.0.1:{port}"})
+        with urllib.request.urlopen(request, timeout=10) as response:  # follows the 303
+            confirmation = response.read().decode("utf-8")
+        reference = re.search(r'class="reference">(SL-[A-Z0-9-]+)<', confirmation).group(1)
+        mail = project / "var" / "dev" / "mail"
+        wait_for(lambda: list(mail.glob("*.eml")), seconds=20)
+        assert all(b"MARKER-LOCAL" not in m.read_bytes() for m in mail.glob("*.eml"))
+        result = invoke(project, "read-mail")
+        assert result.returncode == 0, result.stderr
+        assert reference in result.stdout and "ローカルで送ったテスト MARKER-LOCAL" in result.stdout
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=10)
