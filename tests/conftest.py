@@ -16,13 +16,14 @@ sys.path.insert(0, str(ROOT))
 import pelicanconf  # noqa: E402,F401 - makes pelican.plugins.<ours> importable
 
 LANGS = ("ja", "en")
-SLUGS = ("home", "before-you-report", "privacy", "faq", "support", "police", "about", "report-unavailable")
+SLUGS = ("home", "before-you-report", "privacy", "faq", "support", "police", "about", "report-unavailable", "safety", "not-found")
 
 
 def page_path(slug: str, lang: str) -> str:
     """Where a page is written, relative to the output folder."""
     prefix = "" if lang == "ja" else "en/"
-    return f"{prefix}index.html" if slug == "home" else f"{prefix}{slug}/index.html"
+    special = {"home": "index.html", "not-found": "404.html"}
+    return f"{prefix}{special[slug]}" if slug in special else f"{prefix}{slug}/index.html"
 
 
 def build_site(output: Path, *extra_settings: tuple[str, object], fatal: bool = True) -> subprocess.CompletedProcess:

@@ -21,6 +21,10 @@ TITLES = {
     ("about", "en"): "Who runs Safeline",
     ("report-unavailable", "ja"): "フォームが使えないとき",
     ("report-unavailable", "en"): "If the form is not working",
+    ("safety", "ja"): "安全にこのサイトを見るために",
+    ("safety", "en"): "Staying safe while you use this site",
+    ("not-found", "ja"): "ページが見つかりません",
+    ("not-found", "en"): "Page not found",
 }
 
 # Facts from the hotline's own page that each page must keep saying (in any wording around them).
