@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, request
+from flask import Flask, redirect, request
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
@@ -21,10 +21,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import headers, views
 from .abuse import client_key
-from .config import Settings
+from .config import ConfigError, Settings
 from .intake import Intake
 from .keys import StaffKeyError, is_development_key, load_staff_keys
-from .outbox import Outbox
+from .outbox import Outbox, OutboxUnwritableError
 from .report import N_
 from .seal import seal as seal_report
 from .site import Frame
@@ -55,7 +55,10 @@ def create_app(environ=None) -> Flask:
             raise StaffKeyError([f"RELAY_STAFF_KEYS: {label} is a development key; production needs the staff's real keys" for label in development])
 
     outbox = Outbox(settings.outbox)
-    outbox.check_writable()
+    try:
+        outbox.check_writable()
+    except OutboxUnwritableError as error:  # refuse like any other setting: one line, no traceback
+        raise ConfigError([f"RELAY_OUTBOX: {error}"]) from None
 
     app = Flask(__name__, static_folder=None)
     app.config.update(
@@ -101,7 +104,14 @@ def create_app(environ=None) -> Flask:
         lang = views.lang_of_path(request.path)
         log.info("refused: rate limit")
         if request.method == "POST":
-            return views.render_form(lang, values=views.form_values(), notice="ratelimited", status=429)
+            try:
+                values = views.form_values()
+            except HTTPException as refused:  # e.g. a body over MAX_BODY: that page, never a 500
+                return http_error(refused)
+            accepted = views.already_accepted(values.get("token", ""))
+            if accepted:  # a double click on the report that reached the limit: it did arrive
+                return redirect(views.sent_url(lang, accepted), code=303)
+            return views.render_form(lang, values=values, notice="ratelimited", status=429)
         return _error_page(lang, 429, N_("Please wait"), N_("Please wait an hour and try again."))
 
     @app.errorhandler(HTTPException)

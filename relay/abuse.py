@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
+from urllib.parse import urlsplit
 
 from flask import abort, current_app, request
 
@@ -28,6 +29,21 @@ def client_key() -> str:
     return hmac.new(daily, address, hashlib.sha256).hexdigest()[:32]
 
 
+def same_origin(a: str, b: str) -> bool:
+    """Compare origins as browsers do: scheme and host without case, default ports implied."""
+
+    def parts(origin: str):
+        split = urlsplit(origin.strip().rstrip("/"))
+        try:
+            port = split.port or {"http": 80, "https": 443}.get(split.scheme.lower())
+        except ValueError:
+            return None
+        return split.scheme.lower(), (split.hostname or "").lower(), port
+
+    first = parts(a)
+    return first is not None and first == parts(b)
+
+
 def refuse_cross_site(site_origin: str) -> None:
     fetch_site = request.headers.get("Sec-Fetch-Site")
     if fetch_site is not None:
@@ -35,7 +51,7 @@ def refuse_cross_site(site_origin: str) -> None:
             abort(403)
         return
     origin = request.headers.get("Origin")
-    if origin is not None and origin.rstrip("/") != site_origin:
+    if origin is not None and not same_origin(origin, site_origin):
         abort(403)
 
 

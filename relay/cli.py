@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 from . import openpgp
 from .config import DEV
@@ -36,6 +37,7 @@ def register(app) -> None:
 
 
 @click.command("keys")
+@with_appcontext
 def keys_command():
     """List the staff keys the relay encrypts to."""
     for row in describe(current_app.extensions["staff_keys"]):
@@ -45,6 +47,7 @@ def keys_command():
 
 
 @click.command("deliver")
+@with_appcontext
 @click.option("--once", is_flag=True, help="Try every waiting message once, then stop.")
 @click.option("--poll", default=1.0, show_default=True, help="Seconds between looks at the outbox.")
 def deliver_command(once: bool, poll: float):
@@ -88,6 +91,7 @@ def dev_keys_command():
 
 
 @click.command("read")
+@with_appcontext
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--key", "key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=DEV_SECRET, show_default=True)
 def read_command(files, key_file):

@@ -12,12 +12,16 @@ instance), for as long as a token could still be valid.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
 from dataclasses import dataclass
 
+import redis
 from itsdangerous import BadSignature, URLSafeSerializer
+
+log = logging.getLogger("relay.token")
 
 MAX_AGE = 2 * 60 * 60  # seconds
 
@@ -74,6 +78,10 @@ class SpentTokens:
     def settle(self, nonce: str, reference: str) -> None:
         raise NotImplementedError
 
+    def lookup(self, nonce: str) -> str | None:
+        """What ``nonce`` holds, without claiming it."""
+        raise NotImplementedError
+
     def release(self, nonce: str) -> None:
         """Free a claim whose report could not be stored, so that the reporter can send again."""
         raise NotImplementedError
@@ -108,6 +116,11 @@ class MemorySpentTokens(SpentTokens):
         with self._lock:
             self._items[nonce] = (reference, self._clock() + MAX_AGE)
 
+    def lookup(self, nonce):
+        with self._lock:
+            item = self._items.get(nonce)
+            return item[0] if item and item[1] >= self._clock() else None
+
     def release(self, nonce):
         with self._lock:
             self._items.pop(nonce, None)
@@ -117,8 +130,6 @@ class RedisSpentTokens(SpentTokens):
     """Shared by every relay instance; an unreachable Redis must not block a report."""
 
     def __init__(self, uri: str):
-        import redis
-
         self._redis = redis.Redis.from_url(uri, socket_timeout=0.5, socket_connect_timeout=0.5, decode_responses=True)
 
     @staticmethod
@@ -126,30 +137,28 @@ class RedisSpentTokens(SpentTokens):
         return f"relay:spent:{nonce}"
 
     def claim(self, nonce):
-        import redis
-
         try:
             if self._redis.set(self._key(nonce), PENDING, nx=True, ex=MAX_AGE):
                 return None
             return self._redis.get(self._key(nonce)) or PENDING
         except redis.RedisError:
             # Fail open: replay protection is a nicety; losing a report is not an option.
-            import logging
-
-            logging.getLogger("relay.token").warning("token store unreachable: replay check skipped")
+            log.warning("token store unreachable: replay check skipped")
             return None
 
     def settle(self, nonce, reference):
-        import redis
-
         try:
             self._redis.set(self._key(nonce), reference, ex=MAX_AGE)
         except redis.RedisError:
             pass
 
-    def release(self, nonce):
-        import redis
+    def lookup(self, nonce):
+        try:
+            return self._redis.get(self._key(nonce))
+        except redis.RedisError:
+            return None
 
+    def release(self, nonce):
         try:
             self._redis.delete(self._key(nonce))
         except redis.RedisError:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Blueprint, abort, current_app, redirect, request
+from flask import Blueprint, abort, current_app, g, redirect, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from .report import FIELDS, N_, validate
@@ -112,8 +112,20 @@ def submit():
         log.error("unavailable: %s after %d ms", type(error).__name__, (time.perf_counter() - started) * 1000)
         return render_form(lang, values=values, notice="unavailable", token=values["token"], status=503)
     tokens.spent.settle(ticket.nonce, reference)
+    g.report_accepted = True  # counted by the per-report limit (a replay's 303 is not a new report)
     log.info("accepted %s: %d bytes sealed in %d ms", reference, size, (time.perf_counter() - started) * 1000)
     return redirect(sent_url(lang, reference), code=303)
+
+
+def already_accepted(token: str) -> str | None:
+    """The reference of the report this form token already sent, if any."""
+    tokens = current_app.extensions["tokens"]
+    try:
+        ticket = tokens.check(token)
+    except TokenProblem:
+        return None
+    held = tokens.spent.lookup(ticket.nonce)
+    return held if held and held != PENDING else None
 
 
 def show_other(lang: str):
@@ -156,7 +168,9 @@ def register_submit(app, limiter, *, per_report: str, per_post: str) -> None:
 
     Added per app (not on the shared blueprint) because the limits come from its settings.
     """
-    view = limiter.limit(per_report, deduct_when=lambda response: response.status_code == 303)(submit)
+    # Its own scope: set to the same value as ``per_post``, it would otherwise share its count.
+    view = limiter.limit(per_report, scope="accepted",
+                         deduct_when=lambda response: g.get("report_accepted", False))(submit)
     view = limiter.limit(per_post)(view)
     for path in ("/report/", "/en/report/"):
         app.add_url_rule(path, endpoint="report.submit", view_func=view, methods=["POST"])
