@@ -1,0 +1,37 @@
+"""The relay's pages fit the first round trip too: page + its CSS + JS ≤ 14 KB gzip."""
+
+from __future__ import annotations
+
+import gzip
+import re
+
+import pytest
+
+from tests.relay.conftest import ROOT, submit
+
+BUDGET = 14 * 1024
+
+
+def loaded_files(html: str) -> list[bytes]:
+    """The site's own CSS and JavaScript a page loads (served from output/ in production)."""
+    files = []
+    for path in re.findall(r'<(?:link rel="stylesheet" href|script src)="/theme/([^"]+)"', html):
+        files.append((ROOT / "theme" / "static" / path).read_bytes())
+    return files
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_every_relay_state_fits_the_budget(client, lang):
+    long_text = "写真の説明。" * 600  # a long description kept in the form after an error
+    states = {
+        "empty form": client.get("/report/" if lang == "ja" else "/en/report/"),
+        "every error": submit(client, lang=lang, role=None, email="x", urls="ftp://a\n" * 30, description=long_text, consent=None),
+        "confirmation": client.get(submit(client, lang=lang).headers["Location"]),
+        "someone else": submit(client, lang=lang, role="other"),
+    }
+    for state, response in states.items():
+        html = response.get_data(as_text=True)
+        parts = [html.encode("utf-8"), *loaded_files(html)]
+        assert len(parts) >= 2, f"{state}: no style sheet"
+        size = sum(len(gzip.compress(part, compresslevel=6)) for part in parts)
+        assert size <= BUDGET, f"{lang} {state}: {size} bytes gzip"
