@@ -37,6 +37,13 @@ def build_site(output: Path, *extra_settings: tuple[str, object], fatal: bool = 
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
+def catalog(lang: str):
+    """The theme's gettext catalog of ``lang``, as the build reads it."""
+    from pelican.plugins import i18n
+
+    return i18n.catalog(ROOT / "theme" / "translations", lang)
+
+
 @pytest.fixture(scope="session")
 def site(tmp_path_factory) -> Path:
     output = tmp_path_factory.mktemp("site")

@@ -75,6 +75,35 @@ CASES = [
 ]
 
 
+# One-off closures and extra openings, added to the first line.
+AFTER = "        closed_periods: [new-year]\n"
+
+
+def one_offs(text: str) -> list[tuple[str, str]]:
+    return [(AFTER, AFTER + text)]
+
+
+EXTRA = '        extra_openings:\n          - date: "2027-01-04"\n            open: "10:00"\n            close: "16:00"\n'
+CASES += [
+    ("unquoted date", one_offs("        closed_dates: [2027-05-06]\n"), "closed_dates: [2027-05-06]",
+     "organisations.0.lines.0.closed_dates.0", 'double quotes, e.g. "2027-05-06"'),
+    ("impossible date", one_offs('        closed_dates: ["2027-02-30"]\n'), 'closed_dates: ["2027-02-30"]',
+     "organisations.0.lines.0.closed_dates.0", '"YYYY-MM-DD"'),
+    ("date written twice", one_offs('        closed_dates: ["2027-05-06", "2027-05-06"]\n'), "closed_dates: [",
+     "organisations.0.lines.0.closed_dates.1", "listed twice"),
+    ("extra opening closes before it opens", one_offs(EXTRA.replace('"16:00"', '"09:00"')), 'close: "09:00"',
+     "organisations.0.lines.0.extra_openings.0.close", "must be after opening time"),
+    ("closed and open the same day", one_offs('        closed_dates: ["2027-01-04"]\n' + EXTRA), 'date: "2027-01-04"',
+     "organisations.0.lines.0.extra_openings.0.date", "either closed or open"),
+    ("overlapping extra openings", one_offs(EXTRA + '          - date: "2027-01-04"\n            open: "15:00"\n            close: "17:00"\n'),
+     '- date: "2027-01-04"\n', "organisations.0.lines.0.extra_openings.1", "overlap extra_openings.0"),
+    ("extra opening without a closing time", one_offs(EXTRA.replace('            close: "16:00"\n', "")), '- date: "2027-01-04"',
+     "organisations.0.lines.0.extra_openings.0.close", "required"),
+    ("extra opening with an unquoted time", one_offs(EXTRA.replace('open: "10:00"', "open: 10:00")), "open: 10:00",
+     "organisations.0.lines.0.extra_openings.0.open", 'double quotes, e.g. "09:00"'),
+]
+
+
 @pytest.mark.parametrize(("edits", "fragment", "field", "words"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_one_clear_line_per_mistake(tmp_path, edits, fragment, field, words):
     text = mutate(*edits)

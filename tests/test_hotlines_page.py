@@ -2,11 +2,13 @@
 
 import datetime
 import re
+from html.parser import HTMLParser
 
 import pytest
 from babel.dates import format_time
 
-from conftest import LANGS, ROOT
+from conftest import LANGS, ROOT, Page, build_site
+from pelican.plugins.hotlines import schedule
 from pelican.plugins.hotlines.model import load
 
 DIRECTORY = load(ROOT / "data" / "hotlines.yaml")
@@ -76,7 +78,7 @@ def test_hours_read_naturally(page, line_id, lang):
 def test_referral_phrase_and_web_alternatives(page, lang):
     built = page("support", lang)
     for org in DIRECTORY.organisations:
-        section = re.search(rf'<section class="org" aria-labelledby="{org.id}">.*?</section>', built.html, re.S).group(0)
+        section = re.search(rf'<section class="org" aria-labelledby="{org.id}"[^>]*>.*?</section>', built.html, re.S).group(0)
         assert org.name[lang] in section
         if org.referral:
             assert f'<q class="phrase">{org.referral[lang]}</q>' in section
@@ -91,8 +93,6 @@ def test_audiences_are_named(page):
 
 def test_page_text_comes_from_the_data_only(tmp_path):
     """Change a number in a copy of the data: the page follows, the old number is gone."""
-    from conftest import build_site
-
     data = (ROOT / "data" / "hotlines.yaml").read_text(encoding="utf-8")
     changed = tmp_path / "hotlines.yaml"
     changed.write_text(data.replace('"03-3400-5313"', '"03-1234-5678"').replace('close: "21:00"', 'close: "20:30"'), encoding="utf-8")
@@ -107,3 +107,175 @@ def test_every_time_in_the_data_is_a_time():
     for _, line in LINES:
         for opening in line.hours:
             assert isinstance(opening.open, datetime.time) and isinstance(opening.close, datetime.time)
+
+
+# -- the live badge: its data, its words, its horizon ---------------------------------------
+
+def badge_of(block: str) -> dict[str, str]:
+    match = re.search(r'<p class="now" hidden([^>]*)></p>', block)
+    assert match, "the badge is missing, or not hidden until the script shows it"
+    return dict(re.findall(r' data-([a-z-]+)="([^"]*)"', match.group(1)))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_each_line_carries_the_engines_data_for_400_days(page, lang):
+    built = page("support", lang)
+    for _, line in LINES:
+        data = badge_of(line_block(built, line.id))
+        within = schedule.horizon(datetime.date.fromisoformat(data["from"]))
+        assert within.days >= 400
+        assert data == schedule.embedded(DIRECTORY, line, within)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_script_is_external_deferred_and_carries_the_words(page, lang):
+    html = page("support", lang).html
+    [script] = re.findall(r"<script\b[^>]*>", html)
+    assert 'src="/theme/js/hours.js" defer' in script
+    words = {"ja": ["受付中({time}まで)", "受付時間外(次は {day} {time} から)", "今日", "明日", "月曜|火曜|水曜|木曜|金曜|土曜|日曜"],
+             "en": ["Open now (until {time})", "Closed now (next: {day} {time})", "today", "tomorrow", "Monday|Tuesday|"]}
+    for text in words[lang]:
+        assert text in script
+
+
+def test_only_pages_that_list_the_lines_load_the_script(site):
+    """The consultation page (and 'if the form is not working', which lists the same lines)."""
+    listing = set()
+    for file in site.rglob("*.html"):
+        html = file.read_text(encoding="utf-8")
+        assert ("hours.js" in html) == ('<article class="line"' in html), file
+        if "hours.js" in html:
+            listing.add(file.relative_to(site).as_posix())
+    assert {"support/index.html", "en/support/index.html"} <= listing
+
+
+def test_the_build_warns_when_the_horizon_ends_within_60_days(tmp_path):
+    """The holiday data reaches to 2099: a build 'on' 2099-12-01 can carry only 30 days."""
+    result = build_site(tmp_path / "out", ("HOTLINES_TODAY", "2099-12-01"), fatal=False)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^WARNING: the opening hours on the consultation page are known only until 2099-12-31 \(30 days",
+                     result.stderr, re.M), result.stderr
+    strict = build_site(tmp_path / "strict", ("HOTLINES_TODAY", "2099-12-01"))
+    assert strict.returncode != 0 and "Traceback" not in strict.stdout + strict.stderr
+
+
+def test_a_wrong_pinned_day_is_one_clear_line(tmp_path):
+    result = build_site(tmp_path / "out", ("HOTLINES_TODAY", "2026-13-01"))
+    assert result.returncode != 0
+    assert 'HOTLINES_TODAY: write the date as "YYYY-MM-DD"' in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+ONE_OFFS = (ROOT / "data" / "hotlines.yaml").read_text(encoding="utf-8").replace(
+    "        closed_on_holidays: true\n        closed_periods: [new-year]\n",
+    "        closed_on_holidays: true\n        closed_periods: [new-year]\n"
+    '        closed_dates: ["2026-08-31", "2026-10-07"]\n'
+    "        extra_openings:\n"
+    '          - date: "2026-09-21"\n            open: "13:00"\n            close: "16:00"\n'
+    '          - date: "2026-08-24"\n            open: "13:00"\n            close: "16:00"\n',
+    1,  # the men's line
+)
+
+
+def test_one_off_closures_and_extra_openings_show_in_words_and_data(tmp_path):
+    data = tmp_path / "hotlines.yaml"
+    data.write_text(ONE_OFFS, encoding="utf-8")
+    result = build_site(tmp_path / "out", ("HOTLINES_DATA", str(data)), ("HOTLINES_TODAY", "2026-09-01"))
+    assert result.returncode == 0, result.stderr
+    ja = Page(tmp_path / "out" / "support" / "index.html")
+    en = Page(tmp_path / "out" / "en" / "support" / "index.html")
+    men_ja, men_en = line_block(ja, "tokyo-womens-plaza-men"), line_block(en, "tokyo-womens-plaza-men")
+    # in words: dates from the day of the build on (8/31 and 8/24 are past and left out)
+    assert "祝日、年末年始(12月29日～1月3日)、2026年10月7日(水)" in men_ja
+    assert "臨時の受付日" in men_ja and "2026年9月21日(月) 13:00〜16:00" in men_ja
+    assert "Extra opening days" in men_en and "Mon, Sep 21, 2026, 13:00–16:00" in men_en
+    assert "8月31日" not in men_ja and "8月24日" not in men_ja
+    # as data for the badge: day 20 (9/21) is an extra opening, day 36 (10/7) closed
+    badge = badge_of(men_ja)
+    assert badge["extra"] == "20:1300-1600" and "36" in badge["closed"].split()
+    # and as microdata
+    hours = [item for item in microdata(men_ja) if item["type"] == "https://schema.org/ContactPoint"][0]["props"]["hoursAvailable"]
+    special = {(h["props"]["validFrom"][0], h["props"]["opens"][0], h["props"]["closes"][0]) for h in hours if "validFrom" in h["props"]}
+    assert special == {("2026-09-21", "13:00:00", "16:00:00"), ("2026-10-07", "00:00:00", "00:00:00")}
+
+
+# -- schema.org microdata -------------------------------------------------------------------
+
+
+class _Microdata(HTMLParser):
+    """Just enough of the microdata model: items, their types and their properties' values."""
+
+    VOID = {"meta", "link", "br", "img", "input", "hr"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.top: list[dict] = []
+        self.stack: list[tuple[str, dict | None, str | None]] = []  # (tag, item opened here, property whose text is collected)
+        self.items: list[dict] = []
+        self.text: dict[int, list[str]] = {}
+
+    def _item(self):
+        return next((item for _, item, _ in reversed(self.stack) if item is not None), None)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        parent, prop = self._item(), attrs.get("itemprop")
+        item = None
+        if "itemscope" in attrs:
+            item = {"type": attrs.get("itemtype"), "props": {}}
+            self.items.append(item)
+            if prop and parent is not None:
+                parent["props"].setdefault(prop, []).append(item)
+            elif not prop:
+                self.top.append(item)
+        elif prop and parent is not None:
+            if tag == "meta":
+                parent["props"].setdefault(prop, []).append(attrs.get("content"))
+            elif tag in ("a", "link"):
+                parent["props"].setdefault(prop, []).append(attrs.get("href"))
+        if tag not in self.VOID:
+            self.stack.append((tag, item, prop if item is None and prop and tag not in ("a", "link") else None))
+            if self.stack[-1][2]:
+                self.text[len(self.stack) - 1] = []
+
+    def handle_endtag(self, tag):
+        while self.stack:
+            open_tag, item, prop = self.stack.pop()
+            if prop:
+                parent = self._item()
+                parent["props"].setdefault(prop, []).append("".join(self.text.pop(len(self.stack))).strip())
+            if open_tag == tag:
+                break
+
+    def handle_data(self, data):
+        for collecting in self.text.values():
+            collecting.append(data)
+
+
+def microdata(html: str) -> list[dict]:
+    parser = _Microdata()
+    parser.feed(html)
+    parser.close()
+    return parser.items
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_each_line_is_a_schema_org_contact_point_with_its_hours(page, lang):
+    items = microdata(page("support", lang).html)
+    organisations = [item for item in items if item["type"] == "https://schema.org/Organization"]
+    assert [org["props"]["name"] for org in organisations] == [[org.name[lang]] for org in DIRECTORY.organisations]
+    schema_day = dict(zip(("mon", "tue", "wed", "thu", "fri", "sat", "sun"),
+                          ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")))
+    for org, item in zip(DIRECTORY.organisations, organisations):
+        points = item["props"]["contactPoint"]
+        assert len(points) == len(org.lines)
+        for line, point in zip(org.lines, points):
+            assert point["type"] == "https://schema.org/ContactPoint"
+            assert point["props"]["name"] == [line.name[lang]]
+            assert point["props"]["telephone"] == ["+81-" + line.phone[1:]]
+            specs = point["props"]["hoursAvailable"]
+            assert [spec["type"] for spec in specs] == ["https://schema.org/OpeningHoursSpecification"] * len(line.hours)
+            for block, spec in zip(line.hours, specs):
+                assert spec["props"]["dayOfWeek"] == [f"https://schema.org/{schema_day[d]}" for d in block.days]
+                assert spec["props"]["opens"] == [f"{block.open:%H:%M:%S}"]
+                assert spec["props"]["closes"] == [f"{block.close:%H:%M:%S}"]

@@ -112,3 +112,26 @@ def test_a_broken_link_in_content_fails_the_checked_build(tmp_path, bad_link):
     output = result.stdout + result.stderr
     assert f"WARNING: broken link: police/index.html: {bad_link[4:-1]}" in output
     assert "Traceback" not in output
+
+
+def test_no_inline_script_anywhere(site):
+    """The CSP allows our own script files only: no inline code, handler or JSON-LD."""
+    import re
+
+    for file in site.rglob("*.html"):
+        html = file.read_text(encoding="utf-8")
+        for tag, body in re.findall(r"(<script\b[^>]*>)(.*?)</script>", html, re.S | re.I):
+            assert re.search(r'\ssrc="/[^/"]', tag) and " defer" in tag and not body.strip(), f"{file}: {tag}"
+        assert not re.search(r"<[^>]+\son[a-z]+=", html), f"{file}: an inline event handler"
+        assert "javascript:" not in html.lower(), file
+
+
+def test_the_scripts_store_nothing_and_send_nothing(site):
+    scripts = sorted(site.rglob("*.js"))
+    assert scripts, "no script was built"
+    for script in scripts:
+        code = script.read_text(encoding="utf-8")
+        for word in ("cookie", "localStorage", "sessionStorage", "indexedDB", "fetch(", "XMLHttpRequest",
+                     "sendBeacon", "WebSocket", "import(", "eval(", "innerHTML", "getTimezoneOffset",
+                     "toLocale", "Intl."):
+            assert word not in code, f"{script.name} uses {word}"

@@ -1,25 +1,44 @@
 """Consultation lines from ``data/hotlines.yaml`` for the templates.
 
 The file is read and checked once when the build starts, so a mistake stops the build
-before any page is written (see ``model.DataError``).  Templates get ``HOTLINES`` (the
-checked ``Directory``) and the filters ``hours_text`` and ``closures_text``, which speak
-the language of the page being written.
+before any page is written (see ``model.DataError``).  Templates get:
+
+- ``HOTLINES``: the checked ``Directory``;
+- the filters ``hours_text``, ``closures_text`` and ``extra_openings`` (each opening with its
+  text), in the language of the page being written;
+- for the live badge: the filter ``hours_data`` (a line's data attributes, from
+  ``schedule.embedded``) and ``badge_texts()`` (its words, from the catalogs);
+- ``HOTLINES_FROM`` (the day of the build) and ``SCHEMA_DAYS`` (weekday names for schema.org).
+
+The badge data start on the day of the build, today in Tokyo unless the setting
+``HOTLINES_TODAY = "YYYY-MM-DD"`` pins it (tests, reproducible builds), and reach
+``schedule.HORIZON_DAYS`` days ahead.  The build warns when they cannot reach
+``schedule.WARN_DAYS`` days.
 """
 
 from __future__ import annotations
 
+import datetime
+import logging
 from pathlib import Path
 
 from jinja2 import pass_context
 from pelican import signals
 from pelican.plugins import i18n
 
-from . import hours
-from .model import DataError, Directory, load
+from . import hours, schedule
+from .model import DAYS, DataError, Directory, load
 
 __all__ = ["DataError", "Directory", "load"]
 
+logger = logging.getLogger(__name__)
+
 _directory: Directory | None = None
+_horizon: schedule.Horizon | None = None
+_warned = False
+
+# schema.org's DayOfWeek names, for the microdata of the hours
+SCHEMA_DAYS = dict(zip(DAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")))
 
 
 def _shown_name(path: Path, root: Path) -> str:
@@ -30,11 +49,33 @@ def _shown_name(path: Path, root: Path) -> str:
 
 
 def read_data(pelican) -> None:
-    global _directory
+    global _directory, _horizon, _warned
     settings = pelican.settings
     root = Path(settings.get("PATH", ".")).parent
     path = Path(settings.get("HOTLINES_DATA") or root / "data" / "hotlines.yaml")
     _directory = load(path, shown_as=_shown_name(path, Path.cwd()))
+    pinned = settings.get("HOTLINES_TODAY")
+    try:
+        start = datetime.date.fromisoformat(str(pinned)) if pinned else schedule.today()
+    except ValueError:
+        raise SystemExit(f'HOTLINES_TODAY: write the date as "YYYY-MM-DD", not {pinned!r}') from None
+    _horizon = schedule.horizon(start)
+    _warned = False
+
+
+def warn_if_horizon_ends_soon() -> None:
+    """Once per build, after the audit plugin has started counting warnings."""
+    global _warned
+    if _warned or _horizon is None:
+        return
+    _warned = True
+    if _horizon.ends_soon():
+        logger.warning(
+            "the opening hours on the consultation page are known only until %s (%d days after %s): "
+            "after that the 'open now' badge hides itself; update the holidays package "
+            "(requirements.in) so that its Japanese holidays reach further",
+            _horizon.end, _horizon.days, _horizon.start,
+        )
 
 
 @pass_context
@@ -46,15 +87,39 @@ def _hours_filter(context, line):
 @pass_context
 def _closures_filter(context, line):
     lang = i18n.page_lang(context)
-    return hours.closures_text(_directory, line, i18n.translations(lang).gettext, lang)
+    return hours.closures_text(_directory, line, i18n.translations(lang).gettext, lang, _horizon.start)
+
+
+@pass_context
+def _extra_openings_filter(context, line):
+    """(opening, its text) for each extra opening from the day of the build on."""
+    lang = i18n.page_lang(context)
+    _ = i18n.translations(lang).gettext
+    return [(extra, hours.extra_opening_text(extra, _, lang)) for extra in hours.upcoming_extra_openings(line, _horizon.start)]
+
+
+def _hours_data(line):
+    return schedule.embedded(_directory, line, _horizon)
+
+
+@pass_context
+def _badge_texts(context):
+    lang = i18n.page_lang(context)
+    return hours.badge_texts(i18n.translations(lang).gettext, lang)
 
 
 def add_to_templates(generator) -> None:
+    warn_if_horizon_ends_soon()
     generator.context["HOTLINES"] = _directory
     env = getattr(generator, "env", None)
     if env is not None:
         env.filters["hours_text"] = _hours_filter
         env.filters["closures_text"] = _closures_filter
+        env.filters["extra_openings"] = _extra_openings_filter
+        env.filters["hours_data"] = _hours_data
+        env.globals["badge_texts"] = _badge_texts
+        env.globals["HOTLINES_FROM"] = _horizon.start
+        env.globals["SCHEMA_DAYS"] = SCHEMA_DAYS
 
 
 def register() -> None:

@@ -3,6 +3,10 @@
 Dates, times, weekday names and lists are formatted by Babel for the locale; the few
 words around them come from the gettext catalogs, so translators own the phrasing
 (e.g. 毎日 9:00〜21:00 / Every day, 9:00–21:00).
+
+The words of the live badge (受付中(21:00まで) / Open now (until 21:00)) are here too:
+``badge_texts`` gives them to the page, where hours.js reads them, and ``status_text``
+writes a ``schedule.Status`` with them exactly as hours.js does.
 """
 
 from __future__ import annotations
@@ -10,10 +14,11 @@ from __future__ import annotations
 import datetime
 from typing import Callable
 
-from babel.dates import format_interval, format_time, get_day_names
+from babel.dates import format_interval, format_skeleton, format_time, get_day_names, get_month_names
 from babel.lists import format_list
 
-from .model import DAYS, Block, Directory, Line
+from . import schedule
+from .model import DAYS, Block, Directory, ExtraOpening, Line
 
 Gettext = Callable[[str], str]
 
@@ -50,8 +55,16 @@ def hours_text(line: Line, _: Gettext, locale: str) -> list[str]:
     return [block_text(block, _, locale) for block in line.hours]
 
 
-def closures_text(directory: Directory, line: Line, _: Gettext, locale: str) -> str | None:
-    """E.g. 祝日、年末年始(12月29日～1月3日); ``None`` when the line never closes."""
+def date_text(day: datetime.date, locale: str) -> str:
+    """E.g. 2027年5月6日(木) / Thu, May 6, 2027."""
+    return format_skeleton("yMMMEd", day, locale=locale)
+
+
+def closures_text(directory: Directory, line: Line, _: Gettext, locale: str, today: datetime.date | None = None) -> str | None:
+    """E.g. 祝日、年末年始(12月29日～1月3日); ``None`` when the line never closes.
+
+    One-off closures from ``today`` on follow, as dates.
+    """
     parts = []
     if line.closed_on_holidays:
         parts.append(_("national holidays"))
@@ -64,6 +77,67 @@ def closures_text(directory: Directory, line: Line, _: Gettext, locale: str) -> 
                 name=period.name[locale], dates=format_interval(start, end, "MMMd", locale=locale)
             )
         )
+    parts += [date_text(day, locale) for day in sorted(line.closed_dates) if today is None or day >= today]
     if not parts:
         return None
     return format_list(parts, locale=locale)
+
+
+def upcoming_extra_openings(line: Line, today: datetime.date | None = None) -> list[ExtraOpening]:
+    """The one-off openings from ``today`` on, in date order."""
+    return sorted((e for e in line.extra_openings if today is None or e.date >= today), key=lambda e: (e.date, e.open))
+
+
+def extra_opening_text(extra: ExtraOpening, _: Gettext, locale: str) -> str:
+    """E.g. 2027年1月4日(月) 10:00〜16:00 / Mon, Jan 4, 2027, 10:00–16:00."""
+    return _("{days}, {start}–{end}").format(
+        days=date_text(extra.date, locale), start=clock_text(extra.open, locale), end=clock_text(extra.close, locale)
+    )
+
+
+# -- the live badge ------------------------------------------------------------------------
+
+
+def badge_texts(_: Gettext, locale: str) -> dict[str, str]:
+    """Every word the badge may show, for the page to carry as data attributes.
+
+    ``weekdays`` (Monday first) and ``months`` are lists joined with ``|``.
+    """
+    return {
+        "open": _("Open now (until {time})"),
+        "next": _("Closed now (next: {day} {time})"),
+        "closed": _("Closed now"),
+        "today": _("today"),
+        "tomorrow": _("tomorrow"),
+        "weekdays": "|".join(
+            [_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday")]
+        ),
+        "months": "|".join(get_month_names("abbreviated", locale=locale)[month] for month in range(1, 13)),
+        # a date a week or more ahead, e.g. 1月4日 月曜 / Monday 4 Jan
+        "date": _("{weekday} {day} {month}"),
+    }
+
+
+def status_text(status: schedule.Status, at: datetime.datetime, texts: dict[str, str]) -> str:
+    """The badge's words for ``status`` at the instant ``at``, as hours.js writes them."""
+    if status.is_open:
+        return texts["open"].format(time=_clock(status.until))
+    if status.next_open is None:
+        return texts["closed"]
+    when = status.next_open
+    ahead = (when.date() - schedule.tokyo(at).date()).days
+    weekday = texts["weekdays"].split("|")[when.weekday()]
+    if ahead == 0:
+        day = texts["today"]
+    elif ahead == 1:
+        day = texts["tomorrow"]
+    elif ahead < 7:
+        day = weekday
+    else:
+        day = texts["date"].format(weekday=weekday, day=when.day, month=texts["months"].split("|")[when.month - 1])
+    return texts["next"].format(day=day, time=_clock(when))
+
+
+def _clock(when: datetime.datetime) -> str:
+    """9:00, 17:15: as hours.js writes a time (and as clock_text does for both languages)."""
+    return f"{when.hour}:{when.minute:02d}"

@@ -83,6 +83,16 @@ def _month_day(value: str) -> tuple[int, int]:
     raise ValueError(f'a yearly date must be "MM-DD", e.g. "12-29", not "{value}"')
 
 
+def _date(value: str) -> datetime.date:
+    match = re.fullmatch(r"(\d{4})-(\d\d)-(\d\d)", value)
+    if match:
+        try:
+            return datetime.date(int(match[1]), int(match[2]), int(match[3]))
+        except ValueError:
+            pass
+    raise ValueError(f'a date must be "YYYY-MM-DD", e.g. "2027-05-06", not "{value}"')
+
+
 def _phone(value: str) -> str:
     if not re.fullmatch(r"0\d{1,4}-\d{1,4}-\d{3,4}", value) or len(value.replace("-", "")) not in (10, 11):
         raise ValueError(
@@ -106,6 +116,7 @@ def _not_blank(value: str) -> str:
 Text = Annotated[str, BeforeValidator(_quoted("text", "…")), AfterValidator(_not_blank)]
 Clock = Annotated[datetime.time, BeforeValidator(lambda v: _clock(_quoted("time", "09:00")(v)))]
 MonthDay = Annotated[tuple[int, int], BeforeValidator(lambda v: _month_day(_quoted("date", "12-29")(v)))]
+Date = Annotated[datetime.date, BeforeValidator(lambda v: _date(_quoted("date", "2027-05-06")(v)))]
 Phone = Annotated[str, BeforeValidator(_quoted("phone number", "03-5467-2455")), AfterValidator(_phone)]
 WebUrl = Annotated[str, BeforeValidator(_quoted("web address", "https://…")), AfterValidator(_web_url)]
 Slug = Annotated[
@@ -137,6 +148,14 @@ class Block(_Strict):
     close: Clock
 
 
+class ExtraOpening(_Strict):
+    """A day the line is open with these hours instead of its usual ones, even on a holiday."""
+
+    date: Date
+    open: Clock
+    close: Clock
+
+
 class ClosedPeriod(_Strict):
     """A period closed every year, e.g. the New Year holidays; may run over the new year."""
 
@@ -158,6 +177,8 @@ class Line(_Strict):
     hours: list[Block] = Field(min_length=1)
     closed_on_holidays: bool
     closed_periods: list[Slug] = []
+    closed_dates: list[Date] = []  # one-off closures, e.g. ["2027-05-06"]
+    extra_openings: list[ExtraOpening] = []  # one-off openings, e.g. on a holiday
     eligibility: Localized
     note: Localized | None = None
 
@@ -165,6 +186,11 @@ class Line(_Strict):
     def tel(self) -> str:
         """The ``tel:`` URI; digits only, as dialled inside Japan."""
         return "tel:" + self.phone.replace("-", "")
+
+    @property
+    def phone_international(self) -> str:
+        """E.g. +81-3-5467-2455, as schema.org's ``telephone`` prefers."""
+        return "+81-" + self.phone[1:]
 
 
 class Organisation(_Strict):
@@ -258,6 +284,30 @@ def _semantic_problems(directory: Directory) -> list[Problem]:
                         if block.open < other.close and other.open < block.close:
                             problems.append(Problem(loc, f"on {day} these hours overlap hours.{other_index}; merge them into one block"))
                     taken.setdefault(day, []).append((b, block))
+            problems += _one_off_problems(line, here)
+    return problems
+
+
+def _one_off_problems(line: Line, here: Loc) -> list[Problem]:
+    """One-off closures and openings: no date twice, no day both closed and open, no overlap."""
+    problems: list[Problem] = []
+    closed: dict[datetime.date, int] = {}
+    for c, day in enumerate(line.closed_dates):
+        if day in closed:
+            problems.append(Problem(here + ("closed_dates", c), f"the date {day.isoformat()} is listed twice (closed_dates.{closed[day]}); keep one"))
+        else:
+            closed[day] = c
+    opened: dict[datetime.date, list[tuple[int, ExtraOpening]]] = {}
+    for e, extra in enumerate(line.extra_openings):
+        loc = here + ("extra_openings", e)
+        if extra.close <= extra.open:
+            problems.append(Problem(loc + ("close",), f"closing time {extra.close:%H:%M} must be after opening time {extra.open:%H:%M}"))
+        if extra.date in closed:
+            problems.append(Problem(loc + ("date",), f"{extra.date.isoformat()} is also in closed_dates.{closed[extra.date]}; a day is either closed or open: remove one of them"))
+        for other_index, other in opened.get(extra.date, []):
+            if extra.open < other.close and other.open < extra.close:
+                problems.append(Problem(loc, f"on {extra.date.isoformat()} these hours overlap extra_openings.{other_index}; merge them into one"))
+        opened.setdefault(extra.date, []).append((e, extra))
     return problems
 
 

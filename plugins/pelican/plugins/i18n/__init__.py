@@ -37,6 +37,11 @@ def _load(catalog_dir: Path, lang: str) -> Translations:
     return Translations(compiled, domain=DOMAIN)
 
 
+def catalog(catalog_dir: Path, lang: str) -> Translations:
+    """The catalog of ``lang`` in ``catalog_dir``, read as the build reads it (for tests and tools)."""
+    return _load(Path(catalog_dir).resolve(), lang)
+
+
 def translations(lang: str) -> Translations:
     """The catalog of ``lang``; the build calls ``configure`` first."""
     if _catalog_dir is None:
