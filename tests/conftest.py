@@ -1,47 +1,16 @@
-"""Shared fixtures: the real site, built once per test session into a temporary folder."""
+"""Shared fixtures: the real site, built once per test session into a temporary folder.
+
+Helpers live in tests/sitekit.py (import them from there: every conftest.py is imported
+under the same module name, so no test imports ``conftest``).
+"""
 
 from __future__ import annotations
 
-import json
-import re
-import subprocess
-import sys
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-import pelicanconf  # noqa: E402,F401 - makes pelican.plugins.<ours> importable
-
-LANGS = ("ja", "en")
-SLUGS = ("home", "before-you-report", "privacy", "faq", "support", "police", "about", "report-unavailable", "safety", "not-found")
-
-
-def page_path(slug: str, lang: str) -> str:
-    """Where a page is written, relative to the output folder."""
-    prefix = "" if lang == "ja" else "en/"
-    special = {"home": "index.html", "not-found": "404.html"}
-    return f"{prefix}{special[slug]}" if slug in special else f"{prefix}{slug}/index.html"
-
-
-def build_site(output: Path, *extra_settings: tuple[str, object], fatal: bool = True) -> subprocess.CompletedProcess:
-    """Run the real Pelican build, as ./run build does, into ``output``."""
-    command = [sys.executable, "-m", "pelican", str(ROOT / "content"), "--log-handler", "plain",
-               "-s", str(ROOT / "pelicanconf.py"), "-o", str(output)]
-    if fatal:
-        extra_settings += (("STRICT", True),)
-    if extra_settings:  # one -e for all: argparse keeps only the last -e given
-        command += ["-e", *(f"{name}={json.dumps(value)}" for name, value in extra_settings)]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
-
-
-def catalog(lang: str):
-    """The theme's gettext catalog of ``lang``, as the build reads it."""
-    from pelican.plugins import i18n
-
-    return i18n.catalog(ROOT / "theme" / "translations", lang)
+from tests.sitekit import Page, build_site, page_path
 
 
 @pytest.fixture(scope="session")
@@ -50,67 +19,6 @@ def site(tmp_path_factory) -> Path:
     result = build_site(output)
     assert result.returncode == 0, result.stdout + result.stderr
     return output
-
-
-class Page:
-    """A built page, parsed just enough for the tests to ask about it."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.html = path.read_text(encoding="utf-8")
-        parser = _Parser()
-        parser.feed(self.html)
-        self.title = parser.title.strip()
-        self.h1 = parser.h1.strip()
-        self.links = parser.links  # (href, text) of every <a>
-        self.lang = parser.lang
-
-    @property
-    def text(self) -> str:
-        """The visible text, tags removed and white space folded."""
-        body = re.sub(r"<(script|style)\b.*?</\1>", " ", self.html, flags=re.S)
-        body = re.sub(r"<[^>]+>", " ", body)
-        import html
-
-        return re.sub(r"\s+", " ", html.unescape(body))
-
-    def hrefs(self) -> list[str]:
-        return [href for href, _ in self.links]
-
-
-class _Parser(HTMLParser):
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.title = self.h1 = ""
-        self.lang = None
-        self.links: list[tuple[str, str]] = []
-        self._in: str | None = None
-        self._href: str | None = None
-        self._text = ""
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "html":
-            self.lang = attrs.get("lang")
-        if tag in ("title", "h1"):
-            self._in = tag
-        if tag == "a":
-            self._href, self._text = attrs.get("href"), ""
-
-    def handle_endtag(self, tag):
-        if tag == self._in:
-            self._in = None
-        if tag == "a" and self._href is not None:
-            self.links.append((self._href, self._text.strip()))
-            self._href = None
-
-    def handle_data(self, data):
-        if self._in == "title":
-            self.title += data
-        elif self._in == "h1":
-            self.h1 += data
-        if self._href is not None:
-            self._text += data
 
 
 @pytest.fixture(scope="session")

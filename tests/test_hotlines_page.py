@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 import pytest
 from babel.dates import format_time
 
-from conftest import LANGS, ROOT, Page, build_site
+from tests.sitekit import LANGS, ROOT, Page, build_site
 from pelican.plugins.hotlines import schedule
 from pelican.plugins.hotlines.model import load
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from babel.dates import format_interval, format_time
 
-from conftest import LANGS, ROOT, SLUGS, Page, build_site, page_path
+from tests.sitekit import LANGS, ROOT, SLUGS, Page, build_site, page_path
 
 ALTERNATE = re.compile(r'<link rel="alternate" hreflang="([^"]+)" href="([^"]+)">')
 SWITCH = re.compile(r'<a class="language" href="([^"]+)" lang="([^"]+)" hreflang="([^"]+)">')

@@ -101,7 +101,7 @@ def test_a_broken_link_in_content_fails_the_checked_build(tmp_path, bad_link):
     """./run check builds with warnings fatal; the audit's warning must stop it."""
     import shutil
 
-    from conftest import ROOT, build_site
+    from tests.sitekit import ROOT, build_site
 
     content = tmp_path / "content"
     shutil.copytree(ROOT / "content", content)

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import jpholiday
 import pytest
 
-from conftest import ROOT
+from tests.sitekit import ROOT
 from pelican.plugins.hotlines import hours, schedule
 from pelican.plugins.hotlines.model import load
 
@@ -214,7 +214,7 @@ def test_the_horizon_stops_where_the_holiday_data_stops():
 
 
 def texts(lang: str) -> dict[str, str]:
-    from conftest import catalog
+    from tests.sitekit import catalog
 
     return hours.badge_texts(catalog(lang).gettext, lang)
 

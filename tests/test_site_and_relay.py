@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pelicanconf
-from conftest import LANGS
+from tests.sitekit import LANGS
 from relay import site as relay_site
 
 

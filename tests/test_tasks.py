@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from tests.sitekit import ROOT
 
 PROJECT_FILES = ("content", "theme", "data", "plugins", "relay", "pelicanconf.py", "publishconf.py", "tasks.py", "babel.cfg")
 

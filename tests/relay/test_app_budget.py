@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.relay.conftest import ROOT, submit
+from tests.relay.relaykit import ROOT, submit
 
 BUDGET = 14 * 1024
 

@@ -17,7 +17,7 @@ import pytest
 import relay
 from relay import openpgp
 from relay.config import DEVELOPMENT_DEFAULTS
-from tests.relay.conftest import FIXTURES, ROOT, SITE_ORIGIN, submit
+from tests.relay.relaykit import FIXTURES, ROOT, SITE_ORIGIN, submit
 
 PREFIX = "relay: refusing to start:"
 REQUIRED = ["RELAY_SECRET_KEY", "RELAY_STAFF_KEYS", "RELAY_MAIL_TO", "RELAY_MAIL_FROM", "RELAY_SMTP_URL",

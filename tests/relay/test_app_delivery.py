@@ -12,7 +12,7 @@ from email import message_from_bytes, policy
 
 from relay.delivery import Counts
 from relay.outbox import Outbox
-from tests.relay.conftest import (
+from tests.relay.relaykit import (
     OUTER_HEADERS, REFERENCE, decrypt_mail, deliver, get_token, outbox_files, parse, sent_reference, submit,
 )
 

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 import pytest
 
 from relay.delivery import Counts
-from tests.relay.conftest import (
+from tests.relay.relaykit import (
     FORM_PATHS, MAIL_FROM, MAIL_TO, OUTER_HEADERS, REFERENCE, VALID, decrypt_mail, deliver, get_token,
     outbox_files, parse, submit,
 )

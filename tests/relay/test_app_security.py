@@ -10,7 +10,7 @@ from email import message_from_bytes, policy
 import pytest
 
 from relay.token import MAX_AGE, FormTokens, MemorySpentTokens
-from tests.relay.conftest import (
+from tests.relay.relaykit import (
     FORM_PATHS, OUTER_HEADERS, SECRET_KEY, SITE_ORIGIN, VALID, decrypt_mail, deliver, get_token, outbox_files,
     parse, sent_reference, submit,
 )
