@@ -29,9 +29,15 @@ def pins() -> list[str]:
 
 
 def licence_of(name: str) -> str:
-    meta = distribution(name).metadata
+    """What the package states: metadata first, else the first line of its licence file."""
+    dist = distribution(name)
+    meta = dist.metadata
     classifiers = [c for c in (meta.get_all("Classifier") or []) if c.startswith("License ::")]
-    return " | ".join(filter(None, [meta.get("License-Expression"), (meta.get("License") or "")[:200], *classifiers]))
+    stated = " | ".join(filter(None, [meta.get("License-Expression"), (meta.get("License") or "")[:200], *classifiers]))
+    if stated:
+        return stated
+    files = [f for f in (dist.files or []) if "licen" in str(f).lower() or "copying" in str(f).lower()]
+    return " | ".join(f.read_text(encoding="utf-8", errors="replace").strip().splitlines()[0] for f in files if f.read_text(errors="replace").strip())
 
 
 @pytest.mark.parametrize("name", pins())
