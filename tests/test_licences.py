@@ -37,7 +37,8 @@ def licence_of(name: str) -> str:
     if stated:
         return stated
     files = [f for f in (dist.files or []) if "licen" in str(f).lower() or "copying" in str(f).lower()]
-    return " | ".join(f.read_text(encoding="utf-8", errors="replace").strip().splitlines()[0] for f in files if f.read_text(errors="replace").strip())
+    heads = [f.locate().read_text(encoding="utf-8", errors="replace").strip() for f in files]
+    return " | ".join(head.splitlines()[0] for head in heads if head)
 
 
 @pytest.mark.parametrize("name", pins())
