@@ -79,14 +79,16 @@ SEARCH_HOSTS = re.compile(
 )
 SEARCH_PATHS = re.compile(r"(^|/)(search|images|imghp|webhp|s|res)(/|$)|^/$")
 SEARCH_QUERY_KEYS = {"q", "p", "query", "wd", "text", "qt"}
+HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?", re.I)
 LOCAL_PATH = re.compile(r"^([a-zA-Z]:[\\/]|\\\\|/(Users|home|storage|sdcard|private|var|tmp|mnt|Volumes)/|~/|\.{0,2}/)")
 
 
 def clean_text(value: str) -> str:
     """NFC, Unix line ends, no control characters but newline and tab, no outer blank space."""
-    value = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
     value = "".join(ch for ch in value if ch in "\n\t" or unicodedata.category(ch)[0] != "C" or ch == "\u200d")
-    return value.strip()
+    # NFC last: a control character dropped between a letter and its accent leaves them to compose.
+    return unicodedata.normalize("NFC", value).strip()
 
 
 def normalise_url(raw: str) -> tuple[str | None, Problem | None]:
@@ -118,6 +120,9 @@ def normalise_url(raw: str) -> tuple[str | None, Problem | None]:
     try:
         ascii_host = host.encode("idna").decode("ascii") if not _is_ip(host) else host
     except UnicodeError:
+        return None, Problem(N_("Line {line}: this does not look like a web address. Copy it again from the address bar."))
+    # IDNA maps some characters to others: "¨" to a space and an accent, "⑴" to "(1)".
+    if not _is_ip(host) and not HOST_NAME.fullmatch(ascii_host):
         return None, Problem(N_("Line {line}: this does not look like a web address. Copy it again from the address bar."))
     scheme = parts.scheme.lower()
     netloc = ascii_host if ":" not in ascii_host else f"[{ascii_host}]"
