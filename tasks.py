@@ -115,6 +115,8 @@ def _site_and_relay(output: Path, relay_app, relay_paths):
         body = page.read_bytes() if page.exists() else b"Not found"
         return Response(body, status=404, mimetype="text/html")(environ, start_response)
 
+    from relay import headers
+
     static = SharedDataMiddleware(not_found, {"/": str(output)}, cache=False)
 
     def app(environ, start_response):
@@ -123,7 +125,14 @@ def _site_and_relay(output: Path, relay_app, relay_paths):
             return relay_app(environ, start_response)
         if path.endswith("/"):
             environ["PATH_INFO"] = path + "index.html"
-        return static(environ, start_response)
+
+        def with_headers(status, response_headers, exc_info=None):
+            # The same headers as nginx sends in production, so development shows CSP problems.
+            names = {name.lower() for name, _ in response_headers}
+            response_headers += [(name, value) for name, value in headers.HEADERS.items() if name.lower() not in names]
+            return start_response(status, response_headers, exc_info)
+
+        return static(environ, with_headers)
 
     return app
 

@@ -32,6 +32,7 @@ NOTICES = {
     "honeypot": N_("The form could not be sent. Please check what you typed and send it again."),
     "unavailable": N_("Your report could not be received just now, and nothing was sent. What you typed is still here: please try again in a few minutes."),
     "ratelimited": N_("Many reports have been sent from this connection. Please wait an hour and send again: what you typed is still here."),
+    "already_sent": N_("This form was already sent, and that report arrived. To send another report, fill in the form again."),
 }
 ANCHORS = {"role": "role-self", "email": "email", "urls": "urls", "description": "description", "consent": "consent"}
 
@@ -96,6 +97,12 @@ def submit():
         return show_other(lang)
 
     report, errors = validate(values, lang)
+    if errors and already_accepted(values["token"]):
+        # An earlier, mistaken version of a form that was later sent: the browser's Back
+        # button re-posting it.  Show nothing of what was typed then: the device may be
+        # someone else's to look at now.
+        log.info("refused: form already sent")
+        return render_form(lang, notice="already_sent", status=409)
     if errors:
         log.info("invalid: fields %s", ",".join(sorted(errors)))
         return render_form(lang, values=values, errors=errors, token=values["token"], status=422)

@@ -5,6 +5,9 @@
 - ``serve``: serve a built site folder on 127.0.0.1 (a free port, ``ThreadingHTTPServer`` in a
   thread) with a strict Content-Security-Policy, as production does: nothing inline runs.
 - ``served_site``: the base URL of the session's normal build (the ``site`` fixture).
+- ``stack``: that build and the real relay on one origin, with a real SMTP server, the real
+  delivery worker and a real staff key (tests/browser/stack.py, which also has what the tests
+  record: requests, storage writes).
 
 Pages made with ``new_page(context)`` record what a test must be able to refuse: requests to
 any other address, console errors (a CSP violation is one) and uncaught script errors.
@@ -102,3 +105,15 @@ class Watched:
 
 def new_page(context) -> Watched:
     return Watched(context.new_page())
+
+
+@pytest.fixture(scope="session")
+def stack(site, tmp_path_factory):
+    """The built site and the real relay on one origin, with a real mail server (tests/browser/stack.py)."""
+    from tests.browser import stack as stacks
+
+    running = stacks.start(site, tmp_path_factory.mktemp("stack"))
+    try:
+        yield running
+    finally:
+        running.stop()

@@ -32,6 +32,9 @@
   }
 
   document.addEventListener("keydown", function (event) {
+    if (event.isComposing || event.keyCode === 229) {
+      return;  // a Japanese input method at work: its keys are not signals to leave
+    }
     if (event.key === "Escape" || event.key === "Esc") {
       if (!typing(event.target)) {
         leave(event);

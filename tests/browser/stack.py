@@ -1,0 +1,287 @@
+"""A real local stack for browser tests: the built site and the relay on one origin.
+
+- the session's build of the site (``output``) and the real relay (``relay.create_app``) behind
+  the same dispatcher as ``./run serve`` (``tasks._site_and_relay``), served by werkzeug's
+  ``make_server`` on 127.0.0.1 in a thread;
+- the static pages get the same security headers as production (deploy/nginx sends them; the
+  relay sends its own), so that nothing inline can run in these tests either;
+- a real SMTP server (aiosmtpd, ``relay.devmail``), a real outbox, the real delivery worker
+  (``deliver_once``) and a real staff key (the GnuPG fixture key, whose secret half decrypts).
+
+``RELAY_MIN_FILL_SECONDS`` is 1: a test waits that long between opening the form and sending it
+(``Stack.wait_to_send``).  Use it through the ``stack`` fixture of tests/browser/conftest.py.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pelicanconf
+
+ROOT = Path(__file__).resolve().parents[2]
+KEYS = ROOT / "tests" / "fixtures" / "keys"
+CATALOGS = ROOT / "theme" / "translations"
+MIN_FILL_SECONDS = 1.0
+MAIL_FROM = "relay@safeline.example"
+MAIL_TO = "staff@safeline.example"
+SECRET_KEY = "browser-test-secret-key-7c2e94b1d5a8f3064e9b"
+
+# Every request a browser test may make goes here, or to the routed quick exit.
+LOCAL_HOST = "127.0.0.1"
+QUICK_EXIT_URL = pelicanconf.QUICK_EXIT_URL  # the relay is given the same (RELAY_QUICK_EXIT_URL)
+NEUTRAL_PAGE = "<!doctype html><html lang=ja><title>neutral</title><p>tenki</p></html>"
+
+
+def compile_catalogs() -> None:
+    """The relay refuses to start with a missing or stale .mo (./run test compiles them first)."""
+    stale = [
+        po for po in CATALOGS.glob("*/LC_MESSAGES/messages.po")
+        if not po.with_suffix(".mo").exists() or po.with_suffix(".mo").stat().st_mtime < po.stat().st_mtime
+    ]
+    if stale:
+        subprocess.run([sys.executable, "-m", "babel.messages.frontend", "-q", "compile", "-d", str(CATALOGS)],
+                       cwd=ROOT, check=True)
+
+
+def _with_site_headers(static_app):
+    """The static pages with the headers production gives them (relay/headers.py = deploy/nginx)."""
+    from relay.headers import HEADERS
+
+    def app(environ, start_response):
+        def start(status, headers, exc_info=None):
+            present = {name.lower() for name, _ in headers}
+            headers = list(headers) + [(name, value) for name, value in HEADERS.items() if name.lower() not in present]
+            return start_response(status, headers, exc_info)
+
+        return static_app(environ, start)
+
+    return app
+
+
+@dataclass
+class Stack:
+    origin: str  # "http://127.0.0.1:PORT", no slash at the end
+    relay_app: object
+    mail: object  # relay.devmail.DevMail
+    outbox: Path
+    _server: object = field(repr=False, default=None)
+
+    def url(self, path: str = "/") -> str:
+        return self.origin + path
+
+    @staticmethod
+    def wait_to_send(opened_at: float) -> None:
+        """Sleep until the form opened at ``opened_at`` (time.monotonic()) may be sent."""
+        remaining = MIN_FILL_SECONDS + 0.2 - (time.monotonic() - opened_at)
+        if remaining > 0:
+            time.sleep(remaining)
+
+    def deliver(self):
+        """One pass of the real delivery worker: the outbox to the aiosmtpd server."""
+        from relay.delivery import deliver_once
+        from relay.smtp import SmtpTarget
+
+        settings = self.relay_app.config["RELAY_SETTINGS"]
+        target = SmtpTarget.from_url(settings.smtp_url, helo="relay.test")
+        return deliver_once(self.relay_app.extensions["outbox"], target, settings.mail_from,
+                            list(settings.mail_to), timeout=5)
+
+    def received(self, reference: str) -> bytes:
+        """The one mail the server received for ``reference`` (its outer Subject names it)."""
+        found = [path.read_bytes() for path in self.mail.messages()
+                 if f"Safeline report {reference}".encode() in path.read_bytes()]
+        assert len(found) == 1, f"{len(found)} mails for {reference}"
+        return found[0]
+
+    def outbox_files(self) -> list[Path]:
+        if not self.outbox.exists():
+            return []
+        return sorted(p for p in self.outbox.iterdir() if p.is_file() and not p.name.startswith("."))
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self.mail.stop()
+
+
+def start(site: Path, folder: Path, **overrides: str) -> Stack:
+    """Start the stack over the built ``site``; its keys, outbox and mail live in ``folder``."""
+    import relay
+    from relay.devmail import DevMail
+    from tasks import _site_and_relay
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    compile_catalogs()
+    keys = folder / "staff-keys"
+    keys.mkdir(parents=True)
+    shutil.copyfile(KEYS / "staff-gpg-v4.pub.asc", keys / "staff.asc")
+    mail = DevMail(folder / "received").start()
+
+    class Quiet(WSGIRequestHandler):
+        def log_request(self, *args, **kwargs):
+            pass
+
+    # Bind first: the relay must know its origin (the same-origin check of its POSTs).
+    served = {}
+    server = make_server(LOCAL_HOST, 0, lambda environ, start_response: served["app"](environ, start_response),
+                         threaded=True, request_handler=Quiet)
+    origin = f"http://{LOCAL_HOST}:{server.server_port}"
+    env = {
+        "RELAY_ENV": "development",
+        "RELAY_SECRET_KEY": SECRET_KEY,
+        "RELAY_STAFF_KEYS": str(keys),
+        "RELAY_MAIL_TO": MAIL_TO,
+        "RELAY_MAIL_FROM": MAIL_FROM,
+        "RELAY_SMTP_URL": f"smtp://127.0.0.1:{mail.port}",
+        "RELAY_OUTBOX": str(folder / "outbox"),
+        "RELAY_SITE_ORIGIN": origin,
+        "RELAY_MIN_FILL_SECONDS": str(MIN_FILL_SECONDS),
+        "RELAY_RATELIMIT": "1000 per hour",
+        "RELAY_RATELIMIT_POSTS": "1000 per hour",
+        "RELAY_QUICK_EXIT_URL": QUICK_EXIT_URL,
+        **overrides,
+    }
+    relay_app = relay.create_app(env)
+    site_and_relay = _site_and_relay(site, relay_app, pelicanconf.RELAY_PATHS)
+    relay_paths = tuple(pelicanconf.RELAY_PATHS)
+    with_headers = _with_site_headers(site_and_relay)
+
+    def dispatch(environ, start_response):
+        if environ.get("PATH_INFO", "/").startswith(relay_paths):
+            return site_and_relay(environ, start_response)  # the relay's own headers, nothing added
+        return with_headers(environ, start_response)
+
+    served["app"] = dispatch
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return Stack(origin=origin, relay_app=relay_app, mail=mail, outbox=folder / "outbox", _server=server)
+
+
+# -- what a browser test records -------------------------------------------------------------
+
+# Runs before any script of every page: records each way a page could store something.
+RECORD_STORAGE_WRITES = """(() => {
+  const writes = [];
+  Object.defineProperty(window, "__storageWrites", { value: writes });
+  const record = (kind, detail) => writes.push(kind + " " + String(detail).slice(0, 80));
+  const wrap = (proto, name, kind) => {
+    if (!proto || typeof proto[name] !== "function") return;
+    const original = proto[name];
+    proto[name] = function (first) { record(kind, first); return original.apply(this, arguments); };
+  };
+  wrap(window.Storage && Storage.prototype, "setItem", "Storage.setItem");
+  wrap(window.IDBFactory && IDBFactory.prototype, "open", "indexedDB.open");
+  wrap(window.ServiceWorkerContainer && ServiceWorkerContainer.prototype, "register", "serviceWorker.register");
+  wrap(window.CacheStorage && CacheStorage.prototype, "open", "caches.open");
+  wrap(window.CookieStore && CookieStore.prototype, "set", "cookieStore.set");
+  const cookie = Object.getOwnPropertyDescriptor(Document.prototype, "cookie");
+  Object.defineProperty(Document.prototype, "cookie", {
+    configurable: true,
+    get() { return cookie.get.call(this); },
+    set(value) { record("document.cookie", value); cookie.set.call(this, value); },
+  });
+})();"""
+
+READ_STORAGE = """async () => ({
+  local: localStorage.length,
+  session: sessionStorage.length,
+  databases: (await indexedDB.databases()).map((db) => db.name),
+  workers: (await navigator.serviceWorker.getRegistrations()).length,
+  caches: await caches.keys(),
+  cookie: document.cookie,
+})"""
+
+EMPTY_STORAGE = {"local": 0, "session": 0, "databases": [], "workers": 0, "caches": [], "cookie": ""}
+
+
+class Recorder:
+    """Every request and response of a browser context, and whether one set a cookie."""
+
+    def __init__(self, context):
+        self.requests: list[tuple[str, str, dict]] = []  # (method, url, headers)
+        self.set_cookies: list[str] = []
+        context.on("request", lambda request: self.requests.append((request.method, request.url, request.headers)))
+        context.on("response", self._response)
+
+    def _response(self, response):
+        try:
+            value = response.header_value("set-cookie")
+        except Exception:  # noqa: BLE001 - a response whose page has gone: nothing to read
+            return
+        if value:
+            self.set_cookies.append(f"{response.url}: {value}")
+
+    def urls(self) -> list[str]:
+        return [url for _, url, _ in self.requests]
+
+    def foreign(self, origin: str) -> list[str]:
+        """Requests to anywhere but ``origin``, other than the routed quick exit."""
+        return [url for url in self.urls()
+                if not url.startswith(origin + "/") and not url.startswith(QUICK_EXIT_URL)]
+
+    def exits(self) -> list[tuple[str, str, dict]]:
+        return [entry for entry in self.requests if entry[1].startswith(QUICK_EXIT_URL)]
+
+
+def route_quick_exit(context, *, delay: float = 0.0, answered: list | None = None) -> None:
+    """Answer the quick exit's site locally, after ``delay`` seconds; note when in ``answered``.
+
+    The delay blocks only this test's Playwright client, like a slow server; the browser carries on.
+    """
+    def answer(route):
+        if delay:
+            time.sleep(delay)
+        if answered is not None:
+            answered.append(time.time() * 1000)
+        route.fulfill(status=200, body=NEUTRAL_PAGE, content_type="text/html")
+
+    context.route(QUICK_EXIT_URL + "**", answer)
+
+
+# -- the report form, as a person fills it in ---------------------------------------------------
+
+FORM_PATHS = {"ja": "/report/", "en": "/en/report/"}
+REFERENCE = r"SL-[2-9A-HJKMNP-TV-Z]{4}-[2-9A-HJKMNP-TV-Z]{4}"
+# The relay's states a reporter can meet, as (name, what to do on the form).
+RELAY_STATES = ("form", "errors", "sent", "other", "not-found")
+
+
+def send_form(page, stack: Stack, opened_at: float) -> None:
+    """Press the form's button once the form may be sent; wait for the next page."""
+    stack.wait_to_send(opened_at)
+    with page.expect_navigation():
+        page.locator("form.report-form button[type=submit]").click()
+
+
+def open_relay_state(page, stack: Stack, state: str, lang: str) -> None:
+    """Bring ``page`` to one of ``RELAY_STATES`` of the form in ``lang``."""
+    form = FORM_PATHS[lang]
+    if state == "not-found":
+        response = page.goto(stack.url(form + "no-such-page/"))
+        assert response.status == 404
+        return
+    page.goto(stack.url(form))
+    opened = time.monotonic()
+    if state == "form":
+        return
+    if state == "errors":  # every field wrong: no role, no address, a file path, nothing described, no consent
+        page.fill("#email", "hanako at example")
+        page.fill("#urls", "C:\\Users\\hanako\\photo.jpg")
+    elif state == "other":
+        page.check("#role-other")
+    elif state == "sent":
+        page.check("#role-self")
+        page.fill("#email", "hanako@example.jp")
+        page.fill("#urls", "https://images.example.com/p/1")
+        page.fill("#description", "A photo of me at the beach.")
+        page.check("#consent")
+    send_form(page, stack, opened)
+    if state == "errors":
+        assert page.locator(".error-summary li").count() == 5
+    elif state == "sent":
+        assert page.locator(".reference").count() == 1

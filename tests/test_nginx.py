@@ -1,0 +1,271 @@
+"""deploy/nginx as shipped, in Debian's nginx, in front of the real relay under gunicorn.
+
+tests/nginx_server.py runs the shipped configuration on loopback ports (a self-signed
+certificate, the session's build as the site root).  Behind it, the relay runs as in
+production: ``gunicorn -c deploy/gunicorn.conf.py``, ``RELAY_ENV=production`` with every
+setting given, the GnuPG fixture key as the staff key, one proxy in front.
+
+Checked over https: the security headers of a static page (from nginx) and of a relay page
+(from the relay), each once; http → https; gzip; a report posted through nginx reaches the
+outbox; with the relay stopped, the form's paths answer 503 with the page that lists the phone
+lines; and nginx writes no access log and no client address.
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.parse
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.nginx_server import NGINX, Nginx, free_port
+from tests.relay.relaykit import GPG_SECRET, decrypt_mail
+from tests.sitekit import ROOT
+
+GUNICORN = Path(sys.executable).with_name("gunicorn")  # .venv/bin/gunicorn, beside the tests' Python
+TLS = ssl._create_unverified_context()  # the test's own self-signed certificate
+FORM = {"role": "self", "email": "hanako@example.jp", "urls": "https://images.example.com/p/77",
+        "description": "海辺で撮られた写真です。", "consent": "yes"}
+
+
+class Relay:
+    """The relay under gunicorn, as deploy/systemd/safeline-relay.service runs it."""
+
+    def __init__(self, env: dict[str, str], port: int):
+        self.env, self.port, self.process = env, port, None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen([str(GUNICORN), "-c", str(ROOT / "deploy" / "gunicorn.conf.py")], cwd=ROOT,
+                                        env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the relay did not start:\n{self.process.stdout.read()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("the relay did not start in time")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture(scope="module")
+def served(site, tmp_path_factory):
+    if not Path(NGINX).exists():
+        pytest.fail(f"no nginx at {NGINX}: apt-get install -y nginx openssl (as .ci/run does)")
+    from relay.devmail import DevMail
+    from tests.browser.stack import compile_catalogs
+
+    compile_catalogs()
+    folder = tmp_path_factory.mktemp("nginx-stack")
+    relay_port = free_port()
+    nginx = Nginx(folder / "nginx", site, relay_port)
+    keys = folder / "staff-keys"
+    keys.mkdir()
+    shutil.copyfile(ROOT / "tests" / "fixtures" / "keys" / "staff-gpg-v4.pub.asc", keys / "staff.asc")
+    mail = DevMail(folder / "received").start()
+    env = {name: value for name, value in os.environ.items() if not name.startswith("RELAY_")}
+    env.update({
+        "RELAY_ENV": "production",
+        "RELAY_SECRET_KEY": "nginx-test-secret-9f1b7c3e5a2d8046b1e9c7a3f5d2b8e4",
+        "RELAY_STAFF_KEYS": str(keys),
+        "RELAY_MAIL_TO": "staff@safeline.example",
+        "RELAY_MAIL_FROM": "relay@safeline.example",
+        "RELAY_SMTP_URL": f"smtp://127.0.0.1:{mail.port}",
+        "RELAY_OUTBOX": str(folder / "outbox"),
+        "RELAY_RATELIMIT_STORAGE": "memory://",
+        "RELAY_RATELIMIT": "100 per hour",
+        "RELAY_RATELIMIT_POSTS": "100 per hour",
+        "RELAY_SITE_ORIGIN": nginx.origin,
+        "RELAY_MIN_FILL_SECONDS": "1",
+        "RELAY_PROXIES": "1",
+        "RELAY_QUICK_EXIT_URL": "https://tenki.jp/",
+        "RELAY_BIND": f"127.0.0.1:{relay_port}",
+        "RELAY_WORKERS": "1",
+    })
+    relay = Relay(env, relay_port)
+    relay.start()
+    try:
+        yield nginx, relay, folder
+    finally:
+        relay.stop()
+        nginx.stop()
+        mail.stop()
+
+
+def fetch(port: int, path: str, *, method: str = "GET", body: bytes | None = None, headers: dict | None = None,
+          tls: bool = True):
+    """One request; the status, every header as sent (a list, so duplicates show) and the body."""
+    connection = (http.client.HTTPSConnection("127.0.0.1", port, context=TLS, timeout=10) if tls
+                  else http.client.HTTPConnection("127.0.0.1", port, timeout=10))
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.getheaders(), response.read()
+    finally:
+        connection.close()
+
+
+def header(headers: list[tuple[str, str]], name: str) -> str | None:
+    values = [value for key, value in headers if key.lower() == name.lower()]
+    assert len(values) <= 1, f"{name} sent {len(values)} times: {values}"
+    return values[0] if values else None
+
+
+def csp_directives(value: str) -> dict[str, list[str]]:
+    parts = [part.split() for part in value.split(";") if part.strip()]
+    return {part[0]: part[1:] for part in parts}
+
+
+def assert_secure_headers(headers, where: str) -> None:
+    csp = header(headers, "Content-Security-Policy")
+    assert csp, f"{where}: no Content-Security-Policy"
+    directives = csp_directives(csp)
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp, where
+    assert directives["default-src"] == ["'none'"]
+    assert directives["script-src"] == ["'self'"] and directives["style-src"] == ["'self'"]
+    assert directives["form-action"] == ["'self'"]
+    assert directives["frame-ancestors"] == ["'none'"]
+    assert header(headers, "Referrer-Policy") == "same-origin"
+    assert header(headers, "X-Content-Type-Options") == "nosniff"
+    assert "camera=()" in header(headers, "Permissions-Policy")
+    hsts = header(headers, "Strict-Transport-Security")
+    assert hsts and int(re.search(r"max-age=(\d+)", hsts)[1]) >= 31536000, f"{where}: {hsts}"
+
+
+def assert_no_duplicates(headers, where: str) -> None:
+    counts = Counter(name.lower() for name, _ in headers)
+    assert [name for name, count in counts.items() if count > 1] == [], where
+
+
+@pytest.mark.parametrize("path", ["/", "/en/safety/", "/report-unavailable/", "/theme/css/site.css",
+                                  "/theme/js/exit.js", "/no-such-page/", "/report/", "/en/report/",
+                                  "/report/no-such-page/"])
+def test_every_answer_carries_the_security_headers_once(served, path):
+    nginx, _, _ = served
+    status, headers, _ = fetch(nginx.https_port, path)
+    assert status == (404 if "no-such-page" in path else 200)
+    assert_secure_headers(headers, path)
+    assert_no_duplicates(headers, path)
+    assert header(headers, "Server") in (None, "nginx")  # server_tokens off: no version
+    assert header(headers, "Set-Cookie") is None
+
+
+@pytest.mark.parametrize(("path", "title"), [("/no-such-page/", "ページが見つかりません"),
+                                           ("/en/no-such-page/", "Page not found"),
+                                           ("/theme/no-such-file.css", "ページが見つかりません")])
+def test_a_missing_page_is_the_sites_own_404_page(served, path, title):
+    nginx, _, _ = served
+    status, headers, body = fetch(nginx.https_port, path)
+    assert status == 404
+    assert f"<h1>{title}</h1>" in body.decode() and 'href="tel:110"' in body.decode()
+    assert_secure_headers(headers, path)
+
+
+def test_nginx_sends_the_relays_own_policy(served):
+    """One policy for the whole origin: the static pages' headers are the relay's (relay/headers.py)."""
+    from relay.headers import CSP, HEADERS
+
+    nginx, _, _ = served
+    _, static, _ = fetch(nginx.https_port, "/faq/")
+    _, relay, _ = fetch(nginx.https_port, "/report/")
+    assert header(static, "Content-Security-Policy") == header(relay, "Content-Security-Policy") == CSP
+    for name, value in HEADERS.items():
+        assert header(static, name) == header(relay, name) == value, name
+
+
+def test_http_redirects_to_https(served):
+    nginx, _, _ = served
+    status, headers, _ = fetch(nginx.http_port, "/en/faq/?a=1", tls=False)
+    assert status == 301
+    location = urllib.parse.urlsplit(header(headers, "Location"))
+    assert (location.scheme, location.hostname, location.path, location.query) == ("https", "127.0.0.1", "/en/faq/", "a=1")
+
+
+@pytest.mark.parametrize("path", ["/", "/theme/css/site.css", "/theme/js/exit.js"])
+def test_gzip_is_served(served, site, path):
+    nginx, _, _ = served
+    status, headers, body = fetch(nginx.https_port, path, headers={"Accept-Encoding": "gzip"})
+    assert status == 200 and header(headers, "Content-Encoding") == "gzip"
+    assert "Accept-Encoding" in header(headers, "Vary")
+    file = site / (path.lstrip("/") or "index.html")
+    assert gzip.decompress(body) == file.read_bytes()
+
+
+def test_a_report_posted_through_nginx_reaches_the_outbox(served):
+    nginx, _, folder = served
+    status, headers, body = fetch(nginx.https_port, "/report/")
+    assert status == 200
+    token = re.search(rb'name="token" value="([^"]+)"', body)[1].decode()
+    time.sleep(1.2)  # RELAY_MIN_FILL_SECONDS
+    data = urllib.parse.urlencode({**FORM, "token": token, "website": ""}).encode()
+    status, headers, _ = fetch(nginx.https_port, "/report/", method="POST", body=data, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "Origin": nginx.origin})
+    assert status == 303, status
+    location = header(headers, "Location")
+    assert location.startswith("/report/sent/?r=")
+    assert_secure_headers(headers, "303")
+    status, _, page = fetch(nginx.https_port, location)
+    reference = re.search(rb'class="reference">(SL-[0-9A-Z]{4}-[0-9A-Z]{4})<', page)[1].decode()
+    sealed = [path for path in (folder / "outbox").iterdir() if path.is_file()]
+    mails = [path.read_bytes() for path in sealed if f"Safeline report {reference}".encode() in path.read_bytes()]
+    assert len(mails) == 1
+    _, _, record = decrypt_mail(mails[0], GPG_SECRET)
+    assert {name: record[name] for name in ("role", "email", "description")} == {
+        name: FORM[name] for name in ("role", "email", "description")}
+    assert record["urls"] == [FORM["urls"]]
+    # A post from another origin is refused, through nginx too.
+    status, _, _ = fetch(nginx.https_port, "/report/", method="POST", body=data, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "Origin": "https://evil.example"})
+    assert status == 403
+
+
+def test_with_the_relay_stopped_the_form_says_whom_to_call(served):
+    from pelican.plugins.hotlines.model import load
+
+    nginx, relay, folder = served
+    phones = [line.phone for line in load(ROOT / "data" / "hotlines.yaml").lines]
+    relay.stop()
+    try:
+        for path, title in (("/report/", "フォームが使えないとき"), ("/en/report/", "If the form is not working"),
+                            ("/report/sent/?r=x", "フォームが使えないとき")):
+            status, headers, body = fetch(nginx.https_port, path)
+            text = body.decode()
+            assert status == 503, path
+            assert title in text
+            assert all(phone in text for phone in phones), path
+            assert_secure_headers(headers, f"{path} (relay down)")
+            assert_no_duplicates(headers, path)
+        status, _, body = fetch(nginx.https_port, "/report/", method="POST", body=b"role=self",
+                                headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": nginx.origin})
+        assert status == 503 and "フォームが使えないとき" in body.decode()
+    finally:
+        relay.start()
+    status, _, _ = fetch(nginx.https_port, "/report/")
+    assert status == 200  # and back when it is
+
+    # Nothing that names a client: no access log at all, no address in any log.
+    logs = nginx.folder / "logs"
+    assert not (logs / "access.log").exists() or (logs / "access.log").stat().st_size == 0
+    for log in logs.iterdir():
+        assert b"127.0.0.1" not in log.read_bytes(), f"{log.name}: {log.read_text(errors='replace')}"
