@@ -1,0 +1,84 @@
+"""Run every benchmark, one after the other, each in its own process (group) with a time limit.
+
+    .venv/bin/python bench/run_all.py [--only a,b,c,d] [--quiet-wait 120]
+
+Not part of the tests.  Each benchmark prints its own figures, ratios and goals; this prints
+them in turn, then the lines that carry the verdicts.  See BENCHMARKS.md for the figures of
+the last recorded run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+BENCHMARKS = {
+    "a": ("relay throughput (accepted reports)", "relay_throughput.py"),
+    "b": ("relay rate-limited rejections", "relay_ratelimited.py"),
+    "c": ("outbox delivery into SMTP", "delivery_throughput.py"),
+    "d": ("site build", "site_build.py"),
+}
+
+
+def _stop(process: subprocess.Popen, key: str, timeout: float) -> None:
+    if process.poll() is not None:
+        return
+    print(f"({key}) still running after {timeout:g} s: stopping it", flush=True)
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)
+    except ProcessLookupError:
+        pass
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="a,b,c,d", help="which benchmarks, e.g. a,c (default all)")
+    parser.add_argument("--quiet-wait", type=float, default=0.0,
+                        help="before each, wait up to this many seconds for the machine to be idle")
+    parser.add_argument("--timeout", type=float, default=300.0, help="time limit per benchmark (default 300 s)")
+    args = parser.parse_args()
+    verdicts: list[str] = []
+    status = 0
+    for key in args.only.split(","):
+        title, script = BENCHMARKS[key.strip()]
+        print(f"\n=== ({key}) {title}: .venv/bin/python bench/{script}", flush=True)
+        command = [sys.executable, str(BENCH / script)]
+        if args.quiet_wait:
+            command += ["--quiet-wait", str(args.quiet_wait)]
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   start_new_session=True)
+        lines = []
+        # The benchmark stops its own servers; SIGTERM reaches it through its process group.
+        watchdog = threading.Timer(args.timeout, _stop, args=(process, key, args.timeout))
+        watchdog.start()
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                print(line, end="", flush=True)
+                lines.append(line.rstrip("\n"))
+            process.wait()
+        finally:
+            watchdog.cancel()
+            if process.poll() is None:
+                _stop(process, key, args.timeout)
+        status = status or process.returncode
+        verdicts += [f"({key}) {line}" for line in lines if "goal" in line]
+    print("\n=== verdicts")
+    print("\n".join(verdicts))
+    return 1 if status else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
