@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
@@ -35,7 +34,10 @@ def broken_links(output: Path, served_elsewhere=()) -> list[Finding]:
     the static output cannot contain.
     """
     output = Path(output)
-    ids = functools.cache(lambda file: read_html(file)[1])
+
+    def ids(file: Path) -> set[str]:
+        return read_html(file)[1]
+
     findings = []
     for file in documents(output):
         shown = file.relative_to(output).as_posix()
