@@ -101,3 +101,16 @@ class _Parser(HTMLParser):
             self.h1 += data
         if self._href is not None:
             self._text += data
+
+
+def compile_catalogs() -> None:
+    """Compile the catalogs when a .mo is missing or stale: the relay refuses to start then
+    (``./run test`` compiles them first; this serves a test run started by hand)."""
+    catalogs = ROOT / "theme" / "translations"
+    stale = [
+        po for po in catalogs.glob("*/LC_MESSAGES/messages.po")
+        if not po.with_suffix(".mo").exists() or po.with_suffix(".mo").stat().st_mtime < po.stat().st_mtime
+    ]
+    if stale:
+        subprocess.run([sys.executable, "-m", "babel.messages.frontend", "-q", "compile", "-d", str(catalogs)],
+                       cwd=ROOT, check=True)

@@ -15,18 +15,16 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pelicanconf
+from tests.sitekit import compile_catalogs
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = ROOT / "tests" / "fixtures" / "keys"
-CATALOGS = ROOT / "theme" / "translations"
 MIN_FILL_SECONDS = 1.0
 MAIL_FROM = "relay@safeline.example"
 MAIL_TO = "staff@safeline.example"
@@ -36,32 +34,6 @@ SECRET_KEY = "browser-test-secret-key-7c2e94b1d5a8f3064e9b"
 LOCAL_HOST = "127.0.0.1"
 QUICK_EXIT_URL = pelicanconf.QUICK_EXIT_URL  # the relay is given the same (RELAY_QUICK_EXIT_URL)
 NEUTRAL_PAGE = "<!doctype html><html lang=ja><title>neutral</title><p>tenki</p></html>"
-
-
-def compile_catalogs() -> None:
-    """The relay refuses to start with a missing or stale .mo (./run test compiles them first)."""
-    stale = [
-        po for po in CATALOGS.glob("*/LC_MESSAGES/messages.po")
-        if not po.with_suffix(".mo").exists() or po.with_suffix(".mo").stat().st_mtime < po.stat().st_mtime
-    ]
-    if stale:
-        subprocess.run([sys.executable, "-m", "babel.messages.frontend", "-q", "compile", "-d", str(CATALOGS)],
-                       cwd=ROOT, check=True)
-
-
-def _with_site_headers(static_app):
-    """The static pages with the headers production gives them (relay/headers.py = deploy/nginx)."""
-    from relay.headers import HEADERS
-
-    def app(environ, start_response):
-        def start(status, headers, exc_info=None):
-            present = {name.lower() for name, _ in headers}
-            headers = list(headers) + [(name, value) for name, value in HEADERS.items() if name.lower() not in present]
-            return start_response(status, headers, exc_info)
-
-        return static_app(environ, start)
-
-    return app
 
 
 @dataclass
@@ -148,16 +120,9 @@ def start(site: Path, folder: Path, **overrides: str) -> Stack:
         **overrides,
     }
     relay_app = relay.create_app(env)
-    site_and_relay = _site_and_relay(site, relay_app, pelicanconf.RELAY_PATHS)
-    relay_paths = tuple(pelicanconf.RELAY_PATHS)
-    with_headers = _with_site_headers(site_and_relay)
-
-    def dispatch(environ, start_response):
-        if environ.get("PATH_INFO", "/").startswith(relay_paths):
-            return site_and_relay(environ, start_response)  # the relay's own headers, nothing added
-        return with_headers(environ, start_response)
-
-    served["app"] = dispatch
+    # The static pages get the headers production gives them (tasks adds relay/headers.py's,
+    # as deploy/nginx does); the relay's paths carry the relay's own.
+    served["app"] = _site_and_relay(site, relay_app, pelicanconf.RELAY_PATHS)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return Stack(origin=origin, relay_app=relay_app, mail=mail, outbox=folder / "outbox", _server=server)
 

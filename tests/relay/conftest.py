@@ -9,8 +9,6 @@ staff keys and its mail server.  Helpers live in tests/relay/relaykit.py.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +17,8 @@ import pytest
 
 from relay import openpgp
 from tests.relay.fixtures_mail import mail_server  # noqa: F401 - a fixture, used by `app`
-from tests.relay.relaykit import CATALOGS, FIXTURES, GPG_SECRET, MAIL_FROM, MAIL_TO, ROOT, SECRET_KEY, SITE_ORIGIN
+from tests.sitekit import compile_catalogs
+from tests.relay.relaykit import FIXTURES, GPG_SECRET, MAIL_FROM, MAIL_TO, SECRET_KEY, SITE_ORIGIN
 
 
 # -- every log line, every time ---------------------------------------------------------------
@@ -45,13 +44,7 @@ def complete_logs():
 @pytest.fixture(scope="session")
 def catalogs() -> None:
     """Compiled catalogs (the relay refuses to start with a missing or stale .mo)."""
-    stale = [
-        po for po in CATALOGS.glob("*/LC_MESSAGES/messages.po")
-        if not po.with_suffix(".mo").exists() or po.with_suffix(".mo").stat().st_mtime < po.stat().st_mtime
-    ]
-    if stale:
-        subprocess.run([sys.executable, "-m", "babel.messages.frontend", "-q", "compile", "-d", str(CATALOGS)],
-                       cwd=ROOT, check=True)
+    compile_catalogs()
 
 
 @pytest.fixture(scope="session")
