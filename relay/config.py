@@ -64,7 +64,7 @@ class Settings:
     ratelimit_posts: str  # any POST per client, accepted or not
     site_origin: str
     min_fill_seconds: float
-    proxies: int  # how many reverse proxies in front set X-Forwarded-For
+    proxies: int  # how many reverse proxies in front (ProxyFix trusts that many)
     quick_exit_url: str
 
     @property
