@@ -8,22 +8,19 @@ from urllib.parse import unquote, urlsplit
 from .document import Finding, documents, read_html, references
 
 
-def _target(output: Path, page: Path, path: str) -> Path:
-    if path.startswith("/"):
-        base = PurePosixPath("/")
-    else:
-        base = PurePosixPath("/") / page.parent.relative_to(output).as_posix()
-    joined = PurePosixPath(base, unquote(path))
+def _target(page: str, path: str, files: set[str]) -> str:
+    """The output file a link of ``page`` (both relative to the output folder) leads to."""
+    base = PurePosixPath("/") if path.startswith("/") else PurePosixPath("/", page).parent
     parts: list[str] = []
-    for part in joined.parts[1:]:
+    for part in PurePosixPath(base, unquote(path)).parts[1:]:
         if part == "..":
             if parts:
                 parts.pop()
         elif part != ".":
             parts.append(part)
-    target = output.joinpath(*parts)
-    if path.endswith("/") or target.is_dir():
-        target = target / "index.html"
+    target = "/".join(parts)
+    if path.endswith("/") or f"{target}/index.html" in files:
+        target = f"{target}/index.html".lstrip("/")
     return target
 
 
@@ -34,9 +31,8 @@ def broken_links(output: Path, served_elsewhere=()) -> list[Finding]:
     the static output cannot contain.
     """
     output = Path(output)
-
-    def ids(file: Path) -> set[str]:
-        return read_html(file)[1]
+    # One walk of the output instead of a stat per link: a large site has many thousands.
+    files = {path.relative_to(output).as_posix() for path in output.rglob("*") if path.is_file()}
 
     findings = []
     for file in documents(output):
@@ -47,9 +43,9 @@ def broken_links(output: Path, served_elsewhere=()) -> list[Finding]:
                 continue  # another site or another application, not ours to resolve
             if any(parts.path.startswith(prefix) for prefix in served_elsewhere):
                 continue
-            target = _target(output, file, parts.path) if parts.path else file
-            if not target.is_file():
+            target = _target(shown, parts.path, files) if parts.path else shown
+            if target not in files:
                 findings.append(Finding(shown, ref.url, "no such file in the output"))
-            elif parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in ids(target):
+            elif parts.fragment and target.endswith(".html") and unquote(parts.fragment) not in read_html(output / target)[1]:
                 findings.append(Finding(shown, ref.url, f"no id '{parts.fragment}' on that page"))
     return findings
