@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath
+import functools
+import posixpath
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from .document import Finding, documents, read_html, references
 
 
+@functools.lru_cache(maxsize=65536)
+def _resolve(folder: str, path: str) -> str:
+    """Where ``path``, linked from a page in ``folder`` (relative to the output), points."""
+    joined = path if path.startswith("/") else posixpath.join("/" + folder, path)
+    return posixpath.normpath("/" + unquote(joined).lstrip("/")).lstrip("/")
+
+
 def _target(page: str, path: str, files: set[str]) -> str:
     """The output file a link of ``page`` (both relative to the output folder) leads to."""
-    base = PurePosixPath("/") if path.startswith("/") else PurePosixPath("/", page).parent
-    parts: list[str] = []
-    for part in PurePosixPath(base, unquote(path)).parts[1:]:
-        if part == "..":
-            if parts:
-                parts.pop()
-        elif part != ".":
-            parts.append(part)
-    target = "/".join(parts)
+    target = _resolve(posixpath.dirname(page), path)
     if path.endswith("/") or f"{target}/index.html" in files:
         target = f"{target}/index.html".lstrip("/")
     return target
