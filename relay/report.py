@@ -8,8 +8,14 @@ is what staff should see.
 
 from __future__ import annotations
 
+import ipaddress
+import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+
+from email_validator import EmailNotValidError, validate_email
 
 Role = Literal["self", "guardian"]
 Lang = Literal["ja", "en"]
@@ -39,12 +45,6 @@ class Report:
 
 # -- checking the form ---------------------------------------------------------------------
 
-import ipaddress  # noqa: E402
-import re  # noqa: E402
-import unicodedata  # noqa: E402
-from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit  # noqa: E402
-
-from email_validator import EmailNotValidError, validate_email  # noqa: E402
 
 
 def N_(message: str) -> str:
