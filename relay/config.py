@@ -158,6 +158,9 @@ class Settings:
 
 
 def _address_problem(name: str, address: str) -> list[str]:
+    if not address.isascii():
+        # Our mail goes out without SMTPUTF8, and seal.py writes its headers in ASCII.
+        return [f"{name}: {address!r} must be written in ASCII (for a Japanese domain, its xn-- form)"]
     try:
         validate_email(address, check_deliverability=False, globally_deliverable=False, test_environment=True)
     except EmailNotValidError as error:

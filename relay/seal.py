@@ -8,6 +8,12 @@ Everything else is inside the ciphertext, one MIME entity encrypted to every sta
 Message-ID) as protected headers, a readable Japanese ``text/plain`` report and the same
 fields as a JSON attachment (``"format": 1``).
 
+Both messages are written as bytes from fixed templates, not built with ``email.message``:
+their shape never changes, every header value is ours (addresses checked at start-up, the
+reference and Message-ID made by the relay), and the ``email`` package spent 3 of the
+relay's 7 ms per report parsing and folding headers (BENCHMARKS.md).  The tests parse what
+this writes with the ``email`` package and decrypt it with Sequoia and GnuPG.
+
 Padding: before encryption the inner entity is padded with spaces (in lines) after its closing
 boundary, i.e. in the MIME epilogue, which RFC 2046 tells readers to ignore, up to the next
 bucket: 4 KiB, then powers of two (8, 16, 32 ... KiB).  Sequoia does not compress, so the
@@ -19,26 +25,31 @@ Nothing here logs, and the clear text never leaves this module.
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from email import policy as email_policy
-from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime
 
 from . import openpgp
 from .keys import StaffKeys
 from .report import Report
 
-# CRLF line ends, and non-ASCII headers as RFC 2047 encoded words: 7-bit clean throughout.
-POLICY = email_policy.SMTP
 FORMAT = 1
 MIN_BUCKET = 4 * 1024
 # Japan has no daylight saving time, so a fixed offset is exact and needs no tz database.
 JAPAN = timezone(timedelta(hours=9), "JST")
 ROLES = {"self": "本人", "guardian": "保護者"}
 LANGUAGES = {"ja": "日本語", "en": "英語"}
+CRLF = "\r\n"
 _PAD_LINE = b" " * 76 + b"\r\n"
+# RFC 5322 asks for lines of at most 78 characters.
+LINE = 78
+# RFC 2047 wants lines that hold encoded words to be at most 76 characters: 39 bytes of UTF-8
+# are 52 of base64, so "Subject: =?utf-8?b?" + 52 + "?=" is 73.
+WORD_BYTES = 39
+PREAMBLE = "This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)"
 
 
 def seal(report: Report, *, reference: str, message_id: str, received_at: datetime, keys: StaffKeys,
@@ -53,7 +64,7 @@ def seal(report: Report, *, reference: str, message_id: str, received_at: dateti
         raise ValueError("received_at must be an aware datetime")
     if isinstance(mail_to, str) or not mail_to:
         raise ValueError("mail_to must be a non-empty list of addresses")
-    keys.check_usable(now)
+    keys.ensure_usable(now)
     headers = {
         "From": mail_from,
         "To": ", ".join(mail_to),
@@ -61,7 +72,7 @@ def seal(report: Report, *, reference: str, message_id: str, received_at: dateti
         "Message-ID": message_id,
     }
     inner = _inner(report, reference=reference, received_at=received_at, headers=headers)
-    ciphertext = openpgp.encrypt(pad(inner.as_bytes(policy=POLICY)), keys.certs)
+    ciphertext = openpgp.encrypt(pad(inner), keys.certs)
     return _outer(ciphertext, subject=f"Safeline report {reference}", headers=headers)
 
 
@@ -89,26 +100,34 @@ def report_record(report: Report, *, reference: str, received_at: datetime) -> d
     }
 
 
-def _inner(report: Report, *, reference: str, received_at: datetime, headers: dict) -> MIMEPart:
+def _inner(report: Report, *, reference: str, received_at: datetime, headers: dict) -> bytes:
+    """The clear-text MIME entity (CRLF line ends, 7-bit), not yet padded."""
     record = report_record(report, reference=reference, received_at=received_at)
     role = ROLES.get(record["role"], record["role"])
-    entity = MIMEPart(policy=POLICY)
-    entity["Subject"] = f"セーフライン通報 {reference} ({role} / URL {len(record['urls'])}件)"
-    for name, value in headers.items():
-        entity[name] = value
-    entity.add_header("Content-Type", "multipart/mixed", protected_headers="v1")
-
-    text = MIMEPart(policy=POLICY)
-    # base64 keeps the staff's text byte-exact, whatever lines the description holds.
-    text.set_content(_staff_text(record), subtype="plain", charset="utf-8", cte="base64")
-    entity.attach(text)
-
-    attachment = MIMEPart(policy=POLICY)
+    boundary = _boundary()
+    subject = f"セーフライン通報 {reference} ({role} / URL {len(record['urls'])}件)"
+    # Line ends in CRLF before base64, as RFC 2046 wants of text: the staff's text then
+    # decodes byte-exact in every client, whatever lines the description holds.
+    text = b"\r\n".join(_staff_text(record).encode("utf-8").splitlines()) + b"\r\n"
     data = json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
-    attachment.set_content(data, maintype="application", subtype="json", cte="base64",
-                           disposition="attachment", filename=f"report-{reference}.json")
-    entity.attach(attachment)
-    return entity
+    return "".join([
+        f"Subject: {_encoded_words(subject)}{CRLF}",
+        *(_header(name, value) for name, value in headers.items()),
+        f'Content-Type: multipart/mixed; protected-headers="v1";{CRLF} boundary="{boundary}"{CRLF}',
+        CRLF,
+        f"--{boundary}{CRLF}",
+        f'Content-Type: text/plain; charset="utf-8"{CRLF}',
+        f"Content-Transfer-Encoding: base64{CRLF}",
+        CRLF,
+        _base64(text),
+        f"--{boundary}{CRLF}",
+        f"Content-Type: application/json{CRLF}",
+        f"Content-Transfer-Encoding: base64{CRLF}",
+        f'Content-Disposition: attachment; filename="report-{reference}.json"{CRLF}',
+        CRLF,
+        _base64(data),
+        f"--{boundary}--{CRLF}",
+    ]).encode("ascii")
 
 
 def _staff_text(record: dict) -> str:
@@ -135,25 +154,74 @@ def _staff_text(record: dict) -> str:
 
 
 def _outer(ciphertext: bytes, *, subject: str, headers: dict) -> bytes:
-    message = EmailMessage(policy=POLICY)
-    for name, value in headers.items():
-        message[name] = value
-    message["Subject"] = subject
-    message["MIME-Version"] = "1.0"
-    message.add_header("Content-Type", "multipart/encrypted", protocol="application/pgp-encrypted")
-    message.preamble = "This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)"
+    """The message as sent: the headers, then RFC 3156's two parts around the ciphertext."""
+    boundary = _boundary()
+    armored = ciphertext.decode("ascii").replace("\r\n", "\n").replace("\n", CRLF)
+    if not armored.endswith(CRLF):
+        armored += CRLF
+    return "".join([
+        *(_header(name, value) for name, value in headers.items()),
+        _header("Subject", subject),
+        f"MIME-Version: 1.0{CRLF}",
+        f'Content-Type: multipart/encrypted; protocol="application/pgp-encrypted";{CRLF} boundary="{boundary}"{CRLF}',
+        CRLF,
+        f"{PREAMBLE}{CRLF}",
+        f"--{boundary}{CRLF}",
+        f"Content-Type: application/pgp-encrypted{CRLF}",
+        f"Content-Description: PGP/MIME version identification{CRLF}",
+        CRLF,
+        f"Version: 1{CRLF}",
+        CRLF,
+        f"--{boundary}{CRLF}",
+        f'Content-Type: application/octet-stream; name="encrypted.asc"{CRLF}',
+        f"Content-Description: OpenPGP encrypted message{CRLF}",
+        f'Content-Disposition: inline; filename="encrypted.asc"{CRLF}',
+        CRLF,
+        armored,
+        f"--{boundary}--{CRLF}",
+    ]).encode("ascii")
 
-    # Both parts are 7-bit text already; built by hand to read like RFC 3156's own example.
-    control = MIMEPart(policy=POLICY)
-    control["Content-Type"] = "application/pgp-encrypted"
-    control["Content-Description"] = "PGP/MIME version identification"
-    control.set_payload("Version: 1\n")
-    message.attach(control)
 
-    body = MIMEPart(policy=POLICY)
-    body["Content-Type"] = 'application/octet-stream; name="encrypted.asc"'
-    body["Content-Description"] = "OpenPGP encrypted message"
-    body["Content-Disposition"] = 'inline; filename="encrypted.asc"'
-    body.set_payload(ciphertext.decode("ascii"))
-    message.attach(body)
-    return message.as_bytes(policy=POLICY)
+def _boundary() -> str:
+    # "=_" cannot start a line of base64 or of ASCII armor, so no body line can close a part.
+    return f"=_safeline_{secrets.token_hex(16)}"
+
+
+def _header(name: str, value: str) -> str:
+    """``Name: value`` and CRLF; a long list of addresses folded after its commas."""
+    if "\r" in value or "\n" in value or not value.isascii():
+        raise ValueError(f"{name}: a header value must be one line of ASCII")
+    line = f"{name}: {value}"
+    if len(line) <= LINE or ", " not in value:
+        return line + CRLF
+    items = value.split(", ")
+    lines, current = [], f"{name}:"
+    for number, item in enumerate(items, start=1):
+        piece = f" {item}," if number < len(items) else f" {item}"
+        if len(current) + len(piece) > LINE and current != f"{name}:":
+            lines.append(current)
+            current = ""
+        current += piece
+    lines.append(current)
+    return CRLF.join(lines) + CRLF
+
+
+def _encoded_words(text: str) -> str:
+    """``text`` as RFC 2047 encoded words (UTF-8, base64), one per folded line."""
+    if text.isascii():
+        return text
+    words, chunk, size = [], [], 0
+    for char in text:
+        length = len(char.encode("utf-8"))
+        if size + length > WORD_BYTES:
+            words.append("".join(chunk))
+            chunk, size = [], 0
+        chunk.append(char)
+        size += length
+    words.append("".join(chunk))
+    return f"{CRLF} ".join(f"=?utf-8?b?{base64.b64encode(word.encode('utf-8')).decode('ascii')}?=" for word in words)
+
+
+def _base64(data: bytes) -> str:
+    """``data`` in base64 lines of 76 characters, each ending in CRLF."""
+    return base64.encodebytes(data).decode("ascii").replace("\n", CRLF)

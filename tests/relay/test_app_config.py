@@ -53,6 +53,8 @@ def named(lines: list[str]) -> list[str]:
     ("RELAY_SITE_ORIGIN", "https://safeline.example/report/", "must be scheme://host[:port]"),
     ("RELAY_SITE_ORIGIN", "safeline.example", "must be scheme://host[:port]"),
     ("RELAY_MAIL_TO", "staff", "is not an e-mail address"),
+    ("RELAY_MAIL_TO", "スタッフ@example.jp", "must be written in ASCII"),
+    ("RELAY_MAIL_FROM", "relay@例え.jp", "its xn-- form"),
     ("RELAY_RATELIMIT_STORAGE", "memcached://127.0.0.1", "must be memory:// or redis://"),
     ("RELAY_QUICK_EXIT_URL", "http://tenki.jp/", "must start with https://"),
 ])

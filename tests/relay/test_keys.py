@@ -222,6 +222,21 @@ def test_check_usable_refuses_once_a_key_has_expired(tmp_path, soon):
                            " expired on ")
 
 
+def test_ensure_usable_remembers_until_the_first_key_expires(tmp_path, soon):
+    copy("staff-gpg-v4.pub.asc", tmp_path)
+    (tmp_path / "soon.asc").write_bytes(soon.public)
+    keys = load_staff_keys(tmp_path)
+    now = datetime.now(timezone.utc)
+    keys.ensure_usable(now)
+    keys.ensure_usable(now + 9 * DAY)  # inside the window it remembered
+    with pytest.raises(StaffKeyError) as caught:
+        keys.ensure_usable(now + 11 * DAY)
+    assert "expired on " in caught.value.lines[0]
+    with pytest.raises(StaffKeyError):
+        keys.ensure_usable(now + 12 * DAY)  # a failure is never remembered as usable
+    keys.ensure_usable(now + DAY)
+
+
 def test_describe_lists_fingerprint_user_ids_and_expiry(tmp_path, soon):
     copy("two-keys.pub.asc", tmp_path, "a.asc")
     (tmp_path / "b.asc").write_bytes(soon.public)

@@ -236,3 +236,34 @@ def test_seal_refuses_a_key_that_expired_since_loading(tmp_path):
 def test_seal_wants_an_aware_time(keys):
     with pytest.raises(ValueError, match="aware"):
         seal_report(REPORT, keys, received_at=datetime(2026, 11, 28, 14, 5, 9))
+
+
+def test_every_line_is_short_and_many_recipients_fold(keys):
+    many = [f"staff-member-{number}@safeline-staff.example.org" for number in range(12)]
+    sealed = seal_report(REPORT, keys, mail_to=many)
+    plaintext, message = inner(sealed, GPG_SECRET)
+    for data in (sealed, plaintext.rstrip(b" \r\n")):
+        assert max(len(line) for line in data.split(b"\r\n")) <= 78
+    for parsed in (parse(sealed), message):
+        assert [address.addr_spec for address in parsed["To"].addresses] == many
+    assert message["Subject"] == f"セーフライン通報 {REFERENCE} (本人 / URL 3件)"
+
+
+def test_the_staff_text_keeps_every_line_of_the_description(keys):
+    description = "一行目\r\n二行目\rthird\u2028same line\n\n最後"
+    report = Report(role="self", email="a@example.net", urls=("https://example.com/a",),
+                    description=description, lang="ja")
+    text, record, _ = parts(inner(seal_report(report, keys), GPG_SECRET)[1])
+    assert record["description"] == description  # the JSON keeps it exactly
+    assert "\n内容:\n一行目\n二行目\nthird\u2028same line\n\n最後\n\n同意: はい\n" in text
+
+
+@pytest.mark.parametrize("change", [
+    {"message_id": "<a@example.org>\r\nBcc: someone@example.net"},
+    {"mail_from": "relay@example.org\nX-Injected: yes"},
+    {"mail_to": ["staff@example.org\r\n"]},
+    {"reference": "SL-7K3F\r\nX: y"},
+])
+def test_a_header_value_that_is_not_one_line_is_refused(keys, change):
+    with pytest.raises(ValueError, match="one line of ASCII"):
+        seal_report(REPORT, keys, **change)
