@@ -16,6 +16,7 @@ import logging
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import redis
@@ -94,14 +95,29 @@ class SpentTokens:
 
 
 class MemorySpentTokens(SpentTokens):
+    """One process's spent tokens, oldest first, so that expiry only ever looks at the front.
+
+    Every entry lives ``MAX_AGE`` from its last write and a write moves it to the end, so
+    the order is the order of expiry: a sweep costs what it removes, not the whole store
+    (which holds every report of the last two hours).
+    """
+
     def __init__(self, clock=time.monotonic):
-        self._items: dict[str, tuple[str, float]] = {}
+        self._items: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._lock = threading.Lock()
         self._clock = clock
 
     def _sweep(self, now: float) -> None:
-        for nonce in [n for n, (_, until) in self._items.items() if until < now]:
-            del self._items[nonce]
+        items = self._items
+        while items:
+            _, until = next(iter(items.values()))
+            if until >= now:
+                return
+            items.popitem(last=False)
+
+    def _put(self, nonce: str, value: str, now: float) -> None:
+        self._items[nonce] = (value, now + MAX_AGE)
+        self._items.move_to_end(nonce)
 
     def claim(self, nonce):
         with self._lock:
@@ -109,12 +125,12 @@ class MemorySpentTokens(SpentTokens):
             self._sweep(now)
             if nonce in self._items:
                 return self._items[nonce][0]
-            self._items[nonce] = (PENDING, now + MAX_AGE)
+            self._put(nonce, PENDING, now)
             return None
 
     def settle(self, nonce, reference):
         with self._lock:
-            self._items[nonce] = (reference, self._clock() + MAX_AGE)
+            self._put(nonce, reference, self._clock())
 
     def lookup(self, nonce):
         with self._lock:
@@ -124,6 +140,9 @@ class MemorySpentTokens(SpentTokens):
     def release(self, nonce):
         with self._lock:
             self._items.pop(nonce, None)
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 class RedisSpentTokens(SpentTokens):
