@@ -11,22 +11,31 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import hmac
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, request
+from flask import abort, current_app, g, request
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 def client_key() -> str:
-    day = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
-    secret = current_app.config["SECRET_KEY"].encode()
-    daily = hmac.new(secret, b"ratelimit:" + day.encode(), hashlib.sha256).digest()
-    # The address is only ever an input to this HMAC; the limiter sees the digest.
-    address = (request.remote_addr or "unknown").encode()  # hmac input only
-    return hmac.new(daily, address, hashlib.sha256).hexdigest()[:32]
+    """The limiter's key for this request's client (asked once per limit: kept on ``g``)."""
+    key = g.get("client_key")
+    if key is None:
+        day = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+        # The address is only ever an input to this HMAC; the limiter sees the digest.
+        address = (request.remote_addr or "unknown").encode()  # hmac input only
+        key = g.client_key = hmac.new(_daily_key(current_app.config["SECRET_KEY"], day), address,
+                                      hashlib.sha256).hexdigest()[:32]
+    return key
+
+
+@functools.lru_cache(maxsize=4)
+def _daily_key(secret: str, day: str) -> bytes:
+    return hmac.new(secret.encode(), b"ratelimit:" + day.encode(), hashlib.sha256).digest()
 
 
 def same_origin(a: str, b: str) -> bool:

@@ -83,10 +83,17 @@ HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?", re.I)
 LOCAL_PATH = re.compile(r"^([a-zA-Z]:[\\/]|\\\\|/(Users|home|storage|sdcard|private|var|tmp|mnt|Volumes)/|~/|\.{0,2}/)")
 
 
+# Not category C, yet not "printable" to str.isprintable(): taken out before asking it.
+_LINE_AND_SPACES = str.maketrans("", "", "\n\t\u3000\u00a0")
+
+
 def clean_text(value: str) -> str:
     """NFC, Unix line ends, no control characters but newline and tab, no outer blank space."""
     value = value.replace("\r\n", "\n").replace("\r", "\n")
-    value = "".join(ch for ch in value if ch in "\n\t" or unicodedata.category(ch)[0] != "C" or ch == "\u200d")
+    # isprintable() is False for every character of category C (and for some spaces), so
+    # when it holds there is nothing to drop and the walk through each character is spared.
+    if not value.translate(_LINE_AND_SPACES).isprintable():
+        value = "".join(ch for ch in value if ch in "\n\t" or unicodedata.category(ch)[0] != "C" or ch == "\u200d")
     # NFC last: a control character dropped between a letter and its accent leaves them to compose.
     return unicodedata.normalize("NFC", value).strip()
 

@@ -141,7 +141,11 @@ def show_other(lang: str):
 
 
 def _sent_signer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="relay.sent")
+    signer = current_app.extensions.get("sent_signer")
+    if signer is None:  # one per app: it derives its key once, not on every redirect
+        signer = current_app.extensions["sent_signer"] = URLSafeTimedSerializer(
+            current_app.config["SECRET_KEY"], salt="relay.sent")
+    return signer
 
 
 def sent_url(lang: str, reference: str) -> str:

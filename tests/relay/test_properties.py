@@ -276,3 +276,16 @@ def test_any_text_in_any_field_of_a_valid_form_is_accepted_or_refused_kindly(app
             assert response.status_code in expected.get(field, (303, 422)), (field, ascii(value)[:200])
 
     check()
+
+
+@BOUNDED
+@given(text=any_text)
+@example(text="写真を\u3000消して\u00a0ください\n\tok")
+@example(text="a\u200db\u200bc\u2028d")
+def test_clean_text_drops_exactly_the_control_and_format_characters(text):
+    from relay.report import clean_text
+
+    expected = text.replace("\r\n", "\n").replace("\r", "\n")
+    expected = "".join(ch for ch in expected
+                       if ch in "\n\t" or unicodedata.category(ch)[0] != "C" or ch == "\u200d")
+    assert clean_text(text) == unicodedata.normalize("NFC", expected).strip()
