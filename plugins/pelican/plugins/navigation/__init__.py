@@ -27,6 +27,11 @@ def collect(generator) -> None:
     menus = defaultdict(list)
     _urls.clear()
     for page in [*generator.pages, *generator.translations, *generator.hidden_pages, *generator.hidden_translations]:
+        # Pelican formats ``page.url`` from the settings on every access (a copy of the metadata,
+        # path resolution), and the theme reads each page's URL on many pages (menu, language
+        # switch, hreflang); nothing changes it after this point, so it is formatted once here.
+        # ``override_url`` is Pelican's own hook for a fixed URL (the ``URL:`` metadata).
+        page.override_url = page.url
         _urls[page.slug, page.lang] = page.url
         order = getattr(page, "nav", None)
         if order is not None:
