@@ -49,7 +49,7 @@ class Nginx:
              "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
             check=True, capture_output=True,
         )
-        for name in ("safeline-site.conf", "safeline-relay.conf"):
+        for name in ("safeline-limits.conf", "safeline-site.conf", "safeline-relay.conf"):
             text = (DEPLOY / name).read_text(encoding="utf-8")
             text = text.replace("/etc/nginx/snippets/", f"{snippets}/").replace("/var/log/nginx/", f"{folder}/logs/")
             (snippets / name).write_text(text, encoding="utf-8")

@@ -8,7 +8,8 @@ setting given, the GnuPG fixture key as the staff key, one proxy in front.
 Checked over https: the security headers of a static page (from nginx) and of a relay page
 (from the relay), each once; http → https; gzip; a report posted through nginx reaches the
 outbox; with the relay stopped, the form's paths answer 503 with the page that lists the phone
-lines; and nginx writes no access log and no client address.
+lines; a flood of POSTs is refused by nginx with 429 and that page, while reading never is; and
+nginx writes no access log and no client address.
 """
 
 from __future__ import annotations
@@ -269,3 +270,37 @@ def test_with_the_relay_stopped_the_form_says_whom_to_call(served):
     assert not (logs / "access.log").exists() or (logs / "access.log").stat().st_size == 0
     for log in logs.iterdir():
         assert b"127.0.0.1" not in log.read_bytes(), f"{log.name}: {log.read_text(errors='replace')}"
+
+
+def test_a_flood_of_posts_is_refused_by_nginx_and_reading_never_is(served):
+    # Last in this module: the flood fills this nginx's zone for 127.0.0.1 (safeline-limits.conf).
+    nginx, _, _ = served
+    from pelican.plugins.hotlines.model import load
+
+    phones = [line.phone for line in load(ROOT / "data" / "hotlines.yaml").lines]
+    data = urllib.parse.urlencode({**FORM, "token": "not-a-token", "website": ""}).encode()
+    answers = []
+    for number in range(80):
+        path = "/report/" if number % 2 else "/en/report/"
+        status, headers, body = fetch(nginx.https_port, path, method="POST", body=data, headers={
+            "Content-Type": "application/x-www-form-urlencoded", "Origin": nginx.origin})
+        answers.append((path, status, headers, body.decode()))
+    by_relay = [answer for answer in answers if answer[1] != 429]
+    refused = [answer for answer in answers if answer[1] == 429]
+    # The burst of 30 (less the few POSTs of the tests before, plus one let through every two
+    # seconds) reached the relay, which answered as it does to a bad token: its form again,
+    # with what was typed.
+    assert 25 <= len(by_relay) <= 40, [answer[1] for answer in answers]
+    assert all(status == 400 and FORM["description"] in body for _, status, _, body in by_relay)
+    assert len(refused) >= 40
+    for path, _, headers, body in refused:
+        title = "If the form is not working" if path.startswith("/en/") else "フォームが使えないとき"
+        assert title in body and all(phone in body for phone in phones), path
+        assert_secure_headers(headers, f"{path} (429 from nginx)")
+        assert_no_duplicates(headers, path)
+    # Reading is never limited: the form, the site and the confirmation page still open.
+    for path in ("/report/", "/en/report/", "/", "/en/faq/", "/report/sent/?r=x") * 10:
+        status, _, _ = fetch(nginx.https_port, path)
+        assert status == 200, path
+    for log in (nginx.folder / "logs").iterdir():
+        assert b"127.0.0.1" not in log.read_bytes(), log.name
