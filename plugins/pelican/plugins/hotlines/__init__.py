@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 _directory: Directory | None = None
 _horizon: schedule.Horizon | None = None
 _warned = False
+_embedded: dict[int, dict[str, str]] = {}
 
 # schema.org's DayOfWeek names, for the microdata of the hours
 SCHEMA_DAYS = dict(zip(DAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")))
@@ -61,6 +62,7 @@ def read_data(pelican) -> None:
         raise SystemExit(f'HOTLINES_TODAY: write the date as "YYYY-MM-DD", not {pinned!r}') from None
     _horizon = schedule.horizon(start)
     _warned = False
+    _embedded.clear()
 
 
 def warn_if_horizon_ends_soon() -> None:
@@ -99,7 +101,11 @@ def _extra_openings_filter(context, line):
 
 
 def _hours_data(line):
-    return schedule.embedded(_directory, line, _horizon)
+    # The same for every language (400 days of rules per line): worked out once per build.
+    try:
+        return _embedded[id(line)]
+    except KeyError:
+        return _embedded.setdefault(id(line), schedule.embedded(_directory, line, _horizon))
 
 
 @pass_context
