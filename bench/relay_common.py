@@ -9,6 +9,8 @@ requests to each (the same form body, each with its own form token), alternating
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import secrets
 import shutil
 import statistics
@@ -21,7 +23,7 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project, for relay.*
 
-from bench import load  # noqa: E402
+from bench import load, nginx_stack  # noqa: E402
 from bench.common import (HOST, free_port, gunicorn_command, gunicorn_env, gunicorn_workers,  # noqa: E402
                           cpu_times, load_average, others_share, print_machine, server, stop_on_sigterm,
                           tree_cpu, verdict, wait_until_quiet)
@@ -137,7 +139,9 @@ def arguments(description: str, *, requests: int) -> argparse.Namespace:
 
 
 def compare(*, title: str, expected: int, baseline_status: int, ratelimit: str, ratelimit_posts: str,
-            goal_ratio: float, goal_p99_ms: float | None, description: str, requests: int, breakdown) -> int:
+            goal_ratio: float, goal_p99_ms: float | None, description: str, requests: int, breakdown,
+            stack: bool = False) -> int:
+    """``stack``: also load the relay behind deploy/nginx (bench/nginx_stack.py), as "stack"."""
     args = arguments(description, requests=requests)
     stop_on_sigterm()
     print(title)
@@ -160,21 +164,32 @@ def compare(*, title: str, expected: int, baseline_status: int, ratelimit: str, 
               f"{args.concurrency} connections in {args.processes} processes, {args.requests} requests per run, "
               f"{args.rounds} rounds; relay: {args.staff_keys} staff key(s), limits "
               f"RELAY_RATELIMIT={ratelimit!r} RELAY_RATELIMIT_POSTS={ratelimit_posts!r}")
-        with server(gunicorn_command("bench.baseline_app:app"), port=base_port, env=base_env,
-                    log=folder / "baseline.log") as base_server, \
-             server(gunicorn_command("relay:create_app()"), port=relay_port, env=env,
-                    log=folder / "relay.log") as relay_server:
-            runs: dict[str, list[load.Result]] = {"baseline": [], "relay": []}
+        with contextlib.ExitStack() as running:
+            base_server = running.enter_context(server(gunicorn_command("bench.baseline_app:app"), port=base_port,
+                                                       env=base_env, log=folder / "baseline.log"))
+            relay_server = running.enter_context(server(gunicorn_command("relay:create_app()"), port=relay_port,
+                                                        env=env, log=folder / "relay.log"))
             targets = {"baseline": base_port, "relay": relay_port}
-            masters = {"baseline": base_server.pid, "relay": relay_server.pid}
+            masters = {"baseline": [base_server.pid], "relay": [relay_server.pid]}
+            if stack:
+                stack_port = free_port()
+                site = nginx_stack.build_site(folder / "site")
+                nginx = running.enter_context(server(
+                    nginx_stack.command(folder / "nginx", site_root=site, relay_port=relay_port, port=stack_port),
+                    port=stack_port, env=dict(os.environ), log=folder / "nginx.log"))
+                targets["stack"] = stack_port
+                masters["stack"] = [nginx.pid, relay_server.pid]  # nginx and the relay behind it
+                print(f"stack: deploy/nginx as shipped (bench/nginx_stack.py) on port {stack_port}, "
+                      f"in front of the same relay")
+            runs: dict[str, list[load.Result]] = {name: [] for name in targets}
 
             def one(name: str, count: int, concurrency: int) -> load.Result:
                 port = targets[name]
                 batch = requests_for(setup, port, count)
-                cpu, machine_before = tree_cpu(masters[name]), cpu_times()
+                cpu, machine_before = sum(tree_cpu(pid) for pid in masters[name]), cpu_times()
                 result = load.run(HOST, port, batch, concurrency=concurrency, processes=args.processes,
                                   max_seconds=args.max_seconds)
-                result.server_cpu = tree_cpu(masters[name]) - cpu
+                result.server_cpu = sum(tree_cpu(pid) for pid in masters[name]) - cpu
                 result.others_busy = others_share(machine_before, cpu_times(),
                                                   result.server_cpu + result.client_cpu)
                 return result
@@ -183,7 +198,7 @@ def compare(*, title: str, expected: int, baseline_status: int, ratelimit: str, 
                 one(name, args.warmup, args.concurrency)
             for path in outbox_files(setup.outbox):
                 path.unlink()
-            single: dict[str, list[load.Result]] = {"baseline": [], "relay": []}
+            single: dict[str, list[load.Result]] = {name: [] for name in targets}
             for round_number in range(1, args.rounds + 1):
                 for name in targets:
                     result = one(name, args.requests, args.concurrency)
@@ -201,7 +216,7 @@ def compare(*, title: str, expected: int, baseline_status: int, ratelimit: str, 
                     path.unlink()
         failures = 0
         for name in targets:
-            wanted = expected if name == "relay" else baseline_status
+            wanted = baseline_status if name == "baseline" else expected
             for result in runs[name] + single[name]:
                 wrong = result.sent - result.statuses.get(wanted, 0) + sum(result.errors.values())
                 failures += wrong
@@ -215,8 +230,10 @@ def compare(*, title: str, expected: int, baseline_status: int, ratelimit: str, 
         best = {name: max(results, key=lambda result: result.rate) for name, results in runs.items()}
         print()
         print(f"{args.concurrency} connections, {args.rounds} rounds: median (best round)")
-        for name, label in (("baseline", f"baseline (bare Flask, {baseline_status})"), ("relay", f"relay ({expected})")):
-            results = runs[name]
+        labels = {"baseline": f"baseline (bare Flask, {baseline_status})", "relay": f"relay ({expected})",
+                  "stack": f"nginx + relay ({expected})"}
+        for name in targets:
+            label, results = labels[name], runs[name]
             print(f"  {label:28} {med(results, lambda r: r.rate):6.0f} req/s ({best[name].rate:.0f}), "
                   f"p50 {med(results, lambda r: r.p(0.5)):.1f} ms ({best[name].p(0.5):.1f}), "
                   f"p99 {med(results, lambda r: r.p(0.99)):.1f} ms ({best[name].p(0.99):.1f}), "
@@ -232,7 +249,13 @@ def compare(*, title: str, expected: int, baseline_status: int, ratelimit: str, 
         cpu_ratio = (med(runs["baseline"], lambda r: r.server_cpu / r.sent)
                      / med(runs["relay"], lambda r: r.server_cpu / r.sent))
         print(f"ratio relay/baseline: {ratio_best:.2f} best rounds, {ratio_median:.2f} medians, "
-              f"{cpu_ratio:.2f} by server CPU per request (goal >= {goal_ratio}: {verdict(ratio_best >= goal_ratio)})")
+              f"{cpu_ratio:.2f} by server CPU per request"
+              + ("" if stack else f" (goal >= {goal_ratio}: {verdict(ratio_best >= goal_ratio)})"))
+        if stack:
+            stack_best = best["stack"].rate / best["baseline"].rate
+            stack_median = med(runs["stack"], lambda r: r.rate) / med(runs["baseline"], lambda r: r.rate)
+            print(f"ratio nginx + relay/baseline: {stack_best:.2f} best rounds, {stack_median:.2f} medians "
+                  f"(goal >= {goal_ratio}: {verdict(stack_best >= goal_ratio)})")
         if goal_p99_ms is not None:
             p99_loaded = med(runs["relay"], lambda r: r.p(0.99))
             print(f"relay p99 at {args.concurrency} connections: {p99_loaded:.1f} ms median, "
