@@ -140,8 +140,9 @@ def arguments(description: str, *, requests: int) -> argparse.Namespace:
 
 def compare(*, title: str, expected: int, baseline_status: int, ratelimit: str, ratelimit_posts: str,
             goal_ratio: float, goal_p99_ms: float | None, description: str, requests: int, breakdown,
-            stack: bool = False) -> int:
-    """``stack``: also load the relay behind deploy/nginx (bench/nginx_stack.py), as "stack"."""
+            stack: bool = False, floor: bool = False) -> int:
+    """``stack``: also load the relay behind deploy/nginx (bench/nginx_stack.py), as "stack";
+    ``floor``: also load bench/floor_app.py (encrypt + durable store, nothing else), as "floor"."""
     args = arguments(description, requests=requests)
     stop_on_sigterm()
     print(title)
@@ -181,6 +182,15 @@ def compare(*, title: str, expected: int, baseline_status: int, ratelimit: str, 
                 masters["stack"] = [nginx.pid, relay_server.pid]  # nginx and the relay behind it
                 print(f"stack: deploy/nginx as shipped (bench/nginx_stack.py) on port {stack_port}, "
                       f"in front of the same relay")
+            if floor:
+                floor_port = free_port()
+                floor_env = gunicorn_env(floor_port, {"FLOOR_STAFF_KEYS": str(setup.keys),
+                                                      "FLOOR_OUTBOX": str(folder / "floor-outbox")})
+                floor_server = running.enter_context(server(gunicorn_command("bench.floor_app:app"),
+                                                            port=floor_port, env=floor_env, log=folder / "floor.log"))
+                targets["floor"] = floor_port
+                masters["floor"] = [floor_server.pid]
+                print("floor: bench/floor_app.py, bare Flask + encrypt + outbox.put, under the same gunicorn")
             runs: dict[str, list[load.Result]] = {name: [] for name in targets}
 
             def one(name: str, count: int, concurrency: int) -> load.Result:
@@ -196,7 +206,7 @@ def compare(*, title: str, expected: int, baseline_status: int, ratelimit: str, 
 
             for name in targets:  # warm-up: imports, first template renders, first fsyncs
                 one(name, args.warmup, args.concurrency)
-            for path in outbox_files(setup.outbox):
+            for path in outbox_files(setup.outbox) + outbox_files(folder / "floor-outbox"):
                 path.unlink()
             single: dict[str, list[load.Result]] = {name: [] for name in targets}
             for round_number in range(1, args.rounds + 1):
@@ -212,7 +222,7 @@ def compare(*, title: str, expected: int, baseline_status: int, ratelimit: str, 
                     result = one(name, args.single, 1)
                     single[name].append(result)
                     print(f"  round {round_number} {name:8} x1: {result.summary()}", flush=True)
-                for path in outbox_files(setup.outbox):
+                for path in outbox_files(setup.outbox) + outbox_files(folder / "floor-outbox"):
                     path.unlink()
         failures = 0
         for name in targets:
@@ -231,7 +241,7 @@ def compare(*, title: str, expected: int, baseline_status: int, ratelimit: str, 
         print()
         print(f"{args.concurrency} connections, {args.rounds} rounds: median (best round)")
         labels = {"baseline": f"baseline (bare Flask, {baseline_status})", "relay": f"relay ({expected})",
-                  "stack": f"nginx + relay ({expected})"}
+                  "stack": f"nginx + relay ({expected})", "floor": f"floor ({expected})"}
         for name in targets:
             label, results = labels[name], runs[name]
             print(f"  {label:28} {med(results, lambda r: r.rate):6.0f} req/s ({best[name].rate:.0f}), "
@@ -251,6 +261,12 @@ def compare(*, title: str, expected: int, baseline_status: int, ratelimit: str, 
         print(f"ratio relay/baseline: {ratio_best:.2f} best rounds, {ratio_median:.2f} medians, "
               f"{cpu_ratio:.2f} by server CPU per request"
               + ("" if stack else f" (goal >= {goal_ratio}: {verdict(ratio_best >= goal_ratio)})"))
+        if floor:
+            floor_best = best["floor"].rate / best["baseline"].rate
+            print(f"ratio floor/baseline: {floor_best:.2f} best rounds, "
+                  f"{med(runs['floor'], lambda r: r.rate) / med(runs['baseline'], lambda r: r.rate):.2f} medians "
+                  f"(the most any relay that encrypts and stores durably reaches here); "
+                  f"relay/floor: {best['relay'].rate / best['floor'].rate:.2f} best rounds")
         if stack:
             stack_best = best["stack"].rate / best["baseline"].rate
             stack_median = med(runs["stack"], lambda r: r.rate) / med(runs["baseline"], lambda r: r.rate)
