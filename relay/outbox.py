@@ -67,7 +67,6 @@ class Outbox:
         """
         if not _NAME.fullmatch(name) or name == TMP:
             raise ValueError("outbox: a message name must be a plain file name")
-        self._make_folders()
         final = self.folder / name
         # rename() would silently replace a message of the same name: that is a lost report.
         if os.path.lexists(final):
@@ -89,7 +88,12 @@ class Outbox:
 
     def _write_temporary(self, message: bytes, name: str) -> Path:
         temporary = self.tmp / f"{name}.{os.getpid()}.{secrets.token_hex(4)}"
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        try:
+            fd = os.open(temporary, flags, 0o600)
+        except FileNotFoundError:  # the folders are made when first needed (or again, if removed)
+            self._make_folders()
+            fd = os.open(temporary, flags, 0o600)
         try:
             with open(fd, "wb", closefd=True) as file:
                 file.write(message)
