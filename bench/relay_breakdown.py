@@ -97,7 +97,7 @@ def accepted(setup, outbox_folder: Path, repeat: int = 300) -> None:
         ("  seal.seal (all of the below)", _timed(lambda: sealing.seal(
             report, reference="SL-AAAA-BBBB", message_id=f"<{uuid.uuid4().hex}@safeline.test>", received_at=now,
             keys=keys, mail_from="relay@safeline.test", mail_to=["staff@safeline.test"]), repeat)),
-        ("    keys.check_usable (re-check the staff keys)", _timed(lambda: keys.check_usable(), repeat)),
+        ("    keys.ensure_usable (re-check the staff keys)", _timed(lambda: keys.ensure_usable(), repeat)),
         ("    inner MIME entity: write from its template, pad", _timed(lambda: sealing.pad(sealing._inner(
             report, reference="SL-AAAA-BBBB", received_at=now, headers=headers)), repeat)),
         ("    openpgp.encrypt (pysequoia)", _timed(lambda: openpgp.encrypt(inner, keys.certs), repeat)),
