@@ -81,6 +81,11 @@ MARKDOWN = {
 TYPOGRIFY = False
 CACHE_CONTENT = False
 
+# The audit plugin checks the written site (internal links, loads from other hosts) only when
+# the build is STRICT (./run check, ./run publish, the tests) or AUDIT is true (./run serve passes
+# -e AUDIT=true): it reads every page, a good part of the build, and ./run build skips it.
+AUDIT = False
+
 # Paths answered by the relay (relay/views.py), not by the static site: the web server
 # routes them there, and the link audit does not look for them in output/.
 RELAY_PATHS = ["/report/", "/en/report/"]

@@ -1,6 +1,6 @@
 """Project tasks, run through ``./run TASK`` (Invoke), after pelican-quickstart's tasks.py.
 
-    ./run build      build the site into output/
+    ./run build      build the site into output/ (no audit of links and hosts: see check)
     ./run serve      the site, the relay and a local mail server on http://127.0.0.1:8000/
     ./run read-mail  decrypt what the local mail server received
     ./run check      validate data, build with every warning fatal (links, hosts)
@@ -146,8 +146,9 @@ def serve(c, port=8000, mail_port=8025):
 
     output = ROOT / "output"
     # Rebuild over the served files instead of deleting them first, so a reader who reloads
-    # during a rebuild never gets a 404.
-    args = ["-s", str(ROOT / "pelicanconf.py"), "-o", str(output), "-e", "DELETE_OUTPUT_DIRECTORY=false"]
+    # during a rebuild never gets a 404.  AUDIT: an editor sees broken links as warnings while
+    # previewing, without the strictness of ./run check failing the preview.
+    args = ["-s", str(ROOT / "pelicanconf.py"), "-o", str(output), "-e", "DELETE_OUTPUT_DIRECTORY=false", "AUDIT=true"]
     # Watch first, then build: an edit made while the first build runs is not missed.
     ready = threading.Event()
     threading.Thread(target=_watch_and_rebuild, args=(args, ready), daemon=True).start()

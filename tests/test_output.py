@@ -114,6 +114,33 @@ def test_a_broken_link_in_content_fails_the_checked_build(tmp_path, bad_link):
     assert "Traceback" not in output
 
 
+def test_the_audit_runs_on_strict_or_audit_builds_only(tmp_path):
+    """./run build skips the audit, ./run serve (AUDIT) warns and goes on, ./run check (STRICT) fails."""
+    import shutil
+
+    from tests.sitekit import ROOT, build_site
+
+    content = tmp_path / "content"
+    shutil.copytree(ROOT / "content", content)
+    page = content / "pages" / "police.ja.md"
+    page.write_text(page.read_text(encoding="utf-8") + "\n\n[x](/no-such-page/)\n", encoding="utf-8")
+    warning = "WARNING: broken link: police/index.html: /no-such-page/"
+
+    plain = build_site(tmp_path / "plain", ("PATH", str(content)), fatal=False)
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    assert "broken link" not in plain.stdout + plain.stderr
+    assert (tmp_path / "plain" / "police" / "index.html").is_file()
+
+    audited = build_site(tmp_path / "audited", ("PATH", str(content)), ("AUDIT", True), fatal=False)
+    assert audited.returncode == 0, audited.stdout + audited.stderr
+    assert warning in audited.stdout + audited.stderr
+
+    strict = build_site(tmp_path / "strict", ("PATH", str(content)))
+    assert strict.returncode == 1, strict.stdout + strict.stderr
+    assert warning in strict.stdout + strict.stderr
+    assert "Traceback" not in strict.stdout + strict.stderr
+
+
 def test_no_inline_script_anywhere(site):
     """The CSP allows our own script files only: no inline code, handler or JSON-LD."""
     import re

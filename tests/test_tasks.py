@@ -91,6 +91,20 @@ def test_serve_shows_the_site_and_follows_edits(project):
         page.write_text(page.read_text(encoding="utf-8").replace("警察にも相談できます", "警察にも相談できます(編集テスト)"), encoding="utf-8")
         data.write_text(data.read_text(encoding="utf-8").replace("close: 20:30", 'close: "20:30"'), encoding="utf-8")
         wait_for(lambda: "編集テスト" in fetch(url + "police/"))
+
+        # The preview audits its builds: a broken link is a warning, and the page is still updated.
+        # A file not edited before, so that the rebuild's output is told apart by its first line
+        # ("changed: …") and ends with "rebuilt" or "the build failed": reading never blocks.
+        faq = project / "content" / "pages" / "faq.ja.md"
+        faq.write_text(faq.read_text(encoding="utf-8") + "\n\n[監査テスト](/no-such-page/)\n", encoding="utf-8")
+        while not lines[-1].startswith("changed: content/pages/faq.ja.md"):
+            lines.append(server.stdout.readline())
+        rebuild = [lines[-1]]
+        while not rebuild[-1].startswith(("rebuilt", "the build failed")):
+            rebuild.append(server.stdout.readline())
+        assert rebuild[-1].startswith("rebuilt"), rebuild
+        assert any("WARNING: broken link: faq/index.html: /no-such-page/" in line for line in rebuild), rebuild
+        assert "監査テスト" in fetch(url + "faq/")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=10)
