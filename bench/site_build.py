@@ -5,11 +5,13 @@ headings, paragraphs, lists and links to other pages, about as long as the site'
 plus the site's own 20 pages from content/pages/ (the theme links to some of them).  It is
 built, each time into an empty output folder, in separate Pelican processes:
 
-  ours   pelicanconf.py (our theme and the PLUGINS it lists: i18n, hotlines, navigation, audit)
+  ours   pelicanconf.py as ``./run build`` uses it (our theme and the PLUGINS it lists: i18n,
+         hotlines, navigation, audit; the audit skips a build that is neither STRICT nor AUDIT)
          with PATH, OUTPUT_PATH and CACHE_PATH pointed at temporary folders;
   plain  Pelican with bench/minimal_theme (base and page templates, no menu), no plugins, the
          same page URL, language and Markdown settings;
-  ours, no audit  ours without the audit plugin (diagnostic: what the after-build checks cost);
+  ours + audit (as ./run check)  ours with STRICT = True: the after-build checks of links and
+         hosts run, and would fail the build on any warning (what the audit costs);
   cache  ours with CACHE_CONTENT = True and LOAD_CONTENT_CACHE = True: a build with an empty
          cache (cold, it fills the cache), then a rebuild with the cache warm;
   plain, menu of every page  (--pitfall) plain with a menu that lists every page, as many
@@ -45,6 +47,7 @@ from bench.common import (PY, ROOT, cpu_times, load_average, others_share, print
 
 MINIMAL_THEME = ROOT / "bench" / "minimal_theme"
 GOAL = 1.2
+AUDITED = "ours + audit (as ./run check)"
 REAL_PAGES = ["home", "before-you-report", "faq", "support", "police", "privacy", "about", "safety"]
 # Settings of pelicanconf.py that shape the pages themselves; "plain" keeps them.
 SHARED = [
@@ -150,9 +153,8 @@ def write_settings(folder: Path, content: Path) -> dict[str, Path]:
     ours = (f"import sys\nsys.path.insert(0, {str(ROOT)!r})\nfrom pelicanconf import *  # noqa\n\n" + common)
     files["ours"] = folder / "ours.py"
     files["ours"].write_text(ours + "CACHE_CONTENT = False\nLOAD_CONTENT_CACHE = False\n")
-    files["ours, no audit"] = folder / "ours_noaudit.py"
-    files["ours, no audit"].write_text(ours + "CACHE_CONTENT = False\nLOAD_CONTENT_CACHE = False\n"
-                                       "PLUGINS = [name for name in PLUGINS if not name.endswith('.audit')]\n")
+    files[AUDITED] = folder / "ours_audit.py"
+    files[AUDITED].write_text(ours + "CACHE_CONTENT = False\nLOAD_CONTENT_CACHE = False\nSTRICT = True\n")
     files["cache"] = folder / "ours_cache.py"
     files["cache"].write_text(ours + "CACHE_CONTENT = True\nLOAD_CONTENT_CACHE = True\n")
     plain = "".join(f"{name} = {getattr(pelicanconf, name)!r}\n" for name in SHARED if hasattr(pelicanconf, name))
@@ -217,14 +219,13 @@ def main() -> int:
         print(f"content: {count} pages ({2 * args.pairs} generated + {count - 2 * args.pairs} of the site), "
               f"{size / 1024:.0f} KiB of Markdown, {size / count / 1024:.1f} KiB per page")
         settings = write_settings(folder, content)
-        results: dict[str, list[Build]] = {"ours": [], "plain": [], "ours, no audit": [], "cache cold": [],
-                                           "cache warm": []}
+        results: dict[str, list[Build]] = {"ours": [], "plain": [], AUDITED: [], "cache cold": [], "cache warm": []}
 
         def record(kind: str, result: Build) -> None:
             results[kind].append(result)
             pelican = f", Pelican {result.pelican:.2f} s" if result.pelican is not None else ""
             warned = f", {len(result.warnings)} warnings" if result.warnings else ""
-            print(f"  {kind:26}: {result.wall:.2f} s wall{pelican}, {result.cpu:.2f} s CPU, {result.pages} HTML files"
+            print(f"  {kind:29}: {result.wall:.2f} s wall{pelican}, {result.cpu:.2f} s CPU, {result.pages} HTML files"
                   f"{warned}; other processes used {result.others:.0%} of the CPUs", flush=True)
 
         build(settings["ours"], folder, content, timeout=args.timeout)  # warm the OS file cache, .pyc
@@ -235,7 +236,7 @@ def main() -> int:
         for _ in range(args.runs):
             record("ours", build(settings["ours"], folder, content, timeout=args.timeout))
             record("plain", build(settings["plain"], folder, content, timeout=args.timeout))
-            record("ours, no audit", build(settings["ours, no audit"], folder, content, timeout=args.timeout))
+            record(AUDITED, build(settings[AUDITED], folder, content, timeout=args.timeout))
             if args.pitfall:
                 record("plain, menu of every page",
                        build(settings["plain, menu of every page"], folder, content, timeout=args.timeout))
@@ -252,16 +253,16 @@ def main() -> int:
         print()
         cpu = {kind: statistics.median(r.cpu for r in runs) for kind, runs in results.items()}
         for kind in results:
-            print(f"{kind:26}: median {wall[kind]:.2f} s wall, {pelican[kind]:.2f} s in Pelican, {cpu[kind]:.2f} s CPU "
+            print(f"{kind:29}: median {wall[kind]:.2f} s wall, {pelican[kind]:.2f} s in Pelican, {cpu[kind]:.2f} s CPU "
                   f"({wall[kind] / count * 1000:.1f} ms per page)")
         ratio = wall["ours"] / wall["plain"]
         ratio_in = pelican["ours"] / pelican["plain"]
         ratio_cpu = cpu["ours"] / cpu["plain"]
         print(f"ours / plain: {ratio:.2f} wall, {ratio_in:.2f} in Pelican, {ratio_cpu:.2f} CPU "
               f"(goal <= {GOAL}: {verdict(ratio <= GOAL)})")
-        print(f"ours without the audit plugin / plain: {wall['ours, no audit'] / wall['plain']:.2f} wall, "
-              f"{cpu['ours, no audit'] / cpu['plain']:.2f} CPU; the audit takes "
-              f"{cpu['ours'] - cpu['ours, no audit']:.2f} s of the {cpu['ours']:.2f} s CPU")
+        print(f"{AUDITED} / plain: {wall[AUDITED] / wall['plain']:.2f} wall, "
+              f"{pelican[AUDITED] / pelican['plain']:.2f} in Pelican, {cpu[AUDITED] / cpu['plain']:.2f} CPU; "
+              f"the audit takes {cpu[AUDITED] - cpu['ours']:.2f} s of its {cpu[AUDITED]:.2f} s CPU")
         print(f"cache warm / cache cold: {wall['cache warm'] / wall['cache cold']:.2f} wall, "
               f"{pelican['cache warm'] / pelican['cache cold']:.2f} in Pelican, {cpu['cache warm'] / cpu['cache cold']:.2f} CPU; "
               f"warm / ours without cache: {wall['cache warm'] / wall['ours']:.2f} wall, "
