@@ -26,8 +26,10 @@ def available() -> bool:
 
 def build_site(output: Path) -> Path:
     """The site, built with pelicanconf.py into ``output`` (a few seconds)."""
-    subprocess.run([PY, "-m", "pelican", str(ROOT / "content"), "-s", str(ROOT / "pelicanconf.py"),
-                    "-o", str(output), "--log-handler", "plain", "-q"], cwd=ROOT, check=True)
+    built = subprocess.run([PY, "-m", "pelican", str(ROOT / "content"), "-s", str(ROOT / "pelicanconf.py"),
+                            "-o", str(output), "--log-handler", "plain"], cwd=ROOT, capture_output=True, text=True)
+    if built.returncode:
+        raise RuntimeError(f"the site did not build:\n{built.stdout}{built.stderr}")
     return output
 
 
