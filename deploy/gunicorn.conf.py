@@ -12,6 +12,9 @@ wsgi_app = "relay:create_app()"
 bind = os.environ.get("RELAY_BIND", "127.0.0.1:8001")
 # Requests are short and CPU-bound (validation, encryption, one fsync): a few sync workers.
 workers = int(os.environ.get("RELAY_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+# The relay checks its settings against the number of processes (preloaded, so before they
+# start): in production, limits and spent form tokens must then live in Redis.
+os.environ["RELAY_WORKERS"] = str(workers)
 worker_class = "sync"
 preload_app = True
 timeout = 30

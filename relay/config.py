@@ -40,6 +40,8 @@ OPTIONAL_DEFAULTS = {
     "RELAY_MIN_FILL_SECONDS": "3",
     "RELAY_PROXIES": "0",
     "RELAY_QUICK_EXIT_URL": "https://tenki.jp/",
+    # Set by deploy/gunicorn.conf.py to the number of worker processes it starts.
+    "RELAY_WORKERS": "1",
 }
 ENVIRONMENTS = ("development", "production")
 
@@ -133,6 +135,13 @@ class Settings:
 
         min_fill = _number(problems, "RELAY_MIN_FILL_SECONDS", get("RELAY_MIN_FILL_SECONDS"), float, 0, 600)
         proxies = _number(problems, "RELAY_PROXIES", get("RELAY_PROXIES"), int, 0, 5)
+        workers = _number(problems, "RELAY_WORKERS", get("RELAY_WORKERS"), int, 1, 256)
+        if production and workers > 1 and storage.startswith("memory://"):
+            # Each gunicorn worker is its own process: memory:// would give every client the
+            # limits once per worker, and a double click reaching two workers two reports.
+            problems.append(f"RELAY_RATELIMIT_STORAGE: memory:// is each worker's own, and RELAY_WORKERS is "
+                            f"{workers}: production with several workers needs redis://127.0.0.1:6379/0 "
+                            "(a local redis-server), or RELAY_WORKERS=1")
         quick_exit = get("RELAY_QUICK_EXIT_URL")
         if not quick_exit.startswith("https://"):
             problems.append(f"RELAY_QUICK_EXIT_URL: must start with https://, not {quick_exit!r}")

@@ -16,7 +16,7 @@ import pytest
 
 import relay
 from relay import openpgp
-from relay.config import DEVELOPMENT_DEFAULTS
+from relay.config import DEVELOPMENT_DEFAULTS, Settings
 from tests.relay.relaykit import FIXTURES, ROOT, SITE_ORIGIN, submit
 
 PREFIX = "relay: refusing to start:"
@@ -218,3 +218,26 @@ def test_flask_keys_shows_when_a_key_expires(app, relay_env, tmp_path):
     assert re.search(rf"^{pair.fingerprint}  expires \d{{4}}-\d\d-\d\d  ", result.output, re.M)
     assert "Short Lived <short@safeline.example>" in result.output
 
+
+
+def test_production_with_several_workers_needs_redis(relay_env, catalogs):
+    production = {**relay_env, "RELAY_ENV": "production"}
+    lines = refusal({**production, "RELAY_WORKERS": "5", "RELAY_RATELIMIT_STORAGE": "memory://"})
+    assert named(lines) == ["RELAY_RATELIMIT_STORAGE"], lines
+    assert "each worker's own" in lines[0] and "RELAY_WORKERS is 5" in lines[0]
+    for fine in ({"RELAY_WORKERS": "1", "RELAY_RATELIMIT_STORAGE": "memory://"},
+                 {"RELAY_WORKERS": "5", "RELAY_RATELIMIT_STORAGE": "redis://127.0.0.1:6379/0"}):
+        assert Settings.from_env({**production, **fine}).production
+    assert Settings.from_env({**relay_env, "RELAY_WORKERS": "5"})  # development: one machine, a test
+
+
+def test_gunicorn_in_production_refuses_memory_limits_for_its_workers(relay_env, catalogs, tmp_path):
+    env = {name: value for name, value in os.environ.items() if not name.startswith("RELAY_")}
+    env.update(relay_env, RELAY_ENV="production", RELAY_RATELIMIT_STORAGE="memory://", RELAY_WORKERS="3",
+               RELAY_BIND="127.0.0.1:9")  # never bound: the preloaded app refuses first
+    result = subprocess.run([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py")],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "RELAY_RATELIMIT_STORAGE: memory:// is each worker's own, and RELAY_WORKERS is 3" in output
+    assert "Traceback" not in output
