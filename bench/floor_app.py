@@ -2,9 +2,11 @@
 
 A bare Flask POST route like bench/baseline_app.py, plus the two steps no implementation can
 leave out: encrypt what was sent to the staff key (pysequoia, as relay/openpgp.py calls it)
-and store the ciphertext durably before answering (relay.outbox.Outbox.put: write, fsync,
-rename, fsync the folder).  No form token, validation, rate limits, MIME, padding, log line
-or security headers: the relay's throughput can only approach this, never pass it.
+and store the ciphertext durably before answering, the way the relay's outbox does
+(relay.outbox.Outbox.put: write, fsync, rename, fsync the folder).  No form token,
+validation, rate limits, MIME, padding, log line or security headers: the relay's throughput
+can only approach this, never pass it.  (A store with one fsync per report, an append-only
+journal, would raise this floor somewhat: BENCHMARKS.md, "What limits each goal".)
 
     FLOOR_STAFF_KEYS=folder FLOOR_OUTBOX=folder RELAY_BIND=127.0.0.1:PORT \\
         .venv/bin/python -m gunicorn -c deploy/gunicorn.conf.py bench.floor_app:app

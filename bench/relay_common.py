@@ -263,10 +263,10 @@ def compare(*, title: str, expected: int, baseline_status: int, ratelimit: str, 
               + ("" if stack else f" (goal >= {goal_ratio}: {verdict(ratio_best >= goal_ratio)})"))
         if floor:
             floor_best = best["floor"].rate / best["baseline"].rate
-            reach = "within reach" if floor_best >= goal_ratio else "out of reach for any relay here"
+            reach = "within reach" if floor_best >= goal_ratio else "out of reach for the relay here"
             print(f"ratio floor/baseline: {floor_best:.2f} best rounds, "
                   f"{med(runs['floor'], lambda r: r.rate) / med(runs['baseline'], lambda r: r.rate):.2f} medians: "
-                  f"the most a relay that encrypts and stores durably reaches (goal >= {goal_ratio}: {reach}); "
+                  f"the most a relay that encrypts and stores as the outbox does reaches (goal >= {goal_ratio}: {reach}); "
                   f"relay/floor: {best['relay'].rate / best['floor'].rate:.2f} best rounds")
         if stack:
             stack_best = best["stack"].rate / best["baseline"].rate
