@@ -2,7 +2,9 @@
 
 - Rate limits are keyed by an HMAC of the client address under a key that changes every
   day (UTC), so neither the store nor a log ever holds an address, and yesterday's keys
-  cannot be linked to today's.
+  cannot be linked to today's.  An IPv6 client counts by its /64, the block one household
+  or phone is given: its devices pick new addresses inside it at will, so a limit per
+  address would be a limit on nobody.
 - A POST must come from our own pages: ``Sec-Fetch-Site`` (or, from older browsers,
   ``Origin``) must not say another site sent it.
 - Only URL-encoded bodies: no multipart, so no file can ever be uploaded.
@@ -14,6 +16,7 @@ import datetime
 import functools
 import hashlib
 import hmac
+import ipaddress
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, g, request
@@ -27,10 +30,23 @@ def client_key() -> str:
     if key is None:
         day = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
         # The address is only ever an input to this HMAC; the limiter sees the digest.
-        address = (request.remote_addr or "unknown").encode()  # hmac input only
+        address = client_block(request.remote_addr or "unknown").encode()  # hmac input only
         key = g.client_key = hmac.new(_daily_key(current_app.config["SECRET_KEY"], day), address,
                                       hashlib.sha256).hexdigest()[:32]
     return key
+
+
+def client_block(address: str) -> str:
+    """What one client is, for the limits: an IPv4 address, or the /64 of an IPv6 one."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return f"{ipaddress.IPv6Network((ip, 64), strict=False).network_address}/64"
+    return str(ip)
 
 
 @functools.lru_cache(maxsize=4)

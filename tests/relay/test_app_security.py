@@ -433,6 +433,28 @@ def test_the_limit_is_per_connection_but_the_store_never_holds_an_address(app):
         assert "203-0-113-7" not in key and "2030113" not in key
 
 
+@pytest.mark.parametrize("address, same_client", [
+    ("2001:db8:1:2:ffff:ffff:ffff:ffff", True),   # another address of the same /64
+    ("2001:db8:1:3::a", False),                    # the next /64: another household
+])
+def test_an_ipv6_client_is_its_64_block(app, address, same_client):
+    relay_app = app(RELAY_RATELIMIT="1 per hour")
+    first, second = relay_app.test_client(), relay_app.test_client()
+    first.environ_base["REMOTE_ADDR"] = "2001:db8:1:2::17"
+    second.environ_base["REMOTE_ADDR"] = address
+    assert submit(first, **TYPED).status_code == 303
+    assert submit(second, **TYPED).status_code == (429 if same_client else 303)
+
+
+def test_client_blocks():
+    from relay.abuse import client_block
+
+    assert client_block("203.0.113.7") == "203.0.113.7"
+    assert client_block("::ffff:203.0.113.7") == "203.0.113.7"  # IPv4 on a dual-stack socket
+    assert client_block("2001:DB8:0:0:1::9") == client_block("2001:db8::ffff") == "2001:db8::/64"
+    assert client_block("unknown") == "unknown"
+
+
 # -- unknown paths and garbage ----------------------------------------------------------------
 
 @pytest.mark.parametrize("path, lang, title", [
