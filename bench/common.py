@@ -10,10 +10,12 @@ import datetime
 import math
 import os
 import platform
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -221,3 +223,23 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 def verdict(ok: bool) -> str:
     return "MET" if ok else "MISSED"
+
+
+def add_run_options(parser) -> None:
+    """``--keep`` and ``--quiet-wait``, which every benchmark takes."""
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (and any server logs)")
+    parser.add_argument("--quiet-wait", type=float, default=0.0,
+                        help="first wait up to this many seconds for 5 s of idle CPUs (other work < 10 %%)")
+
+
+@contextmanager
+def scratch_folder(keep: bool):
+    """A temporary folder for one run: removed at the end, or kept and named (``--keep``)."""
+    folder = Path(tempfile.mkdtemp(prefix="safeline-bench-"))
+    try:
+        yield folder
+    finally:
+        if keep:
+            print(f"kept {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)

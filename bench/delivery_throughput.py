@@ -20,10 +20,8 @@ import argparse
 import datetime
 import logging
 import os
-import shutil
 import smtplib
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -31,8 +29,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (HOST, PY, ROOT, cpu_times, free_port, load_average, others_share,  # noqa: E402
-                          print_machine, process_cpu, server, stop_on_sigterm, verdict, wait_until_quiet)
+from bench.common import (HOST, PY, ROOT, add_run_options, cpu_times, free_port, load_average,  # noqa: E402
+                          others_share, print_machine, process_cpu, scratch_folder, server, stop_on_sigterm,
+                          verdict, wait_until_quiet)
 from bench.relay_common import DESCRIPTION, URLS, make_setup  # noqa: E402
 
 MAIL_FROM = "relay@safeline.test"
@@ -89,9 +88,7 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=10000)
     parser.add_argument("--sample", type=int, default=1000, help="messages per breakdown step (default 1000)")
     parser.add_argument("--max-seconds", type=float, default=120.0, help="time limit of the drain (default 120)")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    parser.add_argument("--quiet-wait", type=float, default=0.0,
-                        help="first wait up to this many seconds for 5 s of idle CPUs (other work < 10 %%)")
+    add_run_options(parser)
     args = parser.parse_args()
     stop_on_sigterm()
 
@@ -103,8 +100,7 @@ def main() -> int:
     wait_until_quiet(args.quiet_wait)
     print_machine()
     began = time.monotonic()
-    folder = Path(tempfile.mkdtemp(prefix="safeline-bench-"))
-    try:
+    with scratch_folder(args.keep) as folder:
         setup = make_setup(folder)
         templates = sealed_templates(setup.keys)
         outbox_folder = folder / "outbox"
@@ -207,12 +203,7 @@ def main() -> int:
         if not ok:
             print("WARNING: not every message was delivered exactly once: the figure is not valid")
         print(f"took {time.monotonic() - began:.0f} s; load average at the end {load_average()}")
-        if args.keep:
-            print(f"kept {folder}")
         return 0 if ok else 1
-    finally:
-        if not args.keep:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

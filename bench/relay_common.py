@@ -12,10 +12,8 @@ import argparse
 import contextlib
 import os
 import secrets
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +22,9 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project, for relay.*
 
 from bench import load, nginx_stack  # noqa: E402
-from bench.common import (HOST, free_port, gunicorn_command, gunicorn_env, gunicorn_workers,  # noqa: E402
-                          cpu_times, load_average, others_share, print_machine, server, stop_on_sigterm,
-                          tree_cpu, verdict, wait_until_quiet)
+from bench.common import (HOST, add_run_options, cpu_times, free_port, gunicorn_command, gunicorn_env,  # noqa: E402
+                          gunicorn_workers, load_average, others_share, print_machine, scratch_folder, server,
+                          stop_on_sigterm, tree_cpu, verdict, wait_until_quiet)
 
 DESCRIPTION = (
     "昨年の夏ごろに交際相手に撮影された写真が、本人の同意なく掲示板とSNSに投稿されています。"
@@ -131,10 +129,8 @@ def arguments(description: str, *, requests: int) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=100, help="requests before measuring (default 100)")
     parser.add_argument("--max-seconds", type=float, default=40.0, help="time limit of each run (default 40)")
     parser.add_argument("--staff-keys", type=int, default=1, help="staff keys to encrypt to (default 1)")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs)")
     parser.add_argument("--no-breakdown", action="store_true", help="skip the in-process cost of each step")
-    parser.add_argument("--quiet-wait", type=float, default=0.0,
-                        help="first wait up to this many seconds for 5 s of idle CPUs (other work < 10 %%)")
+    add_run_options(parser)
     return parser.parse_args()
 
 
@@ -154,8 +150,7 @@ def compare(*, title: str, expected: int, baseline_status: int, ratelimit: str, 
     print_machine()
     workers = gunicorn_workers()
     started = time.monotonic()
-    folder = Path(tempfile.mkdtemp(prefix="safeline-bench-"))
-    try:
+    with scratch_folder(args.keep) as folder:
         setup = make_setup(folder, staff_keys=args.staff_keys)
         base_port, relay_port = free_port(), free_port()
         base_env = gunicorn_env(base_port, {"BENCH_BASELINE_STATUS": str(baseline_status)})
@@ -288,9 +283,4 @@ def compare(*, title: str, expected: int, baseline_status: int, ratelimit: str, 
             print()
             breakdown(setup)
         print(f"took {time.monotonic() - started:.0f} s; load average at the end {load_average()}")
-        if args.keep:
-            print(f"kept {folder}")
         return 1 if failures else 0
-    finally:
-        if not args.keep:
-            shutil.rmtree(folder, ignore_errors=True)

@@ -36,14 +36,13 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (PY, ROOT, cpu_times, load_average, others_share, print_machine,  # noqa: E402
-                          stop_on_sigterm, verdict, wait_until_quiet)
+from bench.common import (PY, ROOT, add_run_options, cpu_times, load_average, others_share,  # noqa: E402
+                          print_machine, scratch_folder, stop_on_sigterm, verdict, wait_until_quiet)
 
 MINIMAL_THEME = ROOT / "bench" / "minimal_theme"
 GOAL = 1.2
@@ -202,17 +201,14 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=60.0, help="time limit of one build (default 60 s)")
     parser.add_argument("--pitfall", action="store_true",
                         help="also build plain with a menu of every page (the quadratic pitfall)")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    parser.add_argument("--quiet-wait", type=float, default=0.0,
-                        help="first wait up to this many seconds for 5 s of idle CPUs (other work < 10 %%)")
+    add_run_options(parser)
     args = parser.parse_args()
     stop_on_sigterm()
     print("(d) site build: our theme and plugins vs plain Pelican with a minimal theme")
     wait_until_quiet(args.quiet_wait)
     print_machine()
     began = time.monotonic()
-    folder = Path(tempfile.mkdtemp(prefix="safeline-bench-"))
-    try:
+    with scratch_folder(args.keep) as folder:
         content = folder / "content"
         count = generate(content, args.pairs)
         size = sum(path.stat().st_size for path in (content / "pages").glob("*.md"))
@@ -272,12 +268,7 @@ def main() -> int:
             print(f"plain with a menu of every page / plain: {wall[kind] / wall['plain']:.2f} wall, "
                   f"{cpu[kind] / cpu['plain']:.2f} CPU")
         print(f"took {time.monotonic() - began:.0f} s; load average at the end {load_average()}")
-        if args.keep:
-            print(f"kept {folder}")
         return 0
-    finally:
-        if not args.keep:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
