@@ -1,27 +1,19 @@
 """deploy/nginx as shipped, in front of the relay, for benchmark (b): the production path of a refusal.
 
-The three snippets (safeline-limits.conf, safeline-site.conf, safeline-relay.conf) are used
-as they are, with only their paths replaced, inside a plain-HTTP server block on a free
-loopback port: the load tool speaks plain HTTP, and TLS would cost the same whoever answers.
+The snippets are used as they are, with only their paths replaced (installed as for the
+tests, by tests/nginx_server.py), inside a plain-HTTP server block on a free loopback port:
+the load tool speaks plain HTTP, and TLS would cost the same whoever answers.
 The site root is a fresh build of the site (the 429 page is the real "form not working"
 page).  Like Debian's nginx.conf: one worker per core.
 """
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 from bench.common import HOST, PY, ROOT
-
-DEPLOY = ROOT / "deploy" / "nginx"
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-SNIPPETS = ("safeline-limits.conf", "safeline-site.conf", "safeline-relay.conf")
-
-
-def available() -> bool:
-    return Path(NGINX).exists()
+from tests.nginx_server import NGINX, install_snippets
 
 
 def build_site(output: Path) -> Path:
@@ -35,13 +27,7 @@ def build_site(output: Path) -> Path:
 
 def command(folder: Path, *, site_root: Path, relay_port: int, port: int) -> list[str]:
     """Write the configuration into ``folder`` and return the command that runs nginx with it."""
-    snippets = folder / "snippets"
-    snippets.mkdir(parents=True)
-    (folder / "logs").mkdir()
-    for name in SNIPPETS:
-        text = (DEPLOY / name).read_text(encoding="utf-8")
-        text = text.replace("/etc/nginx/snippets/", f"{snippets}/").replace("/var/log/nginx/", f"{folder}/logs/")
-        (snippets / name).write_text(text, encoding="utf-8")
+    snippets = install_snippets(folder)
     temporary = "\n".join(f"    {kind}_temp_path {folder}/{kind};" for kind in ("client_body", "proxy", "fastcgi",
                                                                                   "uwsgi", "scgi"))
     (folder / "nginx.conf").write_text(f"""worker_processes auto;

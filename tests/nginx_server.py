@@ -16,12 +16,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy" / "nginx"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+SNIPPETS = ("safeline-limits.conf", "safeline-site.conf", "safeline-relay.conf")
 
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def install_snippets(folder: Path) -> Path:
+    """The snippets of deploy/nginx as shipped, in ``folder``/snippets, logging into ``folder``/logs."""
+    snippets = folder / "snippets"
+    snippets.mkdir(parents=True)
+    (folder / "logs").mkdir()
+    for name in SNIPPETS:
+        text = (DEPLOY / name).read_text(encoding="utf-8")
+        text = text.replace("/etc/nginx/snippets/", f"{snippets}/").replace("/var/log/nginx/", f"{folder}/logs/")
+        (snippets / name).write_text(text, encoding="utf-8")
+    return snippets
 
 
 def _wait_for_port(port: int, process: subprocess.Popen, seconds: float = 10) -> None:
@@ -41,18 +54,12 @@ class Nginx:
     def __init__(self, folder: Path, site_root: Path, relay_port: int):
         self.folder = folder
         self.https_port, self.http_port = free_port(), free_port()
-        snippets = folder / "snippets"
-        snippets.mkdir(parents=True)
-        (folder / "logs").mkdir()
+        snippets = install_snippets(folder)
         subprocess.run(
             ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
              "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
             check=True, capture_output=True,
         )
-        for name in ("safeline-limits.conf", "safeline-site.conf", "safeline-relay.conf"):
-            text = (DEPLOY / name).read_text(encoding="utf-8")
-            text = text.replace("/etc/nginx/snippets/", f"{snippets}/").replace("/var/log/nginx/", f"{folder}/logs/")
-            (snippets / name).write_text(text, encoding="utf-8")
         site = (DEPLOY / "safeline.conf").read_text(encoding="utf-8")
         for old, new in [
             ("server 127.0.0.1:8001;", f"server 127.0.0.1:{relay_port};"),
