@@ -2,8 +2,8 @@
 
 ``validate(form, lang)`` returns either a ``Report`` or the errors per field; every error is a
 message id of the catalogs (``theme/translations``), translated by the view in the page's
-language.  Values are normalised here (URLs, white space, Unicode NFC), so what is sealed
-is what staff should see.
+language.  Values are normalised here (URLs, white space, Unicode NFC, e-mail addresses
+NFKC), so what is sealed is what staff should see.
 """
 
 from __future__ import annotations
@@ -171,7 +171,9 @@ def validate(form, lang: str) -> tuple[Report | None, Errors]:
     if role not in ("self", "guardian"):
         add("role", N_("Choose who you are: the person in the images, or the parent or guardian of a child in them."))
 
-    email = clean_text(form.get("email", ""))
+    # A Japanese input method easily types full-width letters and ＠ (ｈａｎａｋｏ＠…): NFKC
+    # makes them the address they stand for, one that staff can write to.
+    email = unicodedata.normalize("NFKC", clean_text(form.get("email", ""))).strip()
     if not email:
         add("email", N_("Enter your e-mail address, so that we can contact you to check the facts."))
     elif len(email) > MAX_EMAIL:
