@@ -2,8 +2,8 @@
 
 ``validate(form, lang)`` returns either a ``Report`` or the errors per field; every error is a
 message id of the catalogs (``theme/translations``), translated by the view in the page's
-language.  Values are normalised here (URLs, white space, Unicode NFC, e-mail addresses
-NFKC), so what is sealed is what staff should see.
+language.  Values are normalised here (URLs as a browser reads them, white space, Unicode
+NFC, e-mail addresses NFKC), so what is sealed is what staff should see.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl
 
+from ada_url import URL, HostType
 from email_validator import EmailNotValidError, validate_email
 
 Role = Literal["self", "guardian"]
@@ -98,65 +99,61 @@ def clean_text(value: str) -> str:
     return unicodedata.normalize("NFC", value).strip()
 
 
+SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+WEB_SCHEME = re.compile(r"^https?:", re.I)
+HOST_WITH_PORT = re.compile(r"^(www\.|[^/:\s]+\.[a-z]{2,}[:/])", re.I)
+
+
 def normalise_url(raw: str) -> tuple[str | None, Problem | None]:
-    """One line of the URL field → a normalised http(s) URL, or what to tell the reporter."""
+    """One line of the URL field → a normalised http(s) URL, or what to tell the reporter.
+
+    The URL is read by the WHATWG URL standard, as a browser reads it: staff must get the
+    host that opening the address leads to.  (urllib reads ``https://a.example\\@b.example/``
+    as host b.example, where a browser opens a.example.)
+    """
     text = raw.strip().strip("<>\"'「」『』")
     if len(text) > MAX_URL_LENGTH:
         return None, Problem(N_("Line {line}: this address is longer than {max} characters. Copy it again from the address bar."), (("max", f"{MAX_URL_LENGTH:,}"),))
     if LOCAL_PATH.match(text) or text.lower().startswith("file:"):
         return None, Problem(N_("Line {line}: this is a file on your device, not a web page. Give the address of the page where the image appears. Never send the image itself."))
-    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", text) and not re.match(r"^https?://", text, re.I):
-        if re.match(r"^(www\.|[^/:\s]+\.[a-z]{2,}[:/])", text, re.I):
-            pass  # "example.com:8080/x" looks like a scheme but is a host
-        else:
-            return None, Problem(N_("Line {line}: only web addresses starting with http:// or https:// can be checked. Open the page in a browser and copy the address from the address bar."))
-    if not re.match(r"^https?://", text, re.I):
+    if SCHEME.match(text) and not WEB_SCHEME.match(text) and not HOST_WITH_PORT.match(text):
+        # "example.com:8080/x" only looks like a scheme: it is a host.
+        return None, Problem(N_("Line {line}: only web addresses starting with http:// or https:// can be checked. Open the page in a browser and copy the address from the address bar."))
+    if not WEB_SCHEME.match(text):
         text = "https://" + text  # people often copy the address without its scheme
+    # Browsers drop tabs and newlines inside an address; here they more likely part two addresses.
     if re.search(r"\s", text):
         return None, Problem(N_("Line {line}: an address cannot contain spaces. Put each address on its own line."))
     try:
-        parts = urlsplit(text)
-        host = parts.hostname or ""
-        port = parts.port
+        url = URL(text)
     except ValueError:
         return None, Problem(N_("Line {line}: this does not look like a web address. Copy it again from the address bar."))
-    if not _valid_host(host):
+    host = url.hostname  # already lower case, IDNA (UTS 46) applied, IP addresses canonical
+    if not _valid_host(host, url.host_type):
         return None, Problem(N_("Line {line}: this does not look like a web address. Copy it again from the address bar."))
-    if SEARCH_HOSTS.search(host) and (SEARCH_PATHS.search(parts.path or "/") and any(k in SEARCH_QUERY_KEYS for k, _ in parse_qsl(parts.query))):
+    if SEARCH_HOSTS.search(host) and SEARCH_PATHS.search(url.pathname) and any(k in SEARCH_QUERY_KEYS for k, _ in parse_qsl(url.search[1:])):
         return None, Problem(N_("Line {line}: this is a page of search results. Open the result and give the address of the page where the image appears."))
-    try:
-        ascii_host = host.encode("idna").decode("ascii") if not _is_ip(host) else host
-    except UnicodeError:
-        return None, Problem(N_("Line {line}: this does not look like a web address. Copy it again from the address bar."))
-    # IDNA maps some characters to others: "¨" to a space and an accent, "⑴" to "(1)".
-    if not _is_ip(host) and not HOST_NAME.fullmatch(ascii_host):
-        return None, Problem(N_("Line {line}: this does not look like a web address. Copy it again from the address bar."))
-    scheme = parts.scheme.lower()
-    netloc = ascii_host if ":" not in ascii_host else f"[{ascii_host}]"
-    if port and not (scheme == "http" and port == 80 or scheme == "https" and port == 443):
-        netloc += f":{port}"
-    path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
-    query = quote(parts.query, safe="=&%:@!$'()*+,;/?-._~")
-    url = urlunsplit((scheme, netloc, path, query, ""))  # the fragment never reaches the server
-    if len(url) > MAX_URL_LENGTH:
+    # A password must not travel on to staff; the fragment never reaches the server; "?"
+    # alone asks for the same page, and as one address it is one entry.
+    url.username = url.password = url.hash = ""
+    if not url.search:
+        url.search = ""
+    href = url.href
+    if len(href) > MAX_URL_LENGTH:  # percent-encoding lengthens non-ASCII paths up to nine times
         return None, Problem(N_("Line {line}: this address is longer than {max} characters. Copy it again from the address bar."), (("max", f"{MAX_URL_LENGTH:,}"),))
-    return url, None
+    return href, None
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        return False
-
-
-def _valid_host(host: str) -> bool:
-    if _is_ip(host):
-        address = ipaddress.ip_address(host)
+def _valid_host(host: str, kind: HostType) -> bool:
+    """A host on the internet, by name or by a global IP address."""
+    if kind != HostType.DEFAULT:
+        address = ipaddress.ip_address(host.strip("[]"))
+        if address.version == 6 and address.ipv4_mapped:
+            address = address.ipv4_mapped
         return address.is_global
+    # The standard allows characters in a name ("!", "(") that DNS names never have.
     labels = host.rstrip(".").split(".")
-    return len(labels) >= 2 and all(labels) and not labels[-1].isdigit() and len(host) <= 253
+    return bool(HOST_NAME.fullmatch(host)) and len(labels) >= 2 and all(labels) and len(host) <= 253
 
 
 def validate(form, lang: str) -> tuple[Report | None, Errors]:
@@ -210,3 +207,4 @@ def validate(form, lang: str) -> tuple[Report | None, Errors]:
     if errors:
         return None, errors
     return Report(role=role, email=email, urls=tuple(urls), description=description, lang=lang), {}
+
