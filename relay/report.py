@@ -54,6 +54,7 @@ def N_(message: str) -> str:
 
 
 MAX_URLS = 30
+SHOWN_LINES = 3  # line problems listed by number; the rest are counted
 MAX_URL_LENGTH = 2048
 MAX_DESCRIPTION = 4000
 MAX_EMAIL = 254
@@ -181,19 +182,9 @@ def validate(form, lang: str) -> tuple[Report | None, Errors]:
         except EmailNotValidError:
             add("email", N_("Enter an e-mail address in the form name@example.jp."))
 
-    urls: list[str] = []
-    lines = clean_text(form.get("urls", "")).split("\n")
-    entered = [(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
-    if not entered:
-        add("urls", N_("Enter the address (URL) of at least one page where the images appear."))
-    for number, line in entered:
-        url, problem = normalise_url(line)
-        if problem:
-            errors.setdefault("urls", []).append(Problem(problem.message, (("line", number), *problem.params)))
-        elif url not in urls:
-            urls.append(url)
-    if len(urls) > MAX_URLS:
-        add("urls", N_("Enter at most {max} addresses. If there are more, send them in a second report."), ("max", MAX_URLS))
+    urls, problems = check_urls(form.get("urls", ""))
+    if problems:
+        errors["urls"] = problems
 
     description = clean_text(form.get("description", ""))
     if not description:
@@ -208,3 +199,48 @@ def validate(form, lang: str) -> tuple[Report | None, Errors]:
         return None, errors
     return Report(role=role, email=email, urls=tuple(urls), description=description, lang=lang), {}
 
+
+def check_urls(field: str) -> tuple[list[str], list[Problem]]:
+    """The URL field, one address per line → its distinct addresses, or what to tell the reporter.
+
+    Blank lines and lines repeated as they are count for nothing.  Past MAX_URLS other lines
+    the check stops, before the line over: a pasted flood costs as much as 30 lines, and the
+    one thing to do first is to split the list.  Of the lines with a problem, the first few
+    are named and the others counted, so the page stays short and the next step clear.
+    """
+    urls: dict[str, None] = {}  # in the order given, a duplicate found in constant time
+    typed_before: set[str] = set()
+    checked: set[str] = set()
+    problems: list[Problem] = []
+    too_many = False
+    # Lines are cleaned one by one, not the field as a whole: stripping the field would drop
+    # leading blank lines, and "Line 2" must be the second line the reporter sees.
+    for number, typed in enumerate(field.replace("\r\n", "\n").replace("\r", "\n").split("\n"), start=1):
+        if typed in typed_before:  # a flood of one line costs a look-up per line, no more
+            continue
+        typed_before.add(typed)
+        line = clean_text(typed)
+        if not line or line in checked:
+            continue
+        if len(checked) == MAX_URLS:
+            too_many = True
+            break
+        checked.add(line)
+        url, problem = normalise_url(line)
+        if problem:
+            problems.append(Problem(problem.message, (("line", number), *problem.params)))
+        else:
+            urls.setdefault(url)
+
+    found: list[Problem] = []
+    if too_many:
+        found.append(Problem(N_("Enter at most {max} addresses. If there are more, send them in a second report."), (("max", MAX_URLS),)))
+    if not checked:
+        found.append(Problem(N_("Enter the address (URL) of at least one page where the images appear.")))
+    # One more line is shown rather than counted: "1 more line" would save no space.
+    if len(problems) <= SHOWN_LINES + 1:
+        found += problems
+    else:
+        found += problems[:SHOWN_LINES]
+        found.append(Problem(N_("{count} more lines have a problem too. Check each line."), (("count", len(problems) - SHOWN_LINES),)))
+    return list(urls), found
