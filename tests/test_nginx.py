@@ -3,7 +3,8 @@
 tests/nginx_server.py runs the shipped configuration on loopback ports (a self-signed
 certificate, the session's build as the site root).  Behind it, the relay runs as in
 production: ``gunicorn -c deploy/gunicorn.conf.py``, ``RELAY_ENV=production`` with every
-setting given, the GnuPG fixture key as the staff key, one proxy in front.
+setting given, limits in a real Redis (tests/relay/redis_server.py), the GnuPG fixture key as
+the staff key, one proxy in front.
 
 Checked over https: the security headers of a static page (from nginx) and of a relay page
 (from the relay), each once; http → https; gzip; a report posted through nginx reaches the
@@ -31,6 +32,7 @@ from pathlib import Path
 import pytest
 
 from tests.nginx_server import NGINX, Nginx, free_port
+from tests.relay.redis_server import RedisServer
 from tests.relay.relaykit import GPG_SECRET, decrypt_mail
 from tests.sitekit import ROOT
 
@@ -85,6 +87,8 @@ def served(site, tmp_path_factory):
     keys.mkdir()
     shutil.copyfile(ROOT / "tests" / "fixtures" / "keys" / "staff-gpg-v4.pub.asc", keys / "staff.asc")
     mail = DevMail(folder / "received").start()
+    # Production refuses memory:// limits: a real Redis, as the runbook sets up.
+    redis = RedisServer(folder / "redis").start()
     env = {name: value for name, value in os.environ.items() if not name.startswith("RELAY_")}
     env.update({
         "RELAY_ENV": "production",
@@ -94,7 +98,7 @@ def served(site, tmp_path_factory):
         "RELAY_MAIL_FROM": "relay@safeline.example",
         "RELAY_SMTP_URL": f"smtp://127.0.0.1:{mail.port}",
         "RELAY_OUTBOX": str(folder / "outbox"),
-        "RELAY_RATELIMIT_STORAGE": "memory://",
+        "RELAY_RATELIMIT_STORAGE": redis.url,
         "RELAY_RATELIMIT": "100 per hour",
         "RELAY_RATELIMIT_POSTS": "100 per hour",
         "RELAY_SITE_ORIGIN": nginx.origin,
@@ -105,13 +109,14 @@ def served(site, tmp_path_factory):
         "RELAY_WORKERS": "1",
     })
     relay = Relay(env, relay_port)
-    relay.start()
     try:
+        relay.start()
         yield nginx, relay, folder
     finally:
         relay.stop()
         nginx.stop()
         mail.stop()
+        redis.stop()
 
 
 def fetch(port: int, path: str, *, method: str = "GET", body: bytes | None = None, headers: dict | None = None,
