@@ -6,8 +6,9 @@ production: ``gunicorn -c deploy/gunicorn.conf.py``, ``RELAY_ENV=production`` wi
 setting given, limits in a real Redis (tests/relay/redis_server.py), the GnuPG fixture key as
 the staff key, one proxy in front.
 
-Checked over https: the security headers of a static page (from nginx) and of a relay page
-(from the relay), each once; http → https; gzip; a report posted through nginx reaches the
+Checked over https: the TLS profile (TLS 1.2 only with forward-secret AEAD suites, TLS 1.3;
+nothing older); the security headers of a static page (from nginx) and of a relay page
+(from the relay), each once; http → https, with HSTS; gzip; a report posted through nginx reaches the
 outbox; with the relay stopped, the form's paths answer 503 with the page that lists the phone
 lines; a flood of POSTs is refused by nginx with 429 and that page, while reading never is; and
 nginx writes no access log and no client address.
@@ -25,6 +26,7 @@ import ssl
 import subprocess
 import sys
 import time
+import warnings
 import urllib.parse
 from collections import Counter
 from pathlib import Path
@@ -206,6 +208,53 @@ def test_http_redirects_to_https(served):
     assert status == 301
     location = urllib.parse.urlsplit(header(headers, "Location"))
     assert (location.scheme, location.hostname, location.path, location.query) == ("https", "127.0.0.1", "/en/faq/", "a=1")
+    hsts = header(headers, "Strict-Transport-Security")
+    assert hsts and int(re.search(r"max-age=(\d+)", hsts)[1]) >= 31536000
+    assert_no_duplicates(headers, "http")
+
+
+def handshake(port: int, version: ssl.TLSVersion, ciphers: str = "DEFAULT") -> tuple[str, str]:
+    """A TLS handshake offering only ``version`` and ``ciphers``: the version and suite agreed."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with warnings.catch_warnings():  # TLSv1/TLSv1_1 are deprecated names: offering them is the point
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = context.maximum_version = version
+    context.set_ciphers(f"{ciphers}:@SECLEVEL=0")  # let this client offer even what it would not
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, context.wrap_socket(raw) as tls:
+        return tls.version(), tls.cipher()[0]
+
+
+@pytest.mark.parametrize("suite", [
+    "AES128-GCM-SHA256",            # plain RSA key exchange: no forward secrecy
+    "AES256-GCM-SHA384",
+    "AES128-SHA",
+    "DHE-RSA-AES128-GCM-SHA256",    # forward secret, but left out of the profile (no dhparam)
+    "ECDHE-RSA-AES128-SHA256",      # forward secret, but CBC
+    "ECDHE-RSA-AES256-SHA",
+])
+def test_tls_1_2_refuses_suites_outside_the_profile(served, suite):
+    nginx, _, _ = served
+    with pytest.raises(ssl.SSLError) as refused:
+        handshake(nginx.https_port, ssl.TLSVersion.TLSv1_2, suite)
+    assert refused.value.reason == "SSLV3_ALERT_HANDSHAKE_FAILURE", refused.value  # the server's refusal
+
+
+@pytest.mark.parametrize("suite", ["ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384",
+                                   "ECDHE-RSA-CHACHA20-POLY1305"])
+def test_tls_1_2_with_ecdhe_aead_succeeds(served, suite):
+    nginx, _, _ = served
+    assert handshake(nginx.https_port, ssl.TLSVersion.TLSv1_2, suite) == ("TLSv1.2", suite)
+
+
+def test_tls_1_3_succeeds_and_older_versions_are_refused(served):
+    nginx, _, _ = served
+    assert handshake(nginx.https_port, ssl.TLSVersion.TLSv1_3)[0] == "TLSv1.3"
+    for old in (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1):
+        with pytest.raises(ssl.SSLError) as refused:
+            handshake(nginx.https_port, old)
+        assert refused.value.reason == "TLSV1_ALERT_PROTOCOL_VERSION", refused.value
 
 
 @pytest.mark.parametrize("path", ["/", "/theme/css/site.css", "/theme/js/exit.js"])
