@@ -7,10 +7,14 @@ setting given, limits in a real Redis (tests/relay/redis_server.py), the GnuPG f
 the staff key, one proxy in front.
 
 Checked over https: the TLS profile (TLS 1.2 only with forward-secret AEAD suites, TLS 1.3;
-nothing older); the security headers of a static page (from nginx) and of a relay page
-(from the relay), each once; http → https, with HSTS; gzip; a report posted through nginx reaches the
-outbox; with the relay stopped, the form's paths answer 503 with the page that lists the phone
-lines; a flood of POSTs is refused by nginx with 429 and that page, while reading never is; and
+nothing older); the security headers of a static page (from nginx) and of a relay page (from
+the relay), each once; http → https, with HSTS; gzip; a report posted through nginx reaches
+the outbox; with the relay stopped, the form's paths answer 503 with the page that lists the
+phone lines; a body over nginx's limit gets the site's "too long to send" page (413), also
+chunked; a bare 500 from the relay gets the "form not working" page, while the relay's own
+4xx and 503 pages pass through untouched (a stand-in relay answers any status asked for);
+any other error of nginx's, on any path, gets the site's error page; a flood of POSTs is
+refused by nginx with 429 and the "form not working" page, while reading never is; and
 nginx writes no access log and no client address.
 """
 
@@ -25,10 +29,12 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import warnings
 import urllib.parse
 from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -121,13 +127,60 @@ def served(site, tmp_path_factory):
         redis.stop()
 
 
+class StandIn(BaseHTTPRequestHandler):
+    """A stand-in for the relay that answers whatever status ``?status=`` asks for, with a
+    bare page of its own (like gunicorn's), so that what nginx passes on can be told apart."""
+
+    protocol_version = "HTTP/1.1"
+    MARK = "answered by the stand-in relay"
+
+    def answer(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        status = int(urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("status", ["200"])[0])
+        body = f"<html><body><h1>{status}</h1><p>{self.MARK}</p></body></html>".encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Stand-In", "yes")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_POST = do_HEAD = answer
+
+    def log_message(self, *args):  # no log lines (they would name the client)
+        pass
+
+
+@pytest.fixture(scope="module")
+def stand_in(site, tmp_path_factory):
+    """The shipped nginx in front of StandIn instead of the relay."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), StandIn)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    nginx = Nginx(tmp_path_factory.mktemp("nginx-stand-in"), site, server.server_address[1])
+    try:
+        yield nginx
+    finally:
+        nginx.stop()
+        server.shutdown()
+        server.server_close()
+
+
 def fetch(port: int, path: str, *, method: str = "GET", body: bytes | None = None, headers: dict | None = None,
-          tls: bool = True):
-    """One request; the status, every header as sent (a list, so duplicates show) and the body."""
+          tls: bool = True, chunked: bool = False):
+    """One request; the status, every header as sent (a list, so duplicates show) and the body.
+    ``chunked``: the body goes in 16 KiB chunks without a Content-Length."""
     connection = (http.client.HTTPSConnection("127.0.0.1", port, context=TLS, timeout=10) if tls
                   else http.client.HTTPConnection("127.0.0.1", port, timeout=10))
     try:
-        connection.request(method, path, body=body, headers=headers or {})
+        if chunked:
+            pieces = iter([body[start:start + 16384] for start in range(0, len(body), 16384)])
+            connection.request(method, path, body=pieces, headers={**(headers or {}), "Transfer-Encoding": "chunked"},
+                               encode_chunked=True)
+        else:
+            connection.request(method, path, body=body, headers=headers or {})
         response = connection.getresponse()
         return response.status, response.getheaders(), response.read()
     finally:
@@ -154,9 +207,12 @@ def assert_secure_headers(headers, where: str) -> None:
     assert directives["script-src"] == ["'self'"] and directives["style-src"] == ["'self'"]
     assert directives["form-action"] == ["'self'"]
     assert directives["frame-ancestors"] == ["'none'"]
-    assert header(headers, "Referrer-Policy") == "same-origin"
-    assert header(headers, "X-Content-Type-Options") == "nosniff"
-    assert "camera=()" in header(headers, "Permissions-Policy")
+    assert header(headers, "Referrer-Policy") == "same-origin", where
+    assert header(headers, "X-Content-Type-Options") == "nosniff", where
+    assert header(headers, "X-Frame-Options") == "DENY", where
+    assert "camera=()" in (header(headers, "Permissions-Policy") or ""), where
+    assert header(headers, "Cross-Origin-Opener-Policy") == "same-origin", where
+    assert header(headers, "Cache-Control") == "no-store", where
     hsts = header(headers, "Strict-Transport-Security")
     assert hsts and int(re.search(r"max-age=(\d+)", hsts)[1]) >= 31536000, f"{where}: {hsts}"
 
@@ -324,6 +380,130 @@ def test_with_the_relay_stopped_the_form_says_whom_to_call(served):
     assert not (logs / "access.log").exists() or (logs / "access.log").stat().st_size == 0
     for log in logs.iterdir():
         assert b"127.0.0.1" not in log.read_bytes(), f"{log.name}: {log.read_text(errors='replace')}"
+
+
+TOO_LONG = {"ja": "内容が多すぎて、送れませんでした", "en": "Your report was too long to send"}
+NOT_WORKING = {"ja": "フォームが使えないとき", "en": "If the form is not working"}
+ERROR = {"ja": "このページを表示できませんでした", "en": "This page could not be shown"}
+FORM_POST = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def lang_of(path: str) -> str:
+    return "en" if path.startswith("/en/") else "ja"
+
+
+def assert_site_page(status, headers, body, *, title: str, where: str, head: bool = False) -> None:
+    """One of the site's own pages, with every header once, and nothing of nginx's or the relay's."""
+    assert_secure_headers(headers, where)
+    assert_no_duplicates(headers, where)
+    assert header(headers, "X-Stand-In") is None, where
+    assert header(headers, "Content-Type") == "text/html; charset=utf-8", where
+    if head:
+        assert body == b"", where
+        return
+    text = body.decode()
+    assert f"<h1>{title}</h1>" in text, f"{where}: {text[:300]}"
+    assert StandIn.MARK not in text and "nginx" not in text, where
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["with-length", "chunked"])
+@pytest.mark.parametrize("path", ["/report/", "/en/report/"])
+def test_a_body_over_nginxs_limit_gets_the_too_long_page(stand_in, path, chunked):
+    """Over client_max_body_size (128 KiB) nginx refuses the body itself: the site's page,
+    in the language of the address, with the headers; the relay never sees it."""
+    status, headers, body = fetch(stand_in.https_port, path, method="POST", body=b"description=" + b"x" * 200_000,
+                                  headers=FORM_POST, chunked=chunked)
+    assert status == 413
+    assert_site_page(status, headers, body, title=TOO_LONG[lang_of(path)], where=f"{path} 413")
+    text = body.decode()
+    assert ("届いていません" in text) if lang_of(path) == "ja" else ("has not reached us" in text)
+    assert ('href="/report/"' in text) if lang_of(path) == "ja" else ('href="/en/report/"' in text)
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["with-length", "chunked"])
+def test_a_body_under_nginxs_limit_reaches_the_relay(stand_in, chunked):
+    status, headers, body = fetch(stand_in.https_port, "/report/?status=200", method="POST",
+                                  body=b"description=" + b"x" * 100_000, headers=FORM_POST, chunked=chunked)
+    assert status == 200 and StandIn.MARK in body.decode() and header(headers, "X-Stand-In") == "yes"
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "HEAD"])
+@pytest.mark.parametrize("path", ["/report/", "/en/report/", "/en/report/sent/?r=x"])
+def test_a_bare_500_from_the_relay_gets_the_form_not_working_page(stand_in, path, method):
+    """gunicorn's own bare 500 (an error escaping the app) never reaches the reporter."""
+    target = f"{path}{'&' if '?' in path else '?'}status=500"
+    status, headers, body = fetch(stand_in.https_port, target, method=method,
+                                  body=b"role=self" if method == "POST" else None,
+                                  headers=FORM_POST if method == "POST" else None)
+    assert status == 500
+    assert_site_page(status, headers, body, title=NOT_WORKING[lang_of(path)], where=f"{method} {path} 500",
+                     head=method == "HEAD")
+    if method != "HEAD":
+        assert "03-5467-2455" in body.decode()  # the phone lines
+
+
+@pytest.mark.parametrize(("method", "status"), [*[("POST", status) for status in (400, 403, 404, 405, 413, 422, 429, 503)],
+                                                 *[("GET", status) for status in (400, 403, 404, 405, 429, 503)]])
+def test_the_relays_own_4xx_and_503_pages_pass_through(stand_in, method, status):
+    """They give the form back with what was typed: nginx must not put a page of its own in
+    their place (proxy_intercept_errors only for 500).  (A POST states its length and goes to
+    one named location, a GET to the other: both are checked.)"""
+    answer = fetch(stand_in.https_port, f"/en/report/?status={status}", method=method,
+                   body=b"role=self" if method == "POST" else None, headers=FORM_POST if method == "POST" else None)
+    assert answer[0] == status
+    assert StandIn.MARK in answer[2].decode() and header(answer[1], "X-Stand-In") == "yes"
+
+
+def test_a_413_from_the_relay_for_a_chunked_body_gets_the_sites_page(stand_in):
+    """The one exception, by design: nginx reads a body sent without a length (never a
+    browser's form) only in the named location, where its own 413 needs the page, so the
+    relay's 413 (64-128 KiB) is replaced there by the site's page with the same message."""
+    answer = fetch(stand_in.https_port, "/en/report/?status=413", method="POST", body=b"role=self",
+                   headers=FORM_POST, chunked=True)
+    assert answer[0] == 413
+    assert_site_page(*answer, title=TOO_LONG["en"], where="chunked 413 from the relay")
+
+
+@pytest.mark.parametrize(("method", "path", "extra", "status"), [
+    ("POST", "/en/faq/", {}, 405),                         # a static page cannot take a form
+    ("POST", "/faq/", {}, 405),
+    ("PUT", "/en/", {}, 405),
+    ("POST", "/en/faq/", {"big": True}, 413),              # over the default 1 MiB of nginx
+    ("GET", "/" + "a" * 9000, {}, 414),                   # longer than nginx reads
+    ("GET", "/en/", {"headers": {"X-Long": "a" * 20000}}, 400),  # headers too long
+    ("GET", "/en/", {"headers": {"Transfer-Encoding": "gzip"}}, 501),
+    ("GET", "/theme/", {}, 404),                            # a folder without a page
+])
+def test_nginxs_own_errors_on_any_path_get_the_sites_page(stand_in, method, path, extra, status):
+    body = b"a=1" * (400_000 if extra.get("big") else 1) if method in ("POST", "PUT") else None
+    answer = fetch(stand_in.https_port, path, method=method, body=body, headers=extra.get("headers"))
+    assert answer[0] == status
+    # Errors found while nginx reads the request come before it knows the address's language.
+    lang = "ja" if status in (400, 501) else lang_of(path)
+    title = {404: "ページが見つかりません" if lang == "ja" else "Page not found"}.get(status, ERROR[lang])
+    assert_site_page(*answer, title=title, where=f"{method} {path[:20]} {status}")
+
+
+@pytest.mark.parametrize("path", ["/en/no-such-page/", "/en/faq/"])
+def test_head_requests_get_the_headers(stand_in, path):
+    status, headers, body = fetch(stand_in.https_port, path, method="HEAD")
+    assert status == (404 if "no-such" in path else 200)
+    assert_site_page(status, headers, body, title="", where=f"HEAD {path}", head=True)
+
+
+@pytest.mark.parametrize("path", ["/report", "/en/report"])
+def test_the_forms_address_without_its_slash_redirects_with_the_headers(stand_in, path):
+    status, headers, _ = fetch(stand_in.https_port, path)
+    assert status == 301 and header(headers, "Location").endswith(f"{path}/")
+    assert_secure_headers(headers, path)
+    assert_no_duplicates(headers, path)
+
+
+def test_the_error_pages_are_built_in_both_languages(site):
+    """What nginx serves for its errors exists in the build (nginx would fall back to its own page)."""
+    for page in ("error/index.html", "report-too-large/index.html", "report-unavailable/index.html", "404.html"):
+        for prefix in ("", "en/"):
+            assert (site / prefix / page).is_file(), prefix + page
 
 
 def test_a_flood_of_posts_is_refused_by_nginx_and_reading_never_is(served):
