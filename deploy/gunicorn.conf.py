@@ -2,7 +2,8 @@
 
 Settings of the relay itself come from the environment (RELAY_*; see README.md).  The app
 is loaded once in the master (preload), so a bad setting or a bad staff key stops gunicorn
-at start with the relay's one-line messages, instead of workers failing one by one.
+at start with the relay's one-line messages (create_app turns them into the exit), instead
+of workers failing one by one.
 """
 
 import multiprocessing
@@ -11,10 +12,9 @@ import os
 wsgi_app = "relay:create_app()"
 bind = os.environ.get("RELAY_BIND", "127.0.0.1:8001")
 # Requests are short and CPU-bound (validation, encryption, one fsync): a few sync workers.
+# Each worker is its own process: limits and spent form tokens live in Redis (production
+# refuses memory://), so any number of workers share them.
 workers = int(os.environ.get("RELAY_WORKERS", multiprocessing.cpu_count() * 2 + 1))
-# The relay checks its settings against the number of processes (preloaded, so before they
-# start): in production, limits and spent form tokens must then live in Redis.
-os.environ["RELAY_WORKERS"] = str(workers)
 worker_class = "sync"
 preload_app = True
 timeout = 30

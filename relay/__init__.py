@@ -12,6 +12,7 @@ It starts only when its configuration, staff keys, outbox and catalogs are all s
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import Flask, redirect, request
 from flask_limiter import Limiter
@@ -19,12 +20,14 @@ from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import headers, views
-from .abuse import client_key
+from . import headers, logs, views
+from .abuse import ChunkedBodyLimit, Pseudonyms, client_key
 from .config import ConfigError, Settings
 from .intake import Intake
 from .keys import StaffKeyError, is_development_key, load_staff_keys
 from .outbox import Outbox, OutboxUnwritableError
+from .problems import Problems
+from .quota import Quota, Store
 from .report import N_
 from .seal import seal as seal_report
 from .site import Frame
@@ -42,10 +45,21 @@ ERROR_TITLES = {
 }
 
 
-def create_app(environ=None) -> Flask:
-    """Build the relay from ``environ`` (default: the process environment); fail closed."""
-    settings = Settings.from_env(environ)
-    _configure_logging()
+def create_app(environ=None, *, clock=time.time) -> Flask:
+    """Build the relay from ``environ`` (default: the process environment); fail closed.
+
+    Called where a process starts (gunicorn, ``flask --app relay …``): a problem with the
+    settings, the staff keys, the outbox or the catalogs ends it with one line per problem.
+    ``clock`` (wall-clock seconds) is what form tokens and limits read the time from.
+    """
+    try:
+        return _assemble(Settings.from_env(environ), clock)
+    except Problems as problems:
+        raise problems.exit() from None
+
+
+def _assemble(settings: Settings, clock) -> Flask:
+    logs.configure()
     log = logging.getLogger("relay")
 
     keys = load_staff_keys(settings.staff_keys)
@@ -54,7 +68,7 @@ def create_app(environ=None) -> Flask:
         if development:
             raise StaffKeyError([f"RELAY_STAFF_KEYS: {label} is a development key; production needs the staff's real keys" for label in development])
 
-    outbox = Outbox(settings.outbox)
+    outbox = Outbox(settings.outbox, max_bytes=settings.outbox_max_bytes)
     try:
         outbox.check_writable()
     except OutboxUnwritableError as error:  # refuse like any other setting: one line, no traceback
@@ -69,6 +83,7 @@ def create_app(environ=None) -> Flask:
         MAX_FORM_PARTS=50,
         RELAY_SETTINGS=settings,
     )
+    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, MAX_BODY)
     if settings.proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxies, x_proto=settings.proxies, x_host=0)
 
@@ -77,10 +92,14 @@ def create_app(environ=None) -> Flask:
         settings.secret_key,
         min_fill_seconds=settings.min_fill_seconds,
         spent=SpentTokens.from_uri(settings.ratelimit_storage),
+        clock=clock,
     )
     app.extensions["intake"] = Intake(keys=keys, outbox=outbox, mail_from=settings.mail_from, mail_to=settings.mail_to, seal=seal_report)
     app.extensions["staff_keys"] = keys
     app.extensions["outbox"] = outbox
+    app.extensions["pseudonyms"] = Pseudonyms(settings.secret_key, clock)
+    app.extensions["quota"] = Quota(Store.from_uri(settings.ratelimit_storage), client=settings.ratelimit,
+                                    network=settings.ratelimit_network, site=settings.ratelimit_site, clock=clock)
 
     limiter = Limiter(
         key_func=client_key,
@@ -93,7 +112,7 @@ def create_app(environ=None) -> Flask:
     )
     app.extensions["relay_limiter"] = limiter
     app.register_blueprint(views.bp)
-    views.register_submit(app, limiter, per_report=settings.ratelimit, per_post=settings.ratelimit_posts)
+    views.register_submit(app, limiter, per_post=settings.ratelimit_posts)
 
     @app.after_request
     def secure(response):
@@ -129,9 +148,6 @@ def create_app(environ=None) -> Flask:
         lang = views.lang_of_path(request.path)
         return _error_page(lang, 500, *ERROR_TITLES[500])
 
-    from .cli import register as register_cli
-
-    register_cli(app)
     log.info("relay ready (%s): %d staff key(s), outbox %s", settings.env, len(keys), settings.outbox)
     return app
 
@@ -144,35 +160,3 @@ def _error_page(lang: str, status: int, title: str, message: str):
     page = views.page_for(lang, "report/", title)
     form_path = "/report/" if lang == "ja" else "/en/report/"
     return frame.render("error.html", page=page, message=gettext(message), form_path=form_path), status
-
-
-def _configure_logging() -> None:
-    """One line per event on stderr: time, level, logger, message; nothing about the reporter."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("relay").setLevel(logging.INFO)
-    # Werkzeug's request lines start with the client's address: never log them.
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    limiter_log = logging.getLogger("flask-limiter")
-    if not any(isinstance(found, LimiterLogFilter) for found in limiter_log.filters):
-        limiter_log.addFilter(LimiterLogFilter())
-
-
-class LimiterLogFilter(logging.Filter):
-    """Flask-Limiter's lines made like ours: one line, no traceback, no client key.
-
-    With ``swallow_errors`` it logs each failure of the store with a full traceback, on every
-    request while Redis is away (and a traceback names the store's address); the limits then
-    fail open, and this says so in one line.  Its "exceeded" line carries the client's key,
-    which stays the same for a whole day: the relay logs "refused: rate limit" instead.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info:
-            error = record.exc_info[1]
-            counted = str(record.msg).startswith("Failed to deduct")
-            record.msg = "rate limit store failed (%s): %s, failing open"
-            record.args = (type(error).__name__, "report not counted" if counted else "limits not checked")
-            record.exc_info = record.exc_text = None
-            return True
-        return not str(record.msg).startswith("ratelimit ")

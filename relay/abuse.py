@@ -1,10 +1,13 @@
 """What keeps the form from being abused, without knowing who anyone is.
 
-- Rate limits are keyed by an HMAC of the client address under a key that changes every
-  day (UTC), so neither the store nor a log ever holds an address, and yesterday's keys
-  cannot be linked to today's.  An IPv6 client counts by its /64, the block one household
-  or phone is given: its devices pick new addresses inside it at will, so a limit per
-  address would be a limit on nobody.
+- Limits count pseudonyms: an HMAC of the client's address under a key that changes every
+  day (UTC), so neither the store nor a log ever holds an address, and one day's pseudonyms
+  cannot be linked to another day's.  Each count is made under today's pseudonym and
+  tomorrow's (``relay.quota``; two limits for Flask-Limiter's per-POST one), so a client's
+  counts carry over when the key changes instead of dropping to zero at midnight.
+- An IPv6 client counts by its /64, the block one household or phone is given: its devices
+  pick new addresses inside it at will, so a limit per address would be a limit on nobody.
+  Its /48 (a whole customer's or organisation's network, 65,536 /64s) is counted too.
 - A POST must come from our own pages: ``Sec-Fetch-Site`` (or, from older browsers,
   ``Origin``) must not say another site sent it.
 - Only URL-encoded bodies: no multipart, so no file can ever be uploaded.
@@ -16,7 +19,11 @@ import datetime
 import functools
 import hashlib
 import hmac
+import io
 import ipaddress
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, g, request
@@ -24,16 +31,52 @@ from flask import abort, current_app, g, request
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 
+@dataclass(frozen=True)
+class Names:
+    """A client's pseudonyms, today's first: for its own counts and, if IPv6, its /48's."""
+
+    client: tuple[str, str]
+    network: tuple[str, str] | tuple[()]
+
+
+class Pseudonyms:
+    """Names for clients that change every day (UTC) and say nothing about the address."""
+
+    def __init__(self, secret: str, clock: Callable[[], float] = time.time):
+        self.secret = secret
+        self.clock = clock
+
+    def of(self, address: str) -> Names:
+        today = datetime.datetime.fromtimestamp(self.clock(), datetime.timezone.utc).date()
+        days = (today.isoformat(), (today + datetime.timedelta(days=1)).isoformat())
+        network = network_block(address)
+        return Names(
+            client=self._pair(days, client_block(address)),
+            network=self._pair(days, network) if network else (),
+        )
+
+    def _pair(self, days: tuple[str, str], block: str) -> tuple[str, str]:
+        # The address is only ever an input to this HMAC.
+        return tuple(hmac.new(_daily_key(self.secret, day), block.encode(), hashlib.sha256).hexdigest()[:32]
+                     for day in days)
+
+
+def names() -> Names:
+    """This request's client's pseudonyms (worked out once per request: kept on ``g``)."""
+    found = g.get("client_names")
+    if found is None:
+        found = g.client_names = current_app.extensions["pseudonyms"].of(request.remote_addr or "unknown")
+    return found
+
+
 def client_key() -> str:
-    """The limiter's key for this request's client (asked once per limit: kept on ``g``)."""
-    key = g.get("client_key")
-    if key is None:
-        day = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
-        # The address is only ever an input to this HMAC; the limiter sees the digest.
-        address = client_block(request.remote_addr or "unknown").encode()  # hmac input only
-        key = g.client_key = hmac.new(_daily_key(current_app.config["SECRET_KEY"], day), address,
-                                      hashlib.sha256).hexdigest()[:32]
-    return key
+    """Flask-Limiter's key: the client's pseudonym for today."""
+    return names().client[0]
+
+
+def client_key_tomorrow() -> str:
+    """The same client's pseudonym for tomorrow, so its count is there when the day changes."""
+    return names().client[1]
 
 
 def client_block(address: str) -> str:
@@ -47,6 +90,17 @@ def client_block(address: str) -> str:
             return str(ip.ipv4_mapped)
         return f"{ipaddress.IPv6Network((ip, 64), strict=False).network_address}/64"
     return str(ip)
+
+
+def network_block(address: str) -> str | None:
+    """The /48 of an IPv6 client; None for IPv4 (one address is already the client)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if ip.version != 6 or ip.ipv4_mapped is not None:
+        return None
+    return f"{ipaddress.IPv6Network((ip, 48), strict=False).network_address}/48"
 
 
 @functools.lru_cache(maxsize=4)
@@ -83,3 +137,39 @@ def refuse_cross_site(site_origin: str) -> None:
 def refuse_unexpected_body() -> None:
     if request.mimetype != FORM_TYPE:
         abort(400)
+
+
+class ChunkedBodyLimit:
+    """WSGI middleware: a body sent without Content-Length (chunked) meets the same cap.
+
+    Werkzeug checks ``MAX_CONTENT_LENGTH`` against the Content-Length header; a chunked body
+    from a server that terminates the stream (gunicorn) is only read up to the cap, and the
+    rest silently dropped: a cut form, whose token at the end is then "invalid".  This reads
+    such a body here, up to one byte over the cap, and hands it on with its length, so that
+    an over-long one is refused with 413 and its page like any other.
+    """
+
+    DRAIN = 1024 * 1024  # read on past the cap up to this much, so the client sees the 413
+
+    def __init__(self, app, limit: int):
+        self.app = app
+        self.limit = limit
+
+    def __call__(self, environ, start_response):
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if (chunked or not environ.get("CONTENT_LENGTH")) and environ.get("wsgi.input_terminated"):
+            stream = environ["wsgi.input"]
+            body = stream.read(self.limit + 1)
+            if len(body) > self.limit:
+                drained = 0
+                while drained < self.DRAIN and (chunk := stream.read(65536)):
+                    drained += len(chunk)
+                body = b""  # Werkzeug refuses by the length alone, before reading anything
+                environ["CONTENT_LENGTH"] = str(self.limit + 1)
+            else:
+                environ["CONTENT_LENGTH"] = str(len(body))
+            # Now an ordinary body of known length: no longer chunked, no longer open-ended.
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ.pop("HTTP_TRANSFER_ENCODING", None)
+            del environ["wsgi.input_terminated"]
+        return self.app(environ, start_response)

@@ -5,23 +5,31 @@
     flask --app relay dev-keys             make the development key pair (refused in production)
     flask --app relay read FILE            decrypt a mail of the local mail server with the
                                            development secret key (refused in production)
+
+They are Flask plugin commands (``flask.commands`` entry points in pyproject.toml), not the
+app's own: Flask finds them without building the app, and none of them needs it.  Above all
+the delivery worker starts with only its own settings (``DeliverySettings``) while staff
+keys have expired, catalogs are stale or the theme is missing: reports already confirmed to
+victims wait in the outbox, and the web relay's problems must not keep them there.  And
+``keys`` can name the key that keeps the relay from starting.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import click
-from flask import current_app
-from flask.cli import with_appcontext
 
-from . import openpgp
-from .config import DEV
+from . import logs, openpgp
+from .config import DEV, ConfigError, DeliverySettings, is_production, staff_keys_source
 from .delivery import deliver_once, run
-from .keys import describe
+from .keys import describe, load_staff_keys
+from .outbox import Outbox, OutboxUnwritableError
+from .problems import Problems
 from .smtp import SmtpTarget
 
 DEV_SECRET = DEV / "keys" / "staff.sec.asc"
@@ -29,31 +37,34 @@ DEV_PUBLIC = DEV / "keys" / "staff.pub.asc"
 DEV_USER_ID = "Safeline Staff (Safeline development key, not for production) <staff@safeline.test>"
 
 
-def register(app) -> None:
-    app.cli.add_command(keys_command)
-    app.cli.add_command(deliver_command)
-    app.cli.add_command(read_command)
-    app.cli.add_command(dev_keys_command)
-
-
 @click.command("keys")
-@with_appcontext
 def keys_command():
-    """List the staff keys the relay encrypts to."""
-    for row in describe(current_app.extensions["staff_keys"]):
+    """List the staff keys the relay encrypts to (or say what is wrong with them)."""
+    try:
+        keys = load_staff_keys(staff_keys_source())
+    except Problems as problems:
+        raise problems.exit("relay keys: the relay cannot use these keys:") from None
+    for row in describe(keys):
         click.echo(f"{row.fingerprint}  expires {row.expires}  {row.path}")
         for user_id in row.user_ids:
             click.echo(f"    {user_id}")
 
 
 @click.command("deliver")
-@with_appcontext
 @click.option("--once", is_flag=True, help="Try every waiting message once, then stop.")
 @click.option("--poll", default=1.0, show_default=True, help="Seconds between looks at the outbox.")
 def deliver_command(once: bool, poll: float):
     """Hand the outbox to the mail server; delete each message only after a 250."""
-    settings = current_app.config["RELAY_SETTINGS"]
-    outbox = current_app.extensions["outbox"]
+    logs.configure()
+    try:
+        settings = DeliverySettings.from_env()
+        outbox = Outbox(settings.outbox)
+        try:
+            outbox.check_writable()  # it deletes what was sent, and cleans tmp/
+        except OutboxUnwritableError as error:
+            raise ConfigError([f"RELAY_OUTBOX: {error}"]) from None
+    except Problems as problems:
+        raise problems.exit("relay deliver: refusing to start:") from None
     target = SmtpTarget.from_url(settings.smtp_url)
     if once:
         counts = deliver_once(outbox, target, settings.mail_from, list(settings.mail_to))
@@ -84,19 +95,16 @@ def make_dev_keys(production: bool) -> bool:
 @click.command("dev-keys")
 def dev_keys_command():
     """Make var/dev/keys/staff.{pub,sec}.asc for the local stack."""
-    import os
-
-    made = make_dev_keys(os.environ.get("RELAY_ENV") == "production")
+    made = make_dev_keys(is_production())
     click.echo(f"{'made' if made else 'kept'} {DEV_PUBLIC} and {DEV_SECRET}")
 
 
 @click.command("read")
-@with_appcontext
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--key", "key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=DEV_SECRET, show_default=True)
 def read_command(files, key_file):
     """Decrypt mails of the local mail server and print the report they carry."""
-    if current_app.config["RELAY_SETTINGS"].production:
+    if is_production():
         raise click.ClickException("refused when RELAY_ENV=production: staff read reports in their mail client")
     secret = key_file.read_bytes()
     for file in files:

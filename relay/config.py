@@ -1,13 +1,19 @@
-"""RELAY_* environment variables → one checked ``Settings`` value; fail closed.
+"""RELAY_* environment variables → checked settings; fail closed.
 
-Every problem is reported at once, one line each, naming the variable and what is wrong,
-and the relay refuses to start (``ConfigError`` is a ``SystemExit``: no traceback).
+Every problem is reported at once, one line each, naming the variable and what is wrong
+(``ConfigError``, a ``relay.problems.Problems``), and the relay refuses to start.
+
+Two sets are read: ``Settings``, everything the web relay needs, and ``DeliverySettings``,
+the few the delivery worker needs (outbox, mail server, addresses).  The worker never
+encrypts, so it starts and empties the outbox whatever state the web relay's own settings,
+keys or catalogs are in: reports already confirmed to victims must not wait for those.
 
 Development (``RELAY_ENV=development``, the default) has defaults that make ``./run serve``
 work out of the box: a local SMTP server, keys made on first run under ``var/dev/``.
-Production (``RELAY_ENV=production``) has no defaults: every variable below must be set,
-and a value that equals a development default is refused, as is a development key
-(checked in ``relay.keys``) or a site origin that is not https.
+Production (``RELAY_ENV=production``) has no defaults for what differs between machines:
+every required variable must be set, and a value that equals a development default is
+refused, as is a development key (checked in ``relay.keys``), a site origin that is not
+https, limits kept in one process's memory, or an unstated number of proxies.
 """
 
 from __future__ import annotations
@@ -20,6 +26,10 @@ from typing import Mapping
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
+from limits import parse_many
+
+from .problems import Problems
+from .smtp import SmtpTarget
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT / "var" / "dev"
@@ -32,28 +42,164 @@ DEVELOPMENT_DEFAULTS = {
     "RELAY_SMTP_URL": "smtp://127.0.0.1:8025",
     "RELAY_OUTBOX": str(DEV / "outbox"),
     "RELAY_SITE_ORIGIN": "http://127.0.0.1:8000",
+    # Production must say how many proxies stand in front: left at 0 behind nginx, every
+    # client would be 127.0.0.1 and share one set of limits.
+    "RELAY_PROXIES": "0",
+    # Production needs redis://: memory:// is one process's, lost when gunicorn recycles it.
+    "RELAY_RATELIMIT_STORAGE": "memory://",
 }
 OPTIONAL_DEFAULTS = {
-    "RELAY_RATELIMIT_STORAGE": "memory://",
     "RELAY_RATELIMIT": "5 per hour;20 per day",
+    # A /48 is one organisation's or one customer's whole IPv6 network: 65,536 /64s.
+    "RELAY_RATELIMIT_NETWORK": "10 per hour;40 per day",
     "RELAY_RATELIMIT_POSTS": "60 per hour",
+    # Meant to be well above the busiest hour staff have seen and far below a flood that would
+    # bury real reports in their mailboxes (README, "Tiers of limits"): adjust it to both.
+    "RELAY_RATELIMIT_SITE": "60 per hour",
+    "RELAY_OUTBOX_MAX_MB": "200",
     "RELAY_MIN_FILL_SECONDS": "3",
-    "RELAY_PROXIES": "0",
     "RELAY_QUICK_EXIT_URL": "https://tenki.jp/",
-    # Set by deploy/gunicorn.conf.py to the number of worker processes it starts.
-    "RELAY_WORKERS": "1",
 }
 ENVIRONMENTS = ("development", "production")
+# What to write, for a required variable whose right value is the same on every machine.
+HINTS = {
+    "RELAY_PROXIES": "1 behind the shipped nginx (it sets X-Forwarded-For), 0 if clients reach the relay directly",
+    "RELAY_RATELIMIT_STORAGE": "redis://127.0.0.1:6379/0, a local redis-server (memory:// is refused in production)",
+}
+MEMORY_IN_PRODUCTION = (
+    "RELAY_RATELIMIT_STORAGE: memory:// is refused in production: each gunicorn worker would keep its own "
+    "limits and spent form tokens and lose them whenever it is restarted (a spent token could then send a "
+    "second report); use redis://127.0.0.1:6379/0 (a local redis-server)"
+)
 
 
-class ConfigError(SystemExit):
-    def __init__(self, lines: list[str]):
-        self.lines = lines
-        super().__init__("relay: refusing to start:\n" + "\n".join(lines))
+class ConfigError(Problems):
+    """The settings cannot be used; one line per variable."""
+
+
+class _Reader:
+    """Reads RELAY_* variables, collecting every problem instead of stopping at the first."""
+
+    def __init__(self, environ: Mapping[str, str] | None):
+        self.environ = os.environ if environ is None else environ
+        self.problems: list[str] = []
+        env = self.environ.get("RELAY_ENV", "development").strip()
+        if env not in ENVIRONMENTS:
+            self.problems.append(f"RELAY_ENV: must be 'development' or 'production', not {env!r}")
+            env = "production"  # judge the rest by the stricter rules
+        self.env = env
+        self.production = env == "production"
+
+    def get(self, name: str) -> str:
+        value = self.environ.get(name, "").strip()
+        if value:
+            if self.production and value == DEVELOPMENT_DEFAULTS.get(name) and name != "RELAY_PROXIES":
+                if name == "RELAY_RATELIMIT_STORAGE":
+                    self.problems.append(MEMORY_IN_PRODUCTION)
+                else:
+                    self.problems.append(f"{name}: is the development default; production needs its own value")
+            return value
+        if name in OPTIONAL_DEFAULTS:
+            return OPTIONAL_DEFAULTS[name]
+        if self.production:
+            hint = f": {HINTS[name]}" if name in HINTS else ""
+            self.problems.append(f"{name}: missing (required when RELAY_ENV=production){hint}")
+            return ""
+        return DEVELOPMENT_DEFAULTS[name]
+
+    def addresses(self, name: str) -> tuple[str, ...]:
+        found = tuple(address.strip() for address in self.get(name).split(",") if address.strip())
+        for address in found:
+            self.problems += _address_problem(name, address)
+        return found
+
+    def address(self, name: str) -> str:
+        value = self.get(name)
+        if value:
+            self.problems += _address_problem(name, value)
+        return value
+
+    def smtp_url(self) -> str:
+        url = self.get("RELAY_SMTP_URL")
+        if url:
+            try:
+                SmtpTarget.from_url(url)  # one parser for the check and for delivery
+            except ValueError as error:
+                self.problems.append(f"RELAY_SMTP_URL: {error}")
+        return url
+
+    def folder(self, name: str) -> Path:
+        value = self.get(name)
+        if value and not Path(value).is_absolute() and self.production:
+            self.problems.append(f"{name}: must be an absolute path in production, not {value!r}")
+        return Path(value)
+
+    def limit(self, name: str) -> str:
+        value = self.get(name)
+        if not value:  # missing: said already
+            return value
+        try:
+            if parse_many(value):
+                return value
+        except ValueError:
+            pass
+        self.problems.append(f"{name}: {value!r} is not a rate limit like '5 per hour;20 per day'")
+        return value
+
+    def number(self, name: str, kind, low, high):
+        value = self.get(name)
+        if not value:  # missing: said already
+            return low
+        try:
+            number = kind(value)
+        except ValueError:
+            self.problems.append(f"{name}: must be a {'whole ' if kind is int else ''}number, not {value!r}")
+            return low
+        if not low <= number <= high:
+            self.problems.append(f"{name}: must be from {low} to {high}, not {value}")
+        return number
+
+    def done(self) -> None:
+        if self.problems:
+            raise ConfigError(self.problems)
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """What the delivery worker needs: where messages wait, and where and to whom they go."""
+
+    env: str
+    mail_to: tuple[str, ...]
+    mail_from: str
+    smtp_url: str
+    outbox: Path
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> DeliverySettings:
+        read = _Reader(environ)
+        settings = cls._read(read)
+        read.done()
+        return settings
+
+    @classmethod
+    def _read(cls, read: _Reader) -> DeliverySettings:
+        return cls(
+            env=read.env,
+            mail_to=read.addresses("RELAY_MAIL_TO"),
+            mail_from=read.address("RELAY_MAIL_FROM"),
+            smtp_url=read.smtp_url(),
+            outbox=read.folder("RELAY_OUTBOX"),
+        )
 
 
 @dataclass(frozen=True)
 class Settings:
+    """Everything the web relay needs (the delivery worker's settings among them)."""
+
     env: str
     secret_key: str
     staff_keys: Path
@@ -61,8 +207,11 @@ class Settings:
     mail_from: str
     smtp_url: str
     outbox: Path
+    outbox_max_bytes: int
     ratelimit_storage: str
-    ratelimit: str  # accepted reports per client
+    ratelimit: str  # accepted reports per client (an IPv4 address or an IPv6 /64)
+    ratelimit_network: str  # accepted reports per IPv6 /48
+    ratelimit_site: str  # accepted reports for the whole site: the ceiling of a flood
     ratelimit_posts: str  # any POST per client, accepted or not
     site_origin: str
     min_fill_seconds: float
@@ -73,97 +222,75 @@ class Settings:
     def production(self) -> bool:
         return self.env == "production"
 
+    @property
+    def delivery(self) -> DeliverySettings:
+        return DeliverySettings(self.env, self.mail_to, self.mail_from, self.smtp_url, self.outbox)
+
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
-        environ = os.environ if environ is None else environ
-        problems: list[str] = []
-        env = environ.get("RELAY_ENV", "development").strip()
-        if env not in ENVIRONMENTS:
-            problems.append(f"RELAY_ENV: must be 'development' or 'production', not {env!r}")
-            env = "production"  # judge the rest by the stricter rules
-        production = env == "production"
-
-        def get(name: str) -> str:
-            value = environ.get(name, "").strip()
-            if value:
-                if production and value == DEVELOPMENT_DEFAULTS.get(name):
-                    problems.append(f"{name}: is the development default; production needs its own value")
-                return value
-            if name in OPTIONAL_DEFAULTS:
-                return OPTIONAL_DEFAULTS[name]
-            if production:
-                problems.append(f"{name}: missing (required when RELAY_ENV=production)")
-                return ""
-            return DEVELOPMENT_DEFAULTS[name]
-
-        secret_key = get("RELAY_SECRET_KEY")
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        read = _Reader(environ)
+        secret_key = read.get("RELAY_SECRET_KEY")
         if secret_key and len(secret_key) < 32:
-            problems.append("RELAY_SECRET_KEY: too short; use at least 32 random characters (e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(48))')")
+            read.problems.append("RELAY_SECRET_KEY: too short; use at least 32 random characters "
+                                 "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(48))')")
+        staff_keys = read.get("RELAY_STAFF_KEYS")
+        delivery = DeliverySettings._read(read)
+        outbox_max_mb = read.number("RELAY_OUTBOX_MAX_MB", int, 1, 1_000_000)
 
-        staff_keys = get("RELAY_STAFF_KEYS")
-        mail_to = tuple(address.strip() for address in get("RELAY_MAIL_TO").split(",") if address.strip())
-        for address in mail_to:
-            problems += _address_problem("RELAY_MAIL_TO", address)
-        mail_from = get("RELAY_MAIL_FROM")
-        if mail_from:
-            problems += _address_problem("RELAY_MAIL_FROM", mail_from)
+        storage = read.get("RELAY_RATELIMIT_STORAGE")
+        if storage and not re.match(r"^(memory|redis|rediss|redis\+unix)://", storage):
+            read.problems.append(f"RELAY_RATELIMIT_STORAGE: must be memory:// or redis://host:port[/db], "
+                                 f"not {_redact(storage)!r}")
+        limits = {name: read.limit(name) for name in ("RELAY_RATELIMIT", "RELAY_RATELIMIT_NETWORK",
+                                                      "RELAY_RATELIMIT_SITE", "RELAY_RATELIMIT_POSTS")}
 
-        smtp_url = get("RELAY_SMTP_URL")
-        if smtp_url:
-            problems += _smtp_url_problem(smtp_url)
-
-        outbox = get("RELAY_OUTBOX")
-        if outbox and not Path(outbox).is_absolute() and production:
-            problems.append(f"RELAY_OUTBOX: must be an absolute path in production, not {outbox!r}")
-
-        storage = get("RELAY_RATELIMIT_STORAGE")
-        if not re.match(r"^(memory|redis|rediss|redis\+unix)://", storage):
-            problems.append(f"RELAY_RATELIMIT_STORAGE: must be memory:// or redis://host:port[/db], not {_redact(storage)!r}")
-
-        ratelimit = get("RELAY_RATELIMIT")
-        ratelimit_posts = get("RELAY_RATELIMIT_POSTS")
-        for name, value in (("RELAY_RATELIMIT", ratelimit), ("RELAY_RATELIMIT_POSTS", ratelimit_posts)):
-            problems += _limit_problem(name, value)
-
-        site_origin = get("RELAY_SITE_ORIGIN").rstrip("/")
+        site_origin = read.get("RELAY_SITE_ORIGIN").rstrip("/")
         if site_origin:
             parts = urlsplit(site_origin)
             if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query:
-                problems.append(f"RELAY_SITE_ORIGIN: must be scheme://host[:port] with nothing after it, not {site_origin!r}")
-            elif production and parts.scheme != "https":
-                problems.append("RELAY_SITE_ORIGIN: must be https:// in production")
+                read.problems.append(f"RELAY_SITE_ORIGIN: must be scheme://host[:port] with nothing after it, "
+                                     f"not {site_origin!r}")
+            elif read.production and parts.scheme != "https":
+                read.problems.append("RELAY_SITE_ORIGIN: must be https:// in production")
 
-        min_fill = _number(problems, "RELAY_MIN_FILL_SECONDS", get("RELAY_MIN_FILL_SECONDS"), float, 0, 600)
-        proxies = _number(problems, "RELAY_PROXIES", get("RELAY_PROXIES"), int, 0, 5)
-        workers = _number(problems, "RELAY_WORKERS", get("RELAY_WORKERS"), int, 1, 256)
-        if production and workers > 1 and storage.startswith("memory://"):
-            # Each gunicorn worker is its own process: memory:// would give every client the
-            # limits once per worker, and a double click reaching two workers two reports.
-            problems.append(f"RELAY_RATELIMIT_STORAGE: memory:// is each worker's own, and RELAY_WORKERS is "
-                            f"{workers}: production with several workers needs redis://127.0.0.1:6379/0 "
-                            "(a local redis-server), or RELAY_WORKERS=1")
-        quick_exit = get("RELAY_QUICK_EXIT_URL")
+        min_fill = read.number("RELAY_MIN_FILL_SECONDS", float, 0, 600)
+        proxies = read.number("RELAY_PROXIES", int, 0, 5)
+        quick_exit = read.get("RELAY_QUICK_EXIT_URL")
         if not quick_exit.startswith("https://"):
-            problems.append(f"RELAY_QUICK_EXIT_URL: must start with https://, not {quick_exit!r}")
-
-        if problems:
-            raise ConfigError(problems)
+            read.problems.append(f"RELAY_QUICK_EXIT_URL: must start with https://, not {quick_exit!r}")
+        read.done()
         return cls(
-            env=env,
+            env=read.env,
             secret_key=secret_key,
             staff_keys=Path(staff_keys),
-            mail_to=mail_to,
-            mail_from=mail_from,
-            smtp_url=smtp_url,
-            outbox=Path(outbox),
+            mail_to=delivery.mail_to,
+            mail_from=delivery.mail_from,
+            smtp_url=delivery.smtp_url,
+            outbox=delivery.outbox,
+            outbox_max_bytes=outbox_max_mb * 1024 * 1024,
             ratelimit_storage=storage,
-            ratelimit=ratelimit,
-            ratelimit_posts=ratelimit_posts,
+            ratelimit=limits["RELAY_RATELIMIT"],
+            ratelimit_network=limits["RELAY_RATELIMIT_NETWORK"],
+            ratelimit_site=limits["RELAY_RATELIMIT_SITE"],
+            ratelimit_posts=limits["RELAY_RATELIMIT_POSTS"],
             site_origin=site_origin,
             min_fill_seconds=min_fill,
             proxies=proxies,
             quick_exit_url=quick_exit,
         )
+
+
+def is_production(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether RELAY_ENV asks for production's rules (an unknown value does too)."""
+    return _Reader(environ).production
+
+
+def staff_keys_source(environ: Mapping[str, str] | None = None) -> str:
+    """RELAY_STAFF_KEYS, or the development key pair's public half in development."""
+    read = _Reader(environ)
+    source = read.get("RELAY_STAFF_KEYS")
+    read.done()
+    return source
 
 
 def _address_problem(name: str, address: str) -> list[str]:
@@ -175,38 +302,6 @@ def _address_problem(name: str, address: str) -> list[str]:
     except EmailNotValidError as error:
         return [f"{name}: {address!r} is not an e-mail address ({error})"]
     return []
-
-
-def _smtp_url_problem(url: str) -> list[str]:
-    from .smtp import SmtpTarget  # one parser for the check and for delivery
-
-    try:
-        SmtpTarget.from_url(url)
-    except ValueError as error:
-        return [f"RELAY_SMTP_URL: {error}"]
-    return []
-
-
-def _limit_problem(name: str, value: str) -> list[str]:
-    from limits import parse_many
-
-    try:
-        if parse_many(value):
-            return []
-    except ValueError:
-        pass
-    return [f"{name}: {value!r} is not a rate limit like '5 per hour;20 per day'"]
-
-
-def _number(problems: list[str], name: str, value: str, kind, low, high):
-    try:
-        number = kind(value)
-    except ValueError:
-        problems.append(f"{name}: must be a {'whole ' if kind is int else ''}number, not {value!r}")
-        return low
-    if not low <= number <= high:
-        problems.append(f"{name}: must be from {low} to {high}, not {value}")
-    return number
 
 
 def _redact(url: str) -> str:

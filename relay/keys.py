@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import openpgp
+from .problems import Problems
 
 log = logging.getLogger("relay.keys")
 
@@ -35,15 +36,12 @@ WARN_BEFORE = timedelta(days=30)
 DEVELOPMENT_MARK = "(Safeline development key"
 
 
-class StaffKeyError(SystemExit):
+class StaffKeyError(Problems):
     """The staff keys cannot be used; ``.lines`` lists each problem on one line.
 
-    A SystemExit, so that an uncaught one ends the relay with the message and no traceback.
+    Raised at start (the relay refuses to start) and before each report (a key expired while
+    the relay ran: that report is refused with a 503 and the form kept, see relay.views).
     """
-
-    def __init__(self, lines: Iterable[str]):
-        self.lines = list(lines)
-        super().__init__("\n".join(self.lines))
 
 
 @dataclass(frozen=True)
@@ -261,9 +259,26 @@ def _expiry_warning(key: StaffKey, now: datetime) -> str | None:
     until = key.usable_until(now)
     if until is None or until - now > WARN_BEFORE:
         return None
-    days = math.ceil((until - now) / timedelta(days=1))
-    return (f"staff key {key.label} expires on {_day(until)} (in {days} day{'' if days == 1 else 's'}): "
-            "extend or replace it")
+    return f"staff key {key.label} expires on {_moment(until, now)} (in {_how_long(until - now)}): extend or replace it"
+
+
+def _how_long(left: timedelta) -> str:
+    """``left`` in days, or in hours or minutes when less than a day is left (never "0")."""
+    seconds = left.total_seconds()
+    if seconds >= 86400:
+        count, unit = math.ceil(seconds / 86400), "day"
+    elif seconds >= 3600:
+        count, unit = int(seconds // 3600), "hour"
+    else:
+        count, unit = max(1, math.ceil(seconds / 60)), "minute"
+    return f"{count} {unit}{'' if count == 1 else 's'}"
+
+
+def _moment(when: datetime, now: datetime) -> str:
+    # Within a day the date alone hides how urgent it is: give the time too.
+    if when - now < timedelta(days=1):
+        return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return _day(when)
 
 
 def _day(moment: datetime) -> str:

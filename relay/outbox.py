@@ -35,6 +35,17 @@ class OutboxUnwritableError(OSError):
     """The outbox folder cannot take messages; the relay must not accept reports."""
 
 
+class OutboxFullError(OSError):
+    """The outbox holds its cap already: refuse the report before the disk fills."""
+
+
+# How long a measured size of the outbox is trusted.  Measuring lists the folder, which grows
+# while delivery is failing (the one time the cap matters), so it is not done per report:
+# within this time a process adds what it stored itself, and other processes' messages show
+# at the next measure.  The cap can thus be passed by at most a second's worth of reports.
+USAGE_TTL = 1.0
+
+
 @dataclass(frozen=True)
 class Claim:
     """A message held by this worker: nobody else sends it until the claim ends."""
@@ -48,11 +59,18 @@ class Claim:
 
 
 class Outbox:
-    """A folder of sealed messages, one file each, oldest delivered first."""
+    """A folder of sealed messages, one file each, oldest delivered first.
 
-    def __init__(self, folder: str | os.PathLike):
+    ``max_bytes`` caps what ``put`` will store (None: no cap).  A flood of reports while
+    delivery fails must end in a clear refusal, not in a full disk that the delivery worker,
+    the logs and the rest of the machine share.
+    """
+
+    def __init__(self, folder: str | os.PathLike, *, max_bytes: int | None = None):
         self.folder = Path(folder)
         self.tmp = self.folder / TMP
+        self.max_bytes = max_bytes
+        self._usage: tuple[float, int] | None = None  # (measured at, bytes)
 
     def __repr__(self) -> str:
         return f"Outbox({str(self.folder)!r})"
@@ -67,6 +85,8 @@ class Outbox:
         """
         if not _NAME.fullmatch(name) or name == TMP:
             raise ValueError("outbox: a message name must be a plain file name")
+        if self.max_bytes is not None:
+            self._check_room(len(message))
         final = self.folder / name
         # rename() would silently replace a message of the same name: that is a lost report.
         if os.path.lexists(final):
@@ -84,7 +104,33 @@ class Outbox:
             # so what the victim was told and what staff receive stay the same.
             _unlink_quietly(final)
             raise
+        if self._usage is not None:
+            self._usage = (self._usage[0], self._usage[1] + len(message))
         return final
+
+    def _check_room(self, size: int) -> None:
+        now = time.monotonic()
+        if self._usage is None or now - self._usage[0] > USAGE_TTL:
+            self._usage = (now, self.size())
+        if self._usage[1] + size > self.max_bytes:
+            raise OutboxFullError(errno.ENOSPC, f"outbox holds {self._usage[1]:,} bytes, its cap is {self.max_bytes:,}")
+
+    def size(self) -> int:
+        """Bytes of the messages waiting (not of tmp/)."""
+        total = 0
+        try:
+            entries = list(os.scandir(self.folder))
+        except FileNotFoundError:
+            return 0
+        for entry in entries:
+            if entry.name.startswith(".") or entry.name == TMP:
+                continue
+            try:
+                if entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_size
+            except FileNotFoundError:  # delivered meanwhile
+                continue
+        return total
 
     def _write_temporary(self, message: bytes, name: str) -> Path:
         temporary = self.tmp / f"{name}.{os.getpid()}.{secrets.token_hex(4)}"

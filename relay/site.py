@@ -20,6 +20,8 @@ from babel.support import Translations
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from markupsafe import Markup
 
+from .problems import Problems
+
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ROOT / "content" / "pages"
 TEMPLATES = ROOT / "theme" / "templates"
@@ -29,10 +31,8 @@ DEFAULT_LANG = "ja"
 LANGUAGE_NAMES = {"ja": "日本語", "en": "English"}
 
 
-class SiteError(SystemExit):
-    def __init__(self, lines: list[str]):
-        self.lines = lines
-        super().__init__("relay: refusing to start:\n" + "\n".join(lines))
+class SiteError(Problems):
+    """The theme's catalogs cannot be used; one line per problem."""
 
 
 @dataclass

@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Blueprint, current_app, g, redirect, request
+from flask import Blueprint, current_app, redirect, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from . import abuse
+from .quota import Refused
 from .report import FIELDS, N_, validate
 from .site import Page
 from .token import PENDING, TokenProblem
@@ -31,9 +33,15 @@ NOTICES = {
     "pending": N_("This report is already being sent. If you do not see a reference number in a moment, send it again."),
     "honeypot": N_("The form could not be sent. Please check what you typed and send it again."),
     "unavailable": N_("Your report could not be received just now, and nothing was sent. What you typed is still here: please try again in a few minutes."),
+    "busy": N_("We cannot take reports just now, and nothing was sent. What you typed is still here: please try again in an hour."),
     "ratelimited": N_("Many reports have been sent from this connection. Please wait an hour and send again: what you typed is still here."),
     "already_sent": N_("This form was already sent, and that report arrived. To send another report, fill in the form again."),
 }
+PAGE_BUDGET = 100_000  # bytes: the largest form page the relay sends back
+ECHOED = ("email", "urls", "description")  # the fields whose text comes back in the page
+NOT_SHOWN = N_("What was entered here was far longer than the form allows, so it is not shown again. Please enter it again, shorter.")
+# Notices that mean the report cannot be taken now: the page offers the phone instead.
+CALL_INSTEAD = ("unavailable", "busy")
 ANCHORS = {"role": "role-self", "email": "email", "urls": "urls", "description": "description", "consent": "consent"}
 
 
@@ -56,16 +64,29 @@ def page_for(lang: str, slug: str, title: str) -> Page:
 def render_form(lang: str, *, values=None, errors=None, notice=None, token=None, status=200):
     frame = current_app.extensions["frame"]
     gettext = frame.gettext(lang)
+    values = dict(values or {})
     rendered = {field: [problem.render(gettext) for problem in problems] for field, problems in (errors or {}).items()}
-    html = frame.render(
-        "report.html",
+    context = dict(
         page=page_for(lang, "report/", N_("Report form")),
-        values=values or {},
+        values=values,
         errors=rendered,
         anchors=ANCHORS,
         notice=gettext(NOTICES[notice]) if notice else None,
+        call_instead=notice in CALL_INSTEAD,
         token=token or current_app.extensions["tokens"].issue(),
     )
+    html = frame.render("report.html", **context)
+    # What was typed comes back escaped, and escaping can make a character five bytes: a
+    # pasted flood of '&' or '"' would make a page of several hundred KB.  Only such floods
+    # pass the budget, so the largest field is then left empty, with a word why, until the
+    # page fits; anything a person typed within the form's limits always comes back.
+    while len(html.encode("utf-8")) > PAGE_BUDGET:
+        field = max(ECHOED, key=lambda name: len(values.get(name, "")))
+        if not values.get(field):
+            break
+        values[field] = ""
+        rendered.setdefault(field, []).append(gettext(NOT_SHOWN))
+        html = frame.render("report.html", **context)
     return html, status
 
 
@@ -112,16 +133,41 @@ def submit():
         return render_form(lang, values=values, notice="pending", status=409)
     if held:
         return redirect(sent_url(lang, held), code=303)  # the same form sent twice: one report
+    # From here until the report is stored, both the token and the report's place in the
+    # limits are held; whatever ends the request without a stored report gives both back,
+    # even an exception outside Exception (gunicorn ending a worker that timed out), so the
+    # same form can be sent again.
+    reference = reservation = None
     try:
-        reference, size = current_app.extensions["intake"].accept(report)
-    except Exception as error:  # noqa: BLE001 - whatever failed, the reporter must know nothing was sent
-        tokens.spent.release(ticket.nonce)
-        log.error("unavailable: %s after %d ms", type(error).__name__, (time.perf_counter() - started) * 1000)
-        return render_form(lang, values=values, notice="unavailable", token=values["token"], status=503)
+        names = abuse.names()
+        try:
+            reservation = current_app.extensions["quota"].reserve(names.client, names.network)
+        except Refused as refused:
+            return refuse(lang, values, refused)
+        try:
+            reference, size = current_app.extensions["intake"].accept(report)
+        except Exception as error:  # noqa: BLE001 - whatever failed, the reporter must know nothing was sent
+            log.error("unavailable: %s after %d ms", type(error).__name__, (time.perf_counter() - started) * 1000)
+            return render_form(lang, values=values, notice="unavailable", token=values["token"], status=503)
+    finally:
+        if reference is None:
+            if reservation is not None:
+                reservation.release()
+            tokens.spent.release(ticket.nonce)
     tokens.spent.settle(ticket.nonce, reference)
-    g.report_accepted = True  # counted by the per-report limit (a replay's 303 is not a new report)
     log.info("accepted %s: %d bytes sealed in %d ms", reference, size, (time.perf_counter() - started) * 1000)
     return redirect(sent_url(lang, reference), code=303)
+
+
+def refuse(lang: str, values: dict[str, str], refused: Refused):
+    """A limit on accepted reports is reached: the form back, with what to do instead."""
+    if refused.counter.name == "site":
+        if refused.first_of_window:  # one line per window, across workers: for monitoring
+            log.error("refused: site-wide ceiling of accepted reports reached (RELAY_RATELIMIT_SITE)")
+        html, status = render_form(lang, values=values, notice="busy", token=values["token"], status=503)
+        return html, status, {"Retry-After": str(refused.counter.keep)}
+    log.info("refused: rate limit (%s)", refused.counter.name)
+    return render_form(lang, values=values, notice="ratelimited", token=values["token"], status=429)
 
 
 def already_accepted(token: str) -> str | None:
@@ -168,20 +214,19 @@ def sent():
 def guard_posts():
     """Before the body is read: only our own form, from our own pages."""
     if request.method == "POST":
-        from .abuse import refuse_cross_site, refuse_unexpected_body
-
-        refuse_unexpected_body()
-        refuse_cross_site(current_app.config["SITE_ORIGIN"])
+        abuse.refuse_unexpected_body()
+        abuse.refuse_cross_site(current_app.config["SITE_ORIGIN"])
 
 
-def register_submit(app, limiter, *, per_report: str, per_post: str) -> None:
-    """The POST routes, with their rate limits: reports accepted, and any POST at all.
+def register_submit(app, limiter, *, per_post: str) -> None:
+    """The POST routes, with Flask-Limiter's limit on any POST at all (accepted reports are
+    counted by ``relay.quota`` inside the view).
 
+    The limit is applied twice, under today's pseudonym and tomorrow's, with one scope: at
+    midnight tomorrow's already holds the last hours' posts (see relay.abuse).
     Added per app (not on the shared blueprint) because the limits come from its settings.
     """
-    # Its own scope: set to the same value as ``per_post``, it would otherwise share its count.
-    view = limiter.limit(per_report, scope="accepted",
-                         deduct_when=lambda response: g.get("report_accepted", False))(submit)
-    view = limiter.limit(per_post)(view)
+    view = limiter.limit(per_post, key_func=abuse.client_key, scope="posts")(submit)
+    view = limiter.limit(per_post, key_func=abuse.client_key_tomorrow, scope="posts")(view)
     for path in ("/report/", "/en/report/"):
         app.add_url_rule(path, endpoint="report.submit", view_func=view, methods=["POST"])

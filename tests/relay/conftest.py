@@ -97,6 +97,8 @@ def relay_env(staff_keys, outbox_dir, mail_server) -> dict[str, str]:  # noqa: F
         "RELAY_SITE_ORIGIN": SITE_ORIGIN,
         "RELAY_MIN_FILL_SECONDS": "0",
         "RELAY_RATELIMIT": "1000 per hour",
+        "RELAY_RATELIMIT_NETWORK": "1000 per hour",
+        "RELAY_RATELIMIT_SITE": "1000 per hour",
         "RELAY_RATELIMIT_POSTS": "1000 per hour",
     }
 
@@ -129,8 +131,3 @@ def app(catalogs, relay_env) -> Callable:
 @pytest.fixture
 def client(app):
     return app().test_client()
-
-
-@pytest.fixture
-def runner(app):
-    return app().test_cli_runner()

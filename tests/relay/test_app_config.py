@@ -11,17 +11,23 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 import relay
 from relay import openpgp
 from relay.config import DEVELOPMENT_DEFAULTS, Settings
+from tests.relay.redis_server import redis_server  # noqa: F401 - a fixture
 from tests.relay.relaykit import FIXTURES, ROOT, SITE_ORIGIN, submit
 
 PREFIX = "relay: refusing to start:"
+FLASK = Path(sys.executable).with_name("flask")
 REQUIRED = ["RELAY_SECRET_KEY", "RELAY_STAFF_KEYS", "RELAY_MAIL_TO", "RELAY_MAIL_FROM", "RELAY_SMTP_URL",
-            "RELAY_OUTBOX", "RELAY_SITE_ORIGIN"]
+            "RELAY_OUTBOX", "RELAY_RATELIMIT_STORAGE", "RELAY_SITE_ORIGIN", "RELAY_PROXIES"]
+# What production adds to the test settings: a shared store and a stated number of proxies.
+# (Nothing connects to this Redis unless a report is sent: tests that send one start a real one.)
+PRODUCTION = {"RELAY_ENV": "production", "RELAY_RATELIMIT_STORAGE": "redis://127.0.0.1:6379/0", "RELAY_PROXIES": "1"}
 
 
 def refusal(env: dict) -> list[str]:
@@ -59,8 +65,8 @@ def named(lines: list[str]) -> list[str]:
     ("RELAY_QUICK_EXIT_URL", "http://tenki.jp/", "must start with https://"),
 ])
 def test_one_bad_setting_is_one_line_naming_it(relay_env, catalogs, name, value, problem):
-    # (An unknown RELAY_ENV is judged by production's rules, which the test settings pass.)
-    lines = refusal({**relay_env, name: value})
+    # (An unknown RELAY_ENV is judged by production's rules, which these settings pass.)
+    lines = refusal({**relay_env, **PRODUCTION, "RELAY_ENV": "development", name: value})
     assert named(lines) == [name], lines
     assert problem in lines[0]
 
@@ -68,6 +74,7 @@ def test_one_bad_setting_is_one_line_naming_it(relay_env, catalogs, name, value,
 def test_every_bad_setting_is_reported_at_once(relay_env, catalogs):
     lines = refusal({
         **relay_env,
+        **PRODUCTION,
         "RELAY_ENV": "staging",
         "RELAY_SMTP_URL": "http://mail.example.org:25",
         "RELAY_SECRET_KEY": "short",
@@ -88,11 +95,26 @@ def test_a_password_in_the_smtp_url_is_never_repeated(relay_env, catalogs):
 
 def test_production_with_nothing_set_names_every_missing_variable(catalogs):
     lines = refusal({"RELAY_ENV": "production"})
-    assert lines == [f"{name}: missing (required when RELAY_ENV=production)" for name in REQUIRED]
+    assert [line.split(": missing (required when RELAY_ENV=production)")[0] for line in lines] == REQUIRED
+    # Where the right value is the same everywhere, the line says what to write.
+    assert lines[REQUIRED.index("RELAY_PROXIES")].endswith(
+        "1 behind the shipped nginx (it sets X-Forwarded-For), 0 if clients reach the relay directly")
+    assert "redis://127.0.0.1:6379/0" in lines[REQUIRED.index("RELAY_RATELIMIT_STORAGE")]
 
+
+def test_production_needs_the_number_of_proxies_stated(relay_env, catalogs):
+    """Left at 0 behind nginx, every client would be 127.0.0.1: after a few reports the whole
+    site would refuse new ones.  0 is fine when written."""
+    production = {**relay_env, **PRODUCTION}
+    del production["RELAY_PROXIES"]
+    lines = refusal(production)
+    assert named(lines) == ["RELAY_PROXIES"] and "missing" in lines[0]
+    assert Settings.from_env({**production, "RELAY_PROXIES": "0"}).proxies == 0
+    assert Settings.from_env({**production, "RELAY_PROXIES": "1"}).proxies == 1
+    assert Settings.from_env(relay_env).proxies == 0  # development: the default
 
 def test_production_refuses_the_development_secret_and_an_http_origin(relay_env, catalogs):
-    lines = refusal({**relay_env, "RELAY_ENV": "production",
+    lines = refusal({**relay_env, **PRODUCTION,
                      "RELAY_SECRET_KEY": DEVELOPMENT_DEFAULTS["RELAY_SECRET_KEY"],
                      "RELAY_SITE_ORIGIN": "http://safeline.example"})
     assert lines == [
@@ -103,7 +125,7 @@ def test_production_refuses_the_development_secret_and_an_http_origin(relay_env,
 
 @pytest.mark.parametrize("name", ["RELAY_MAIL_TO", "RELAY_SMTP_URL", "RELAY_SITE_ORIGIN"])
 def test_production_refuses_each_development_default(relay_env, catalogs, name):
-    lines = refusal({**relay_env, "RELAY_ENV": "production", name: DEVELOPMENT_DEFAULTS[name]})
+    lines = refusal({**relay_env, **PRODUCTION, name: DEVELOPMENT_DEFAULTS[name]})
     assert named(lines)[0] == name
     assert any("development default" in line for line in lines)
 
@@ -116,14 +138,14 @@ def test_production_refuses_a_development_key(relay_env, catalogs, tmp_path):
     env = {**relay_env, "RELAY_STAFF_KEYS": str(folder)}
 
     assert relay.create_app(env)  # fine for development
-    lines = refusal({**env, "RELAY_ENV": "production"})
+    lines = refusal({**env, **PRODUCTION})
     assert len(lines) == 1
     assert lines[0].startswith("RELAY_STAFF_KEYS:")
     assert pair.fingerprint in lines[0] and "is a development key" in lines[0]
 
 
-def test_production_starts_with_sound_settings_and_adds_hsts(relay_env, catalogs):
-    app = relay.create_app({**relay_env, "RELAY_ENV": "production"})
+def test_production_starts_with_sound_settings_and_adds_hsts(relay_env, catalogs, redis_server):
+    app = relay.create_app({**relay_env, **PRODUCTION, "RELAY_RATELIMIT_STORAGE": redis_server.url})
     client = app.test_client()
     response = client.get("/report/")
     assert response.status_code == 200
@@ -167,7 +189,8 @@ def test_a_refusal_in_a_real_process_is_one_message_and_exit_status_1(relay_env,
     assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
     assert f"{keys / 'expired.pub.asc'}: key " in result.stderr
     assert re.search(r"expired on \d{4}-\d\d-\d\d", result.stderr)
-    assert result.stderr.strip().count("\n") == 0  # one problem, one line
+    assert result.stderr.strip().splitlines()[0] == PREFIX  # as for any setting
+    assert result.stderr.strip().count("\n") == 1  # then one problem, one line
 
 
 # -- the outbox ------------------------------------------------------------------------------
@@ -197,10 +220,17 @@ def test_the_outbox_is_made_private_at_start(app, outbox_dir):
 
 # -- the command line ------------------------------------------------------------------------
 
-def test_flask_keys_lists_every_staff_key(runner, staff_keys):
-    result = runner.invoke(args=["keys"])
-    assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+def flask(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """``flask --app relay …`` as an operator runs it, in a process of its own."""
+    clean = {name: value for name, value in os.environ.items() if not name.startswith("RELAY_")}
+    return subprocess.run([str(FLASK), "--app", "relay", *args], cwd=ROOT, env={**clean, **env},
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_flask_keys_lists_every_staff_key(relay_env, staff_keys):
+    result = flask("keys", env=relay_env)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
     for name, fingerprint in staff_keys.fingerprints.items():
         row = next(line for line in lines if line.startswith(fingerprint))
         assert re.match(rf"^{fingerprint}  expires never  {re.escape(str(staff_keys.folder))}/\S+\.asc$", row), row
@@ -208,36 +238,49 @@ def test_flask_keys_lists_every_staff_key(runner, staff_keys):
     assert len([line for line in lines if re.match(r"^[0-9A-F]{40}  ", line)]) == 2
 
 
-def test_flask_keys_shows_when_a_key_expires(app, relay_env, tmp_path):
+def test_flask_keys_shows_when_a_key_expires(relay_env, tmp_path):
     pair = openpgp.generate_key("Short Lived <short@safeline.example>", validity_seconds=90 * 24 * 3600)
     folder = tmp_path / "short"
     folder.mkdir()
     (folder / "short.asc").write_bytes(pair.public)
-    result = app(RELAY_STAFF_KEYS=str(folder)).test_cli_runner().invoke(args=["keys"])
-    assert result.exit_code == 0, result.output
-    assert re.search(rf"^{pair.fingerprint}  expires \d{{4}}-\d\d-\d\d  ", result.output, re.M)
-    assert "Short Lived <short@safeline.example>" in result.output
+    result = flask("keys", env={**relay_env, "RELAY_STAFF_KEYS": str(folder)})
+    assert result.returncode == 0, result.stderr
+    assert re.search(rf"^{pair.fingerprint}  expires \d{{4}}-\d\d-\d\d  ", result.stdout, re.M)
+    assert "Short Lived <short@safeline.example>" in result.stdout
 
 
-
-def test_production_with_several_workers_needs_redis(relay_env, catalogs):
-    production = {**relay_env, "RELAY_ENV": "production"}
-    lines = refusal({**production, "RELAY_WORKERS": "5", "RELAY_RATELIMIT_STORAGE": "memory://"})
-    assert named(lines) == ["RELAY_RATELIMIT_STORAGE"], lines
-    assert "each worker's own" in lines[0] and "RELAY_WORKERS is 5" in lines[0]
-    for fine in ({"RELAY_WORKERS": "1", "RELAY_RATELIMIT_STORAGE": "memory://"},
-                 {"RELAY_WORKERS": "5", "RELAY_RATELIMIT_STORAGE": "redis://127.0.0.1:6379/0"}):
-        assert Settings.from_env({**production, **fine}).production
-    assert Settings.from_env({**relay_env, "RELAY_WORKERS": "5"})  # development: one machine, a test
+def test_flask_keys_names_the_key_that_keeps_the_relay_from_starting(relay_env, staff_keys):
+    """It needs no app: with an expired key, the relay cannot start, but this still answers."""
+    shutil.copyfile(FIXTURES / "expired.pub.asc", staff_keys.folder / "c-expired.asc")
+    result = flask("keys", env={**relay_env, "RELAY_SECRET_KEY": "short"})  # a broken setting too
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == "relay keys: the relay cannot use these keys:"
+    [line] = result.stderr.splitlines()[1:]
+    assert line.startswith(f"{staff_keys.folder / 'c-expired.asc'}: key ") and "expired on 2020-12-31" in line
 
 
-def test_gunicorn_in_production_refuses_memory_limits_for_its_workers(relay_env, catalogs, tmp_path):
+def test_production_refuses_memory_limits_even_with_one_worker(relay_env, catalogs):
+    """gunicorn recycles a worker after max_requests: memory:// would forget the limits and
+    the spent form tokens with it, and a spent token could then send a second report."""
+    production = {**relay_env, **PRODUCTION}
+    for storage in ("memory://", None):
+        env = {**production, "RELAY_RATELIMIT_STORAGE": storage} if storage else {
+            name: value for name, value in production.items() if name != "RELAY_RATELIMIT_STORAGE"}
+        lines = refusal(env)
+        assert named(lines) == ["RELAY_RATELIMIT_STORAGE"], lines
+        assert "redis://127.0.0.1:6379/0" in lines[0]
+    assert "refused in production" in refusal({**production, "RELAY_RATELIMIT_STORAGE": "memory://"})[0]
+    assert Settings.from_env(production).production
+    assert Settings.from_env(relay_env).ratelimit_storage == "memory://"  # development keeps it
+
+
+def test_gunicorn_in_production_refuses_memory_limits(relay_env, catalogs, tmp_path):
     env = {name: value for name, value in os.environ.items() if not name.startswith("RELAY_")}
-    env.update(relay_env, RELAY_ENV="production", RELAY_RATELIMIT_STORAGE="memory://", RELAY_WORKERS="3",
-               RELAY_BIND="127.0.0.1:9")  # never bound: the preloaded app refuses first
+    env.update({**relay_env, **PRODUCTION, "RELAY_RATELIMIT_STORAGE": "memory://", "RELAY_WORKERS": "1",
+                "RELAY_BIND": "127.0.0.1:9"})  # never bound: the preloaded app refuses first
     result = subprocess.run([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py")],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     output = result.stdout + result.stderr
-    assert "RELAY_RATELIMIT_STORAGE: memory:// is each worker's own, and RELAY_WORKERS is 3" in output
+    assert "RELAY_RATELIMIT_STORAGE: memory:// is refused in production" in output
     assert "Traceback" not in output

@@ -15,7 +15,7 @@ decrypted from the real outbox.
 from __future__ import annotations
 
 import time
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 
@@ -99,6 +99,47 @@ FLOODS = {
     "userinfo and IPv6": numbered(lambda n: f"https://u:p@[2001:db8::{n:x}]/\n"),
     "userinfo and global IPv6": numbered(lambda n: f"https://u:p@[2001:4860::{n:x}]/\n"),
 }
+
+
+# Characters that escaping makes five bytes, or four: a body full of the first kind would make
+# a page over the budget; one of the second kind still fits.
+ESCAPED = {'"': False, "&": False, "'": False, "<": True, ">": True}
+
+
+@pytest.mark.parametrize("field", ["email", "urls", "description"])
+@pytest.mark.parametrize("char", ESCAPED)
+def test_what_comes_back_escaped_still_fits_the_page_budget(client, outbox_dir, field, char):
+    """A body full of characters that escaping multiplies: the page stays under the budget,
+    if need be by leaving that flood out and saying so at the field; the other fields come
+    back as typed."""
+    token = get_token(client, "en")
+    room = MAX_BODY - len(urlencode({**VALID, "token": token, field: ""}).encode())
+    flood = char * (room // len(quote(char, safe="")))
+    body = urlencode({**VALID, "token": token, field: flood}).encode()
+    assert MAX_BODY - 200 < len(body) <= MAX_BODY
+
+    response = client.post(FORM_PATHS["en"], data=body, content_type=FORM)
+
+    assert response.status_code == 422
+    assert len(response.get_data()) < PAGE_BUDGET, len(response.get_data())
+    page = parse(response)
+    dropped = "What was entered here was far longer than the form allows, so it is not shown again."
+    if ESCAPED[char]:
+        assert page.value(field) == flood and dropped not in page.text
+    else:
+        assert page.value(field) == "" and dropped in page.by_id(f"{field}-error").text
+    for other in {"email", "urls", "description"} - {field}:
+        assert page.value(other) == VALID[other]
+    assert outbox_files(outbox_dir) == []
+
+
+def test_a_long_description_within_the_body_comes_back_whole(client):
+    """The budget never costs a person what they typed: 6,000 characters of Japanese, half as
+    much again as the description's limit and near the body's cap, come back to be shortened."""
+    typed = "海辺で撮られた写真です。" * 500
+    response = submit(client, lang="en", description=typed)
+    assert response.status_code == 422
+    assert parse(response).value("description") == typed
 
 
 @pytest.mark.parametrize("name", FLOODS)

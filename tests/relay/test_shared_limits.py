@@ -81,7 +81,7 @@ def test_two_instances_share_one_limit_through_redis(relays, redis_server, outbo
     # What the instances keep in Redis: digests and nonces, never the client's address.
     keys = [key.decode() for key in redis_server.client().keys("*")]
     assert any(key.startswith("relay:spent:") for key in keys)
-    assert any("accepted" in key for key in keys), keys
+    assert any(key.startswith("relay:quota:client:") for key in keys), keys
     assert not any("127.0.0.1" in key or "127-0-0-1" in key for key in keys)
     for relay in (first, second):
         assert "Traceback" not in relay.log_text()
