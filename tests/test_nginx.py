@@ -499,6 +499,14 @@ def test_the_forms_address_without_its_slash_redirects_with_the_headers(stand_in
     assert_no_duplicates(headers, path)
 
 
+def test_the_error_paths_log_no_client_address(stand_in):
+    """After every error above: still no access log, and no address in any log."""
+    logs = stand_in.folder / "logs"
+    assert not (logs / "access.log").exists() or (logs / "access.log").stat().st_size == 0
+    for log in logs.iterdir():
+        assert b"127.0.0.1" not in log.read_bytes(), f"{log.name}: {log.read_text(errors='replace')}"
+
+
 def test_the_error_pages_are_built_in_both_languages(site):
     """What nginx serves for its errors exists in the build (nginx would fall back to its own page)."""
     for page in ("error/index.html", "report-too-large/index.html", "report-unavailable/index.html", "404.html"):
