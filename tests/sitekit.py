@@ -14,7 +14,8 @@ import pelicanconf  # noqa: F401 - makes pelican.plugins.<ours> importable
 ROOT = Path(__file__).resolve().parent.parent
 
 LANGS = ("ja", "en")
-SLUGS = ("home", "before-you-report", "privacy", "faq", "support", "police", "about", "report-unavailable", "safety", "not-found")
+SLUGS = ("home", "before-you-report", "privacy", "faq", "support", "police", "about", "report-unavailable", "safety", "not-found",
+         "report-too-large", "error")
 
 
 def page_path(slug: str, lang: str) -> str:

@@ -25,6 +25,10 @@ TITLES = {
     ("safety", "en"): "Staying safe while you use this site",
     ("not-found", "ja"): "ページが見つかりません",
     ("not-found", "en"): "Page not found",
+    ("report-too-large", "ja"): "内容が多すぎて、送れませんでした",
+    ("report-too-large", "en"): "Your report was too long to send",
+    ("error", "ja"): "このページを表示できませんでした",
+    ("error", "en"): "This page could not be shown",
 }
 
 # Facts from the hotline's own page that each page must keep saying (in any wording around them).
