@@ -117,20 +117,7 @@ class Outbox:
 
     def size(self) -> int:
         """Bytes of the messages waiting (not of tmp/)."""
-        total = 0
-        try:
-            entries = list(os.scandir(self.folder))
-        except FileNotFoundError:
-            return 0
-        for entry in entries:
-            if entry.name.startswith(".") or entry.name == TMP:
-                continue
-            try:
-                if entry.is_file(follow_symlinks=False):
-                    total += entry.stat(follow_symlinks=False).st_size
-            except FileNotFoundError:  # delivered meanwhile
-                continue
-        return total
+        return sum(stat.st_size for _, stat in self._waiting())
 
     def _write_temporary(self, message: bytes, name: str) -> Path:
         temporary = self.tmp / f"{name}.{os.getpid()}.{secrets.token_hex(4)}"
@@ -207,6 +194,11 @@ class Outbox:
 
     def pending(self) -> list[Path]:
         """The waiting messages, oldest first."""
+        found = sorted((stat.st_mtime_ns, name) for name, stat in self._waiting())
+        return [self.folder / name for _, name in found]
+
+    def _waiting(self) -> list[tuple[str, os.stat_result]]:
+        """Name and stat of each waiting message (not tmp/, not our dot files)."""
         found = []
         try:
             entries = list(os.scandir(self.folder))
@@ -217,10 +209,10 @@ class Outbox:
                 continue
             try:
                 if entry.is_file(follow_symlinks=False):
-                    found.append((entry.stat().st_mtime_ns, entry.name))
+                    found.append((entry.name, entry.stat(follow_symlinks=False)))
             except FileNotFoundError:  # delivered by another worker meanwhile
                 continue
-        return [self.folder / name for _, name in sorted(found)]
+        return found
 
     @contextmanager
     def claim(self, path: Path) -> Iterator[Claim | None]:
