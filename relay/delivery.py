@@ -4,6 +4,12 @@ A message leaves the outbox only after the server answered 250 to it.  Failures 
 with a growing pause per message (base, 2 x base, 4 x base ... up to a cap); a permanent
 refusal is retried at the cap and logged at ERROR, because dropping it would lose a report.
 Log lines say which file, what happened, how big and how long: never addresses or content.
+
+Messages go one at a time, oldest first.  A slow server holds the next message back for at
+most ``Timeouts.deadline`` (15 minutes by default; see relay.smtp), after which the slow one
+is retried later and the others get their turn.  A stop is honoured between messages, and
+within a hand-off as long as its data has not ended; after that the server's reply is
+awaited (up to ``Timeouts.data_end``), because leaving then can make a duplicate.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from relay.outbox import Outbox
-from relay.smtp import PermanentDeliveryError, SmtpTarget, TemporaryDeliveryError
+from relay.smtp import PermanentDeliveryError, SmtpTarget, TemporaryDeliveryError, Timeouts, timeouts_from
 
 log = logging.getLogger("relay.delivery")
 
@@ -88,12 +94,15 @@ class Counts:
 
 def deliver_once(outbox: Outbox, target: SmtpTarget, mail_from: str, rcpt_to: list[str], *,
                  now: float | None = None, schedule: Schedule | None = None,
-                 timeout: float = 30, stop: threading.Event | None = None) -> Counts:
+                 timeouts: Timeouts | None = None, stop: threading.Event | None = None,
+                 timeout: float | None = None) -> Counts:
     """Try every due message once, oldest first; return what happened.
 
     ``now`` (a ``time.monotonic()`` value) fixes the clock, for tests; without a
-    ``schedule`` every message is due.
+    ``schedule`` every message is due.  ``timeouts`` (default: RFC 5321's) limit each
+    hand-off; ``timeout`` is the old single limit (``Timeouts.uniform``), kept for old callers.
     """
+    limits = timeouts_from(timeouts, timeout)
     schedule = Schedule() if schedule is None else schedule
     clock: Callable[[], float] = time.monotonic if now is None else (lambda: now)
     counts = Counts()
@@ -112,16 +121,16 @@ def deliver_once(outbox: Outbox, target: SmtpTarget, mail_from: str, rcpt_to: li
             if path.name in schedule.sent:
                 _remove(outbox, path, schedule, size=len(claim.data), ms=0, counts=counts)
                 continue
-            _attempt(outbox, target, claim.path, claim.data, mail_from, rcpt_to, schedule, clock, timeout,
+            _attempt(outbox, target, claim.path, claim.data, mail_from, rcpt_to, schedule, clock, limits, stop,
                      counts)
     return counts
 
 
 def _attempt(outbox, target, path: Path, data: bytes, mail_from, rcpt_to, schedule: Schedule, clock,
-             timeout: float, counts: Counts) -> None:
+             timeouts: Timeouts, stop: threading.Event | None, counts: Counts) -> None:
     started = time.monotonic()
     try:
-        target.send(data, mail_from=mail_from, rcpt_to=rcpt_to, timeout=timeout)
+        target.send(data, mail_from=mail_from, rcpt_to=rcpt_to, timeouts=timeouts, stop=stop)
     except TemporaryDeliveryError as error:
         pause = schedule.failed(path.name, clock())
         counts.deferred += 1
@@ -162,13 +171,17 @@ def _ms(started: float) -> int:
 
 def run(outbox: Outbox, target: SmtpTarget, mail_from: str, rcpt_to: list[str], *, stop: threading.Event,
         poll_seconds: float = 1.0, backoff_base: float = BACKOFF_BASE, backoff_cap: float = BACKOFF_CAP,
-        timeout: float = 30) -> None:
-    """Deliver until ``stop`` is set, looking at the outbox every ``poll_seconds``."""
+        timeouts: Timeouts | None = None, timeout: float | None = None) -> None:
+    """Deliver until ``stop`` is set, looking at the outbox every ``poll_seconds``.
+
+    ``timeouts`` and ``timeout`` as for ``deliver_once``.
+    """
+    limits = timeouts_from(timeouts, timeout)
     schedule = Schedule(Backoff(backoff_base, backoff_cap))
     cleaned = float("-inf")
     while not stop.is_set():
         try:
-            deliver_once(outbox, target, mail_from, rcpt_to, schedule=schedule, timeout=timeout, stop=stop)
+            deliver_once(outbox, target, mail_from, rcpt_to, schedule=schedule, timeouts=limits, stop=stop)
             if time.monotonic() - cleaned >= CLEAN_TMP_EVERY:
                 outbox.clean_tmp()
                 cleaned = time.monotonic()
