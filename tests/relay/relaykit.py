@@ -18,7 +18,7 @@ import pytest
 
 from relay import openpgp
 from relay.delivery import Counts, deliver_once
-from relay.smtp import SmtpTarget
+from relay.smtp import SmtpTarget, Timeouts
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "keys"
@@ -68,7 +68,8 @@ def deliver(app) -> Counts:
     """One pass of the real delivery worker over the app's outbox, to the test SMTP server."""
     settings = app.config["RELAY_SETTINGS"]
     target = SmtpTarget.from_url(settings.smtp_url, helo="relay.test")
-    return deliver_once(app.extensions["outbox"], target, settings.mail_from, list(settings.mail_to), timeout=5)
+    return deliver_once(app.extensions["outbox"], target, settings.mail_from, list(settings.mail_to),
+                        timeouts=Timeouts.uniform(5))
 
 
 def outbox_files(outbox_dir: Path) -> list[Path]:

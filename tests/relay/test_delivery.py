@@ -14,13 +14,13 @@ import pytest
 
 from relay.delivery import Backoff, Counts, Schedule, deliver_once, run
 from relay.outbox import Outbox
-from relay.smtp import SmtpTarget
+from relay.smtp import SmtpTarget, Timeouts
 from tests.relay.fixtures_mail import (  # noqa: F401
     MAIL_FROM, RCPT_TO, mail_server, message_id, outbox, sealed_message, target, wait_until,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-FAST = {"poll_seconds": 0.02, "backoff_base": 0.05, "backoff_cap": 0.2, "timeout": 5}
+FAST = {"poll_seconds": 0.02, "backoff_base": 0.05, "backoff_cap": 0.2, "timeouts": Timeouts.uniform(5)}
 
 
 def put(outbox: Outbox, reference: str, **options) -> bytes:
@@ -180,7 +180,7 @@ def test_two_workers_send_each_message_exactly_once(tmp_path, mail_server, targe
         for _ in range(200):
             if not box.pending():
                 break
-            totals.append(deliver_once(box, target, MAIL_FROM, RCPT_TO, timeout=5))
+            totals.append(deliver_once(box, target, MAIL_FROM, RCPT_TO, timeouts=Timeouts.uniform(5)))
 
     threads = [threading.Thread(target=worker) for _ in range(3)]
     for thread in threads:
