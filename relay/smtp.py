@@ -1,6 +1,6 @@
 """One hand-off of a sealed message to the mail server named by an ``smtp://`` URL.
 
-``send`` returns only once the server has answered 250 (or another 2xx) to the message data;
+``send`` returns only once the server has answered 250 (or 251, 252 ...) to the message data;
 everything else is a ``TemporaryDeliveryError`` or a ``PermanentDeliveryError``.  Error messages carry the
 stage and the reply code only: never the password, the message, the addresses, or the
 server's reply text (which often quotes an address).
@@ -169,7 +169,7 @@ class SmtpTarget:
 
     def send(self, message: bytes, *, mail_from: str, rcpt_to: list[str], timeouts: Timeouts | None = None,
              stop: threading.Event | None = None, timeout: float | None = None) -> None:
-        """Hand ``message`` over; return only after the server answered 250 (or another 2xx) to its data.
+        """Hand ``message`` over; return only after the server answered 25x to its data.
 
         ``timeouts`` limits each phase and the whole hand-off (default: RFC 5321's, see
         ``Timeouts``).  Once ``stop`` is set, a conversation still short of the end of the
@@ -219,8 +219,10 @@ class SmtpTarget:
                 connection.begin("RCPT", limits.command)
                 _expect(connection.rcpt(recipient), (250, 251), "RCPT")
             code, text = connection.transfer(data)
-            # Any positive completion ends it: resending after a "2xx, done" would be a duplicate.
-            if not 200 <= code < 300:
+            # 25x is "done" about the mail itself (RFC 5321 4.2.1): resending after 251 or 252
+            # would be a duplicate.  Other codes (a 221 here is nonsense) are retried: better
+            # a possible second copy than a report lost.
+            if not 250 <= code < 260:
                 raise _refused(code, "DATA", text)
             accepted = True
         except DeliveryError:
@@ -317,7 +319,7 @@ class _Conversation(smtplib.SMTP):
         self.limits = limits
         self.stage = "connect"
         self.data_complete = False  # the final dot is written: from here on, a duplicate is possible
-        self.reply_was_positive = False  # the reply to the final dot began with 2xx
+        self.reply_was_positive = False  # the reply to the final dot began with 25x
         self._stop = stop
         self._tls = tls
         self._buffer = bytearray()
@@ -405,7 +407,7 @@ class _Conversation(smtplib.SMTP):
             code = line[:3]
             if len(code) < 3 or not code.isdigit():
                 return -1, b"\n".join(lines)
-            if self._awaiting_end and code.startswith(b"2"):
+            if self._awaiting_end and code.startswith(b"25"):
                 self.reply_was_positive = True
             if line[3:4] != b"-":
                 return int(code), b"\n".join(lines)

@@ -254,11 +254,14 @@ def test_a_250_cut_off_after_its_first_line_is_a_success(odd_server):
     assert server.count(message_id("SL-CUT-0001")) == 1
 
 
-def test_another_positive_completion_to_the_data_is_not_resent(odd_server):
-    # Only 250 is in the RFC, but any 2xx says "done": resending would be a duplicate.
+def test_another_25x_to_the_data_is_not_resent_but_a_nonsense_2xx_is(odd_server):
+    # 250 is the RFC's answer, but 251 or 252 says "done" about the mail too: resending would
+    # be a duplicate.  A 221 there says nothing about the mail: better twice than lost.
     server = odd_server({"end": Act(reply=b"252 2.0.0 accepted\r\n")})
     send(server, "SL-2XX-0001")
     assert server.connections == 1
+    error, _ = refused(odd_server({"end": Act(reply=b"221 2.0.0 bye\r\n")}), "SL-2XX-0002")
+    assert isinstance(error, TemporaryDeliveryError) and str(error) == "unexpected reply 221 to DATA"
 
 
 # -- (c) one message cannot hold the worker without bound --------------------------------------------
