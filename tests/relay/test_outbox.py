@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from relay.outbox import Outbox, OutboxUnwritableError, _lock, message_id_of
+from relay.outbox import Outbox, OutboxFullError, OutboxUnwritableError, _lock, message_id_of
 from tests.relay.fixtures_mail import message_id, outbox, sealed_message  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -244,3 +244,31 @@ def test_remove_deletes_the_file(outbox):
     assert outbox.pending() == []
     with pytest.raises(FileNotFoundError):
         outbox.remove(path)
+
+
+# -- the cap -------------------------------------------------------------------------------------
+
+def test_a_capped_outbox_refuses_what_would_pass_its_cap_and_keeps_nothing_of_it(tmp_path):
+    box = Outbox(tmp_path / "outbox", max_bytes=10_000)
+    box.check_writable()
+    box.put(b"a" * 4000, "one.eml")
+    box.put(b"b" * 4000, "two.eml")  # its own additions count at once, without listing again
+    with pytest.raises(OutboxFullError):
+        box.put(b"c" * 4000, "three.eml")
+    assert sorted(path.name for path in box.pending()) == ["one.eml", "two.eml"]
+    assert list(box.tmp.iterdir()) == []
+    assert box.size() == 8000
+
+
+def test_near_its_cap_the_outbox_sees_what_others_stored_within_a_second(tmp_path):
+    box = Outbox(tmp_path / "outbox", max_bytes=10_000)
+    other = Outbox(tmp_path / "outbox")  # another worker of the relay
+    box.check_writable()
+    box.put(b"a" * 6000, "one.eml")
+    other.put(b"b" * 3000, "two.eml")
+    time.sleep(1.1)
+    with pytest.raises(OutboxFullError):
+        box.put(b"c" * 2000, "three.eml")
+    (tmp_path / "outbox" / "one.eml").unlink()  # delivered
+    time.sleep(1.1)
+    box.put(b"c" * 2000, "three.eml")
