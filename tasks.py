@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import threading
@@ -207,9 +208,75 @@ def check(c):
     print("check passed")
 
 
-@task(pre=[i18n_compile])
+# The programs the tests start, and the system packages that bring them: Debian's (apt-get; the
+# same names on Ubuntu, whose chromium comes as a snap) and Homebrew's on macOS, where one exists.
+# ./run test makes sure of them before pytest starts; ./run serve needs none of them.
+SYSTEM_PACKAGES = (
+    # (program, Debian package, Homebrew formula or None)
+    ("chromium", "chromium", "--cask chromium"),  # tests/browser/: Debian's Chromium, never Playwright's
+    ("nginx", "nginx", "nginx"),  # tests/test_nginx.py: deploy/nginx as shipped
+    ("openssl", "openssl", "openssl"),  # self-signed certificates for nginx and SMTP over TLS
+    ("redis-server", "redis-server", "redis"),  # shared limits and spent form tokens
+    ("gpg", "gnupg", "gnupg"),  # classic clients read our mail; keys that expire in seconds
+    ("systemd-analyze", "systemd", None),  # tests/test_systemd.py rates the shipped units
+)
+# nginx lives in /usr/sbin, which a user's PATH may lack.
+SEARCH_EXTRA = ("/usr/sbin", "/sbin")
+
+
+def _missing_programs() -> list[tuple[str, str, str | None]]:
+    path = os.pathsep.join([os.environ.get("PATH", ""), *SEARCH_EXTRA])
+    return [entry for entry in SYSTEM_PACKAGES if shutil.which(entry[0], path=path) is None]
+
+
+def _ensure_system_packages() -> None:
+    """Install what the tests need with apt-get (as root, or with a sudo that asks no password);
+    otherwise stop, before any test, with one line that says what to run."""
+    missing = _missing_programs()
+    if not missing:
+        return
+    packages = [debian for _, debian, _ in missing]
+    prefix = _apt_prefix()
+    if prefix is not None:
+        print(f"run test: installing {' '.join(packages)} (the tests start "
+              f"{', '.join(program for program, _, _ in missing)})", flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for args in (["update", "-q"], ["install", "-y", "-q", *packages]):
+            if subprocess.run([*prefix, "apt-get", *args], env=env).returncode != 0:
+                raise SystemExit(f"run test: apt-get {args[0]} failed (see above); fix that, then run: "
+                                 f"sudo apt-get install -y {' '.join(packages)}")
+        missing = _missing_programs()
+        if not missing:
+            return
+    programs = ", ".join(program for program, _, _ in missing)
+    line = (f"run test: the tests need {programs}, missing here; install "
+            f"{'them' if len(missing) > 1 else 'it'} with: sudo apt-get install -y "
+            f"{' '.join(debian for _, debian, _ in missing)}")
+    brew = [formula for _, _, formula in missing if formula]
+    if brew:
+        none = [program for program, _, formula in missing if not formula]
+        line += (f" (on macOS: {' && '.join(f'brew install {formula}' for formula in brew)}"
+                 + (f"; {', '.join(none)}: none on macOS)" if none else ")"))
+    raise SystemExit(line)
+
+
+def _apt_prefix() -> list[str] | None:
+    """How to run apt-get here: [] as root, ["sudo", "-n"] with a sudo that asks no password,
+    None if it cannot be run (no apt-get, or no way to be root without a password)."""
+    if shutil.which("apt-get") is None:
+        return None
+    if os.geteuid() == 0:
+        return []
+    if shutil.which("sudo") and subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0:
+        return ["sudo", "-n"]
+    return None
+
+
+@task
 def test(c, k=None):
-    """Run every test (pytest); -k selects by name."""
+    """Run every test (pytest), after installing the system packages they need; -k selects by name."""
+    _ensure_system_packages()  # first: a machine that lacks them stops before anything else
+    i18n_compile(c)
     command = [PY, "-m", "pytest"] + (["-k", k] if k else [])
     raise SystemExit(subprocess.run(command, cwd=ROOT).returncode)
 

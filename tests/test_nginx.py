@@ -83,7 +83,7 @@ class Relay:
 @pytest.fixture(scope="module")
 def served(site, tmp_path_factory):
     if not Path(NGINX).exists():
-        pytest.fail(f"no nginx at {NGINX}: apt-get install -y nginx openssl (as .ci/run does)")
+        pytest.fail(f"no nginx at {NGINX}: apt-get install -y nginx openssl (./run test installs them)")
     from relay.devmail import DevMail
     from tests.browser.stack import compile_catalogs
 

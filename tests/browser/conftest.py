@@ -1,7 +1,7 @@
 """A real browser on the built site: Debian's Chromium, driven by Playwright.
 
 - ``browser``: one Chromium for the session (``/usr/bin/chromium``, or ``$CHROMIUM``). Never
-  ``playwright install``: it downloads a browser of its own. ``.ci/run`` installs Debian's.
+  ``playwright install``: it downloads a browser of its own. ``./run test`` installs Debian's.
 - ``serve``: serve a built site folder on 127.0.0.1 (a free port, ``ThreadingHTTPServer`` in a
   thread) with a strict Content-Security-Policy, as production does: nothing inline runs.
 - ``served_site``: the base URL of the session's normal build (the ``site`` fixture).
@@ -38,7 +38,7 @@ CSP = "; ".join([
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install -y chromium (as .ci/run does), or set CHROMIUM")
+        pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install -y chromium (./run test installs it), or set CHROMIUM")
     from playwright.sync_api import sync_playwright
 
     playwright = sync_playwright().start()

@@ -7,7 +7,7 @@ after a restart); ``freeze()``/``thaw()`` stop and continue the process (SIGSTOP
 Redis that accepts connections and never answers.  Nothing is written to disk.
 
 The fixture ``redis_server`` gives a started server and stops it after the test.
-.ci/run installs the package (``apt-get install -y redis-server``) when it is missing.
+./run test installs the package (``apt-get install -y redis-server``) when it is missing.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class RedisServer:
         if self.running:
             return self
         if not Path(REDIS_SERVER).exists():
-            pytest.fail(f"no redis-server at {REDIS_SERVER}: apt-get install -y redis-server (as .ci/run does)")
+            pytest.fail(f"no redis-server at {REDIS_SERVER}: apt-get install -y redis-server (./run test installs it)")
         command = [REDIS_SERVER, "--port", str(self.port), "--bind", HOST, "--save", "", "--appendonly", "no",
                    "--dir", str(self.folder), "--logfile", str(self.log), "--daemonize", "no",
                    "--protected-mode", "yes"]

@@ -189,7 +189,7 @@ def certificate(tmp_path_factory) -> tuple[Path, Path]:
                         "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
                         "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True, timeout=30)
     except FileNotFoundError:
-        pytest.fail("no openssl: apt-get install -y openssl (as .ci/run does)")
+        pytest.fail("no openssl: apt-get install -y openssl (./run test installs it)")
     return cert, key
 
 
