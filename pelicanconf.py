@@ -5,11 +5,18 @@ Japanese is the default language at ``/``; English pages are translations (same 
 archives, so there are no empty listing pages to maintain or to leak.
 """
 
+import sys
 from pathlib import Path
 
 import pelican.plugins
 
 ROOT = Path(__file__).resolve().parent
+if str(ROOT) not in sys.path:  # safeline.site, the site's rules, shared with the relay
+    sys.path.insert(0, str(ROOT))
+
+from safeline.site import (  # noqa: E402
+    CATALOGS, DEFAULT_LANG, LANGUAGE_NAMES, LANGUAGES, PAGE_LANG_URL, PAGE_URL, QUICK_EXIT_URL, page_path,
+)
 # Our plugins follow Pelican's convention (namespace packages pelican.plugins.<name>) but
 # live in this repository, not in site-packages: add their folder to the namespace.  Tests
 # and tasks import this file to get the same view.
@@ -22,8 +29,7 @@ SITEURL = ""  # links stay root-relative, so the output works on any host
 SITE_ORIGIN = ""
 RELATIVE_URLS = False
 TIMEZONE = "Asia/Tokyo"
-DEFAULT_LANG = "ja"
-I18N_LANGUAGES = ["ja", "en"]  # every page exists in each; the build warns otherwise
+I18N_LANGUAGES = list(LANGUAGES)  # every page exists in each; the build warns otherwise
 
 PATH = str(ROOT / "content")
 PAGE_PATHS = ["pages"]
@@ -41,12 +47,11 @@ PLUGINS = [
     "pelican.plugins.audit",
 ]
 HOTLINES_DATA = str(ROOT / "data" / "hotlines.yaml")
-I18N_CATALOGS = str(ROOT / "theme" / "translations")
+I18N_CATALOGS = str(CATALOGS)
 
-PAGE_URL = "{slug}/"
-PAGE_SAVE_AS = "{slug}/index.html"
-PAGE_LANG_URL = "{lang}/{slug}/"
-PAGE_LANG_SAVE_AS = "{lang}/{slug}/index.html"
+# PAGE_URL and PAGE_LANG_URL come from safeline.site.
+PAGE_SAVE_AS = PAGE_URL + "index.html"
+PAGE_LANG_SAVE_AS = PAGE_LANG_URL + "index.html"
 PAGE_TRANSLATION_ID = "slug"
 SLUGIFY_SOURCE = "basename"
 
@@ -88,9 +93,7 @@ AUDIT = False
 
 # Paths answered by the relay (relay/views.py), not by the static site: the web server
 # routes them there, and the link audit does not look for them in output/.
-RELAY_PATHS = ["/report/", "/en/report/"]
+RELAY_PATHS = ["/" + page_path("report", lang) for lang in LANGUAGES]
 AUDIT_SERVED_ELSEWHERE = RELAY_PATHS
 
-LANGUAGE_NAMES = {"ja": "日本語", "en": "English"}
-# Where the quick exit leads: an ordinary, harmless everyday site (a weather forecast).
-QUICK_EXIT_URL = "https://tenki.jp/"
+# LANGUAGE_NAMES and QUICK_EXIT_URL (the theme reads both) come from safeline.site.

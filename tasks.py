@@ -21,11 +21,10 @@ from pathlib import Path
 
 from invoke import task
 
-ROOT = Path(__file__).resolve().parent
-CATALOGS = ROOT / "theme" / "translations"
+from safeline.site import CATALOGS, LANGUAGES, ROOT
+
 POT = CATALOGS / "messages.pot"
-LANGUAGES = ("ja", "en")
-WATCHED = ("content", "theme", "data", "plugins", "pelicanconf.py", "publishconf.py")
+WATCHED = ("content", "theme", "data", "plugins", "safeline", "pelicanconf.py", "publishconf.py")
 PY = sys.executable
 
 

@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project, for relay.*
 
 from bench import load, nginx_stack  # noqa: E402
+from safeline.site import CATALOGS, LANGUAGES  # noqa: E402
 from bench.common import (HOST, add_run_options, cpu_times, free_port, gunicorn_command, gunicorn_env,  # noqa: E402
                           gunicorn_workers, load_average, others_share, print_machine, scratch_folder, server,
                           stop_on_sigterm, tree_cpu, verdict, wait_until_quiet)
@@ -103,8 +104,6 @@ def requests_for(setup: Setup, port: int, count: int) -> list[bytes]:
 
 def stale_catalogs() -> list[str]:
     """Catalogs the relay would refuse (it needs each .mo newer than its .po)."""
-    from relay.site import CATALOGS, LANGUAGES
-
     found = []
     for lang in LANGUAGES:
         po = CATALOGS / lang / "LC_MESSAGES" / "messages.po"

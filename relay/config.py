@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 from email_validator import EmailNotValidError, validate_email
 from limits import parse_many
 
+from safeline.site import QUICK_EXIT_URL
+
 from .problems import Problems
 from .smtp import SmtpTarget
 
@@ -58,7 +60,7 @@ OPTIONAL_DEFAULTS = {
     "RELAY_RATELIMIT_SITE": "60 per hour",
     "RELAY_OUTBOX_MAX_MB": "200",
     "RELAY_MIN_FILL_SECONDS": "3",
-    "RELAY_QUICK_EXIT_URL": "https://tenki.jp/",
+    "RELAY_QUICK_EXIT_URL": QUICK_EXIT_URL,
 }
 ENVIRONMENTS = ("development", "production")
 # What to write, for a required variable whose right value is the same on every machine.

@@ -102,67 +102,77 @@ def deliver_once(outbox: Outbox, target: SmtpTarget, mail_from: str, rcpt_to: li
     ``schedule`` every message is due.  ``timeouts`` (default: RFC 5321's) limit each
     hand-off; ``timeout`` is the old single limit (``Timeouts.uniform``), kept for old callers.
     """
-    limits = timeouts_from(timeouts, timeout)
-    schedule = Schedule() if schedule is None else schedule
-    clock: Callable[[], float] = time.monotonic if now is None else (lambda: now)
-    counts = Counts()
+    batch = _Batch(outbox, target, mail_from, rcpt_to, timeouts=timeouts_from(timeouts, timeout),
+                schedule=Schedule() if schedule is None else schedule,
+                clock=time.monotonic if now is None else (lambda: now), stop=stop)
     pending = outbox.pending()
-    schedule.keep_only({path.name for path in pending})
+    batch.schedule.keep_only({path.name for path in pending})
     for path in pending:
         if stop is not None and stop.is_set():
             break
-        if not schedule.is_due(path.name, clock()):
-            counts.waiting += 1
+        if not batch.schedule.is_due(path.name, batch.clock()):
+            batch.counts.waiting += 1
             continue
         with outbox.claim(path) as claim:
             if claim is None:
-                counts.busy += 1
-                continue
-            if path.name in schedule.sent:
-                _remove(outbox, path, schedule, size=len(claim.data), ms=0, counts=counts)
-                continue
-            _attempt(outbox, target, claim.path, claim.data, mail_from, rcpt_to, schedule, clock, limits, stop,
-                     counts)
-    return counts
+                batch.counts.busy += 1
+            elif path.name in batch.schedule.sent:
+                batch.remove(path, size=len(claim.data), ms=0)
+            else:
+                batch.attempt(claim.path, claim.data)
+    return batch.counts
 
 
-def _attempt(outbox, target, path: Path, data: bytes, mail_from, rcpt_to, schedule: Schedule, clock,
-             timeouts: Timeouts, stop: threading.Event | None, counts: Counts) -> None:
-    started = time.monotonic()
-    try:
-        target.send(data, mail_from=mail_from, rcpt_to=rcpt_to, timeouts=timeouts, stop=stop)
-    except TemporaryDeliveryError as error:
-        pause = schedule.failed(path.name, clock())
-        counts.deferred += 1
-        log.warning("%s deferred (%s) size=%d ms=%d attempt=%d retry_in=%gs", path.name, error, len(data),
-                    _ms(started), schedule.failures[path.name], round(pause, 3))
-        return
-    except PermanentDeliveryError as error:
-        pause = schedule.failed(path.name, clock(), permanent=True)
-        counts.refused += 1
-        log.error("%s refused (%s), kept; size=%d ms=%d attempt=%d retry_in=%gs", path.name, error, len(data),
-                  _ms(started), schedule.failures[path.name], round(pause, 3))
-        return
-    except Exception as error:  # a bug must not stop the worker nor lose the message
-        pause = schedule.failed(path.name, clock())
-        counts.deferred += 1
-        log.error("%s failed (%s) size=%d ms=%d attempt=%d retry_in=%gs", path.name, type(error).__name__,
-                  len(data), _ms(started), schedule.failures[path.name], round(pause, 3))
-        return
-    schedule.sent.add(path.name)
-    _remove(outbox, path, schedule, size=len(data), ms=_ms(started), counts=counts)
+@dataclass
+class _Batch:
+    """One pass over the outbox: where its messages go (the mail server, from the sender, to the
+    staff), within what limits, and what happened to each."""
 
+    outbox: Outbox
+    target: SmtpTarget
+    mail_from: str
+    rcpt_to: list[str]
+    timeouts: Timeouts
+    schedule: Schedule
+    clock: Callable[[], float]
+    stop: threading.Event | None = None
+    counts: Counts = field(default_factory=Counts)
 
-def _remove(outbox: Outbox, path: Path, schedule: Schedule, *, size: int, ms: int, counts: Counts) -> None:
-    # Removed while the claim is still held, so no other worker can pick it up in between.
-    try:
-        outbox.remove(path)
-    except OSError as error:
-        log.error("%s sent but not removed (%s) size=%d ms=%d", path.name, error.strerror, size, ms)
-        return
-    schedule.forget(path.name)
-    counts.sent += 1
-    log.info("%s sent size=%d ms=%d", path.name, size, ms)
+    def attempt(self, path: Path, data: bytes) -> None:
+        started = time.monotonic()
+        try:
+            self.target.send(data, mail_from=self.mail_from, rcpt_to=self.rcpt_to, timeouts=self.timeouts,
+                             stop=self.stop)
+        except TemporaryDeliveryError as error:
+            self._failed(path, data, started, "warning", f"deferred ({error})")
+        except PermanentDeliveryError as error:
+            self._failed(path, data, started, "error", f"refused ({error}), kept;", permanent=True)
+        except Exception as error:  # a bug must not stop the worker nor lose the message
+            self._failed(path, data, started, "error", f"failed ({type(error).__name__})")
+        else:
+            self.schedule.sent.add(path.name)
+            self.remove(path, size=len(data), ms=_ms(started))
+
+    def _failed(self, path: Path, data: bytes, started: float, level: str, what: str, *,
+                permanent: bool = False) -> None:
+        pause = self.schedule.failed(path.name, self.clock(), permanent=permanent)
+        if permanent:
+            self.counts.refused += 1
+        else:
+            self.counts.deferred += 1
+        getattr(log, level)("%s %s size=%d ms=%d attempt=%d retry_in=%gs", path.name, what, len(data), _ms(started),
+                            self.schedule.failures[path.name], round(pause, 3))
+
+    def remove(self, path: Path, *, size: int, ms: int) -> None:
+        # Removed while the claim is still held, so no other worker can pick it up in between.
+        try:
+            self.outbox.remove(path)
+        except OSError as error:
+            log.error("%s sent but not removed (%s) size=%d ms=%d", path.name, error.strerror, size, ms)
+            return
+        self.schedule.forget(path.name)
+        self.counts.sent += 1
+        log.info("%s sent size=%d ms=%d", path.name, size, ms)
 
 
 def _ms(started: float) -> int:

@@ -32,9 +32,13 @@ HEADERS = {
 }
 
 
+# Over https only, so in production only.
+HSTS = "max-age=31536000; includeSubDomains"
+
+
 def add(response, *, production: bool):
     for name, value in HEADERS.items():
         response.headers[name] = value
     if production:
-        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        response.headers["Strict-Transport-Security"] = HSTS
     return response

@@ -13,6 +13,7 @@ import secrets
 import uuid
 
 from .report import Report
+from .seal import seal
 
 # Crockford-like: no 0/O, 1/I/L or U, so a number read out on the phone is not misheard.
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -24,12 +25,11 @@ def new_reference() -> str:
 
 
 class Intake:
-    def __init__(self, *, keys, outbox, mail_from: str, mail_to: tuple[str, ...], seal):
+    def __init__(self, *, keys, outbox, mail_from: str, mail_to: tuple[str, ...]):
         self.keys = keys
         self.outbox = outbox
         self.mail_from = mail_from
         self.mail_to = list(mail_to)
-        self.seal = seal
         self.domain = mail_from.rsplit("@", 1)[-1]
 
     def accept(self, report: Report) -> tuple[str, int]:
@@ -37,7 +37,7 @@ class Intake:
         reference = new_reference()
         received_at = datetime.datetime.now(datetime.timezone.utc)
         message_id = f"<{uuid.uuid4().hex}.{reference}@{self.domain}>"
-        sealed = self.seal(
+        sealed = seal(
             report,
             reference=reference,
             message_id=message_id,

@@ -18,6 +18,8 @@ from urllib.parse import parse_qsl
 from ada_url import URL, HostType
 from email_validator import EmailNotValidError, validate_email
 
+from safeline.site import N_
+
 Role = Literal["self", "guardian"]
 Lang = Literal["ja", "en"]
 
@@ -46,20 +48,15 @@ class Report:
 
 # -- checking the form ---------------------------------------------------------------------
 
-
-
-def N_(message: str) -> str:
-    """Marks a message for the catalogs; the view translates it in the page's language."""
-    return message
-
-
 MAX_URLS = 30
 SHOWN_LINES = 3  # line problems listed by number; the rest are counted
 MAX_URL_LENGTH = 2048
 MAX_DESCRIPTION = 4000
 MAX_EMAIL = 254
-ROLES = ("self", "guardian", "other")
-FIELDS = ("role", "email", "urls", "description", "consent")
+# Who may report: the person in the images, or the guardian of a child in them.  The form also
+# offers "other" (someone else), which the view answers with what else can be done.
+ROLES = ("self", "guardian")
+FIELDS = ("role", "email", "urls", "description", "consent")  # the form's fields, in its order
 
 
 @dataclass(frozen=True)
@@ -105,6 +102,10 @@ WEB_SCHEME = re.compile(r"^https?:", re.I)
 HOST_WITH_PORT = re.compile(r"^(www\.|[^/:\s]+\.[a-z]{2,}[:/])", re.I)
 
 
+TOO_LONG = Problem(N_("Line {line}: this address is longer than {max} characters. Copy it again from the address bar."), (("max", f"{MAX_URL_LENGTH:,}"),))
+NOT_AN_ADDRESS = Problem(N_("Line {line}: this does not look like a web address. Copy it again from the address bar."))
+
+
 def normalise_url(raw: str) -> tuple[str | None, Problem | None]:
     """One line of the URL field → a normalised http(s) URL, or what to tell the reporter.
 
@@ -114,7 +115,7 @@ def normalise_url(raw: str) -> tuple[str | None, Problem | None]:
     """
     text = raw.strip().strip("<>\"'「」『』")
     if len(text) > MAX_URL_LENGTH:
-        return None, Problem(N_("Line {line}: this address is longer than {max} characters. Copy it again from the address bar."), (("max", f"{MAX_URL_LENGTH:,}"),))
+        return None, TOO_LONG
     if LOCAL_PATH.match(text) or text.lower().startswith("file:"):
         return None, Problem(N_("Line {line}: this is a file on your device, not a web page. Give the address of the page where the image appears. Never send the image itself."))
     if SCHEME.match(text) and not WEB_SCHEME.match(text) and not HOST_WITH_PORT.match(text):
@@ -128,10 +129,10 @@ def normalise_url(raw: str) -> tuple[str | None, Problem | None]:
     try:
         url = URL(text)
     except ValueError:
-        return None, Problem(N_("Line {line}: this does not look like a web address. Copy it again from the address bar."))
+        return None, NOT_AN_ADDRESS
     host = url.hostname  # already lower case, IDNA (UTS 46) applied, IP addresses canonical
     if not _valid_host(host, url.host_type):
-        return None, Problem(N_("Line {line}: this does not look like a web address. Copy it again from the address bar."))
+        return None, NOT_AN_ADDRESS
     if SEARCH_HOSTS.search(host) and SEARCH_PATHS.search(url.pathname) and any(k in SEARCH_QUERY_KEYS for k, _ in parse_qsl(url.search[1:])):
         return None, Problem(N_("Line {line}: this is a page of search results. Open the result and give the address of the page where the image appears."))
     # A password must not travel on to staff; the fragment never reaches the server; "?"
@@ -141,7 +142,7 @@ def normalise_url(raw: str) -> tuple[str | None, Problem | None]:
         url.search = ""
     href = url.href
     if len(href) > MAX_URL_LENGTH:  # percent-encoding lengthens non-ASCII paths up to nine times
-        return None, Problem(N_("Line {line}: this address is longer than {max} characters. Copy it again from the address bar."), (("max", f"{MAX_URL_LENGTH:,}"),))
+        return None, TOO_LONG
     return href, None
 
 
@@ -166,7 +167,7 @@ def validate(form, lang: str) -> tuple[Report | None, Errors]:
         errors.setdefault(field, []).append(Problem(message, tuple(params)))
 
     role = form.get("role", "")
-    if role not in ("self", "guardian"):
+    if role not in ROLES:
         add("role", N_("Choose who you are: the person in the images, or the parent or guardian of a child in them."))
 
     # A Japanese input method easily types full-width letters and ＠ (ｈａｎａｋｏ＠…): NFKC

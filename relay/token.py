@@ -28,7 +28,10 @@ MAX_AGE = 2 * 60 * 60  # seconds
 
 
 class TokenProblem(Exception):
-    """``kind`` is one of: invalid, too_fast, expired, pending."""
+    """Why a form token cannot be used now; ``kind`` is invalid, too_fast or expired.
+
+    (A token already spent is no problem of the token's: ``SpentTokens`` says what it sent.)
+    """
 
     def __init__(self, kind: str):
         super().__init__(kind)

@@ -1,10 +1,14 @@
 """The report form: GET shows it, POST checks it and hands it on; then a confirmation.
 
-Paths: ``/report/`` (Japanese) and ``/en/report/`` (English), ``…/sent/`` for the
-confirmation.  Whatever happens, the reporter gets the same form back with everything they
-typed, and a message in their language that says what to do; never a traceback.  The
-reference number reaches the confirmation page signed and short-lived; nothing that the
-reporter typed ever goes into a URL.
+Paths: the page ``report`` of each language (``/report/``, ``/en/report/``: the site's URL
+rule, ``safeline.site.page_path``), and ``…/sent/`` below it for the confirmation.  Whatever
+happens, the reporter gets the same form back with everything they typed, and a message in
+their language that says what to do; never a traceback.  The reference number reaches the
+confirmation page signed and short-lived; nothing that the reporter typed ever goes into a URL.
+
+``make_blueprint(settings, limiter)`` makes the whole of it, as SecureDrop's source_app
+does: the routes, the limit on POSTs, the checks before a POST is read, the security headers
+and the error pages of every response.
 """
 
 from __future__ import annotations
@@ -13,18 +17,23 @@ import logging
 import time
 
 from flask import Blueprint, current_app, redirect, request
+from flask_limiter import Limiter
+from flask_limiter.errors import RateLimitExceeded
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.exceptions import HTTPException
 
-from . import abuse
+from safeline.site import LANGUAGES, N_, lang_of_path, page_path
+
+from . import abuse, headers
+from .config import Settings
+from .frame import Page
 from .quota import Refused
-from .report import FIELDS, N_, validate
-from .site import Page
+from .report import FIELDS, MAX_DESCRIPTION, MAX_URLS, ROLES, validate
 from .token import PENDING, TokenProblem
 
 log = logging.getLogger("relay.report")
-bp = Blueprint("report", __name__)
 
-LANGS = ("ja", "en")
+FORM = "report"  # the form's page, in the site's URL rule; the confirmation is at sent/ below it
 HONEYPOT = "website"
 NOTICES = {
     "invalid": N_("This form could not be checked. Please send it again: what you typed is still here."),
@@ -37,27 +46,56 @@ NOTICES = {
     "ratelimited": N_("Many reports have been sent from this connection. Please wait an hour and send again: what you typed is still here."),
     "already_sent": N_("This form was already sent, and that report arrived. To send another report, fill in the form again."),
 }
+# Notices that mean the report cannot be taken now: the page offers the phone instead.
+CALL_INSTEAD = ("unavailable", "busy")
 PAGE_BUDGET = 100_000  # bytes: the largest form page the relay sends back
 ECHOED = ("email", "urls", "description")  # the fields whose text comes back in the page
 NOT_SHOWN = N_("What was entered here was far longer than the form allows, so it is not shown again. Please enter it again, shorter.")
-# Notices that mean the report cannot be taken now: the page offers the phone instead.
-CALL_INSTEAD = ("unavailable", "busy")
-ANCHORS = {"role": "role-self", "email": "email", "urls": "urls", "description": "description", "consent": "consent"}
+# Where the error summary leads for each field: its control, or a group's first choice.
+ANCHORS = {name: f"{name}-{ROLES[0]}" if name == "role" else name for name in FIELDS}
+ERRORS = {
+    400: (N_("The request could not be understood"), N_("Please go back to the form and send it again.")),
+    403: (N_("The form must be sent from this site"), N_("Please open the form on this site and send it from there.")),
+    404: (N_("Page not found"), N_("The page you asked for does not exist.")),
+    405: (N_("This page cannot do that"), N_("Please go back to the form and send it again.")),
+    413: (N_("The form is too large"), N_("What was sent is larger than the form allows. Please shorten the description or send fewer addresses at once.")),
+    429: (N_("Please wait"), N_("Please wait an hour and try again.")),
+    500: (N_("Something went wrong on our side"), N_("Please try again in a few minutes.")),
+}
 
 
-def _prefix(lang: str) -> str:
-    return "" if lang == "ja" else f"{lang}/"
+def make_blueprint(settings: Settings, limiter: Limiter) -> Blueprint:
+    """The report flow, with the limit on POSTs of ``settings``.
+
+    The limit is applied twice, under the client's pseudonym for today and for tomorrow, in
+    one scope: at midnight tomorrow's already holds the last hours' posts (relay.abuse).
+    Accepted reports are counted by ``relay.quota`` inside ``submit``.
+    """
+    bp = Blueprint("report", __name__)
+    posted = limiter.limit(settings.ratelimit_posts, key_func=abuse.client_key, scope="posts")(submit)
+    posted = limiter.limit(settings.ratelimit_posts, key_func=abuse.client_key_tomorrow, scope="posts")(posted)
+    for lang in LANGUAGES:
+        form = "/" + page_path(FORM, lang)
+        bp.add_url_rule(form, "show_form", show_form, methods=["GET"])
+        bp.add_url_rule(form, "submit", posted, methods=["POST"])
+        bp.add_url_rule(form + "sent/", "sent", sent, methods=["GET"])
+    bp.before_app_request(guard_posts)
+    bp.after_app_request(lambda response: headers.add(response, production=settings.production))
+    bp.app_errorhandler(RateLimitExceeded)(too_many)
+    bp.app_errorhandler(HTTPException)(http_error)
+    bp.app_errorhandler(Exception)(unexpected)
+    return bp
 
 
-def lang_of_path(path: str) -> str:
-    return "en" if path.startswith("/en/") else "ja"
-
+# -- the pages -----------------------------------------------------------------------------------
 
 def page_for(lang: str, slug: str, title: str) -> Page:
+    """A page of the relay as the shared templates read one, with its twin in each language."""
     gettext = current_app.extensions["frame"].gettext
-    other = "en" if lang == "ja" else "ja"
-    page = Page(lang=lang, title=gettext(lang)(title), url=f"{_prefix(lang)}{slug}", slug=slug)
-    page.translations = [Page(lang=other, title=gettext(other)(title), url=f"{_prefix(other)}{slug}", slug=slug)]
+    versions = [Page(lang=each, title=gettext(each)(title), url=page_path(slug, each), slug=slug)
+                for each in LANGUAGES]
+    page = next(version for version in versions if version.lang == lang)
+    page.translations = [version for version in versions if version is not page]
     return page
 
 
@@ -67,10 +105,13 @@ def render_form(lang: str, *, values=None, errors=None, notice=None, token=None,
     values = dict(values or {})
     rendered = {field: [problem.render(gettext) for problem in problems] for field, problems in (errors or {}).items()}
     context = dict(
-        page=page_for(lang, "report/", N_("Report form")),
+        page=page_for(lang, FORM, N_("Report form")),
+        fields=FIELDS,
+        anchors=ANCHORS,
+        max_urls=MAX_URLS,
+        max_description=f"{MAX_DESCRIPTION:,}",
         values=values,
         errors=rendered,
-        anchors=ANCHORS,
         notice=gettext(NOTICES[notice]) if notice else None,
         call_instead=notice in CALL_INSTEAD,
         token=token or current_app.extensions["tokens"].issue(),
@@ -90,16 +131,29 @@ def render_form(lang: str, *, values=None, errors=None, notice=None, token=None,
     return html, status
 
 
+def error_page(lang: str, status: int):
+    frame = current_app.extensions["frame"]
+    title, message = ERRORS.get(status, ERRORS[400])
+    page = page_for(lang, FORM, title)
+    return frame.render("error.html", page=page, message=frame.gettext(lang)(message),
+                        form_path="/" + page_path(FORM, lang)), status
+
+
 def form_values() -> dict[str, str]:
     """The first value of each field we know; anything else in the body is ignored."""
     return {name: request.form.get(name, "") for name in (*FIELDS, "token", HONEYPOT)}
 
 
-@bp.get("/report/")
-@bp.get("/en/report/")
 def show_form():
     return render_form(lang_of_path(request.path))
 
+
+def show_other(lang: str):
+    frame = current_app.extensions["frame"]
+    return frame.render("report-other.html", page=page_for(lang, FORM, N_("Reporting for someone else"))), 200
+
+
+# -- sending -------------------------------------------------------------------------------------
 
 def submit():
     started = time.perf_counter()
@@ -118,13 +172,13 @@ def submit():
         return show_other(lang)
 
     report, errors = validate(values, lang)
-    if errors and already_accepted(values["token"]):
-        # An earlier, mistaken version of a form that was later sent: the browser's Back
-        # button re-posting it.  Show nothing of what was typed then: the device may be
-        # someone else's to look at now.
-        log.info("refused: form already sent")
-        return render_form(lang, notice="already_sent", status=409)
     if errors:
+        if already_accepted(values["token"]):
+            # An earlier, mistaken version of a form that was later sent: the browser's Back
+            # button re-posting it.  Show nothing of what was typed then: the device may be
+            # someone else's to look at now.
+            log.info("refused: form already sent")
+            return render_form(lang, notice="already_sent", status=409)
         log.info("invalid: fields %s", ",".join(sorted(errors)))
         return render_form(lang, values=values, errors=errors, token=values["token"], status=422)
 
@@ -171,7 +225,8 @@ def refuse(lang: str, values: dict[str, str], refused: Refused):
 
 
 def already_accepted(token: str) -> str | None:
-    """The reference of the report this form token already sent, if any."""
+    """The reference of the report this form token already sent, if any: the one check for
+    a form sent again (a double click, Back and resend), wherever it arrives."""
     tokens = current_app.extensions["tokens"]
     try:
         ticket = tokens.check(token)
@@ -179,11 +234,6 @@ def already_accepted(token: str) -> str | None:
         return None
     held = tokens.spent.lookup(ticket.nonce)
     return held if held and held != PENDING else None
-
-
-def show_other(lang: str):
-    frame = current_app.extensions["frame"]
-    return frame.render("report-other.html", page=page_for(lang, "report/", N_("Reporting for someone else"))), 200
 
 
 def _sent_signer() -> URLSafeTimedSerializer:
@@ -195,11 +245,9 @@ def _sent_signer() -> URLSafeTimedSerializer:
 
 
 def sent_url(lang: str, reference: str) -> str:
-    return f"/{_prefix(lang)}report/sent/?r={_sent_signer().dumps(reference)}"
+    return f"/{page_path(FORM, lang)}sent/?r={_sent_signer().dumps(reference)}"
 
 
-@bp.get("/report/sent/")
-@bp.get("/en/report/sent/")
 def sent():
     lang = lang_of_path(request.path)
     try:
@@ -207,10 +255,12 @@ def sent():
     except BadSignature:
         reference = None  # an old or copied link: say the general things, without a number
     frame = current_app.extensions["frame"]
-    return frame.render("report-sent.html", page=page_for(lang, "report/sent/", N_("Report received")), reference=reference)
+    page = page_for(lang, f"{FORM}/sent", N_("Report received"))
+    return frame.render("report-sent.html", page=page, reference=reference)
 
 
-@bp.before_app_request
+# -- before and after every request ----------------------------------------------------------
+
 def guard_posts():
     """Before the body is read: only our own form, from our own pages."""
     if request.method == "POST":
@@ -218,15 +268,30 @@ def guard_posts():
         abuse.refuse_cross_site(current_app.config["SITE_ORIGIN"])
 
 
-def register_submit(app, limiter, *, per_post: str) -> None:
-    """The POST routes, with Flask-Limiter's limit on any POST at all (accepted reports are
-    counted by ``relay.quota`` inside the view).
+def too_many(error: RateLimitExceeded):
+    """Flask-Limiter's refusal of a POST: the form back, or, if that form already sent its
+    report (a double click that reached the limit), its confirmation."""
+    lang = lang_of_path(request.path)
+    log.info("refused: rate limit")
+    if request.method != "POST":
+        return error_page(lang, 429)
+    try:
+        values = form_values()
+    except HTTPException as refused:  # e.g. a body over MAX_BODY: that page, never a 500
+        return http_error(refused)
+    accepted = already_accepted(values.get("token", ""))
+    if accepted:
+        return redirect(sent_url(lang, accepted), code=303)
+    return render_form(lang, values=values, notice="ratelimited", status=429)
 
-    The limit is applied twice, under today's pseudonym and tomorrow's, with one scope: at
-    midnight tomorrow's already holds the last hours' posts (see relay.abuse).
-    Added per app (not on the shared blueprint) because the limits come from its settings.
-    """
-    view = limiter.limit(per_post, key_func=abuse.client_key, scope="posts")(submit)
-    view = limiter.limit(per_post, key_func=abuse.client_key_tomorrow, scope="posts")(view)
-    for path in ("/report/", "/en/report/"):
-        app.add_url_rule(path, endpoint="report.submit", view_func=view, methods=["POST"])
+
+def http_error(error: HTTPException):
+    log.info("refused: %d", error.code)
+    return error_page(lang_of_path(request.path), error.code)
+
+
+def unexpected(error: Exception):
+    # Never a traceback for the reporter, and none in the log either: a traceback's local
+    # variables could hold what they typed.
+    log.error("unexpected %s", type(error).__name__)
+    return error_page(lang_of_path(request.path), 500)

@@ -10,19 +10,25 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pelicanconf  # noqa: F401 - makes pelican.plugins.<ours> importable
+from safeline.site import LANGUAGES
+from safeline.site import page_path as url_path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-LANGS = ("ja", "en")
+LANGS = LANGUAGES
 SLUGS = ("home", "before-you-report", "privacy", "faq", "support", "police", "about", "report-unavailable", "safety", "not-found",
          "report-too-large", "error")
 
 
+# Pages whose own metadata places them: the home page at the root, "not found" as 404.html.
+SPECIAL = {"home": "index.html", "not-found": "404.html"}
+
+
 def page_path(slug: str, lang: str) -> str:
-    """Where a page is written, relative to the output folder."""
-    prefix = "" if lang == "ja" else "en/"
-    special = {"home": "index.html", "not-found": "404.html"}
-    return f"{prefix}{special[slug]}" if slug in special else f"{prefix}{slug}/index.html"
+    """Where a page is written, relative to the output folder (the site's URL rule)."""
+    if slug in SPECIAL:
+        return url_path(slug, lang).removesuffix(f"{slug}/") + SPECIAL[slug]
+    return url_path(slug, lang) + "index.html"
 
 
 def build_site(output: Path, *extra_settings: tuple[str, object], fatal: bool = True) -> subprocess.CompletedProcess:

@@ -246,6 +246,17 @@ def test_a_missing_page_is_the_sites_own_404_page(served, path, title):
     assert_secure_headers(headers, path)
 
 
+def test_the_shipped_header_lines_are_the_relays_header_table():
+    """Read as written, without nginx: the static pages' add_header lines in safeline-site.conf
+    say what relay/headers.py says (HSTS: the relay adds it in production), once each."""
+    from relay.headers import HEADERS, HSTS
+
+    text = (ROOT / "deploy" / "nginx" / "safeline-site.conf").read_text(encoding="utf-8")
+    lines = re.findall(r'^\s*add_header\s+([\w-]+)\s+"([^"]*)"\s+always;', text, re.M)
+    assert len(lines) == len({name for name, _ in lines}), lines
+    assert dict(lines) == {**HEADERS, "Strict-Transport-Security": HSTS}
+
+
 def test_nginx_sends_the_relays_own_policy(served):
     """One policy for the whole origin: the static pages' headers are the relay's (relay/headers.py)."""
     from relay.headers import CSP, HEADERS

@@ -17,7 +17,7 @@ import pytest
 
 from tests.sitekit import ROOT
 
-PROJECT_FILES = ("content", "theme", "data", "plugins", "relay", "pelicanconf.py", "publishconf.py", "tasks.py", "babel.cfg")
+PROJECT_FILES = ("content", "theme", "data", "plugins", "relay", "safeline", "pelicanconf.py", "publishconf.py", "tasks.py", "babel.cfg")
 
 
 @pytest.fixture

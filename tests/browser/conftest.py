@@ -24,15 +24,13 @@ from pathlib import Path
 
 import pytest
 
+from relay.headers import HEADERS
+
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run",
 ]
-CSP = "; ".join([
-    "default-src 'none'", "style-src 'self'", "script-src 'self'", "img-src 'self'", "connect-src 'self'",
-    "form-action 'self'", "frame-ancestors 'none'", "base-uri 'none'",
-])
 
 
 @pytest.fixture(scope="session")
@@ -52,8 +50,8 @@ def browser():
 
 class _Handler(SimpleHTTPRequestHandler):
     def end_headers(self):
-        self.send_header("Content-Security-Policy", CSP)
-        self.send_header("Cache-Control", "no-store")
+        for name, value in HEADERS.items():  # what production sends with every page
+            self.send_header(name, value)
         super().end_headers()
 
     def log_message(self, format, *args):  # quiet

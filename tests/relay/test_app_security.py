@@ -425,10 +425,13 @@ def test_the_limit_is_per_connection_but_the_store_never_holds_an_address(app):
     assert submit(first, **TYPED).status_code == 429
     assert submit(second, **TYPED).status_code == 303  # another address: its own limit
 
-    storage = relay_app.extensions["relay_limiter"].storage
+    [limiter] = relay_app.extensions["limiter"]  # Flask-Limiter's: the limit on any POST
+    storage = limiter.storage
     keys = [*storage.events, *storage.storage, *storage.expirations]
     assert keys, "the limiter stored nothing"
-    for key in keys:
+    counted = relay_app.extensions["quota"].store._members  # relay.quota's: accepted reports
+    assert counted, "the quota stored nothing"
+    for key in [*keys, *counted, *(member for members in counted.values() for member in members)]:
         assert "127.0.0.1" not in key and "203.0.113.7" not in key
         assert "203-0-113-7" not in key and "2030113" not in key
 

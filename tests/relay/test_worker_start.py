@@ -36,9 +36,10 @@ def waiting(client, outbox_dir):
 
 @pytest.fixture
 def bare_install(tmp_path) -> Path:
-    """The relay package on its own: none of the site's theme, catalogs or content beside it."""
+    """The relay's code on its own: none of the site's theme, catalogs or content beside it."""
     folder = tmp_path / "srv"
-    shutil.copytree(ROOT / "relay", folder / "relay", ignore=shutil.ignore_patterns("__pycache__"))
+    for package in ("relay", "safeline"):
+        shutil.copytree(ROOT / package, folder / package, ignore=shutil.ignore_patterns("__pycache__"))
     return folder
 
 

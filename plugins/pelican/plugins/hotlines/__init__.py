@@ -26,6 +26,8 @@ from jinja2 import pass_context
 from pelican import signals
 from pelican.plugins import i18n
 
+from safeline.site import page_lang
+
 from . import hours, schedule
 from .model import DAYS, DataError, Directory, load
 
@@ -82,20 +84,20 @@ def warn_if_horizon_ends_soon() -> None:
 
 @pass_context
 def _hours_filter(context, line):
-    lang = i18n.page_lang(context)
+    lang = page_lang(context)
     return hours.hours_text(line, i18n.translations(lang).gettext, lang)
 
 
 @pass_context
 def _closures_filter(context, line):
-    lang = i18n.page_lang(context)
+    lang = page_lang(context)
     return hours.closures_text(_directory, line, i18n.translations(lang).gettext, lang, _horizon.start)
 
 
 @pass_context
 def _extra_openings_filter(context, line):
     """(opening, its text) for each extra opening from the day of the build on."""
-    lang = i18n.page_lang(context)
+    lang = page_lang(context)
     _ = i18n.translations(lang).gettext
     return [(extra, hours.extra_opening_text(extra, _, lang)) for extra in hours.upcoming_extra_openings(line, _horizon.start)]
 
@@ -110,7 +112,7 @@ def _hours_data(line):
 
 @pass_context
 def _badge_texts(context):
-    lang = i18n.page_lang(context)
+    lang = page_lang(context)
     return hours.badge_texts(i18n.translations(lang).gettext, lang)
 
 

@@ -18,12 +18,11 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
-from jinja2 import pass_context
-from markupsafe import Markup
 from pelican import signals
 
+from safeline.site import DOMAIN, install_gettext
+
 logger = logging.getLogger(__name__)
-DOMAIN = "messages"
 _catalog_dir: Path | None = None
 
 
@@ -50,35 +49,6 @@ def translations(lang: str) -> Translations:
     return _load(_catalog_dir, lang)
 
 
-def page_lang(context) -> str:
-    lang = context.get("lang")
-    if lang:
-        return lang
-    page = context.get("page")
-    return getattr(page, "lang", None) or context["DEFAULT_LANG"]
-
-
-# What Jinja's newstyle gettext does (``install_gettext_callables(newstyle=True)``): mark the
-# translation safe under autoescape and always format it with the keyword arguments.  Done
-# here in one call rather than through Jinja's ``_`` alias and its wrapper, two more
-# ``context.call`` per string: the theme looks up a dozen strings on every page.
-@pass_context
-def _gettext(context, message: str, **variables) -> str:
-    text = translations(page_lang(context)).gettext(message)
-    if context.eval_ctx.autoescape:
-        text = Markup(text)
-    return text % variables
-
-
-@pass_context
-def _ngettext(context, singular: str, plural: str, n: int, **variables) -> str:
-    variables.setdefault("num", n)
-    text = translations(page_lang(context)).ngettext(singular, plural, n)
-    if context.eval_ctx.autoescape:
-        text = Markup(text)
-    return text % variables
-
-
 def configure(pelican) -> None:
     global _catalog_dir
     settings = pelican.settings
@@ -92,10 +62,7 @@ def configure(pelican) -> None:
 def install(generator) -> None:
     env = getattr(generator, "env", None)
     if env is not None:
-        env.install_gettext_callables(gettext=_gettext, ngettext=_ngettext, newstyle=True)
-        # The template compiler still treats gettext calls as newstyle (kwargs, no ``|format``);
-        # ours already behave so, and ``_`` goes straight to them.
-        env.globals.update(gettext=_gettext, ngettext=_ngettext, _=_gettext)
+        install_gettext(env, translations)
 
 
 def require_every_language(generator) -> None:

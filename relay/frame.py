@@ -1,10 +1,10 @@
-"""The static site as the relay sees it, so that its pages share the site's frame.
+"""The site's frame for the relay's pages: the theme's templates, with what Pelican gives them.
 
 The relay renders ``theme/templates`` like Pelican does, and those templates expect what
 Pelican gives them: a ``page`` (lang, title, url, translations), the menu ``NAV``,
 ``page_url(slug, lang)`` and the gettext functions.  The relay never imports Pelican, so it
-reads the menu from the metadata lines at the top of ``content/pages/*.md``, with the
-URL patterns of ``pelicanconf.py`` (a test compares both menus).
+reads the menu from the metadata lines at the top of ``content/pages/*.md``, with the site's
+URL rule (``safeline.site.page_path``; a test compares both menus).
 
 Translations come from the compiled catalogs (``./run i18n-compile``); a missing or stale
 ``.mo`` stops the relay at start, rather than showing untranslated or old text.
@@ -17,18 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from babel.support import Translations
-from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
-from markupsafe import Markup
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from safeline.site import (
+    CATALOGS, DEFAULT_LANG, DOMAIN, LANGUAGE_NAMES, LANGUAGES, ROOT, install_gettext, page_path,
+)
 
 from .problems import Problems
 
-ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ROOT / "content" / "pages"
 TEMPLATES = ROOT / "theme" / "templates"
-CATALOGS = ROOT / "theme" / "translations"
-LANGUAGES = ("ja", "en")
-DEFAULT_LANG = "ja"
-LANGUAGE_NAMES = {"ja": "日本語", "en": "English"}
 
 
 class SiteError(Problems):
@@ -49,11 +47,6 @@ class Page:
     translations: list["Page"] = field(default_factory=list)
 
 
-def url_for_page(slug: str, lang: str) -> str:
-    """As PAGE_URL / PAGE_LANG_URL in pelicanconf.py."""
-    return f"{slug}/" if lang == DEFAULT_LANG else f"{lang}/{slug}/"
-
-
 def read_pages(folder: Path = CONTENT) -> dict[tuple[str, str], Page]:
     pages = {}
     for file in sorted(folder.glob("*.md")):
@@ -64,7 +57,7 @@ def read_pages(folder: Path = CONTENT) -> dict[tuple[str, str], Page]:
                 break
             meta[match[1].lower()] = match[2].strip()
         slug, lang = meta.get("slug", file.stem.split(".")[0]), meta.get("lang", DEFAULT_LANG)
-        url = meta["url"] if "url" in meta else url_for_page(slug, lang)
+        url = meta["url"] if "url" in meta else page_path(slug, lang)
         pages[slug, lang] = Page(
             lang=lang,
             title=meta.get("title", ""),
@@ -87,13 +80,13 @@ def menus(pages: dict[tuple[str, str], Page]) -> dict[str, list[Page]]:
 def load_translations(catalogs: Path = CATALOGS) -> dict[str, Translations]:
     problems, loaded = [], {}
     for lang in LANGUAGES:
-        po = catalogs / lang / "LC_MESSAGES" / "messages.po"
+        po = catalogs / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
         mo = po.with_suffix(".mo")
         if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
             problems.append(f"{mo.relative_to(ROOT) if mo.is_relative_to(ROOT) else mo}: missing or older than messages.po; run ./run i18n-compile")
             continue
         with mo.open("rb") as handle:
-            loaded[lang] = Translations(handle, domain="messages")
+            loaded[lang] = Translations(handle, domain=DOMAIN)
     if problems:
         raise SiteError(problems)
     return loaded
@@ -102,7 +95,7 @@ def load_translations(catalogs: Path = CATALOGS) -> dict[str, Translations]:
 class Frame:
     """The Jinja environment and everything the shared templates need from the site."""
 
-    def __init__(self, *, quick_exit_url: str, site_origin: str = ""):
+    def __init__(self, *, quick_exit_url: str):
         self.pages = read_pages()
         self.translations = load_translations()
         self.env = Environment(
@@ -112,10 +105,7 @@ class Frame:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.install_gettext_callables(gettext=self._gettext, ngettext=self._ngettext, newstyle=True)
-        # As in the site's i18n plugin: ours already behave as newstyle, and ``_`` goes
-        # straight to them rather than through Jinja's alias and wrapper (~40 per form page).
-        self.env.globals.update(gettext=self._gettext, ngettext=self._ngettext, _=self._gettext)
+        install_gettext(self.env, self.translations.__getitem__)
         self.env.globals.update(
             NAV=menus(self.pages),
             page_url=self.page_url,
@@ -133,27 +123,6 @@ class Frame:
 
     def gettext(self, lang: str):
         return self.translations[lang].gettext
-
-    @staticmethod
-    def _lang(context) -> str:
-        return context.get("lang") or getattr(context.get("page"), "lang", None) or DEFAULT_LANG
-
-    # What Jinja's newstyle gettext does: mark the translation safe under autoescape and
-    # always format it with the keyword arguments (so "%%" is one "%").
-    @pass_context
-    def _gettext(self, context, message: str, **variables) -> str:
-        text = self.translations[self._lang(context)].gettext(message)
-        if context.eval_ctx.autoescape:
-            text = Markup(text)
-        return text % variables
-
-    @pass_context
-    def _ngettext(self, context, singular: str, plural: str, n: int, **variables) -> str:
-        variables.setdefault("num", n)
-        text = self.translations[self._lang(context)].ngettext(singular, plural, n)
-        if context.eval_ctx.autoescape:
-            text = Markup(text)
-        return text % variables
 
     def render(self, template: str, **context) -> str:
         return self.env.get_template(template).render(**context)
