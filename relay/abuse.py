@@ -65,7 +65,8 @@ def names() -> Names:
     """This request's client's pseudonyms (worked out once per request: kept on ``g``)."""
     found = g.get("client_names")
     if found is None:
-        found = g.client_names = current_app.extensions["pseudonyms"].of(request.remote_addr or "unknown")
+        address = request.remote_addr or "unknown"  # only ever an input to the pseudonyms' HMAC
+        found = g.client_names = current_app.extensions["pseudonyms"].of(address)  # hmac
     return found
 
 

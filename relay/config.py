@@ -65,7 +65,8 @@ OPTIONAL_DEFAULTS = {
 ENVIRONMENTS = ("development", "production")
 # What to write, for a required variable whose right value is the same on every machine.
 HINTS = {
-    "RELAY_PROXIES": "1 behind the shipped nginx (it sets X-Forwarded-For), 0 if clients reach the relay directly",
+    "RELAY_PROXIES": "1 behind the shipped nginx (ProxyFix then trusts the address it passes on), "
+                     "0 if clients reach the relay directly",
     "RELAY_RATELIMIT_STORAGE": "redis://127.0.0.1:6379/0, a local redis-server (memory:// is refused in production)",
 }
 MEMORY_IN_PRODUCTION = (
