@@ -1,7 +1,8 @@
-"""Helpers shared by the benchmarks: ports, child processes, gunicorn, machine facts, figures.
+"""Helpers shared by the benchmarks: child processes, gunicorn, machine facts, figures.
 
-Every server a benchmark starts listens on 127.0.0.1 on a free port, runs in its own process
-group, and is stopped (SIGTERM, then SIGKILL) in a ``finally``: nothing outlives the script.
+Every server a benchmark starts listens on 127.0.0.1 on a free port (devtools.ports, as in
+the tests), runs in its own process group, and is stopped (SIGTERM, then SIGKILL) in a
+``finally``: nothing outlives the script.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,9 +20,10 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from devtools.ports import HOST, wait_for_port
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
-HOST = "127.0.0.1"
 GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
 
 
@@ -33,25 +34,6 @@ def stop_on_sigterm() -> None:
 
     signal.signal(signal.SIGTERM, raise_exit)
     signal.signal(signal.SIGHUP, raise_exit)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_port(port: int, *, process: subprocess.Popen | None = None, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"the server exited with status {process.returncode} before listening")
-        try:
-            with socket.create_connection((HOST, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {HOST}:{port} after {timeout:g} s")
 
 
 def stop_group(process: subprocess.Popen, *, grace: float = 10.0) -> None:

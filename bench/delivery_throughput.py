@@ -1,7 +1,7 @@
 """Benchmark (c): an outbox of 10,000 sealed reports drained into a local SMTP server.
 
 A few real reports are sealed (OpenPGP, to a key made for the run) and copied into a temporary
-outbox under distinct names and Message-IDs; relay.devmail (aiosmtpd) runs in its own process
+outbox under distinct names and Message-IDs; devtools.mail (aiosmtpd) runs in its own process
 on a free loopback port; relay.delivery.deliver_once then drains the outbox exactly as the
 worker does (claim, one SMTP conversation per message, remove with a directory fsync), logging
 one line per message to a file.  Goal: >= 200 reports per second.
@@ -29,13 +29,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (HOST, PY, ROOT, add_run_options, cpu_times, free_port, load_average,  # noqa: E402
-                          others_share, print_machine, process_cpu, scratch_folder, server, stop_on_sigterm,
-                          verdict, wait_until_quiet)
-from bench.relay_common import DESCRIPTION, URLS, make_setup  # noqa: E402
+from bench.common import (HOST, PY, ROOT, add_run_options, cpu_times, load_average, others_share,  # noqa: E402
+                          print_machine, process_cpu, scratch_folder, server, stop_on_sigterm, verdict,
+                          wait_until_quiet)
+from bench.relay_common import BENCH_MAIL_FROM, BENCH_MAIL_TO, DESCRIPTION, URLS, make_setup  # noqa: E402
+from devtools.ports import free_port  # noqa: E402
 
-MAIL_FROM = "relay@safeline.test"
-MAIL_TO = ["staff@safeline.test"]
+RCPT_TO = [BENCH_MAIL_TO]
 GOAL = 200.0
 
 
@@ -58,7 +58,7 @@ def sealed_templates(keys_folder: Path, count: int = 4) -> list[tuple[bytes, str
         message_id = f"<{uuid.uuid4().hex}.{reference}@safeline.test>"
         message = seal(report, reference=reference, message_id=message_id,
                        received_at=datetime.datetime.now(datetime.timezone.utc), keys=keys,
-                       mail_from=MAIL_FROM, mail_to=MAIL_TO)
+                       mail_from=BENCH_MAIL_FROM, mail_to=RCPT_TO)
         made.append((message, message_id))
     return made
 
@@ -96,7 +96,7 @@ def main() -> int:
     from relay.outbox import Outbox
     from relay.smtp import SmtpTarget
 
-    print("(c) outbox drained into a local SMTP server (relay.devmail) by relay.delivery")
+    print("(c) outbox drained into a local SMTP server (devtools.mail) by relay.delivery")
     wait_until_quiet(args.quiet_wait)
     print_machine()
     began = time.monotonic()
@@ -112,13 +112,13 @@ def main() -> int:
 
         mail = folder / "mail"
         port = free_port()
-        command = [PY, "-m", "relay.devmail", "--folder", str(mail), "--port", str(port)]
+        command = [PY, "-m", "devtools.mail", "--folder", str(mail), "--port", str(port)]
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
         handler = logging.FileHandler(folder / "delivery.log")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logging.getLogger().addHandler(handler)
         logging.getLogger().setLevel(logging.INFO)  # one line per message, as the worker logs
-        with server(command, port=port, env=env, log=folder / "devmail.log", cwd=ROOT) as mail_server:
+        with server(command, port=port, env=env, log=folder / "mail.log", cwd=ROOT) as mail_server:
             target = SmtpTarget.from_url(f"smtp://{HOST}:{port}")
             outbox = Outbox(outbox_folder)
             stop = threading.Event()
@@ -132,7 +132,7 @@ def main() -> int:
             machine_before = cpu_times()
             try:
                 while not stop.is_set() and passes < 20:
-                    counts = deliver_once(outbox, target, MAIL_FROM, MAIL_TO, stop=stop)
+                    counts = deliver_once(outbox, target, BENCH_MAIL_FROM, RCPT_TO, stop=stop)
                     passes += 1
                     sent += counts.sent
                     deferred += counts.deferred + counts.refused
@@ -159,7 +159,7 @@ def main() -> int:
             sample = sample[:args.sample]
             t0 = time.monotonic()
             for data in sample:
-                target.send(data, mail_from=MAIL_FROM, rcpt_to=MAIL_TO)  # RFC 5321's limits, as the worker
+                target.send(data, mail_from=BENCH_MAIL_FROM, rcpt_to=RCPT_TO)  # RFC 5321's limits, as the worker
             per_connection = (time.monotonic() - t0) / len(sample)
 
             t0 = time.monotonic()
@@ -168,9 +168,9 @@ def main() -> int:
                 connection.ehlo()
                 for data in sample:
                     wire = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-                    code, _ = connection.mail(MAIL_FROM, [f"SIZE={len(wire)}"])
+                    code, _ = connection.mail(BENCH_MAIL_FROM, [f"SIZE={len(wire)}"])
                     assert code == 250
-                    for recipient in MAIL_TO:
+                    for recipient in RCPT_TO:
                         code, _ = connection.rcpt(recipient)
                         assert code in (250, 251)
                     code, _ = connection.data(wire)

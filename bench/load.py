@@ -30,8 +30,8 @@ from urllib.parse import urlsplit
 if __package__ in (None, ""):
     import sys
 
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from common import percentile  # noqa: E402
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the project, for bench.*
+    from bench.common import percentile  # noqa: E402
 else:
     from .common import percentile
 

@@ -1,7 +1,7 @@
 """deploy/nginx as shipped, in front of the relay, for benchmark (b): the production path of a refusal.
 
 The snippets are used as they are, with only their paths replaced (installed as for the
-tests, by tests/nginx_server.py), inside a plain-HTTP server block on a free loopback port:
+tests, by devtools/nginx.py), inside a plain-HTTP server block on a free loopback port:
 the load tool speaks plain HTTP, and TLS would cost the same whoever answers.
 The site root is a fresh build of the site (the 429 page is the real "form not working"
 page).  Like Debian's nginx.conf: one worker per core.
@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 from bench.common import HOST, PY, ROOT
-from tests.nginx_server import NGINX, install_snippets
+from devtools.nginx import configure, install_snippets
 
 
 def build_site(output: Path) -> Path:
@@ -28,17 +28,7 @@ def build_site(output: Path) -> Path:
 def command(folder: Path, *, site_root: Path, relay_port: int, port: int) -> list[str]:
     """Write the configuration into ``folder`` and return the command that runs nginx with it."""
     snippets = install_snippets(folder)
-    temporary = "\n".join(f"    {kind}_temp_path {folder}/{kind};" for kind in ("client_body", "proxy", "fastcgi",
-                                                                                  "uwsgi", "scgi"))
-    (folder / "nginx.conf").write_text(f"""worker_processes auto;
-pid {folder}/nginx.pid;
-error_log {folder}/logs/error.log crit;
-events {{ worker_connections 512; }}
-http {{
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-{temporary}
-    include {snippets}/safeline-limits.conf;
+    return configure(folder, f"""    include {snippets}/safeline-limits.conf;
     upstream safeline_relay {{
         server {HOST}:{relay_port};
         keepalive 16;
@@ -47,11 +37,4 @@ http {{
         listen {HOST}:{port};
         root {site_root};
         include {snippets}/safeline-site.conf;
-    }}
-}}
-""", encoding="utf-8")
-    check = subprocess.run([NGINX, "-t", "-p", str(folder), "-c", str(folder / "nginx.conf")],
-                           capture_output=True, text=True)
-    if check.returncode:
-        raise RuntimeError(f"nginx -t: {check.stderr}")
-    return [NGINX, "-p", str(folder), "-c", str(folder / "nginx.conf"), "-g", "daemon off; user root;"]
+    }}""", workers="auto", error_log="crit", connections=512)

@@ -23,9 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project, 
 
 from bench import load, nginx_stack  # noqa: E402
 from safeline.site import CATALOGS, LANGUAGES  # noqa: E402
-from bench.common import (HOST, add_run_options, cpu_times, free_port, gunicorn_command, gunicorn_env,  # noqa: E402
+from bench.common import (HOST, add_run_options, cpu_times, gunicorn_command, gunicorn_env,  # noqa: E402
                           gunicorn_workers, load_average, others_share, print_machine, scratch_folder, server,
                           stop_on_sigterm, tree_cpu, verdict, wait_until_quiet)
+from devtools.ports import free_port  # noqa: E402
 
 DESCRIPTION = (
     "昨年の夏ごろに交際相手に撮影された写真が、本人の同意なく掲示板とSNSに投稿されています。"
@@ -33,6 +34,10 @@ DESCRIPTION = (
     "その後いくつかのまとめサイトに転載されました。削除をお願いしたいです。"
 )
 URLS = "https://bbs.example.com/thread/123456\nhttps://example.net/matome/987?page=2\nsns.example.org/user/abc/status/42"
+# The benchmarked relay's addresses: its development defaults (relay/config.py); nothing is
+# delivered anywhere but to a benchmark's own local mail server.
+BENCH_MAIL_FROM = "relay@safeline.test"
+BENCH_MAIL_TO = "staff@safeline.test"
 
 
 def form_body(token: str) -> bytes:
@@ -72,8 +77,8 @@ def relay_env(setup: Setup, port: int, *, ratelimit: str, ratelimit_posts: str) 
         "RELAY_ENV": "development",
         "RELAY_SECRET_KEY": setup.secret,
         "RELAY_STAFF_KEYS": str(setup.keys),
-        "RELAY_MAIL_TO": "staff@safeline.test",
-        "RELAY_MAIL_FROM": "relay@safeline.test",
+        "RELAY_MAIL_TO": BENCH_MAIL_TO,
+        "RELAY_MAIL_FROM": BENCH_MAIL_FROM,
         "RELAY_SMTP_URL": "smtp://127.0.0.1:9",  # not used: nothing is delivered in this benchmark
         "RELAY_OUTBOX": str(setup.outbox),
         "RELAY_SITE_ORIGIN": f"http://{HOST}:{port}",
@@ -113,12 +118,6 @@ def stale_catalogs() -> list[str]:
     return found
 
 
-def outbox_files(outbox: Path) -> list[Path]:
-    if not outbox.exists():
-        return []
-    return [path for path in outbox.iterdir() if path.is_file() and not path.name.startswith(".")]
-
-
 def arguments(description: str, *, requests: int) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--requests", type=int, default=requests, help="per run and server (default %(default)s)")
@@ -140,6 +139,8 @@ def compare(*, title: str, expected: int, baseline_status: int, ratelimit: str, 
             stack: bool = False, floor: bool = False) -> int:
     """``stack``: also load the relay behind deploy/nginx (bench/nginx_stack.py), as "stack";
     ``floor``: also load bench/floor_app.py (encrypt + durable store, nothing else), as "floor"."""
+    from relay.outbox import Outbox
+
     args = arguments(description, requests=requests)
     stop_on_sigterm()
     print(title)
@@ -202,7 +203,7 @@ def compare(*, title: str, expected: int, baseline_status: int, ratelimit: str, 
 
             for name in targets:  # warm-up: imports, first template renders, first fsyncs
                 one(name, args.warmup, args.concurrency)
-            for path in outbox_files(setup.outbox) + outbox_files(folder / "floor-outbox"):
+            for path in Outbox(setup.outbox).pending() + Outbox(folder / "floor-outbox").pending():
                 path.unlink()
             single: dict[str, list[load.Result]] = {name: [] for name in targets}
             for round_number in range(1, args.rounds + 1):
@@ -210,7 +211,7 @@ def compare(*, title: str, expected: int, baseline_status: int, ratelimit: str, 
                     result = one(name, args.requests, args.concurrency)
                     runs[name].append(result)
                     print(f"  round {round_number} {name:8} x{args.concurrency}: {result.summary()}", flush=True)
-                stored = outbox_files(setup.outbox)
+                stored = Outbox(setup.outbox).pending()
                 if expected == 303 and len(stored) != runs["relay"][-1].statuses.get(303, 0):
                     print(f"  WARNING: {len(stored)} messages in the outbox for "
                           f"{runs['relay'][-1].statuses.get(303, 0)} accepted reports")
@@ -218,7 +219,7 @@ def compare(*, title: str, expected: int, baseline_status: int, ratelimit: str, 
                     result = one(name, args.single, 1)
                     single[name].append(result)
                     print(f"  round {round_number} {name:8} x1: {result.summary()}", flush=True)
-                for path in outbox_files(setup.outbox) + outbox_files(folder / "floor-outbox"):
+                for path in Outbox(setup.outbox).pending() + Outbox(folder / "floor-outbox").pending():
                     path.unlink()
         failures = 0
         for name in targets:
