@@ -1,29 +1,14 @@
-"""Shared fixtures: the real site, built once per test session into a temporary folder.
+"""The tests' fixtures, all defined in tests/support/ (one module per domain) and registered here.
 
-Helpers live in tests/sitekit.py (import them from there: every conftest.py is imported
-under the same module name, so no test imports ``conftest``).
+pytest reads ``pytest_plugins`` only in this, the root conftest.py; a test module uses a fixture
+by naming it, and imports helpers from tests.support (never a fixture, never ``conftest``).
 """
 
-from __future__ import annotations
-
-from pathlib import Path
-
-import pytest
-
-from tests.sitekit import Page, build_site, page_path
-
-
-@pytest.fixture(scope="session")
-def site(tmp_path_factory) -> Path:
-    output = tmp_path_factory.mktemp("site")
-    result = build_site(output)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return output
-
-
-@pytest.fixture(scope="session")
-def page(site):
-    def load(slug: str, lang: str = "ja") -> Page:
-        return Page(site / page_path(slug, lang))
-
-    return load
+pytest_plugins = [
+    "tests.support.site",
+    "tests.support.keys",
+    "tests.support.relay_app",
+    "tests.support.mail",
+    "tests.support.redis_server",
+    "tests.support.browser",
+]

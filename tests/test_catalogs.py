@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from tests.sitekit import LANGS, ROOT
+from tests.support.site import LANGS, ROOT
 from pelican.plugins.i18n.catalogs import problems
 
 CATALOGS = ROOT / "theme" / "translations"

@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 import pytest
 from babel.dates import format_time
 
-from tests.sitekit import LANGS, ROOT, Page, build_site
+from tests.support.site import LANGS, ROOT, BuiltPage, build_site
 from pelican.plugins.hotlines import schedule
 from pelican.plugins.hotlines.model import load
 
@@ -182,8 +182,8 @@ def test_one_off_closures_and_extra_openings_show_in_words_and_data(tmp_path):
     data.write_text(ONE_OFFS, encoding="utf-8")
     result = build_site(tmp_path / "out", ("HOTLINES_DATA", str(data)), ("HOTLINES_TODAY", "2026-09-01"))
     assert result.returncode == 0, result.stderr
-    ja = Page(tmp_path / "out" / "support" / "index.html")
-    en = Page(tmp_path / "out" / "en" / "support" / "index.html")
+    ja = BuiltPage(tmp_path / "out" / "support" / "index.html")
+    en = BuiltPage(tmp_path / "out" / "en" / "support" / "index.html")
     men_ja, men_en = line_block(ja, "tokyo-womens-plaza-men"), line_block(en, "tokyo-womens-plaza-men")
     # in words: dates from the day of the build on (8/31 and 8/24 are past and left out)
     assert "祝日、年末年始(12月29日～1月3日)、2026年10月7日(水)" in men_ja

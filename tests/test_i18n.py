@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from babel.dates import format_interval, format_time
 
-from tests.sitekit import LANGS, ROOT, SLUGS, Page, build_site, page_path
+from tests.support.site import LANGS, ROOT, SLUGS, BuiltPage, build_site, page_path
 
 ALTERNATE = re.compile(r'<link rel="alternate" hreflang="([^"]+)" href="([^"]+)">')
 SWITCH = re.compile(r'<a class="language" href="([^"]+)" lang="([^"]+)" hreflang="([^"]+)">')
@@ -44,7 +44,7 @@ def test_switch_leads_to_the_twin_and_back(site, slug, lang):
 
 def test_html_lang_matches_the_tree(site):
     for file in site.rglob("*.html"):
-        assert Page(file).lang == tree_lang(site, file), file
+        assert BuiltPage(file).lang == tree_lang(site, file), file
 
 
 @pytest.mark.parametrize("slug", SLUGS)

@@ -10,7 +10,7 @@ from importlib.metadata import distribution
 
 import pytest
 
-from tests.sitekit import ROOT
+from tests.support.site import ROOT
 
 # Licence words as packages state them (License-Expression, License, or a classifier),
 # and whether AGPL-3.0-or-later may include code under them.

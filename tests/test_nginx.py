@@ -1,9 +1,9 @@
 """deploy/nginx as shipped, in Debian's nginx, in front of the real relay under gunicorn.
 
-tests/nginx_server.py runs the shipped configuration on loopback ports (a self-signed
+tests/support/nginx_server.py runs the shipped configuration on loopback ports (a self-signed
 certificate, the session's build as the site root).  Behind it, the relay runs as in
 production: ``gunicorn -c deploy/gunicorn.conf.py``, ``RELAY_ENV=production`` with every
-setting given, limits in a real Redis (tests/relay/redis_server.py), the GnuPG fixture key as
+setting given, limits in a real Redis (tests/support/redis_server.py), the GnuPG fixture key as
 the staff key, one proxy in front.
 
 Checked over https: the TLS profile (TLS 1.2 only with forward-secret AEAD suites, TLS 1.3;
@@ -39,10 +39,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.nginx_server import NGINX, Nginx, free_port
-from tests.relay.redis_server import RedisServer
-from tests.relay.relaykit import GPG_SECRET, decrypt_mail
-from tests.sitekit import ROOT
+from devtools.mail import DevMail
+from devtools.nginx import NGINX
+from devtools.ports import free_port, wait_for_port
+from tests.support.keys import GPG_PUBLIC, GPG_SECRET
+from tests.support.nginx_server import Nginx
+from tests.support.redis_server import RedisServer
+from tests.support.relay_app import RELAY_MAIL_FROM, RELAY_MAIL_TO
+from tests.support.reports import decrypt_mail
+from tests.support.site import ROOT, compile_catalogs
 
 GUNICORN = Path(sys.executable).with_name("gunicorn")  # .venv/bin/gunicorn, beside the tests' Python
 TLS = ssl._create_unverified_context()  # the test's own self-signed certificate
@@ -59,16 +64,11 @@ class Relay:
     def start(self) -> None:
         self.process = subprocess.Popen([str(GUNICORN), "-c", str(ROOT / "deploy" / "gunicorn.conf.py")], cwd=ROOT,
                                         env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the relay did not start:\n{self.process.stdout.read()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("the relay did not start in time")
+        try:
+            wait_for_port(self.port, process=self.process, timeout=30)
+        except RuntimeError as error:
+            said = self.process.stdout.read() if self.process.poll() is not None else ""
+            raise RuntimeError(f"the relay did not start: {error}\n{said}") from None
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -84,16 +84,13 @@ class Relay:
 def served(site, tmp_path_factory):
     if not Path(NGINX).exists():
         pytest.fail(f"no nginx at {NGINX}: apt-get install -y nginx openssl (./run test installs them)")
-    from relay.devmail import DevMail
-    from tests.browser.stack import compile_catalogs
-
     compile_catalogs()
     folder = tmp_path_factory.mktemp("nginx-stack")
     relay_port = free_port()
     nginx = Nginx(folder / "nginx", site, relay_port)
     keys = folder / "staff-keys"
     keys.mkdir()
-    shutil.copyfile(ROOT / "tests" / "fixtures" / "keys" / "staff-gpg-v4.pub.asc", keys / "staff.asc")
+    shutil.copyfile(GPG_PUBLIC, keys / "staff.asc")
     mail = DevMail(folder / "received").start()
     # Production refuses memory:// limits: a real Redis, as the runbook sets up.
     redis = RedisServer(folder / "redis").start()
@@ -102,8 +99,8 @@ def served(site, tmp_path_factory):
         "RELAY_ENV": "production",
         "RELAY_SECRET_KEY": "nginx-test-secret-9f1b7c3e5a2d8046b1e9c7a3f5d2b8e4",
         "RELAY_STAFF_KEYS": str(keys),
-        "RELAY_MAIL_TO": "staff@safeline.example",
-        "RELAY_MAIL_FROM": "relay@safeline.example",
+        "RELAY_MAIL_TO": RELAY_MAIL_TO,
+        "RELAY_MAIL_FROM": RELAY_MAIL_FROM,
         "RELAY_SMTP_URL": f"smtp://127.0.0.1:{mail.port}",
         "RELAY_OUTBOX": str(folder / "outbox"),
         "RELAY_RATELIMIT_STORAGE": redis.url,

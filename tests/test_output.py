@@ -101,7 +101,7 @@ def test_a_broken_link_in_content_fails_the_checked_build(tmp_path, bad_link):
     """./run check builds with warnings fatal; the audit's warning must stop it."""
     import shutil
 
-    from tests.sitekit import ROOT, build_site
+    from tests.support.site import ROOT, build_site
 
     content = tmp_path / "content"
     shutil.copytree(ROOT / "content", content)
@@ -118,7 +118,7 @@ def test_the_audit_runs_on_strict_or_audit_builds_only(tmp_path):
     """./run build skips the audit, ./run serve (AUDIT) warns and goes on, ./run check (STRICT) fails."""
     import shutil
 
-    from tests.sitekit import ROOT, build_site
+    from tests.support.site import ROOT, build_site
 
     content = tmp_path / "content"
     shutil.copytree(ROOT / "content", content)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.sitekit import LANGS, SLUGS, page_path
+from tests.support.site import LANGS, SLUGS, page_path
 
 TITLES = {
     ("home", "ja"): "リベンジポルノの被害にあったら",

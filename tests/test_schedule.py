@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import jpholiday
 import pytest
 
-from tests.sitekit import ROOT
+from tests.support.site import ROOT
 from pelican.plugins.hotlines import hours, schedule
 from pelican.plugins.hotlines.model import load
 
@@ -214,7 +214,7 @@ def test_the_horizon_stops_where_the_holiday_data_stops():
 
 
 def texts(lang: str) -> dict[str, str]:
-    from tests.sitekit import catalog
+    from tests.support.site import catalog
 
     return hours.badge_texts(catalog(lang).gettext, lang)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tasks import SEARCH_EXTRA, SYSTEM_PACKAGES
-from tests.sitekit import ROOT
+from tests.support.site import ROOT
 
 PROGRAMS = [program for program, _, _ in SYSTEM_PACKAGES]
 # Programs the tests start that come in the package of a listed one.

@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,9 +30,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.nginx_server import free_port
-from tests.relay.redis_server import RedisServer
-from tests.sitekit import ROOT
+from devtools.mail import DevMail
+from devtools.ports import free_port, wait_for_port
+from tests.support.keys import GPG_PUBLIC
+from tests.support.redis_server import RedisServer
+from tests.support.relay_app import RELAY_MAIL_FROM, RELAY_MAIL_TO
+from tests.support.site import ROOT, compile_catalogs
 
 UNITS = ROOT / "deploy" / "systemd"
 RELAY_UNIT, WORKER_UNIT = UNITS / "safeline-relay.service", UNITS / "safeline-delivery.service"
@@ -209,29 +211,13 @@ def request(port: int, path: str, *, method: str = "GET", body: bytes | None = N
         connection.close()
 
 
-def wait_for_port(port: int, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"exited with {process.returncode}:\n{log.read_text(errors='replace')}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"did not start:\n{log.read_text(errors='replace')}")
-
-
 def test_the_relay_and_the_worker_work_under_their_units_filters(confined, tmp_path):
     """Start (preload, fork), the form, a report sealed with pysequoia, a refusal by the
     Redis limits, a reload (HUP, new workers), a clean stop; then the worker delivers it."""
-    from relay.devmail import DevMail
-    from tests.browser.stack import compile_catalogs
-
     compile_catalogs()
     keys = tmp_path / "staff-keys"
     keys.mkdir()
-    shutil.copyfile(ROOT / "tests" / "fixtures" / "keys" / "staff-gpg-v4.pub.asc", keys / "staff.asc")
+    shutil.copyfile(GPG_PUBLIC, keys / "staff.asc")
     mail = DevMail(tmp_path / "received").start()
     redis = RedisServer(tmp_path / "redis").start()
     port = free_port()
@@ -240,8 +226,8 @@ def test_the_relay_and_the_worker_work_under_their_units_filters(confined, tmp_p
         "RELAY_ENV": "production",
         "RELAY_SECRET_KEY": "systemd-test-secret-4c2e9a7f1b3d5e8062a4c6e8f0b2d4f6",
         "RELAY_STAFF_KEYS": str(keys),
-        "RELAY_MAIL_TO": "staff@safeline.example",
-        "RELAY_MAIL_FROM": "relay@safeline.example",
+        "RELAY_MAIL_TO": RELAY_MAIL_TO,
+        "RELAY_MAIL_FROM": RELAY_MAIL_FROM,
         "RELAY_SMTP_URL": f"smtp://127.0.0.1:{mail.port}",
         "RELAY_OUTBOX": str(tmp_path / "outbox"),
         "RELAY_RATELIMIT_STORAGE": redis.url,
@@ -258,7 +244,10 @@ def test_the_relay_and_the_worker_work_under_their_units_filters(confined, tmp_p
         with log.open("w") as output:
             relay = subprocess.Popen(confined(RELAY_UNIT, [str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py"]),
                                      cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
-        wait_for_port(port, relay, log)
+        try:
+            wait_for_port(port, process=relay, timeout=30)
+        except RuntimeError as error:
+            raise AssertionError(f"{error}:\n{log.read_text(errors='replace')}") from None
 
         def send_report() -> tuple[int, dict, bytes]:
             status, _, form = request(port, "/en/report/")

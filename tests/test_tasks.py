@@ -6,7 +6,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.sitekit import ROOT
+from devtools.ports import free_port
+from tests.support.site import ROOT
 
-PROJECT_FILES = ("content", "theme", "data", "plugins", "relay", "safeline", "pelicanconf.py", "publishconf.py", "tasks.py", "babel.cfg")
+PROJECT_FILES = ("content", "theme", "data", "plugins", "relay", "safeline", "devtools", "pelicanconf.py",
+                 "publishconf.py", "tasks.py", "babel.cfg")
 
 
 @pytest.fixture
@@ -34,12 +35,6 @@ def project(tmp_path) -> Path:
 
 def invoke(project: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=project, capture_output=True, text=True, timeout=180, **kwargs)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def fetch(url: str) -> str:

@@ -2,7 +2,7 @@
 
 Every built page and every state of the relay a reporter can meet (the empty form, the form
 with every field wrong, the confirmation, the page for someone else, a page that does not
-exist), in both languages, on the real stack (tests/browser/stack.py): the site and the relay
+exist), in both languages, on the real stack (tests/support/browser.py): the site and the relay
 on one origin, under the production Content-Security-Policy.
 
 - axe-core (axe-playwright-python, offline) with all of its rules: no violation at all.
@@ -21,10 +21,10 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from tests.browser.conftest import new_page
-from tests.browser.stack import FORM_PATHS, REFERENCE, RELAY_STATES, Recorder, open_relay_state, route_quick_exit
-from tests.relay.relaykit import GPG_SECRET, decrypt_mail
-from tests.sitekit import LANGS, SLUGS, page_path
+from tests.support.browser import RELAY_STATES, Recorder, new_page, open_relay_state, route_quick_exit
+from tests.support.keys import GPG_SECRET
+from tests.support.reports import FORM_PATHS, REFERENCE, decrypt_mail
+from tests.support.site import LANGS, SLUGS, page_path
 
 AXE = Axe()
 # Every rule axe runs by default (WCAG 2.0–2.2 A/AA and best practices), plus the WCAG 2.2 AA

@@ -16,8 +16,8 @@ import pytest
 
 from pelican.plugins.hotlines import hours, schedule
 from pelican.plugins.hotlines.model import load
-from tests.browser.conftest import new_page
-from tests.sitekit import ROOT, build_site, catalog, page_path
+from tests.support.browser import new_page
+from tests.support.site import ROOT, build_site, catalog, page_path
 
 DIRECTORY = load(ROOT / "data" / "hotlines.yaml")
 TOKYO = ZoneInfo("Asia/Tokyo")

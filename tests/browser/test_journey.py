@@ -19,11 +19,11 @@ import time
 
 import pytest
 
-from tests.browser.stack import (
-    EMPTY_STORAGE, FORM_PATHS, QUICK_EXIT_URL, READ_STORAGE, RECORD_STORAGE_WRITES, REFERENCE, Recorder,
-    route_quick_exit, send_form,
+from tests.support.browser import (
+    EMPTY_STORAGE, QUICK_EXIT_URL, READ_STORAGE, RECORD_STORAGE_WRITES, Recorder, route_quick_exit, send_form,
 )
-from tests.relay.relaykit import GPG_SECRET, decrypt_mail
+from tests.support.keys import GPG_SECRET
+from tests.support.reports import FORM_PATHS, REFERENCE, decrypt_mail
 
 HOME = {"ja": "/", "en": "/en/"}
 # What the reporter types, the mistake they make first, and how they put it right.

@@ -18,8 +18,8 @@ import time
 
 import pytest
 
-from tests.browser.stack import QUICK_EXIT_URL, Recorder, open_relay_state, route_quick_exit
-from tests.sitekit import ROOT
+from tests.support.browser import QUICK_EXIT_URL, Recorder, open_relay_state, route_quick_exit
+from tests.support.site import ROOT
 
 # A page of the static site and a page of the relay, each opened after the home page.
 PAGES = {"site": "/safety/", "relay": "/report/"}

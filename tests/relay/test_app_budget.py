@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from tests.relay.relaykit import ROOT, submit
+from tests.support.reports import submit
+from tests.support.site import ROOT
 
 BUDGET = 14 * 1024
 

@@ -16,10 +16,13 @@ from pathlib import Path
 import pytest
 
 import relay
+from devtools.keys import DEV_USER_ID
 from relay import openpgp
 from relay.config import DEVELOPMENT_DEFAULTS, Settings
-from tests.relay.redis_server import redis_server  # noqa: F401 - a fixture
-from tests.relay.relaykit import FIXTURES, ROOT, SITE_ORIGIN, submit
+from tests.support.keys import FIXTURES
+from tests.support.relay_app import SITE_ORIGIN
+from tests.support.reports import submit
+from tests.support.site import ROOT
 
 PREFIX = "relay: refusing to start:"
 FLASK = Path(sys.executable).with_name("flask")
@@ -98,7 +101,8 @@ def test_production_with_nothing_set_names_every_missing_variable(catalogs):
     assert [line.split(": missing (required when RELAY_ENV=production)")[0] for line in lines] == REQUIRED
     # Where the right value is the same everywhere, the line says what to write.
     assert lines[REQUIRED.index("RELAY_PROXIES")].endswith(
-        "1 behind the shipped nginx (it sets X-Forwarded-For), 0 if clients reach the relay directly")
+        "1 behind the shipped nginx (ProxyFix then trusts the address it passes on), "
+        "0 if clients reach the relay directly")
     assert "redis://127.0.0.1:6379/0" in lines[REQUIRED.index("RELAY_RATELIMIT_STORAGE")]
 
 
@@ -131,7 +135,7 @@ def test_production_refuses_each_development_default(relay_env, catalogs, name):
 
 
 def test_production_refuses_a_development_key(relay_env, catalogs, tmp_path):
-    pair = openpgp.generate_key("Safeline Staff (Safeline development key, not for production) <staff@safeline.test>")
+    pair = openpgp.generate_key(DEV_USER_ID)  # the user ID of ./run serve's key pair
     folder = tmp_path / "dev-keys"
     folder.mkdir()
     (folder / "staff.pub.asc").write_bytes(pair.public)

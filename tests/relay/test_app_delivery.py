@@ -12,9 +12,8 @@ from email import message_from_bytes, policy
 
 from relay.delivery import Counts
 from relay.outbox import Outbox
-from tests.relay.relaykit import (
-    OUTER_HEADERS, REFERENCE, decrypt_mail, deliver, get_token, outbox_files, parse, sent_reference, submit,
-)
+from tests.support.relay_app import deliver, outbox_files
+from tests.support.reports import OUTER_HEADERS, REFERENCE, decrypt_mail, get_token, parse, sent_reference, submit
 
 MARKER = "dlv9marker"
 REPORT = {

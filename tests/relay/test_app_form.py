@@ -15,10 +15,8 @@ from urllib.parse import unquote
 import pytest
 
 from relay.delivery import Counts
-from tests.relay.relaykit import (
-    FORM_PATHS, MAIL_FROM, MAIL_TO, OUTER_HEADERS, REFERENCE, VALID, decrypt_mail, deliver, get_token,
-    outbox_files, parse, submit,
-)
+from tests.support.relay_app import RELAY_MAIL_FROM, RELAY_MAIL_TO, deliver, outbox_files, stored_record
+from tests.support.reports import FORM_PATHS, OUTER_HEADERS, REFERENCE, VALID, decrypt_mail, get_token, parse, submit
 
 FIELD_ORDER = ["role", "email", "urls", "description", "consent"]
 ANCHORS = {"role": "#role-self", "email": "#email", "urls": "#urls", "description": "#description", "consent": "#consent"}
@@ -101,17 +99,6 @@ def post(client, lang="ja", **fields):
     typed = {**VALID, **fields}
     typed = {name: value for name, value in typed.items() if value is not None}
     return submit(client, lang=lang, **fields), typed
-
-
-def only_report(outbox_dir) -> bytes:
-    files = outbox_files(outbox_dir)
-    assert len(files) == 1, files
-    return files[0].read_bytes()
-
-
-def record_of(outbox_dir, staff_keys) -> dict:
-    """The JSON fields of the one report in the outbox, decrypted with the GnuPG key."""
-    return decrypt_mail(only_report(outbox_dir), staff_keys.secrets["gnupg-v4"])[2]
 
 
 # -- the empty form --------------------------------------------------------------------------
@@ -227,7 +214,7 @@ def test_a_missing_or_invalid_email_is_refused(client, outbox_dir, email, messag
 def test_international_and_untidy_addresses_are_accepted(client, outbox_dir, staff_keys, email, stored):
     response = submit(client, email=email)
     assert response.status_code == 303
-    assert record_of(outbox_dir, staff_keys)["email"] == stored
+    assert stored_record(outbox_dir, staff_keys)["email"] == stored
 
 
 @pytest.mark.parametrize("urls, message, line", [
@@ -269,7 +256,7 @@ def test_at_most_30_addresses(client, outbox_dir, staff_keys, lang):
 
     thirty = "\n".join(f"https://example.com/{n}" for n in range(30))
     assert submit(client, lang=lang, urls=thirty).status_code == 303
-    assert len(record_of(outbox_dir, staff_keys)["urls"]) == 30
+    assert len(stored_record(outbox_dir, staff_keys)["urls"]) == 30
 
 
 def test_an_address_longer_than_2048_characters_is_refused(client, outbox_dir, staff_keys):
@@ -282,7 +269,7 @@ def test_an_address_longer_than_2048_characters_is_refused(client, outbox_dir, s
 
     longest = base + "a" * (2048 - len(base))
     assert submit(client, urls=longest).status_code == 303
-    assert record_of(outbox_dir, staff_keys)["urls"] == [longest]
+    assert stored_record(outbox_dir, staff_keys)["urls"] == [longest]
 
 
 def test_every_bad_line_is_named(client):
@@ -307,7 +294,7 @@ def test_addresses_are_normalised_and_duplicates_dropped(client, outbox_dir, sta
     ])
     response = submit(client, urls=typed)
     assert response.status_code == 303
-    assert record_of(outbox_dir, staff_keys)["urls"] == [
+    assert stored_record(outbox_dir, staff_keys)["urls"] == [
         "https://example.com/x",
         "https://example.com/y",
         "http://example.com/z?b=1",
@@ -332,7 +319,7 @@ def test_a_missing_or_too_long_description_is_refused(client, outbox_dir, descri
 def test_a_description_of_4000_characters_is_accepted(client, outbox_dir, staff_keys):
     description = "写" * 3999 + "。"
     assert submit(client, description=description).status_code == 303
-    assert record_of(outbox_dir, staff_keys)["description"] == description
+    assert stored_record(outbox_dir, staff_keys)["description"] == description
 
 
 @pytest.mark.parametrize("consent", [None, "", "no", "on", "YES"])
@@ -457,7 +444,7 @@ def test_an_accepted_report_is_confirmed_sealed_and_delivered(
     outer = message_from_bytes(mail, policy=policy.default)
     assert sorted(outer.keys()) == sorted(OUTER_HEADERS)
     assert outer["Subject"] == f"Safeline report {reference}"
-    assert outer["From"] == MAIL_FROM and outer["To"] == MAIL_TO
+    assert outer["From"] == RELAY_MAIL_FROM and outer["To"] == RELAY_MAIL_TO
     assert outer["Reply-To"] is None
     assert outer.get_content_type() == "multipart/encrypted"
 

@@ -10,9 +10,9 @@ from email import message_from_bytes, policy
 import pytest
 
 from relay.token import MAX_AGE, FormTokens, MemorySpentTokens
-from tests.relay.relaykit import (
-    FORM_PATHS, OUTER_HEADERS, SECRET_KEY, SITE_ORIGIN, VALID, decrypt_mail, deliver, get_token, outbox_files,
-    parse, sent_reference, submit,
+from tests.support.relay_app import SECRET_KEY, SITE_ORIGIN, deliver, outbox_files
+from tests.support.reports import (
+    FORM_PATHS, OUTER_HEADERS, VALID, decrypt_mail, get_token, parse, sent_reference, submit,
 )
 
 NOTICES = {

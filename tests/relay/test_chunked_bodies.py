@@ -12,9 +12,11 @@ from urllib.parse import urlencode
 
 import pytest
 
+from devtools.ports import HOST
 from relay import MAX_BODY
-from tests.relay.relay_server import HOST, RelayServer
-from tests.relay.relaykit import VALID, outbox_files
+from tests.support.relay_app import outbox_files
+from tests.support.relay_server import RelayServer
+from tests.support.reports import VALID
 
 
 @pytest.fixture

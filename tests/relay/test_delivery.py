@@ -8,19 +8,14 @@ import sys
 import textwrap
 import threading
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
-from relay.delivery import Backoff, Counts, Schedule, deliver_once, run
+from relay.delivery import Backoff, Counts, Schedule, deliver_once
 from relay.outbox import Outbox
 from relay.smtp import SmtpTarget, Timeouts
-from tests.relay.fixtures_mail import (  # noqa: F401
-    MAIL_FROM, RCPT_TO, mail_server, message_id, outbox, sealed_message, target, wait_until,
-)
-
-ROOT = Path(__file__).resolve().parents[2]
-FAST = {"poll_seconds": 0.02, "backoff_base": 0.05, "backoff_cap": 0.2, "timeouts": Timeouts.uniform(5)}
+from tests.support.mail import ENVELOPE_FROM, ENVELOPE_TO, Worker, message_id, sealed_message, wait_until
+from tests.support.site import ROOT
 
 
 def put(outbox: Outbox, reference: str, **options) -> bytes:
@@ -29,27 +24,9 @@ def put(outbox: Outbox, reference: str, **options) -> bytes:
     return message
 
 
-class Worker:
-    """``run`` in a thread, stopped (and joined, bounded) when the test ends."""
-
-    def __init__(self, outbox: Outbox, target: SmtpTarget, **options):
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=run, args=(outbox, target, MAIL_FROM, RCPT_TO),
-                                       kwargs={"stop": self.stop, **FAST, **options})
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_):
-        self.stop.set()
-        self.thread.join(timeout=10)
-        assert not self.thread.is_alive()
-
-
 def test_each_message_is_sent_byte_for_byte_then_removed(outbox, mail_server, target):
     sent = {reference: put(outbox, reference) for reference in ("SL-AAAA-0001", "SL-AAAA-0002", "SL-AAAA-0003")}
-    counts = deliver_once(outbox, target, MAIL_FROM, RCPT_TO)
+    counts = deliver_once(outbox, target, ENVELOPE_FROM, ENVELOPE_TO)
     assert counts == Counts(sent=3)
     assert outbox.pending() == []
     assert sorted(path.read_bytes() for path in mail_server.messages()) == sorted(sent.values())
@@ -61,13 +38,13 @@ def test_451_keeps_the_message_until_the_server_takes_it(outbox, mail_server, ta
     mail_server.fail_with_451 = True
     schedule = Schedule(Backoff(base=5, cap=600))
 
-    assert deliver_once(outbox, target, MAIL_FROM, RCPT_TO, now=0, schedule=schedule) == Counts(deferred=1)
+    assert deliver_once(outbox, target, ENVELOPE_FROM, ENVELOPE_TO, now=0, schedule=schedule) == Counts(deferred=1)
     assert [path.read_bytes() for path in outbox.pending()] == [message]
     assert mail_server.messages() == []
 
     mail_server.fail_with_451 = False
-    assert deliver_once(outbox, target, MAIL_FROM, RCPT_TO, now=4, schedule=schedule) == Counts(waiting=1)
-    assert deliver_once(outbox, target, MAIL_FROM, RCPT_TO, now=5, schedule=schedule) == Counts(sent=1)
+    assert deliver_once(outbox, target, ENVELOPE_FROM, ENVELOPE_TO, now=4, schedule=schedule) == Counts(waiting=1)
+    assert deliver_once(outbox, target, ENVELOPE_FROM, ENVELOPE_TO, now=5, schedule=schedule) == Counts(sent=1)
     assert outbox.pending() == []
     assert mail_server.count(message_id("SL-TEMP-0001")) == 1
     assert schedule.failures == {} and schedule.due == {}
@@ -104,17 +81,17 @@ def test_a_permanent_refusal_is_kept_and_logged_as_error(outbox, mail_server, ta
     message = put(outbox, "SL-PERM-0001")
     schedule = Schedule(Backoff(base=5, cap=600))
 
-    assert deliver_once(outbox, target, MAIL_FROM, RCPT_TO, now=0, schedule=schedule) == Counts(refused=1)
+    assert deliver_once(outbox, target, ENVELOPE_FROM, ENVELOPE_TO, now=0, schedule=schedule) == Counts(refused=1)
     assert [path.read_bytes() for path in outbox.pending()] == [message]
     [record] = [r for r in caplog.records if r.name == "relay.delivery"]
     assert record.levelno == logging.ERROR
     assert "550 5.7.1" in record.getMessage() and "SL-PERM-0001" in record.getMessage()
     # Retried at the cap, not at the base: someone has to fix the cause first.
     assert schedule.due["20261128T120102Z-SL-PERM-0001.eml"] == 600
-    assert deliver_once(outbox, target, MAIL_FROM, RCPT_TO, now=599, schedule=schedule) == Counts(waiting=1)
+    assert deliver_once(outbox, target, ENVELOPE_FROM, ENVELOPE_TO, now=599, schedule=schedule) == Counts(waiting=1)
 
     mail_server.fail_with = None
-    assert deliver_once(outbox, target, MAIL_FROM, RCPT_TO, now=600, schedule=schedule) == Counts(sent=1)
+    assert deliver_once(outbox, target, ENVELOPE_FROM, ENVELOPE_TO, now=600, schedule=schedule) == Counts(sent=1)
     assert mail_server.count(message_id("SL-PERM-0001")) == 1
 
 
@@ -144,10 +121,11 @@ def test_a_failing_message_waits_longer_each_time(outbox, mail_server, target):
     schedule = Schedule(Backoff(base=5, cap=20))
     now, pauses = 0.0, []
     for _ in range(5):
-        assert deliver_once(outbox, target, MAIL_FROM, RCPT_TO, now=now, schedule=schedule) == Counts(deferred=1)
+        assert deliver_once(outbox, target, ENVELOPE_FROM, ENVELOPE_TO, now=now,
+                            schedule=schedule) == Counts(deferred=1)
         pause = schedule.due[name] - now
         pauses.append(pause)
-        assert deliver_once(outbox, target, MAIL_FROM, RCPT_TO, now=now + pause - 0.01,
+        assert deliver_once(outbox, target, ENVELOPE_FROM, ENVELOPE_TO, now=now + pause - 0.01,
                             schedule=schedule) == Counts(waiting=1)
         now += pause
     assert pauses == [5, 10, 20, 20, 20]
@@ -158,10 +136,11 @@ def test_each_message_has_its_own_backoff(outbox, mail_server, target):
     mail_server.fail_with_451 = True
     put(outbox, "SL-BACK-0002")
     schedule = Schedule(Backoff(base=5, cap=600))
-    deliver_once(outbox, target, MAIL_FROM, RCPT_TO, now=0, schedule=schedule)
+    deliver_once(outbox, target, ENVELOPE_FROM, ENVELOPE_TO, now=0, schedule=schedule)
     mail_server.fail_with_451 = False
     put(outbox, "SL-BACK-0003")  # a new report is not held back by an older failure
-    assert deliver_once(outbox, target, MAIL_FROM, RCPT_TO, now=1, schedule=schedule) == Counts(sent=1, waiting=1)
+    assert deliver_once(outbox, target, ENVELOPE_FROM, ENVELOPE_TO, now=1,
+                        schedule=schedule) == Counts(sent=1, waiting=1)
     assert mail_server.count(message_id("SL-BACK-0003")) == 1
 
 
@@ -180,7 +159,7 @@ def test_two_workers_send_each_message_exactly_once(tmp_path, mail_server, targe
         for _ in range(200):
             if not box.pending():
                 break
-            totals.append(deliver_once(box, target, MAIL_FROM, RCPT_TO, timeouts=Timeouts.uniform(5)))
+            totals.append(deliver_once(box, target, ENVELOPE_FROM, ENVELOPE_TO, timeouts=Timeouts.uniform(5)))
 
     threads = [threading.Thread(target=worker) for _ in range(3)]
     for thread in threads:
@@ -213,7 +192,7 @@ def test_two_worker_processes_send_each_message_exactly_once(tmp_path, mail_serv
         for _ in range(200):
             if not box.pending():
                 break
-            sent += deliver_once(box, target, {MAIL_FROM!r}, {RCPT_TO!r}, timeout=5).sent
+            sent += deliver_once(box, target, {ENVELOPE_FROM!r}, {ENVELOPE_TO!r}, timeout=5).sent
         print(sent)
     """)
     workers = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(2)]
@@ -229,9 +208,9 @@ def test_a_message_claimed_elsewhere_is_left_alone(outbox, mail_server, target):
     [path] = outbox.pending()
     with outbox.claim(path) as claim:
         assert claim is not None
-        assert deliver_once(outbox, target, MAIL_FROM, RCPT_TO) == Counts(busy=1)
+        assert deliver_once(outbox, target, ENVELOPE_FROM, ENVELOPE_TO) == Counts(busy=1)
     assert mail_server.messages() == []
-    assert deliver_once(outbox, target, MAIL_FROM, RCPT_TO) == Counts(sent=1)
+    assert deliver_once(outbox, target, ENVELOPE_FROM, ENVELOPE_TO) == Counts(sent=1)
 
 
 def test_logs_name_the_file_and_never_addresses_or_content(outbox, mail_server, caplog):
@@ -241,28 +220,28 @@ def test_logs_name_the_file_and_never_addresses_or_content(outbox, mail_server, 
     target = SmtpTarget.from_url(f"smtp://127.0.0.1:{mail_server.port}", helo="relay.test")
     put(outbox, "SL-LOGS-0001", body=f"{marker}\r\n")
     schedule = Schedule(Backoff(base=1, cap=1))
-    mail_server.fail_with = f"451 4.3.0 {marker} {RCPT_TO[0]}"
-    deliver_once(outbox, target, MAIL_FROM, RCPT_TO, now=0, schedule=schedule)
-    mail_server.fail_with = f"550 5.1.1 <{RCPT_TO[0]}> {marker}"
-    deliver_once(outbox, target, MAIL_FROM, RCPT_TO, now=10, schedule=schedule)
+    mail_server.fail_with = f"451 4.3.0 {marker} {ENVELOPE_TO[0]}"
+    deliver_once(outbox, target, ENVELOPE_FROM, ENVELOPE_TO, now=0, schedule=schedule)
+    mail_server.fail_with = f"550 5.1.1 <{ENVELOPE_TO[0]}> {marker}"
+    deliver_once(outbox, target, ENVELOPE_FROM, ENVELOPE_TO, now=10, schedule=schedule)
     mail_server.stop()
-    deliver_once(outbox, target, MAIL_FROM, RCPT_TO, now=20, schedule=schedule)
+    deliver_once(outbox, target, ENVELOPE_FROM, ENVELOPE_TO, now=20, schedule=schedule)
     mail_server.start()
     mail_server.fail_with = None
     with_password = SmtpTarget.from_url(f"smtp://relay:{password}@127.0.0.1:{mail_server.port}", helo="relay.test")
-    deliver_once(outbox, with_password, MAIL_FROM, RCPT_TO, now=30, schedule=schedule)  # no AUTH offered
-    deliver_once(outbox, target, MAIL_FROM, RCPT_TO, now=40, schedule=schedule)
+    deliver_once(outbox, with_password, ENVELOPE_FROM, ENVELOPE_TO, now=30, schedule=schedule)  # no AUTH offered
+    deliver_once(outbox, target, ENVELOPE_FROM, ENVELOPE_TO, now=40, schedule=schedule)
     assert outbox.pending() == []
 
-    # Everything the relay logs; relay.devmail is the test's mail server, not the relay.
-    ours = [record for record in caplog.records if record.name.startswith("relay.") and record.name != "relay.devmail"]
+    # Everything the relay logs (the test's mail server logs as devtools.mail, not as the relay).
+    ours = [record for record in caplog.records if record.name.startswith("relay.")]
     outcomes = [record.getMessage() for record in ours]
     assert len(outcomes) == 5, outcomes
     assert all(text.startswith("20261128T120102Z-SL-LOGS-0001.eml ") for text in outcomes)
     assert all(" size=" in text and " ms=" in text for text in outcomes)
     assert outcomes[-1].split()[1] == "sent"
     for text in outcomes:
-        for secret in (marker, password, MAIL_FROM, RCPT_TO[0], "@", "safeline.test"):
+        for secret in (marker, password, ENVELOPE_FROM, ENVELOPE_TO[0], "@", "safeline.test"):
             assert secret not in text, (secret, text)
     assert all(record.exc_info is None for record in ours)
 
@@ -293,7 +272,7 @@ def test_stop_is_checked_between_messages(outbox, mail_server, target):
         put(outbox, f"SL-STOP-000{n}")
     stop = threading.Event()
     stop.set()
-    assert deliver_once(outbox, target, MAIL_FROM, RCPT_TO, stop=stop) == Counts()
+    assert deliver_once(outbox, target, ENVELOPE_FROM, ENVELOPE_TO, stop=stop) == Counts()
     assert len(outbox.pending()) == 3
 
 

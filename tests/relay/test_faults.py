@@ -18,15 +18,13 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from relay.delivery import deliver_once, run
+from relay.delivery import deliver_once
 from relay.outbox import STALE_TMP_SECONDS, Outbox
 from relay.smtp import SmtpTarget
-from tests.relay.fixtures_mail import wait_until
-from tests.relay.relay_server import RelayServer, reference_in
-from tests.relay.relaykit import (
-    MAIL_FROM, MAIL_TO, REFERENCE, SECRET_KEY, decrypt_mail, deliver, get_token, outbox_files, parse,
-    sent_reference, submit,
-)
+from tests.support.mail import Worker, wait_until
+from tests.support.relay_app import RELAY_MAIL_FROM, RELAY_MAIL_TO, SECRET_KEY, deliver, outbox_files
+from tests.support.relay_server import RelayServer, reference_in
+from tests.support.reports import REFERENCE, decrypt_mail, get_token, parse, sent_reference, submit
 
 
 def report(n: int, tag: str) -> dict[str, str]:
@@ -45,27 +43,6 @@ def record_matches(record: dict, fields: dict, reference: str) -> bool:
             and record["role"] == fields["role"])
 
 
-class Worker:
-    """relay.delivery.run in a thread with short pauses, stopped and joined (bounded) at the end."""
-
-    def __init__(self, outbox: Outbox, smtp_url: str):
-        self.stop = threading.Event()
-        target = SmtpTarget.from_url(smtp_url, helo="relay.test")
-        self.thread = threading.Thread(
-            target=run, args=(outbox, target, MAIL_FROM, [MAIL_TO]), daemon=True,
-            kwargs={"stop": self.stop, "poll_seconds": 0.05, "backoff_base": 0.05, "backoff_cap": 0.5, "timeout": 5},
-        )
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_):
-        self.stop.set()
-        self.thread.join(timeout=30)
-        assert not self.thread.is_alive()
-
-
 # -- the mail server away during a burst ---------------------------------------------------------
 
 def test_a_burst_of_200_while_the_mail_server_is_away_is_delivered_once_each(
@@ -74,7 +51,9 @@ def test_a_burst_of_200_while_the_mail_server_is_away_is_delivered_once_each(
     outbox = relay_app.extensions["outbox"]
     sent: dict[str, dict] = {}  # reference → what was typed
     mail_server.stop()  # first refused connections, then "451 try again later"
-    with Worker(outbox, relay_app.config["RELAY_SETTINGS"].smtp_url):
+    target = SmtpTarget.from_url(relay_app.config["RELAY_SETTINGS"].smtp_url, helo="relay.test")
+    with Worker(outbox, target, mail_from=RELAY_MAIL_FROM, rcpt_to=[RELAY_MAIL_TO], poll_seconds=0.05,
+                backoff_cap=0.5, join_seconds=30):
         for n in range(200):
             if n == 100:
                 mail_server.fail_with_451 = True
@@ -192,7 +171,7 @@ def test_every_confirmed_report_survives_a_sigkill_of_the_relay(
     target = SmtpTarget.from_url(f"smtp://127.0.0.1:{mail_server.port}", helo="relay.test")
     deadline = time.monotonic() + 60
     while outbox.pending() and time.monotonic() < deadline:
-        deliver_once(outbox, target, MAIL_FROM, [MAIL_TO], timeout=5)
+        deliver_once(outbox, target, RELAY_MAIL_FROM, [RELAY_MAIL_TO], timeout=5)
     assert outbox.pending() == []
 
     received = mail_server.messages()

@@ -21,7 +21,8 @@ import pytest
 
 from relay import MAX_BODY
 from relay.report import MAX_URLS, validate
-from tests.relay.relaykit import FORM_PATHS, VALID, decrypt_mail, get_token, outbox_files, parse, submit
+from tests.support.relay_app import outbox_files, stored_record
+from tests.support.reports import FORM_PATHS, VALID, get_token, parse, submit
 
 FORM = "application/x-www-form-urlencoded"
 PAGE_BUDGET = 100_000  # bytes of HTML: the most a page refusing any of these floods may weigh
@@ -35,13 +36,6 @@ MORE = {"en": "{count} more lines have a problem too. Check each line.",
         "ja": "ほかに{count}行にも問題があります。1行ずつ確かめてください。"}
 NONE_ENTERED = {"en": "Enter the address (URL) of at least one page where the images appear.",
                 "ja": "画像が載っているページのアドレス(URL)を、少なくとも1つ書いてください。"}
-
-
-def stored(outbox_dir, staff_keys) -> dict:
-    """The JSON fields of the one report in the outbox."""
-    files = outbox_files(outbox_dir)
-    assert len(files) == 1, files
-    return decrypt_mail(files[0].read_bytes(), staff_keys.secrets["gnupg-v4"])[2]
 
 
 def url_messages(response) -> list[str]:
@@ -202,7 +196,7 @@ def test_a_few_bad_lines_are_all_named_more_are_counted(client, bad, shown):
 def test_a_body_full_of_one_address_is_that_one_address(client, outbox_dir, staff_keys):
     body = raw_body(get_token(client), fill("https://example.com/same\r\n"))
     assert client.post(FORM_PATHS["ja"], data=body, content_type=FORM).status_code == 303
-    assert stored(outbox_dir, staff_keys)["urls"] == ["https://example.com/same"]
+    assert stored_record(outbox_dir, staff_keys)["urls"] == ["https://example.com/same"]
 
 
 @pytest.mark.parametrize("typed, line", [
@@ -220,7 +214,7 @@ def test_the_same_line_repeated_counts_once(client, outbox_dir, staff_keys):
     thirty = [f"https://example.com/{n}" for n in range(MAX_URLS)]
     response = submit(client, urls="\n".join(thirty + thirty[:5] + ["", "  "] + thirty))
     assert response.status_code == 303
-    assert stored(outbox_dir, staff_keys)["urls"] == thirty
+    assert stored_record(outbox_dir, staff_keys)["urls"] == thirty
 
 
 def test_a_repeated_bad_line_is_named_once(client):
@@ -268,7 +262,7 @@ def test_checking_a_full_body_takes_linear_time():
 def test_a_full_width_address_is_stored_as_the_address_it_stands_for(client, outbox_dir, staff_keys, typed, expected):
     response = submit(client, email=typed)
     assert response.status_code == 303
-    assert stored(outbox_dir, staff_keys)["email"] == expected
+    assert stored_record(outbox_dir, staff_keys)["email"] == expected
 
 
 @pytest.mark.parametrize("typed", ["ｈａｎａｋｏ", "ｈａｎａｋｏ＠＠example.jp", "ｈａｎａｋｏ\u3000ｙ＠example.jp", "hanako@example.jp㈱"])
@@ -308,7 +302,7 @@ def test_an_address_is_too_long_by_what_it_becomes():
 def test_an_address_is_stored_as_a_browser_reads_it(client, outbox_dir, staff_keys, typed, expected):
     response = submit(client, urls=typed)
     assert response.status_code == 303
-    assert stored(outbox_dir, staff_keys)["urls"] == [expected]
+    assert stored_record(outbox_dir, staff_keys)["urls"] == [expected]
 
 
 @pytest.mark.parametrize("typed", [

@@ -16,11 +16,11 @@ import pytest
 
 from relay import openpgp
 from relay.keys import StaffKeyError, StaffKeys, describe, is_development_key, load_staff_keys
-from tests.relay.gnupg import make_key
+from tests.support.gnupg import make_key
+from tests.support.keys import FIXTURES, GPG_PUBLIC
+from tests.support.site import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT / "tests" / "fixtures" / "keys"
-STAFF_FPR = openpgp.fingerprint(openpgp.parse_certs((FIXTURES / "staff-gpg-v4.pub.asc").read_bytes())[0])
+STAFF_FPR = openpgp.fingerprint(openpgp.parse_certs(GPG_PUBLIC.read_bytes())[0])
 FPR = re.compile(r"\b[0-9A-F]{40}\b")
 DAY = timedelta(days=1)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from relay.outbox import Outbox, OutboxFullError, OutboxUnwritableError, _lock, message_id_of
-from tests.relay.fixtures_mail import message_id, outbox, sealed_message  # noqa: F401
+from tests.support.mail import message_id, sealed_message
 
 ROOT = Path(__file__).resolve().parents[2]
 

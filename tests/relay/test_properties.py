@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from relay import MAX_BODY
 from relay.report import FIELDS, MAX_DESCRIPTION, MAX_URL_LENGTH, MAX_URLS, Report, validate
-from tests.relay.relaykit import FORM_PATHS, VALID
+from tests.support.reports import FORM_PATHS, VALID
 
 BOUNDED = settings(max_examples=200, deadline=None, database=None,
                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,

@@ -22,9 +22,10 @@ import pytest
 
 import relay
 from relay.quota import MemoryStore, Quota, RedisStore, Refused
-from tests.relay.redis_server import redis_server  # noqa: F401 - a fixture
-from tests.relay.relay_server import RelayServer
-from tests.relay.relaykit import Page, get_token, outbox_files, submit
+from tests.support.redis_server import RedisServer
+from tests.support.relay_app import outbox_files
+from tests.support.relay_server import RelayServer
+from tests.support.reports import RelayPage, get_token, submit
 
 TYPED = {"email": "quota.hanako@example.jp", "description": "制限を確かめる通報です。"}
 BUSY = {"ja": "ただいま通報を受け付けられない状態です", "en": "We cannot take reports just now"}
@@ -53,8 +54,6 @@ def storage(request, tmp_path):
     if request.param == "memory":
         yield "memory://"
         return
-    from tests.relay.redis_server import RedisServer
-
     server = RedisServer(tmp_path / "redis").start()
     try:
         yield server.url
@@ -122,7 +121,7 @@ def test_an_ipv6_48_is_limited_as_a_whole(relay_env, catalogs, storage):
                             "RELAY_RATELIMIT_STORAGE": storage})
     statuses = [submit(client_from(app, f"2001:db8:77:{n:x}::1"), **TYPED).status_code for n in range(4)]
     assert statuses == [303, 303, 303, 429]  # four /64s of one /48
-    refused = Page(submit(client_from(app, "2001:db8:77:ff::2"), **TYPED).get_data(as_text=True))
+    refused = RelayPage(submit(client_from(app, "2001:db8:77:ff::2"), **TYPED).get_data(as_text=True))
     assert refused.value("email") == TYPED["email"]
     assert submit(client_from(app, "2001:db8:78::1"), **TYPED).status_code == 303  # the next /48
     assert submit(client_from(app, "203.0.113.9"), **TYPED).status_code == 303  # IPv4 has no /48
@@ -138,7 +137,7 @@ def test_past_the_site_ceiling_the_form_is_kept_and_the_phone_offered(relay_env,
             response = submit(client_from(app, f"203.0.113.{n}"), lang=lang, **TYPED)
             assert response.status_code == 503
             assert response.headers["Retry-After"] == "3600"
-            page = Page(response.get_data(as_text=True))
+            page = RelayPage(response.get_data(as_text=True))
             assert page.value("email") == TYPED["email"] and page.value("description") == TYPED["description"]
             summary = page.find(class_="error-summary")
             assert BUSY[lang] in " ".join(summary.text.split())
@@ -163,7 +162,7 @@ def test_a_refused_report_gives_its_count_back(relay_env, catalogs, tmp_path):
 
 # -- concurrent posts through gunicorn -------------------------------------------------------
 
-def test_concurrent_posts_through_several_workers_never_overshoot(tmp_path, relay_env, catalogs, redis_server):  # noqa: F811
+def test_concurrent_posts_through_several_workers_never_overshoot(tmp_path, relay_env, catalogs, redis_server):
     """25 posts at once from one client against "5 per hour", on 3 gunicorn workers sharing Redis."""
     env = {**relay_env, "RELAY_RATELIMIT": "5 per hour", "RELAY_RATELIMIT_STORAGE": redis_server.url}
     server = RelayServer(env, tmp_path / "gunicorn.log", workers=3).start()
@@ -193,8 +192,6 @@ def test_concurrent_posts_through_several_workers_never_overshoot(tmp_path, rela
 
 @pytest.mark.parametrize("kind", ["memory", "redis"])
 def test_a_reservation_is_atomic_and_can_be_given_back(kind, tmp_path):
-    from tests.relay.redis_server import RedisServer
-
     server = RedisServer(tmp_path / "redis").start() if kind == "redis" else None
     try:
         store = MemoryStore() if server is None else RedisStore(server.url)

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 
 import pytest
 
@@ -17,16 +16,17 @@ from relay import openpgp
 from relay.keys import StaffKeyError, StaffKeys, load_staff_keys
 from relay.report import Report
 from relay.seal import MIN_BUCKET, bucket_size, pad, seal
+from tests.support.keys import FIXTURES, GPG_PUBLIC, GPG_SECRET
+from tests.support.reports import OUTER_HEADERS
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "keys"
-GPG_SECRET = (FIXTURES / "staff-gpg-v4.sec.asc").read_bytes()
 MARKER = "MARKER-7b1d9e"
 REFERENCE = "SL-7K3F-Q9XD"
 MESSAGE_ID = "<5f0c3a9e8d7b4c2a.SL-7K3F-Q9XD@relay.example.org>"
 RECEIVED_AT = datetime(2026, 11, 28, 14, 5, 9, tzinfo=timezone.utc)  # 23:05:09 in Japan
-MAIL_FROM = "Safeline relay <relay@example.org>"
-MAIL_TO = ["staff@example.org", "second@example.org"]
-OUTER_HEADERS = {"from", "to", "date", "message-id", "subject", "mime-version", "content-type"}
+# What seal() is given here, apart from any relay's settings: a sender with a display name
+# and two mailboxes.
+SEAL_FROM = "Safeline relay <relay@example.org>"
+SEAL_TO = ["staff@example.org", "second@example.org"]
 
 REPORT = Report(
     role="self",
@@ -47,7 +47,7 @@ def sequoia_key() -> openpgp.KeyPair:
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory, sequoia_key) -> StaffKeys:
     folder = tmp_path_factory.mktemp("staff-keys")
-    shutil.copyfile(FIXTURES / "staff-gpg-v4.pub.asc", folder / "a-gnupg.asc")
+    shutil.copyfile(GPG_PUBLIC, folder / "a-gnupg.asc")
     (folder / "b-sequoia.asc").write_bytes(sequoia_key.public)
     return load_staff_keys(folder)
 
@@ -59,7 +59,7 @@ def sealed(keys) -> bytes:
 
 def seal_report(report: Report, keys: StaffKeys, **changes) -> bytes:
     arguments = dict(reference=REFERENCE, message_id=MESSAGE_ID, received_at=RECEIVED_AT, keys=keys,
-                     mail_from=MAIL_FROM, mail_to=MAIL_TO)
+                     mail_from=SEAL_FROM, mail_to=SEAL_TO)
     return seal(report, **{**arguments, **changes})
 
 
@@ -98,14 +98,14 @@ def test_the_outer_message_is_pgp_mime(sealed):
 
 def test_the_outer_headers_say_nothing_about_the_report(sealed):
     message = parse(sealed)
-    assert {name.lower() for name in message.keys()} == OUTER_HEADERS
+    assert {name.lower() for name in message.keys()} == {name.lower() for name in OUTER_HEADERS}
     assert len(message.keys()) == len(OUTER_HEADERS)
     assert message["Subject"] == f"Safeline report {REFERENCE}"
     assert message["Message-ID"] == MESSAGE_ID
     assert f"\r\nMessage-ID: {MESSAGE_ID}\r\n".encode() in sealed
     assert parsedate_to_datetime(message["Date"]) == RECEIVED_AT
-    assert message["From"] == MAIL_FROM
-    assert [address.addr_spec for address in message["To"].addresses] == MAIL_TO
+    assert message["From"] == SEAL_FROM
+    assert [address.addr_spec for address in message["To"].addresses] == SEAL_TO
     assert message["MIME-Version"] == "1.0"
 
 
@@ -221,7 +221,7 @@ def test_buckets(length, bucket):
 
 def test_seal_refuses_a_key_that_expired_since_loading(tmp_path):
     soon = openpgp.generate_key("Safeline Soon <soon@example.org>", validity_seconds=10 * 86400)
-    shutil.copyfile(FIXTURES / "staff-gpg-v4.pub.asc", tmp_path / "a.asc")
+    shutil.copyfile(GPG_PUBLIC, tmp_path / "a.asc")
     (tmp_path / "b.asc").write_bytes(soon.public)
     keys = load_staff_keys(tmp_path)
     later = datetime.now(timezone.utc) + timedelta(days=11)

@@ -2,7 +2,7 @@
 still take every report.
 
 Each instance is a real gunicorn (deploy/gunicorn.conf.py, one worker) and Redis is Debian's
-redis-server (tests/relay/redis_server.py).  The limiter's key is an HMAC of the client address
+redis-server (tests/support/redis_server.py).  The limiter's key is an HMAC of the client address
 under RELAY_SECRET_KEY, so one client is one key on every instance that shares the secret.
 """
 
@@ -15,9 +15,10 @@ import time
 import pytest
 
 from relay.token import PENDING, RedisSpentTokens
-from tests.relay.redis_server import RedisServer, redis_server  # noqa: F401 - a fixture
-from tests.relay.relay_server import RelayServer, reference_in
-from tests.relay.relaykit import REFERENCE, SECRET_KEY, outbox_files
+from tests.support.redis_server import RedisServer
+from tests.support.relay_app import SECRET_KEY, outbox_files
+from tests.support.relay_server import RelayServer, reference_in
+from tests.support.reports import REFERENCE
 
 PASSWORD = "redis-pw-never-in-logs-5d0c"
 TYPED = {"email": "limits.hanako@example.jp", "description": "共有の制限を確かめる通報です。"}
@@ -53,7 +54,7 @@ def log_lines(relay: RelayServer, since: int = 0) -> list[str]:
 
 # -- shared through Redis --------------------------------------------------------------------
 
-def test_two_instances_share_one_limit_through_redis(relays, redis_server, outbox_dir):  # noqa: F811
+def test_two_instances_share_one_limit_through_redis(relays, redis_server, outbox_dir):
     first, second = relays(2, RELAY_RATELIMIT="3 per hour", RELAY_RATELIMIT_STORAGE=redis_server.url)
     a, b = first.client(), second.client()
 

@@ -1,7 +1,7 @@
 """Slow and odd mail servers (issue 11, point 9): no report lost, none sent twice, none stuck.
 
-Real servers on 127.0.0.1: aiosmtpd (relay.devmail) where it can play the part, else the
-scripted ``OddServer`` of fixtures_mail, which can be slow before its greeting, trickle a
+Real servers on 127.0.0.1: aiosmtpd (devtools.mail) where it can play the part, else the
+scripted ``OddServer`` of tests/support/mail.py, which can be slow before its greeting, trickle a
 reply or send a line of any length.  The limits are scaled down to fractions of a second
 (``Timeouts``); one test waits 35 s to prove the real default.
 """
@@ -25,18 +25,18 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
+from devtools.mail import MailStore
+from devtools.ports import free_port
 from relay.delivery import Backoff, Counts, Schedule, deliver_once, run
-from relay.devmail import MailStore, free_port
 from relay.outbox import Outbox
 from relay.smtp import (
     RFC_5321, PermanentDeliveryError, SmtpTarget, TemporaryDeliveryError, Timeouts, timeouts_from,
 )
-from tests.relay.fixtures_mail import (  # noqa: F401
-    MAIL_FROM, RCPT_TO, Act, OddServer, mail_server, message_id, odd_server, outbox, sealed_message, target,
-    wait_until,
+from tests.support.mail import (
+    ENVELOPE_FROM, ENVELOPE_TO, Act, OddServer, Worker, message_id, sealed_message, wait_until,
 )
+from tests.support.site import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 # Every limit a fraction of a second; 1.5 s from connecting to the final dot, 1.5 s for the reply.
 QUICK = Timeouts(connect=2, greeting=0.5, command=0.5, data_start=0.5, data_block=0.5, data_end=1.5, deadline=3.0)
 MARKER = "MARKER-93be-reply-text"
@@ -50,7 +50,7 @@ def send(server_or_target, reference: str, *, timeouts: Timeouts | None = QUICK,
     """Hand one message over; return how long it took."""
     target = server_or_target if isinstance(server_or_target, SmtpTarget) else to(server_or_target)
     started = time.monotonic()
-    target.send(sealed_message(reference), mail_from=MAIL_FROM, rcpt_to=RCPT_TO, timeouts=timeouts, **options)
+    target.send(sealed_message(reference), mail_from=ENVELOPE_FROM, rcpt_to=ENVELOPE_TO, timeouts=timeouts, **options)
     return time.monotonic() - started
 
 
@@ -58,7 +58,7 @@ def refused(server: OddServer, reference: str, *, timeouts: Timeouts = QUICK, **
     """Hand one message over expecting a failure; return (the error, how long it took)."""
     started = time.monotonic()
     with pytest.raises((TemporaryDeliveryError, PermanentDeliveryError)) as raised:
-        to(server).send(sealed_message(reference), mail_from=MAIL_FROM, rcpt_to=RCPT_TO, timeouts=timeouts,
+        to(server).send(sealed_message(reference), mail_from=ENVELOPE_FROM, rcpt_to=ENVELOPE_TO, timeouts=timeouts,
                         **options)
     return raised.value, time.monotonic() - started
 
@@ -90,9 +90,9 @@ def test_the_old_single_timeout_still_works_and_cannot_be_mixed(outbox, mail_ser
     assert timeouts_from(None, 5) == Timeouts.uniform(5)
     assert Timeouts.uniform(5).before_data_end == 5 and Timeouts.uniform(5).data_end == 5
     put(outbox, "SL-OLDT-0001")
-    assert deliver_once(outbox, target, MAIL_FROM, RCPT_TO, timeout=5) == Counts(sent=1)
+    assert deliver_once(outbox, target, ENVELOPE_FROM, ENVELOPE_TO, timeout=5) == Counts(sent=1)
     with pytest.raises(TypeError):
-        deliver_once(outbox, target, MAIL_FROM, RCPT_TO, timeout=5, timeouts=QUICK)
+        deliver_once(outbox, target, ENVELOPE_FROM, ENVELOPE_TO, timeout=5, timeouts=QUICK)
 
 
 @pytest.mark.parametrize("limits", [
@@ -163,7 +163,7 @@ def test_a_server_that_stops_reading_the_data_is_left_after_the_data_block_limit
     message = sealed_message("SL-BLOCK-0001", size=48 * 1024 * 1024)
     started = time.monotonic()
     with pytest.raises(TemporaryDeliveryError, match="data transfer") as raised:
-        to(server).send(message, mail_from=MAIL_FROM, rcpt_to=RCPT_TO, timeouts=QUICK)
+        to(server).send(message, mail_from=ENVELOPE_FROM, rcpt_to=ENVELOPE_TO, timeouts=QUICK)
     assert time.monotonic() - started < 5
     assert "may have taken" not in str(raised.value)
     assert server.messages == []
@@ -171,7 +171,7 @@ def test_a_server_that_stops_reading_the_data_is_left_after_the_data_block_limit
 
 def test_a_4xx_after_a_long_wait_is_temporary_and_names_no_text(mail_server, target):
     mail_server.store.delay = 1.0
-    mail_server.fail_with = f"451 4.7.1 {MARKER} <{RCPT_TO[0]}> greylisted"
+    mail_server.fail_with = f"451 4.7.1 {MARKER} <{ENVELOPE_TO[0]}> greylisted"
     with pytest.raises(TemporaryDeliveryError) as raised:
         send(target, "SL-GREY-0001")
     assert raised.value.code == 451
@@ -194,7 +194,7 @@ def certificate(tmp_path_factory) -> tuple[Path, Path]:
 
 
 class SlowMail(MailStore):
-    """relay.devmail's store, slow to answer MAIL too."""
+    """devtools.mail's store, slow to answer MAIL too."""
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         await asyncio.sleep(0.4)
@@ -304,7 +304,7 @@ def test_the_old_single_timeout_is_no_longer_per_read(odd_server):
     server = odd_server({"greeting": Act(reply=b"220 " + b"g" * 56 + b"\r\n", trickle=0.1)})
     started = time.monotonic()
     with pytest.raises(TemporaryDeliveryError, match="greeting"):
-        to(server).send(sealed_message("SL-OLDT-0002"), mail_from=MAIL_FROM, rcpt_to=RCPT_TO, timeout=1)
+        to(server).send(sealed_message("SL-OLDT-0002"), mail_from=ENVELOPE_FROM, rcpt_to=ENVELOPE_TO, timeout=1)
     assert time.monotonic() - started < 2
 
 
@@ -317,14 +317,14 @@ def test_messages_queued_behind_a_slow_one_get_out_after_its_deadline(outbox, od
     limits = replace(QUICK, greeting=60)  # only the deadline can end it
 
     started = time.monotonic()
-    assert deliver_once(outbox, to(server), MAIL_FROM, RCPT_TO, now=0, schedule=schedule,
+    assert deliver_once(outbox, to(server), ENVELOPE_FROM, ENVELOPE_TO, now=0, schedule=schedule,
                         timeouts=limits) == Counts(sent=3, deferred=1)
     assert time.monotonic() - started < 1.5 + 1.5
     assert [path.name for path in outbox.pending()] == names[:1]
     [deferred] = [r.getMessage() for r in caplog.records if "deferred" in r.getMessage()]
     assert deferred.startswith(f"{names[0]} deferred (timed out at greeting (deadline: 1.5 s")
 
-    assert deliver_once(outbox, to(server), MAIL_FROM, RCPT_TO, now=5, schedule=schedule,
+    assert deliver_once(outbox, to(server), ENVELOPE_FROM, ENVELOPE_TO, now=5, schedule=schedule,
                         timeouts=limits) == Counts(sent=1)
     assert outbox.pending() == []
     assert [server.count(message_id(f"SL-QUEUE-000{n}")) for n in range(4)] == [1, 1, 1, 1]
@@ -334,17 +334,8 @@ def test_the_running_worker_moves_on_from_a_silent_server(outbox, odd_server):
     server = odd_server({"greeting": Act(never=True)}, first=1)
     for n in range(3):
         put(outbox, f"SL-RUN-000{n}")
-    stop = threading.Event()
-    worker = threading.Thread(target=run, args=(outbox, to(server), MAIL_FROM, RCPT_TO),
-                              kwargs={"stop": stop, "poll_seconds": 0.02, "backoff_base": 0.05, "backoff_cap": 0.2,
-                                      "timeouts": QUICK})
-    worker.start()
-    try:
+    with Worker(outbox, to(server), timeouts=QUICK):
         assert wait_until(lambda: not outbox.pending(), timeout=10)
-    finally:
-        stop.set()
-        worker.join(timeout=10)
-    assert not worker.is_alive()
     assert [server.count(message_id(f"SL-RUN-000{n}")) for n in range(3)] == [1, 1, 1]
 
 
@@ -362,14 +353,14 @@ def test_a_connection_closed_right_after_the_data_is_retried_and_said_to_be_unce
     server = odd_server({"end": Act(close=True)}, first=1)
     put(outbox, "SL-CLOSED-0001")
     schedule = Schedule(Backoff(base=5, cap=600))
-    assert deliver_once(outbox, to(server), MAIL_FROM, RCPT_TO, now=0, schedule=schedule,
+    assert deliver_once(outbox, to(server), ENVELOPE_FROM, ENVELOPE_TO, now=0, schedule=schedule,
                         timeouts=QUICK) == Counts(deferred=1)
     with pytest.raises(TemporaryDeliveryError, match="after the end of the data.*may have taken"):
-        to(odd_server({"end": Act(close=True)})).send(sealed_message("SL-CLOSED-0002"), mail_from=MAIL_FROM,
-                                                      rcpt_to=RCPT_TO, timeouts=QUICK)
+        to(odd_server({"end": Act(close=True)})).send(sealed_message("SL-CLOSED-0002"), mail_from=ENVELOPE_FROM,
+                                                      rcpt_to=ENVELOPE_TO, timeouts=QUICK)
     # Never lost: it is sent again.  That the server had it already cannot be known; its
     # fixed Message-ID lets staff see the second copy for what it is.
-    assert deliver_once(outbox, to(server), MAIL_FROM, RCPT_TO, now=5, schedule=schedule,
+    assert deliver_once(outbox, to(server), ENVELOPE_FROM, ENVELOPE_TO, now=5, schedule=schedule,
                         timeouts=QUICK) == Counts(sent=1)
     assert outbox.pending() == []
 
@@ -412,8 +403,8 @@ WORKER = textwrap.dedent("""
 
 
 def start_worker(folder: Path, server: OddServer, log: Path) -> subprocess.Popen:
-    script = WORKER.format(root=str(ROOT), port=server.port, folder=str(folder), mail_from=MAIL_FROM,
-                           rcpt_to=RCPT_TO)
+    script = WORKER.format(root=str(ROOT), port=server.port, folder=str(folder), mail_from=ENVELOPE_FROM,
+                           rcpt_to=ENVELOPE_TO)
     with open(log, "ab") as stderr:
         worker = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=stderr,
                                   env={**os.environ, "PYTHONPATH": ""})
@@ -476,7 +467,7 @@ def test_a_worker_stopped_after_the_data_waits_for_the_reply_so_the_next_one_sen
 
 def test_no_log_line_carries_the_reply_text(outbox, odd_server, caplog):
     caplog.set_level(logging.DEBUG)
-    text = f"{MARKER} <{RCPT_TO[0]}> https://example.org/x".encode()
+    text = f"{MARKER} <{ENVELOPE_TO[0]}> https://example.org/x".encode()
     odd = [
         {"end": Act(reply=b"250 2.0.0 " + text + LONG + b"\r\n")},
         {"end": Act(reply=b"451-4.3.0 " + text + LONG + b"\r\n451 4.3.0 " + text + b"\r\n")},
@@ -490,7 +481,7 @@ def test_no_log_line_carries_the_reply_text(outbox, odd_server, caplog):
     ]
     for n, acts in enumerate(odd):
         put(outbox, f"SL-LOGS-{n:04}")
-        deliver_once(outbox, to(odd_server(acts)), MAIL_FROM, RCPT_TO, timeouts=QUICK)
+        deliver_once(outbox, to(odd_server(acts)), ENVELOPE_FROM, ENVELOPE_TO, timeouts=QUICK)
         for path in outbox.pending():
             outbox.remove(path)
     ours = [record for record in caplog.records if record.name.startswith("relay.")]
@@ -498,7 +489,7 @@ def test_no_log_line_carries_the_reply_text(outbox, odd_server, caplog):
     for record in ours:
         line = record.getMessage()
         assert line.startswith("20261128T120102Z-SL-LOGS-"), line
-        for secret in (MARKER, RCPT_TO[0], MAIL_FROM, "@", "example.org", "xxxx", "garbage"):
+        for secret in (MARKER, ENVELOPE_TO[0], ENVELOPE_FROM, "@", "example.org", "xxxx", "garbage"):
             assert secret not in line, (secret, line)
         assert record.exc_info is None
 
@@ -509,5 +500,5 @@ def test_a_reply_35_seconds_after_the_data_is_awaited_with_the_default_limits(ou
     # What relay/cli.py runs: no limits given.  The old worker gave up at 30 s and sent it again.
     mail_server.store.delay = 35
     put(outbox, "SL-35S-0001")
-    assert deliver_once(outbox, target, MAIL_FROM, RCPT_TO) == Counts(sent=1)
+    assert deliver_once(outbox, target, ENVELOPE_FROM, ENVELOPE_TO) == Counts(sent=1)
     assert mail_server.count(message_id("SL-35S-0001")) == 1

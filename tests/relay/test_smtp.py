@@ -7,10 +7,11 @@ import time
 
 import pytest
 
-from relay.devmail import DevMail, free_port
+from devtools.mail import DevMail
+from devtools.ports import free_port
 from relay.outbox import message_id_of
 from relay.smtp import PermanentDeliveryError, SmtpTarget, TemporaryDeliveryError
-from tests.relay.fixtures_mail import MAIL_FROM, RCPT_TO, mail_server, message_id, sealed_message, target  # noqa: F401
+from tests.support.mail import ENVELOPE_FROM, ENVELOPE_TO, message_id, sealed_message
 
 SECRET = "s3cr%40t"  # percent-encoded "s3cr@t"
 
@@ -65,7 +66,7 @@ def test_the_password_is_kept_out_of_repr_and_str():
 def test_a_message_arrives_byte_for_byte(mail_server, target):
     # Lines starting with dots test that the transparency of SMTP is undone exactly.
     message = sealed_message("SL-SEND-0001", body=".\r\n..two dots\r\n.one dot\r\nend\r\n", size=50_000)
-    target.send(message, mail_from=MAIL_FROM, rcpt_to=RCPT_TO)
+    target.send(message, mail_from=ENVELOPE_FROM, rcpt_to=ENVELOPE_TO)
     [stored] = mail_server.messages()
     assert stored.read_bytes() == message
     assert message_id_of(stored.read_bytes()) == message_id("SL-SEND-0001")
@@ -74,7 +75,7 @@ def test_a_message_arrives_byte_for_byte(mail_server, target):
 
 def test_bare_line_feeds_are_sent_as_crlf(mail_server, target):
     message = sealed_message("SL-SEND-0002").replace(b"\r\n", b"\n")
-    target.send(message, mail_from=MAIL_FROM, rcpt_to=RCPT_TO)
+    target.send(message, mail_from=ENVELOPE_FROM, rcpt_to=ENVELOPE_TO)
     [stored] = mail_server.messages()
     assert stored.read_bytes() == message.replace(b"\n", b"\r\n")
 
@@ -82,16 +83,16 @@ def test_bare_line_feeds_are_sent_as_crlf(mail_server, target):
 def test_451_is_temporary(mail_server, target):
     mail_server.fail_with_451 = True
     with pytest.raises(TemporaryDeliveryError) as raised:
-        target.send(sealed_message("SL-TEMP-0001"), mail_from=MAIL_FROM, rcpt_to=RCPT_TO)
+        target.send(sealed_message("SL-TEMP-0001"), mail_from=ENVELOPE_FROM, rcpt_to=ENVELOPE_TO)
     assert raised.value.code == 451
     assert str(raised.value) == "server answered 451 4.3.0 to DATA"
     assert mail_server.messages() == []
 
 
 def test_5xx_is_permanent_and_its_text_is_not_repeated(mail_server, target):
-    mail_server.fail_with = f"550 5.7.1 <{RCPT_TO[0]}> refused"
+    mail_server.fail_with = f"550 5.7.1 <{ENVELOPE_TO[0]}> refused"
     with pytest.raises(PermanentDeliveryError) as raised:
-        target.send(sealed_message("SL-PERM-0001"), mail_from=MAIL_FROM, rcpt_to=RCPT_TO)
+        target.send(sealed_message("SL-PERM-0001"), mail_from=ENVELOPE_FROM, rcpt_to=ENVELOPE_TO)
     assert raised.value.code == 550
     assert str(raised.value) == "server answered 550 5.7.1 to DATA"
     assert mail_server.messages() == []
@@ -100,9 +101,9 @@ def test_5xx_is_permanent_and_its_text_is_not_repeated(mail_server, target):
 def test_a_stopped_server_is_temporary(mail_server, target):
     mail_server.stop()
     with pytest.raises(TemporaryDeliveryError, match="Connection refused"):
-        target.send(sealed_message("SL-DOWN-0001"), mail_from=MAIL_FROM, rcpt_to=RCPT_TO, timeout=5)
+        target.send(sealed_message("SL-DOWN-0001"), mail_from=ENVELOPE_FROM, rcpt_to=ENVELOPE_TO, timeout=5)
     mail_server.start()
-    target.send(sealed_message("SL-DOWN-0001"), mail_from=MAIL_FROM, rcpt_to=RCPT_TO, timeout=5)
+    target.send(sealed_message("SL-DOWN-0001"), mail_from=ENVELOPE_FROM, rcpt_to=ENVELOPE_TO, timeout=5)
     assert mail_server.count(message_id("SL-DOWN-0001")) == 1
 
 
@@ -115,7 +116,7 @@ def test_a_silent_server_times_out_as_temporary():
         started = time.monotonic()
         with pytest.raises(TemporaryDeliveryError, match="timed out"):
             SmtpTarget.from_url(f"smtp://127.0.0.1:{port}").send(
-                b"x\r\n", mail_from=MAIL_FROM, rcpt_to=RCPT_TO, timeout=0.3)
+                b"x\r\n", mail_from=ENVELOPE_FROM, rcpt_to=ENVELOPE_TO, timeout=0.3)
         assert time.monotonic() - started < 5
 
 
@@ -124,7 +125,7 @@ def test_tls_failures_are_temporary(mail_server, scheme):
     # The development server speaks neither TLS nor STARTTLS.
     tls = SmtpTarget.from_url(f"{scheme}://127.0.0.1:{mail_server.port}", helo="relay.test")
     with pytest.raises(TemporaryDeliveryError, match="TLS"):
-        tls.send(sealed_message("SL-TLS-0001"), mail_from=MAIL_FROM, rcpt_to=RCPT_TO, timeout=5)
+        tls.send(sealed_message("SL-TLS-0001"), mail_from=ENVELOPE_FROM, rcpt_to=ENVELOPE_TO, timeout=5)
     assert mail_server.messages() == []
 
 
@@ -132,12 +133,12 @@ def test_credentials_are_used_and_a_wrong_password_is_not_shown(tmp_path):
     server = DevMail(tmp_path / "received", credentials=("relay", "s3cr@t")).start()
     try:
         good = SmtpTarget.from_url(f"smtp://relay:{SECRET}@127.0.0.1:{server.port}", helo="relay.test")
-        good.send(sealed_message("SL-AUTH-0001"), mail_from=MAIL_FROM, rcpt_to=RCPT_TO, timeout=5)
+        good.send(sealed_message("SL-AUTH-0001"), mail_from=ENVELOPE_FROM, rcpt_to=ENVELOPE_TO, timeout=5)
         assert server.count(message_id("SL-AUTH-0001")) == 1
 
         bad = SmtpTarget.from_url(f"smtp://relay:wrong-Pa55word@127.0.0.1:{server.port}", helo="relay.test")
         with pytest.raises(PermanentDeliveryError) as raised:
-            bad.send(sealed_message("SL-AUTH-0002"), mail_from=MAIL_FROM, rcpt_to=RCPT_TO, timeout=5)
+            bad.send(sealed_message("SL-AUTH-0002"), mail_from=ENVELOPE_FROM, rcpt_to=ENVELOPE_TO, timeout=5)
         assert raised.value.code == 535
         assert "Pa55word" not in str(raised.value) and "Pa55word" not in repr(raised.value)
         assert raised.value.__cause__ is None and raised.value.__suppress_context__
@@ -150,23 +151,23 @@ def test_errors_never_show_addresses_or_content(mail_server, target):
     marker = "MARKER-7d1c-do-not-log"
     message = sealed_message("SL-PRIV-0001", body=f"{marker}\r\n")
     errors = []
-    for fail in ("451 4.3.0 try again later", f"554 5.6.0 {marker} {RCPT_TO[0]}"):
+    for fail in ("451 4.3.0 try again later", f"554 5.6.0 {marker} {ENVELOPE_TO[0]}"):
         mail_server.fail_with = fail
         with pytest.raises(Exception) as raised:
-            target.send(message, mail_from=MAIL_FROM, rcpt_to=RCPT_TO)
+            target.send(message, mail_from=ENVELOPE_FROM, rcpt_to=ENVELOPE_TO)
         errors.append(raised.value)
     mail_server.stop()
     with pytest.raises(TemporaryDeliveryError) as raised:
-        target.send(message, mail_from=MAIL_FROM, rcpt_to=RCPT_TO)
+        target.send(message, mail_from=ENVELOPE_FROM, rcpt_to=ENVELOPE_TO)
     errors.append(raised.value)
     for error in errors:
-        for secret in (marker, MAIL_FROM, RCPT_TO[0], "safeline.test"):
+        for secret in (marker, ENVELOPE_FROM, ENVELOPE_TO[0], "safeline.test"):
             assert secret not in str(error) and secret not in repr(error)
 
 
 def test_no_recipients_is_a_programming_error(target):
     with pytest.raises(ValueError):
-        target.send(b"x\r\n", mail_from=MAIL_FROM, rcpt_to=[])
+        target.send(b"x\r\n", mail_from=ENVELOPE_FROM, rcpt_to=[])
 
 
 def test_free_port_is_on_loopback_and_free():

@@ -15,10 +15,10 @@ import time
 import pytest
 
 from relay.outbox import Outbox
-from tests.relay.gnupg import decrypt_record, make_key
-from tests.relay.redis_server import redis_server  # noqa: F401 - a fixture
-from tests.relay.relay_server import RelayServer, reference_in
-from tests.relay.relaykit import SECRET_KEY, Page, get_token, outbox_files, parse, submit
+from tests.support.gnupg import decrypt_record, make_key
+from tests.support.relay_app import SECRET_KEY, outbox_files
+from tests.support.relay_server import RelayServer, reference_in
+from tests.support.reports import RelayPage, get_token, parse, submit
 
 TYPED = {"email": "keys.hanako@example.jp", "description": "鍵が切れたときに送った通報です。"}
 UNAVAILABLE = {"ja": "いま通報を受け付けられませんでした", "en": "Your report could not be received just now"}
@@ -26,7 +26,7 @@ UNAVAILABLE = {"ja": "いま通報を受け付けられませんでした", "en"
 
 def assert_form_kept(body: str, lang: str) -> None:
     """The 503 page: the form with what was typed, the notice, and the way to call instead."""
-    page = Page(body)
+    page = RelayPage(body)
     assert page.value("email") == TYPED["email"] and page.value("description") == TYPED["description"]
     summary = page.find(class_="error-summary")
     assert UNAVAILABLE[lang] in " ".join(summary.text.split())
@@ -35,7 +35,7 @@ def assert_form_kept(body: str, lang: str) -> None:
     assert not re.search(r"SL-[0-9A-Z]{4}-[0-9A-Z]{4}", body)
 
 
-def test_a_staff_key_that_expires_while_the_relay_runs(tmp_path, relay_env, catalogs, redis_server):  # noqa: F811
+def test_a_staff_key_that_expires_while_the_relay_runs(tmp_path, relay_env, catalogs, redis_server):
     """Production's shape: gunicorn with two workers, spent tokens in Redis, a GnuPG key that
     expires a few seconds after the relay started."""
     expiring = make_key(tmp_path / "gnupg", "Expiring Staff <expiring@safeline.example>", seconds=12)

@@ -18,8 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.relay.fixtures_mail import wait_until
-from tests.relay.relaykit import FIXTURES, GPG_SECRET, ROOT, decrypt_mail, outbox_files, submit
+from tests.support.keys import FIXTURES, GPG_SECRET
+from tests.support.mail import wait_until
+from tests.support.relay_app import outbox_files
+from tests.support.reports import decrypt_mail, submit
+from tests.support.site import ROOT
 
 FLASK = Path(sys.executable).with_name("flask")
 TYPED = {"email": "worker.hanako@example.jp", "description": "配送だけを確かめる通報です。"}

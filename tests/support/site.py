@@ -1,0 +1,145 @@
+"""The site in the tests: where things are, how to build it, how to read a built page.
+
+Fixtures: ``site`` (the site built once per session into a temporary folder) and ``page``
+(``page(slug, lang)``: one of its pages, parsed).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+import pelicanconf  # noqa: F401 - makes pelican.plugins.<ours> importable
+from safeline.site import LANGUAGES
+from safeline.site import page_path as url_path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+LANGS = LANGUAGES
+SLUGS = ("home", "before-you-report", "privacy", "faq", "support", "police", "about", "report-unavailable", "safety", "not-found",
+         "report-too-large", "error")
+
+
+# Pages whose own metadata places them: the home page at the root, "not found" as 404.html.
+SPECIAL = {"home": "index.html", "not-found": "404.html"}
+
+
+def page_path(slug: str, lang: str) -> str:
+    """Where a page is written, relative to the output folder (the site's URL rule)."""
+    if slug in SPECIAL:
+        return url_path(slug, lang).removesuffix(f"{slug}/") + SPECIAL[slug]
+    return url_path(slug, lang) + "index.html"
+
+
+def build_site(output: Path, *extra_settings: tuple[str, object], fatal: bool = True) -> subprocess.CompletedProcess:
+    """Run the real Pelican build, as ./run build does, into ``output``."""
+    command = [sys.executable, "-m", "pelican", str(ROOT / "content"), "--log-handler", "plain",
+               "-s", str(ROOT / "pelicanconf.py"), "-o", str(output)]
+    if fatal:
+        extra_settings += (("STRICT", True),)
+    if extra_settings:  # one -e for all: argparse keeps only the last -e given
+        command += ["-e", *(f"{name}={json.dumps(value)}" for name, value in extra_settings)]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def catalog(lang: str):
+    """The theme's gettext catalog of ``lang``, as the build reads it."""
+    from pelican.plugins import i18n
+
+    return i18n.catalog(ROOT / "theme" / "translations", lang)
+
+
+class BuiltPage:
+    """A built page, parsed just enough for the tests to ask about it."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.html = path.read_text(encoding="utf-8")
+        parser = _Parser()
+        parser.feed(self.html)
+        self.title = parser.title.strip()
+        self.h1 = parser.h1.strip()
+        self.links = parser.links  # (href, text) of every <a>
+        self.lang = parser.lang
+
+    @property
+    def text(self) -> str:
+        """The visible text, tags removed and white space folded."""
+        body = re.sub(r"<(script|style)\b.*?</\1>", " ", self.html, flags=re.S)
+        body = re.sub(r"<[^>]+>", " ", body)
+        import html
+
+        return re.sub(r"\s+", " ", html.unescape(body))
+
+    def hrefs(self) -> list[str]:
+        return [href for href, _ in self.links]
+
+
+class _Parser(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.title = self.h1 = ""
+        self.lang = None
+        self.links: list[tuple[str, str]] = []
+        self._in: str | None = None
+        self._href: str | None = None
+        self._text = ""
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "html":
+            self.lang = attrs.get("lang")
+        if tag in ("title", "h1"):
+            self._in = tag
+        if tag == "a":
+            self._href, self._text = attrs.get("href"), ""
+
+    def handle_endtag(self, tag):
+        if tag == self._in:
+            self._in = None
+        if tag == "a" and self._href is not None:
+            self.links.append((self._href, self._text.strip()))
+            self._href = None
+
+    def handle_data(self, data):
+        if self._in == "title":
+            self.title += data
+        elif self._in == "h1":
+            self.h1 += data
+        if self._href is not None:
+            self._text += data
+
+
+def compile_catalogs() -> None:
+    """Compile the catalogs when a .mo is missing or stale: the relay refuses to start then
+    (``./run test`` compiles them first; this serves a test run started by hand)."""
+    catalogs = ROOT / "theme" / "translations"
+    stale = [
+        po for po in catalogs.glob("*/LC_MESSAGES/messages.po")
+        if not po.with_suffix(".mo").exists() or po.with_suffix(".mo").stat().st_mtime < po.stat().st_mtime
+    ]
+    if stale:
+        subprocess.run([sys.executable, "-m", "babel.messages.frontend", "-q", "compile", "-d", str(catalogs)],
+                       cwd=ROOT, check=True)
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory) -> Path:
+    output = tmp_path_factory.mktemp("site")
+    result = build_site(output)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return output
+
+
+@pytest.fixture(scope="session")
+def page(site):
+    def load(slug: str, lang: str = "ja") -> BuiltPage:
+        return BuiltPage(site / page_path(slug, lang))
+
+    return load
