@@ -83,15 +83,15 @@ def _relay_stack(port: int, mail_port: int):
     """The local relay: development keys, a local mail server, the relay app and its worker."""
     os.environ.setdefault("RELAY_SITE_ORIGIN", f"http://127.0.0.1:{port}")
     os.environ.setdefault("RELAY_SMTP_URL", f"smtp://127.0.0.1:{mail_port}")
+    from devtools.keys import make_dev_keys
+    from devtools.mail import start as start_mail
+    from devtools.mailbox import MAILBOX
     from relay import create_app
-    from relay.cli import make_dev_keys
-    from relay.config import DEV
     from relay.delivery import run as deliver
-    from relay.devmail import start as start_mail
     from relay.smtp import SmtpTarget
 
     make_dev_keys(production=os.environ.get("RELAY_ENV") == "production")
-    mail = start_mail(DEV / "mail", mail_port)
+    mail = start_mail(MAILBOX, mail_port)
     app = create_app()
     settings = app.config["RELAY_SETTINGS"]
     stop = threading.Event()
@@ -180,13 +180,9 @@ def serve(c, port=8000, mail_port=8025):
 @task(name="read-mail")
 def read_mail(c, file=None):
     """Decrypt the reports the local mail server received (newest last), with the development key."""
-    from relay.config import DEV
+    from devtools import mailbox
 
-    files = [Path(file)] if file else sorted((DEV / "mail").glob("*.eml"))
-    if not files:
-        print(f"no mail in {(DEV / 'mail').relative_to(ROOT)}/ yet")
-        return
-    subprocess.run([PY, "-m", "flask", "--app", "relay", "read", *map(str, files)], cwd=ROOT, check=True)
+    mailbox.main([file] if file else [])
 
 
 @task
