@@ -29,7 +29,8 @@ STARTED = re.compile(r'shutil\.which\("([^"]+)"\)|subprocess\.(?:run|Popen|check
 
 def started_by_tests() -> set[str]:
     found = set()
-    for path in (ROOT / "tests").rglob("*.py"):
+    # devtools/ too: the tests start nginx through devtools.nginx, as the benchmarks do.
+    for path in [*(ROOT / "tests").rglob("*.py"), *(ROOT / "devtools").rglob("*.py")]:
         for match in STARTED.finditer(path.read_text(encoding="utf-8")):
             found.add(match[1] or match[2])
     return found
