@@ -3,7 +3,7 @@
     ./run build      build the site into output/ (no audit of links and hosts: see check)
     ./run serve      the site, the relay and a local mail server on http://127.0.0.1:8000/
     ./run read-mail  decrypt what the local mail server received
-    ./run check      validate data, build with every warning fatal (links, hosts)
+    ./run check      validate data (warn of sources not checked for a year), build with every warning fatal
     ./run publish    build with publishconf.py (production)
     ./run test       all tests
     ./run i18n-extract | i18n-update | i18n-compile     the Babel catalogs
@@ -185,6 +185,16 @@ def read_mail(c, file=None):
     mailbox.main([file] if file else [])
 
 
+def stale_hotlines(path: Path = ROOT / "data" / "hotlines.yaml", today=None) -> list[str]:
+    """The warnings of ./run check for lines last compared with their source more than a year
+    ago (``checked``), one line each: a reminder, never a failure."""
+    import pelicanconf  # noqa: F401 - makes our plugins importable
+    from pelican.plugins.hotlines.model import stale_checks
+
+    shown = "data/hotlines.yaml" if Path(path).resolve() == (ROOT / "data" / "hotlines.yaml").resolve() else str(path)
+    return [f"WARNING: {line}" for line in stale_checks(path, shown_as=shown, today=today)]
+
+
 @task
 def check(c):
     """Check data/hotlines.yaml and the catalogs, then build with every warning fatal."""
@@ -193,6 +203,12 @@ def check(c):
 
     directory = load(ROOT / "data" / "hotlines.yaml", shown_as="data/hotlines.yaml")
     print(f"data/hotlines.yaml: OK ({len(directory.lines)} lines of {len(directory.organisations)} organisations)")
+    stale = stale_hotlines()
+    for line in stale:
+        print(line, file=sys.stderr)
+    if stale:
+        print(f"data/hotlines.yaml: {len(stale)} line(s) not compared with their source for over a year "
+              "(a warning: the check goes on)", file=sys.stderr)
     from pelican.plugins.i18n.catalogs import problems
 
     stale = problems(ROOT, CATALOGS, LANGUAGES)

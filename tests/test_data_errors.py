@@ -55,7 +55,7 @@ CASES = [
     ("missing language", [("          en: Line for women\n", "")], "ja: 女性のための相談窓口",
      "organisations.0.lines.0.name.en", "required"),
     ("unknown audience", [("audience: men", "audience: man")], "audience: man",
-     "organisations.0.lines.1.audience", "one of 'women', 'men' or 'anyone'"),
+     "organisations.0.lines.1.audience", "one of 'women', 'men', 'children' or 'anyone'"),
     ("unknown day", [("days: [mon, wed]", "days: [mon, wednesday]")], "days: [mon, wednesday]",
      "organisations.0.lines.1.hours.0.days.1", "one of"),
     ("close before open", [('close: "20:00"', 'close: "16:00"')], 'close: "16:00"',
@@ -101,6 +101,38 @@ CASES += [
      "organisations.0.lines.0.extra_openings.0.close", "required"),
     ("extra opening with an unquoted time", one_offs(EXTRA.replace('open: "10:00"', "open: 10:00")), "open: 10:00",
      "organisations.0.lines.0.extra_openings.0.open", 'double quotes, e.g. "09:00"'),
+]
+
+
+# Where each line's number and hours come from, and when they were last compared (the first line).
+SOURCE = 'source: "https://www.safe-line.jp/"'
+CHECKED = 'checked: "2026-12-02"'
+CASES += [
+    ("missing source", [("        " + SOURCE + "\n", "")], "- id: tokyo-womens-plaza-women",
+     "organisations.0.lines.0.source", "add source: with the https:// address of the official page"),
+    ("source over plain http", [(SOURCE, 'source: "http://www.safe-line.jp/"')], 'source: "http://',
+     "organisations.0.lines.0.source", "https:// address of the official page"),
+    ("source that is no address", [(SOURCE, "source: 東京ウィメンズプラザのページ")], "source: 東京",
+     "organisations.0.lines.0.source", "https:// address of the official page"),
+    ("missing checked", [("        " + CHECKED + "\n", "")], "- id: tokyo-womens-plaza-women",
+     "organisations.0.lines.0.checked", 'add checked: with the day you compared this line with its source'),
+    ("unquoted checked", [(CHECKED, "checked: 2026-12-02")], "checked: 2026-12-02",
+     "organisations.0.lines.0.checked", 'double quotes, e.g. "2026-12-02"'),
+    ("impossible checked date", [(CHECKED, 'checked: "2026-02-30"')], 'checked: "2026-02-30"',
+     "organisations.0.lines.0.checked", '"YYYY-MM-DD"'),
+    ("checked in the future", [(CHECKED, 'checked: "2999-01-01"')], 'checked: "2999-01-01"',
+     "organisations.0.lines.0.checked", "is in the future"),
+    ("a short number that is not one", [('phone: "#8891"', 'phone: "#88"')], 'phone: "#88"',
+     "organisations.2.lines.0.phone", 'a short number such as "#9110"'),
+    ("both hours and hours_note", [("        closed_on_holidays: false\n        closed_periods: [new-year]\n",
+                                    "        closed_on_holidays: false\n        closed_periods: [new-year]\n"
+                                    "        hours_note:\n          ja: 毎日\n          en: Every day\n")],
+     "hours_note:", "organisations.0.lines.0.hours_note", "not both"),
+    ("neither hours nor hours_note", [("        hours_note:\n          ja: 受付時間はセンターごとに違います。つながったセンターの受付時間内に相談できます。\n"
+                                       "          en: Each centre has its own hours. You can talk to the centre you reach during its hours.\n", "")],
+     "- id: one-stop-8891", "organisations.2.lines.0.hours", "write hours (regular weekly hours), or hours_note"),
+    ("a closure with hours_note", [('        phone: "#8891"\n', '        phone: "#8891"\n        closed_on_holidays: true\n')],
+     "closed_on_holidays: true\n", "organisations.2.lines.0.closed_on_holidays", "only for lines with regular hours"),
 ]
 
 

@@ -69,6 +69,19 @@
     return line.week[weekday(day)];
   }
 
+  // An opening until 24:00 runs on while the next day opens at 0:00 (as the engine's
+  // _open_until): the minute it ends (0 = midnight), or undefined past the covered dates.
+  function openUntil(line, today, end) {
+    for (let day = today; end === 1440; ) {
+      if (day >= line.until) return undefined;
+      const next = hoursOn(line, day + 1);
+      if (!next.length || next[0][0] !== 0) return 0;
+      day += 1;
+      end = next[0][1];
+    }
+    return end;
+  }
+
   // null when the instant is outside the covered dates: then nobody can tell.
   function status(line, now) {
     const tokyo = now + TOKYO;
@@ -76,7 +89,7 @@
     const minute = Math.floor((tokyo - today * DAY) / 60000);
     if (today < line.from || today > line.until) return null;
     for (const [start, end] of hoursOn(line, today)) {
-      if (start <= minute && minute < end) return { open: true, until: end };
+      if (start <= minute && minute < end) return { open: true, until: openUntil(line, today, end) };
     }
     for (let day = today; day <= line.until; day++) {
       for (const [start] of hoursOn(line, day)) {
@@ -87,7 +100,7 @@
   }
 
   function describe(s) {
-    if (s.open) return fill(text.textOpen, { time: clock(s.until) });
+    if (s.open) return s.until === undefined ? text.textAllday : fill(text.textOpen, { time: clock(s.until) });
     if (s.at === undefined) return text.textClosed;
     const name = text.textWeekdays.split('|')[weekday(s.day)];
     let day;

@@ -8,7 +8,9 @@ before any page is written (see ``model.DataError``).  Templates get:
   text), in the language of the page being written;
 - for the live badge: the filter ``hours_data`` (a line's data attributes, from
   ``schedule.embedded``) and ``badge_texts()`` (its words, from the catalogs);
-- ``HOTLINES_FROM`` (the day of the build) and ``SCHEMA_DAYS`` (weekday names for schema.org).
+- ``HOTLINES_FROM`` (the day of the build) and ``SCHEMA_DAYS`` (weekday names for schema.org);
+- for each line's source: the filters ``checked_text`` (the day it was compared with its
+  source, in words) and ``source_host`` (the host of the source page, as the link's text).
 
 The badge data start on the day of the build, today in Tokyo unless the setting
 ``HOTLINES_TODAY = "YYYY-MM-DD"`` pins it (tests, reproducible builds), and reach
@@ -21,6 +23,7 @@ from __future__ import annotations
 import datetime
 import logging
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from jinja2 import pass_context
 from pelican import signals
@@ -111,6 +114,15 @@ def _hours_data(line):
 
 
 @pass_context
+def _checked_filter(context, line):
+    return hours.checked_text(line.checked, page_lang(context))
+
+
+def _source_host(line):
+    return urlsplit(line.source).hostname
+
+
+@pass_context
 def _badge_texts(context):
     lang = page_lang(context)
     return hours.badge_texts(i18n.translations(lang).gettext, lang)
@@ -125,6 +137,8 @@ def add_to_templates(generator) -> None:
         env.filters["closures_text"] = _closures_filter
         env.filters["extra_openings"] = _extra_openings_filter
         env.filters["hours_data"] = _hours_data
+        env.filters["checked_text"] = _checked_filter
+        env.filters["source_host"] = _source_host
         env.globals["badge_texts"] = _badge_texts
         env.globals["HOTLINES_FROM"] = _horizon.start
         env.globals["SCHEMA_DAYS"] = SCHEMA_DAYS

@@ -18,7 +18,7 @@ from babel.dates import format_interval, format_skeleton, format_time, get_day_n
 from babel.lists import format_list
 
 from . import schedule
-from .model import DAYS, Block, Directory, ExtraOpening, Line
+from .model import DAYS, END_OF_DAY, Block, Directory, ExtraOpening, Line
 
 Gettext = Callable[[str], str]
 
@@ -39,10 +39,14 @@ def days_text(days: list[str], _: Gettext, locale: str) -> str:
 
 
 def clock_text(time: datetime.time, locale: str) -> str:
+    if time == END_OF_DAY:
+        return "24:00"
     return format_time(time, "H:mm", locale=locale)
 
 
 def block_text(block: Block, _: Gettext, locale: str) -> str:
+    if block.all_day:
+        return _("{days}, 24 hours").format(days=days_text(block.days, _, locale))
     return _("{days}, {start}–{end}").format(
         days=days_text(block.days, _, locale),
         start=clock_text(block.open, locale),
@@ -105,6 +109,7 @@ def badge_texts(_: Gettext, locale: str) -> dict[str, str]:
     """
     return {
         "open": _("Open now (until {time})"),
+        "allday": _("Open now (24 hours)"),  # open beyond the data the page carries
         "next": _("Closed now (next: {day} {time})"),
         "closed": _("Closed now"),
         "today": _("today"),
@@ -121,6 +126,8 @@ def badge_texts(_: Gettext, locale: str) -> dict[str, str]:
 def status_text(status: schedule.Status, at: datetime.datetime, texts: dict[str, str]) -> str:
     """The badge's words for ``status`` at the instant ``at``, as hours.js writes them."""
     if status.is_open:
+        if status.until is None:
+            return texts["allday"]
         return texts["open"].format(time=_clock(status.until))
     if status.next_open is None:
         return texts["closed"]
@@ -141,3 +148,8 @@ def status_text(status: schedule.Status, at: datetime.datetime, texts: dict[str,
 def _clock(when: datetime.datetime) -> str:
     """9:00, 17:15: as hours.js writes a time (and as clock_text does for both languages)."""
     return f"{when.hour}:{when.minute:02d}"
+
+
+def checked_text(day: datetime.date, locale: str) -> str:
+    """The day a line was compared with its source, e.g. 2026年12月2日 / Dec 2, 2026."""
+    return format_skeleton("yMMMd", day, locale=locale)

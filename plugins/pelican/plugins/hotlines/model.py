@@ -31,7 +31,13 @@ from pydantic import (
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-Audience = Literal["women", "men", "anyone"]
+Audience = Literal["women", "men", "children", "anyone"]
+
+# A closing time of "24:00": the end of the day (the last instant before midnight).  A line
+# open around the clock is written "00:00" to "24:00" on every day.
+END_OF_DAY = datetime.time.max
+
+STALE_AFTER_DAYS = 365  # ./run check warns when a line was last checked longer ago than this
 
 
 class DataError(SystemExit):
@@ -71,6 +77,13 @@ def _clock(value: str) -> datetime.time:
     return datetime.time(int(match[1]), int(match[2]))
 
 
+def _closing_clock(value: str) -> datetime.time:
+    """A closing time: "HH:MM", or "24:00" for the end of the day."""
+    if value == "24:00":
+        return END_OF_DAY
+    return _clock(value)
+
+
 def _month_day(value: str) -> tuple[int, int]:
     match = re.fullmatch(r"(\d\d)-(\d\d)", value)
     if match:
@@ -94,9 +107,12 @@ def _date(value: str) -> datetime.date:
 
 
 def _phone(value: str) -> str:
-    if not re.fullmatch(r"0\d{1,4}-\d{1,4}-\d{3,4}", value) or len(value.replace("-", "")) not in (10, 11):
+    if re.fullmatch(r"#\d{4}", value):  # a nationwide short number such as #9110
+        return value
+    if not re.fullmatch(r"0\d{1,4}-\d{1,4}-\d{3,5}", value) or len(value.replace("-", "")) not in (10, 11):
         raise ValueError(
-            f'a phone number must be written with hyphens as dialled in Japan, e.g. "03-5467-2455", not "{value}"'
+            f'a phone number must be written with hyphens as dialled in Japan, e.g. "03-5467-2455" '
+            f'(or a short number such as "#9110"), not "{value}"'
         )
     return value
 
@@ -107,6 +123,38 @@ def _web_url(value: str) -> str:
     return value
 
 
+def _source_url(value: str) -> str:
+    if not re.fullmatch(r"https://[^\s/?#]+\.[^\s/?#]+(/\S*)?", value):
+        raise ValueError(
+            "write the https:// address of the official page that states this number and its hours, "
+            f'e.g. "https://www.moj.go.jp/JINKEN/jinken20.html", not "{value}"'
+        )
+    return value
+
+
+def _checked_date(value: str) -> datetime.date:
+    """The day the entry was last compared with its source: a real date, not in the future."""
+    try:
+        day = _date(value)
+    except ValueError:
+        raise ValueError(
+            f'write the day you compared this line with its source as "YYYY-MM-DD", e.g. "2026-12-02", not "{value}"'
+        ) from None
+    today = _tokyo_today()
+    if day > today:
+        raise ValueError(
+            f"the date {day.isoformat()} is in the future (today is {today.isoformat()} in Tokyo); "
+            "write the day you last compared this line with its source"
+        )
+    return day
+
+
+def _tokyo_today() -> datetime.date:
+    from zoneinfo import ZoneInfo
+
+    return datetime.datetime.now(ZoneInfo("Asia/Tokyo")).date()
+
+
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("this text must not be empty")
@@ -115,10 +163,13 @@ def _not_blank(value: str) -> str:
 
 Text = Annotated[str, BeforeValidator(_quoted("text", "…")), AfterValidator(_not_blank)]
 Clock = Annotated[datetime.time, BeforeValidator(lambda v: _clock(_quoted("time", "09:00")(v)))]
+ClosingClock = Annotated[datetime.time, BeforeValidator(lambda v: _closing_clock(_quoted("time", "21:00")(v)))]
 MonthDay = Annotated[tuple[int, int], BeforeValidator(lambda v: _month_day(_quoted("date", "12-29")(v)))]
 Date = Annotated[datetime.date, BeforeValidator(lambda v: _date(_quoted("date", "2027-05-06")(v)))]
 Phone = Annotated[str, BeforeValidator(_quoted("phone number", "03-5467-2455")), AfterValidator(_phone)]
 WebUrl = Annotated[str, BeforeValidator(_quoted("web address", "https://…")), AfterValidator(_web_url)]
+SourceUrl = Annotated[str, BeforeValidator(_quoted("web address", "https://…")), AfterValidator(_source_url)]
+Checked = Annotated[datetime.date, BeforeValidator(lambda v: _checked_date(_quoted("date", "2026-12-02")(v)))]
 Slug = Annotated[
     str,
     BeforeValidator(_quoted("id", "tokyo-womens-plaza")),
@@ -145,7 +196,11 @@ class Block(_Strict):
 
     days: list[Day] = Field(min_length=1)
     open: Clock
-    close: Clock
+    close: ClosingClock
+
+    @property
+    def all_day(self) -> bool:
+        return self.open == datetime.time(0, 0) and self.close == END_OF_DAY
 
 
 class ExtraOpening(_Strict):
@@ -153,7 +208,7 @@ class ExtraOpening(_Strict):
 
     date: Date
     open: Clock
-    close: Clock
+    close: ClosingClock
 
 
 class ClosedPeriod(_Strict):
@@ -169,28 +224,50 @@ class WebLink(_Strict):
     url: WebUrl
 
 
+# The fields that describe regular hours; a line with ``hours_note`` instead has none of them.
+REGULAR_HOURS_FIELDS = ("closed_on_holidays", "closed_periods", "closed_dates", "extra_openings")
+
+
 class Line(_Strict):
+    """A phone line.  Its hours are either regular (``hours`` and the fields that go with them:
+    the schedule engine and the live badge use them) or, when they differ from place to place,
+    only in words (``hours_note``).  ``source`` and ``checked`` say where the number and the
+    hours were read, and when."""
+
     id: Slug
     name: Localized
     audience: Audience
     phone: Phone
-    hours: list[Block] = Field(min_length=1)
-    closed_on_holidays: bool
+    hours: list[Block] = []  # required unless hours_note is given (checked below)
+    hours_note: Localized | None = None
+    closed_on_holidays: bool = False  # required with hours (checked below)
     closed_periods: list[Slug] = []
     closed_dates: list[Date] = []  # one-off closures, e.g. ["2027-05-06"]
     extra_openings: list[ExtraOpening] = []  # one-off openings, e.g. on a holiday
     eligibility: Localized
     note: Localized | None = None
+    source: SourceUrl
+    checked: Checked
+
+    @property
+    def regular(self) -> bool:
+        """Regular weekly hours: the schedule engine and the live badge apply."""
+        return bool(self.hours)
+
+    @property
+    def short_number(self) -> bool:
+        """A nationwide short number such as #9110."""
+        return self.phone.startswith("#")
 
     @property
     def tel(self) -> str:
-        """The ``tel:`` URI; digits only, as dialled inside Japan."""
-        return "tel:" + self.phone.replace("-", "")
+        """The ``tel:`` URI; digits only, as dialled inside Japan (# written %23)."""
+        return "tel:" + self.phone.replace("-", "").replace("#", "%23")
 
     @property
     def phone_international(self) -> str:
-        """E.g. +81-3-5467-2455, as schema.org's ``telephone`` prefers."""
-        return "+81-" + self.phone[1:]
+        """E.g. +81-3-5467-2455, as schema.org's ``telephone`` prefers; a short number as it is."""
+        return self.phone if self.short_number else "+81-" + self.phone[1:]
 
 
 class Organisation(_Strict):
@@ -241,8 +318,18 @@ _MESSAGES = {
 }
 
 
+_MISSING = {
+    "source": "this field is required but missing: add source: with the https:// address of the official "
+              "page that states this number and its hours",
+    "checked": 'this field is required but missing: add checked: with the day you compared this line with '
+               'its source, in double quotes, e.g. "2026-12-02"',
+}
+
+
 def _message(error: dict) -> str:
     kind = error["type"]
+    if kind == "missing" and error["loc"] and error["loc"][-1] in _MISSING:
+        return _MISSING[error["loc"][-1]]
     if kind == "value_error":
         return str(error["ctx"]["error"])
     if kind == "literal_error":
@@ -268,6 +355,7 @@ def _semantic_problems(directory: Directory) -> list[Problem]:
                 seen[ident] = loc
         for n, line in enumerate(org.lines):
             here = ("organisations", o, "lines", n)
+            problems += _hours_kind_problems(line, here)
             for c, name in enumerate(line.closed_periods):
                 if name not in directory.closed_periods:
                     known = ", ".join(directory.closed_periods) or "none defined"
@@ -286,6 +374,23 @@ def _semantic_problems(directory: Directory) -> list[Problem]:
                     taken.setdefault(day, []).append((b, block))
             problems += _one_off_problems(line, here)
     return problems
+
+
+def _hours_kind_problems(line: Line, here: Loc) -> list[Problem]:
+    """Regular ``hours`` (with ``closed_on_holidays``) or ``hours_note`` in words: one of the two."""
+    given = line.model_fields_set
+    if line.hours and line.hours_note is not None:
+        return [Problem(here + ("hours_note",), "write either hours (regular weekly hours) or hours_note "
+                        "(hours in words, when they differ from place to place), not both", at_key=True)]
+    if not line.hours and line.hours_note is None:
+        return [Problem(here + ("hours",), "this field is required but missing: write hours (regular weekly hours), "
+                        "or hours_note in both languages when the hours differ from place to place")]
+    if line.hours_note is not None:
+        return [Problem(here + (name,), f"{name} is only for lines with regular hours; with hours_note, say it in words",
+                        at_key=True) for name in REGULAR_HOURS_FIELDS if name in given]
+    if "closed_on_holidays" not in given:
+        return [Problem(here + ("closed_on_holidays",), "this field is required but missing")]
+    return []
 
 
 def _one_off_problems(line: Line, here: Loc) -> list[Problem]:
@@ -390,3 +495,29 @@ def load(path: str | Path, shown_as: str | None = None) -> Directory:
         lines.sort(key=lambda text: [int(n) for n in text[len(name) + 1 :].split(" ", 1)[0].split(":")[:2]])
         raise DataError(lines)
     return directory
+
+
+def stale_checks(path: str | Path, shown_as: str | None = None, today: datetime.date | None = None,
+                 max_days: int = STALE_AFTER_DAYS) -> list[str]:
+    """One line per line of the file whose ``checked`` is more than ``max_days`` ago (a year by
+    default), ``file:LINE:COL path.checked: …`` like the errors; an empty list when all are recent.
+
+    These are warnings, not errors: the number may well still be right, but someone should
+    open the source page and compare it again.
+    """
+    path = Path(path)
+    name = shown_as or str(path)
+    directory = load(path, shown_as=name)
+    root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    today = today or _tokyo_today()
+    warnings = []
+    for o, org in enumerate(directory.organisations):
+        for n, line in enumerate(org.lines):
+            age = (today - line.checked).days
+            if age > max_days:
+                problem = Problem(("organisations", o, "lines", n, "checked"),
+                                  f"{line.id} was last compared with its source on {line.checked.isoformat()}, "
+                                  f"{age} days ago (more than a year): open {line.source}, compare the number "
+                                  "and the hours, correct them if needed, then write today's date here")
+                warnings.append(_format(name, root, problem))
+    return warnings

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from .model import DAYS, ClosedPeriod, Directory, Line
+from .model import DAYS, END_OF_DAY, ClosedPeriod, Directory, Line
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 HORIZON_DAYS = 400  # how far ahead the page carries the closed dates
@@ -123,7 +123,7 @@ class Status:
     """The answer for one instant; times are aware datetimes in Asia/Tokyo."""
 
     is_open: bool
-    until: datetime.datetime | None = None  # when open: the end of this opening
+    until: datetime.datetime | None = None  # when open: the end of this opening; None: open beyond the search (24 hours)
     next_open: datetime.datetime | None = None  # when closed: the start of the next one, if any within the search
 
 
@@ -134,21 +134,41 @@ def tokyo(at: datetime.datetime) -> datetime.datetime:
 
 
 def _at(day: datetime.date, time: datetime.time) -> datetime.datetime:
+    """The instant of ``time`` on ``day``; a closing time of 24:00 is the next day's 0:00."""
+    if time == END_OF_DAY:
+        return datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time(0, 0), tzinfo=TOKYO)
     return datetime.datetime.combine(day, time, tzinfo=TOKYO)
+
+
+def _open_until(directory: Directory, line: Line, today: datetime.date, end: datetime.time,
+                search_days: int) -> datetime.datetime | None:
+    """The end of an opening that ends at ``end`` on ``today``, followed across midnight for as
+    long as the next day opens at 0:00; ``None`` when it is still open after ``search_days``."""
+    day = today
+    while end == END_OF_DAY:
+        if (day - today).days >= search_days:
+            return None
+        following = day + datetime.timedelta(days=1)
+        spans = hours_on(directory, line, following)
+        if not spans or spans[0][0] != datetime.time(0, 0):
+            return _at(following, datetime.time(0, 0))
+        day, end = following, spans[0][1]
+    return _at(day, end)
 
 
 def status(directory: Directory, line: Line, at: datetime.datetime, *, search_days: int = HORIZON_DAYS) -> Status:
     """Is ``line`` open at ``at``; until when, or when does it next open?
 
     Opening times are inclusive and closing times exclusive: a line open 09:00 to 21:00 is
-    open at 20:59:59 and closed at 21:00.  The next opening is looked for on the following
+    open at 20:59:59 and closed at 21:00.  An opening until 24:00 that the next day continues
+    from 0:00 is one opening; a line open around the clock has ``until`` ``None``.  The next opening is looked for on the following
     ``search_days`` days; ``next_open`` is ``None`` when there is none.
     """
     now = tokyo(at)
     today, clock = now.date(), now.time().replace(tzinfo=None)
     for start, end in hours_on(directory, line, today):
         if start <= clock < end:
-            return Status(True, until=_at(today, end))
+            return Status(True, until=_open_until(directory, line, today, end, search_days))
     return Status(False, next_open=next_opening(directory, line, now, search_days=search_days))
 
 
@@ -193,7 +213,7 @@ def horizon(start: datetime.date, days: int = HORIZON_DAYS) -> Horizon:
 
 
 def _hhmm(time: datetime.time) -> str:
-    return f"{time:%H%M}"
+    return "2400" if time == END_OF_DAY else f"{time:%H%M}"
 
 
 def _ranges(offsets: list[int]) -> str:
