@@ -20,7 +20,7 @@ JOURNEY = ("threatened", "under-18", "evidence")
 TITLES = {
     ("threatened", "ja"): "「画像を広める」とおどされているとき",
     ("threatened", "en"): "If someone threatens to share your images",
-    ("under-18", "ja"): "18歳未満の人と、保護者の方へ",
+    ("under-18", "ja"): "18歳未満の人と保護者の方へ",
     ("under-18", "en"): "If you or your child is under 18",
     ("evidence", "ja"): "証拠の残し方",
     ("evidence", "en"): "Keeping evidence",
