@@ -21,6 +21,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import logs, views
 from .abuse import ChunkedBodyLimit, Pseudonyms, client_key
 from .config import ConfigError, Settings
+from .followup import FollowUps
 from .frame import Frame
 from .intake import Intake
 from .keys import StaffKeyError, is_development_key, load_staff_keys
@@ -55,7 +56,9 @@ def create_app(environ=None, *, clock=time.time) -> Flask:
             frame=Frame(quick_exit_url=settings.quick_exit_url),
             tokens=FormTokens(settings.secret_key, min_fill_seconds=settings.min_fill_seconds,
                               spent=SpentTokens.from_uri(store), clock=clock),
-            intake=Intake(keys=keys, outbox=outbox, mail_from=settings.mail_from, mail_to=settings.mail_to),
+            followups=(followups := FollowUps(settings.secret_key, settings.mail_from.rsplit("@", 1)[-1])),
+            intake=Intake(keys=keys, outbox=outbox, mail_from=settings.mail_from, mail_to=settings.mail_to,
+                          followups=followups),
             staff_keys=keys,
             outbox=outbox,
             pseudonyms=Pseudonyms(settings.secret_key, clock),

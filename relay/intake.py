@@ -3,7 +3,8 @@
 Once ``accept`` returns, the report exists only as ciphertext in the outbox, fsynced; that
 is the moment the reporter may be told it arrived.  The delivery worker takes it from
 there.  The Message-ID is fixed here, so that a retry after a crash is recognisably the
-same report.
+same report; a report's is worked out from its reference (relay.followup), so that an
+addition, accepted by ``accept_addition``, can name it and be threaded under it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import datetime
 import secrets
 import uuid
 
-from .report import Report
+from .followup import FollowUps
+from .report import Addition, Report
 from .seal import seal
 
 # Crockford-like: no 0/O, 1/I/L or U, so a number read out on the phone is not misheard.
@@ -25,26 +27,40 @@ def new_reference() -> str:
 
 
 class Intake:
-    def __init__(self, *, keys, outbox, mail_from: str, mail_to: tuple[str, ...]):
+    def __init__(self, *, keys, outbox, mail_from: str, mail_to: tuple[str, ...], followups: FollowUps):
         self.keys = keys
         self.outbox = outbox
         self.mail_from = mail_from
         self.mail_to = list(mail_to)
         self.domain = mail_from.rsplit("@", 1)[-1]
+        self.followups = followups
 
     def accept(self, report: Report) -> tuple[str, int]:
         """Seal and store; return the reference and the sealed size, or raise (nothing stored)."""
         reference = new_reference()
-        received_at = datetime.datetime.now(datetime.timezone.utc)
+        return reference, self._store(report, reference, self.followups.message_id(reference))
+
+    def accept_addition(self, addition: Addition) -> tuple[str, int]:
+        """Seal and store an addition to the report it names, as a reply to that report's mail;
+        return that reference and the sealed size, or raise (nothing stored).  The follow-up
+        code was checked by the caller."""
+        reference = addition.reference
         message_id = f"<{uuid.uuid4().hex}.{reference}@{self.domain}>"
+        return reference, self._store(addition, reference, message_id, self.followups.message_id(reference))
+
+    def _store(self, item: Report | Addition, reference: str, message_id: str, replies_to: str | None = None) -> int:
+        received_at = datetime.datetime.now(datetime.timezone.utc)
         sealed = seal(
-            report,
+            item,
             reference=reference,
             message_id=message_id,
             received_at=received_at,
             keys=self.keys,
             mail_from=self.mail_from,
             mail_to=self.mail_to,
+            replies_to=replies_to,
         )
-        self.outbox.put(sealed, f"{received_at:%Y%m%dT%H%M%S%fZ}-{reference}.eml")
-        return reference, len(sealed)
+        # An addition's name differs from its report's: both may wait in the outbox at once.
+        suffix = "-more-" + secrets.token_hex(4) if replies_to else ""
+        self.outbox.put(sealed, f"{received_at:%Y%m%dT%H%M%S%fZ}-{reference}{suffix}.eml")
+        return len(sealed)

@@ -33,15 +33,43 @@ class Report:
     urls: tuple[str, ...]
     description: str
     lang: Lang  # the language of the form they used
+    police_referral: bool = False  # would like to be introduced to the police consultation desk
+    contact_safety: str = ""  # how and when it is safe to contact the reporter
+    where: str = ""  # where the images are when there is no web address (service, account)
 
     def fields(self) -> dict:
         """The report's own fields, JSON-ready, in form order."""
         return {
             "role": self.role,
             "email": self.email,
+            "contact_safety": self.contact_safety,
+            "urls": list(self.urls),
+            "where": self.where,
+            "description": self.description,
+            "police_referral": self.police_referral,
+            "consent": True,
+            "language": self.lang,
+        }
+
+
+@dataclass(frozen=True)
+class Addition:
+    """More addresses (and maybe words) for a report already sent, named by its reference.
+
+    That the follow-up code belongs to the reference is checked by the view, which holds the
+    server's secret; here only the shape of what was typed is checked.
+    """
+
+    reference: str  # of the report this adds to
+    urls: tuple[str, ...]
+    description: str
+    lang: Lang
+
+    def fields(self) -> dict:
+        """The addition's own fields, JSON-ready; its reference is the report's."""
+        return {
             "urls": list(self.urls),
             "description": self.description,
-            "consent": True,
             "language": self.lang,
         }
 
@@ -53,10 +81,15 @@ SHOWN_LINES = 3  # line problems listed by number; the rest are counted
 MAX_URL_LENGTH = 2048
 MAX_DESCRIPTION = 4000
 MAX_EMAIL = 254
+MAX_CONTACT_SAFETY = 500
+MAX_WHERE = 1000
 # Who may report: the person in the images, or the guardian of a child in them.  The form also
 # offers "other" (someone else), which the view answers with what else can be done.
 ROLES = ("self", "guardian")
-FIELDS = ("role", "email", "urls", "description", "consent")  # the form's fields, in its order
+FIELDS = ("role", "email", "contact_safety", "urls", "where", "description", "police", "consent")  # in the form's order
+ADDITION_FIELDS = ("reference", "code", "urls", "description")  # the form that adds to a report
+REFERENCE = re.compile(r"SL-[2-9A-HJKMNP-TV-Z]{4}-[2-9A-HJKMNP-TV-Z]{4}")
+CODE_DIGITS = 8
 
 
 @dataclass(frozen=True)
@@ -183,25 +216,91 @@ def validate(form, lang: str) -> tuple[Report | None, Errors]:
         except EmailNotValidError:
             add("email", N_("Enter an e-mail address in the form name@example.jp."))
 
-    urls, problems = check_urls(form.get("urls", ""))
+    contact_safety = clean_text(form.get("contact_safety", ""))
+    _check_length(add, "contact_safety", contact_safety, MAX_CONTACT_SAFETY)
+
+    # The seed asks for "the URL and so on": images in an app, a closed group or messages have
+    # no address, and saying where they are (service, account) is then the way to report.
+    where = clean_text(form.get("where", ""))
+    urls, problems = check_urls(form.get("urls", ""), missing=None if where else NO_URL_OR_PLACE)
     if problems:
         errors["urls"] = problems
+    _check_length(add, "where", where, MAX_WHERE)
 
     description = clean_text(form.get("description", ""))
     if not description:
         add("description", N_("Describe the images, so that we can find the right ones."))
-    elif len(description) > MAX_DESCRIPTION:
-        add("description", N_("Shorten the description to {max} characters or fewer (it has {count})."), ("max", f"{MAX_DESCRIPTION:,}"), ("count", f"{len(description):,}"))
+    else:
+        _check_length(add, "description", description, MAX_DESCRIPTION)
 
     if form.get("consent") != "yes":
-        add("consent", N_("Confirm that you have read “Before you report” and the questions and answers."))
+        add("consent", N_("Tick the box to confirm that you understand the points before it."))
 
     if errors:
         return None, errors
-    return Report(role=role, email=email, urls=tuple(urls), description=description, lang=lang), {}
+    return Report(role=role, email=email, urls=tuple(urls), description=description, lang=lang,
+                  police_referral=form.get("police") == "yes", contact_safety=contact_safety, where=where), {}
 
 
-def check_urls(field: str) -> tuple[list[str], list[Problem]]:
+def validate_addition(form, lang: str) -> tuple[Addition | None, Errors]:
+    """The form that adds to a report: its reference, follow-up code, addresses (required, as in
+    a report) and words (optional).  Reference and code are taken as people copy them: in any
+    case, with spaces or hyphens, in full-width characters."""
+    errors: Errors = {}
+
+    def add(field: str, message: str, *params) -> None:
+        errors.setdefault(field, []).append(Problem(message, tuple(params)))
+
+    reference = normal_reference(form.get("reference", ""))
+    if not REFERENCE.fullmatch(reference):
+        add("reference", N_("Enter the reference number shown when you sent the report, for example SL-7K3F-Q9XD."))
+    code = normal_code(form.get("code", ""))
+    if len(code) != CODE_DIGITS:
+        add("code", N_("Enter the follow-up code shown with the reference number: {digits} digits."), ("digits", CODE_DIGITS))
+
+    urls, problems = check_urls(form.get("urls", ""))
+    if problems:
+        errors["urls"] = problems
+    description = clean_text(form.get("description", ""))
+    _check_length(add, "description", description, MAX_DESCRIPTION)
+    if errors:
+        return None, errors
+    return Addition(reference=reference, urls=tuple(urls), description=description, lang=lang), {}
+
+
+def normal_reference(typed: str) -> str:
+    """``ｓｌ７ｋ３ｆｑ９ｘｄ`` or `` sl-7k3f q9xd`` → ``SL-7K3F-Q9XD``; anything else as it came."""
+    compact = re.sub(r"[\s\-‐‑–—ー―]", "", unicodedata.normalize("NFKC", typed)).upper()
+    compact = compact.removeprefix("SL")
+    if len(compact) == 8 and compact.isalnum():
+        return f"SL-{compact[:4]}-{compact[4:]}"
+    return unicodedata.normalize("NFKC", typed).strip().upper()
+
+
+def normal_code(typed: str) -> str:
+    """The digits of a follow-up code as typed (full-width too), without spaces or hyphens;
+    anything but digits makes it no code."""
+    compact = re.sub(r"[\s\-‐‑–—ー―]", "", unicodedata.normalize("NFKC", typed))
+    return compact if compact.isascii() and compact.isdigit() else ""
+
+
+SHORTEN = {
+    "description": N_("Shorten the description to {max} characters or fewer (it has {count})."),
+    "where": N_("Shorten where the images are to {max} characters or fewer (it has {count})."),
+    "contact_safety": N_("Shorten how to contact you to {max} characters or fewer (it has {count})."),
+}
+
+
+def _check_length(add, field: str, text: str, limit: int) -> None:
+    if len(text) > limit:
+        add(field, SHORTEN[field], ("max", f"{limit:,}"), ("count", f"{len(text):,}"))
+
+
+NO_URL = N_("Enter the address (URL) of at least one page where the images appear.")
+NO_URL_OR_PLACE = N_("Enter the address (URL) of at least one page where the images appear. If they have no address (in an app or in messages), say where they are in the next box instead.")
+
+
+def check_urls(field: str, *, missing: str | None = NO_URL) -> tuple[list[str], list[Problem]]:
     """The URL field, one address per line → its distinct addresses, or what to tell the reporter.
 
     Blank lines and lines repeated as they are count for nothing.  Past MAX_URLS other lines
@@ -236,8 +335,8 @@ def check_urls(field: str) -> tuple[list[str], list[Problem]]:
     found: list[Problem] = []
     if too_many:
         found.append(Problem(N_("Enter at most {max} addresses. If there are more, send them in a second report."), (("max", MAX_URLS),)))
-    if not checked:
-        found.append(Problem(N_("Enter the address (URL) of at least one page where the images appear.")))
+    if not checked and missing:
+        found.append(Problem(missing))
     # One more line is shown rather than counted: "1 more line" would save no space.
     if len(problems) <= SHOWN_LINES + 1:
         found += problems

@@ -34,7 +34,7 @@ from email.utils import format_datetime
 
 from . import openpgp
 from .keys import StaffKeys
-from .report import Report
+from .report import Addition, Report
 
 FORMAT = 1
 MIN_BUCKET = 4 * 1024
@@ -52,9 +52,13 @@ WORD_BYTES = 39
 PREAMBLE = "This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)"
 
 
-def seal(report: Report, *, reference: str, message_id: str, received_at: datetime, keys: StaffKeys,
-         mail_from: str, mail_to: Sequence[str], now: datetime | None = None) -> bytes:
+def seal(report: Report | Addition, *, reference: str, message_id: str, received_at: datetime, keys: StaffKeys,
+         mail_from: str, mail_to: Sequence[str], replies_to: str | None = None, now: datetime | None = None) -> bytes:
     """The complete encrypted e-mail for ``report``, ready for SMTP.
+
+    An ``Addition`` to the report ``reference`` names that report's Message-ID in
+    ``replies_to``: In-Reply-To and References (outer and protected) thread it under the
+    report in staff's mail client, and say nothing a Subject with the reference does not.
 
     Re-checks ``keys`` at ``now`` (default: the current time) first and raises
     ``StaffKeyError`` rather than encrypt to an expired or revoked key;
@@ -71,9 +75,15 @@ def seal(report: Report, *, reference: str, message_id: str, received_at: dateti
         "Date": format_datetime(received_at),
         "Message-ID": message_id,
     }
+    subject = f"Safeline report {reference}"
+    if isinstance(report, Addition):
+        if not replies_to:
+            raise ValueError("an addition replies to its report's Message-ID")
+        headers.update({"In-Reply-To": replies_to, "References": replies_to})
+        subject = f"Re: {subject}"
     inner = _inner(report, reference=reference, received_at=received_at, headers=headers)
     ciphertext = openpgp.encrypt(pad(inner), keys.certs)
-    return _outer(ciphertext, subject=f"Safeline report {reference}", headers=headers)
+    return _outer(ciphertext, subject=subject, headers=headers)
 
 
 def bucket_size(length: int) -> int:
@@ -90,10 +100,12 @@ def pad(entity: bytes) -> bytes:
     return entity + _PAD_LINE * (missing // len(_PAD_LINE)) + b" " * (missing % len(_PAD_LINE))
 
 
-def report_record(report: Report, *, reference: str, received_at: datetime) -> dict:
-    """The JSON attachment's content: format version, reference, time, then the form fields."""
+def report_record(report: Report | Addition, *, reference: str, received_at: datetime) -> dict:
+    """The JSON attachment's content: format version, kind ("report", or "addition" to the
+    report ``reference``), reference, time, then the form fields."""
     return {
         "format": FORMAT,
+        "kind": "addition" if isinstance(report, Addition) else "report",
         "reference": reference,
         "received_at": received_at.astimezone(JAPAN).isoformat(timespec="seconds"),
         **report.fields(),
@@ -103,12 +115,18 @@ def report_record(report: Report, *, reference: str, received_at: datetime) -> d
 def _inner(report: Report, *, reference: str, received_at: datetime, headers: dict) -> bytes:
     """The clear-text MIME entity (CRLF line ends, 7-bit), not yet padded."""
     record = report_record(report, reference=reference, received_at=received_at)
-    role = ROLES.get(record["role"], record["role"])
     boundary = _boundary()
-    subject = f"セーフライン通報 {reference} ({role} / URL {len(record['urls'])}件)"
+    if record["kind"] == "addition":
+        subject = f"セーフライン通報 {reference} への追加 (URL {len(record['urls'])}件)"
+        staff_text = _addition_text(record)
+    else:
+        role = ROLES.get(record["role"], record["role"])
+        urls = f"URL {len(record['urls'])}件" if record["urls"] else "URLなし"
+        subject = f"セーフライン通報 {reference} ({role} / {urls})"
+        staff_text = _staff_text(record)
     # Line ends in CRLF before base64, as RFC 2046 wants of text: the staff's text then
     # decodes byte-exact in every client, whatever lines the description holds.
-    text = b"\r\n".join(_staff_text(record).encode("utf-8").splitlines()) + b"\r\n"
+    text = b"\r\n".join(staff_text.encode("utf-8").splitlines()) + b"\r\n"
     data = json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
     return "".join([
         f"Subject: {_encoded_words(subject)}{CRLF}",
@@ -123,7 +141,7 @@ def _inner(report: Report, *, reference: str, received_at: datetime, headers: di
         f"--{boundary}{CRLF}",
         f"Content-Type: application/json{CRLF}",
         f"Content-Transfer-Encoding: base64{CRLF}",
-        f'Content-Disposition: attachment; filename="report-{reference}.json"{CRLF}',
+        f'Content-Disposition: attachment; filename="{record["kind"]}-{reference}.json"{CRLF}',
         CRLF,
         _base64(data),
         f"--{boundary}--{CRLF}",
@@ -131,19 +149,17 @@ def _inner(report: Report, *, reference: str, received_at: datetime, headers: di
 
 
 def _staff_text(record: dict) -> str:
-    received = datetime.fromisoformat(record["received_at"]).strftime("%Y-%m-%d %H:%M:%S")
-    language = record["language"]
     lines = [
         "セーフライン通報",
         "",
-        f"受付番号: {record['reference']}",
-        f"受付日時: {received} (日本時間)",
-        f"フォームの言語: {LANGUAGES.get(language, language)} ({language})",
+        *_received(record),
         f"通報者: {ROLES.get(record['role'], record['role'])}",
         f"メールアドレス: {record['email']}",
-        f"URL ({len(record['urls'])}件):",
-        *(f"  {number}. {url}" for number, url in enumerate(record["urls"], start=1)),
+        f"連絡してよい方法・時間: {record['contact_safety'] or '(記入なし)'}",
+        f"警察の相談窓口の紹介: {'希望する' if record['police_referral'] else '希望なし'}",
         "",
+        *_urls(record),
+        *(["URLのない場所 (サービス名・アカウント名など):", record["where"], ""] if record["where"] else []),
         "内容:",
         record["description"] if record["description"] else "(記入なし)",
         "",
@@ -151,6 +167,42 @@ def _staff_text(record: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _addition_text(record: dict) -> str:
+    lines = [
+        "セーフライン通報への追加",
+        "",
+        *_received(record),
+        "通報者が、受付番号と追加用コードを入力して送りました。",
+        "",
+        *_urls(record),
+        "追加の説明:",
+        record["description"] if record["description"] else "(記入なし)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _received(record: dict) -> list[str]:
+    received = datetime.fromisoformat(record["received_at"]).strftime("%Y-%m-%d %H:%M:%S")
+    language = record["language"]
+    return [
+        f"受付番号: {record['reference']}",
+        f"受付日時: {received} (日本時間)",
+        f"フォームの言語: {LANGUAGES.get(language, language)} ({language})",
+    ]
+
+
+def _urls(record: dict) -> list[str]:
+    if not record["urls"]:
+        # Said plainly: staff must not look for an address that was never given.
+        return ["URL: なし (通報者はURLを書いていません。下の「URLのない場所」を見てください)", ""]
+    return [
+        f"URL ({len(record['urls'])}件):",
+        *(f"  {number}. {url}" for number, url in enumerate(record["urls"], start=1)),
+        "",
+    ]
 
 
 def _outer(ciphertext: bytes, *, subject: str, headers: dict) -> bytes:

@@ -1,10 +1,16 @@
-"""The report form: GET shows it, POST checks it and hands it on; then a confirmation.
+"""The relay's forms: GET shows one, POST checks it and hands it on; then a confirmation.
 
-Paths: the page ``report`` of each language (``/report/``, ``/en/report/``: the site's URL
-rule, ``safeline.site.page_path``), and ``…/sent/`` below it for the confirmation.  Whatever
+Two forms, each a ``Form`` below: the report (the page ``report`` of each language,
+``/report/`` and ``/en/report/``: the site's URL rule, ``safeline.site.page_path``) and the
+addition to a report already sent (``report/more``), each with ``…/sent/`` below it for its
+confirmation; ``report/other`` tells someone who may not report what they can do.  Whatever
 happens, the reporter gets the same form back with everything they typed, and a message in
 their language that says what to do; never a traceback.  The reference number reaches the
 confirmation page signed and short-lived; nothing that the reporter typed ever goes into a URL.
+
+An addition is taken only with the follow-up code of its reference (relay.followup).  A wrong
+pair is counted by the limits on accepted reports as if it were one, so that guessing a code
+costs as much as sending reports: a client can try a few codes a day, out of 10**8.
 
 ``make_blueprint(settings, limiter)`` makes the whole of it, as SecureDrop's source_app
 does: the routes, the limit on POSTs, the checks before a POST is read, the security headers
@@ -15,6 +21,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from flask import Blueprint, current_app, redirect, request
 from flask_limiter import Limiter
@@ -28,13 +36,16 @@ from . import abuse, headers
 from .config import Settings
 from .frame import Page
 from .quota import Refused
-from .report import FIELDS, MAX_DESCRIPTION, MAX_URLS, ROLES, validate
+from .report import (
+    ADDITION_FIELDS, FIELDS, MAX_CONTACT_SAFETY, MAX_DESCRIPTION, MAX_URLS, MAX_WHERE, ROLES, Problem, validate,
+    validate_addition,
+)
 from .token import PENDING, TokenProblem
 
 log = logging.getLogger("relay.report")
 
-FORM = "report"  # the form's page, in the site's URL rule; the confirmation is at sent/ below it
 HONEYPOT = "website"
+WRONG_PAIR = N_("This reference number and follow-up code do not belong together, so nothing was sent. Check both against what you noted when you sent the report.")
 NOTICES = {
     "invalid": N_("This form could not be checked. Please send it again: what you typed is still here."),
     "too_fast": N_("The form was sent very quickly after it opened. Please check what you typed and send it again."),
@@ -49,10 +60,48 @@ NOTICES = {
 # Notices that mean the report cannot be taken now: the page offers the phone instead.
 CALL_INSTEAD = ("unavailable", "busy")
 PAGE_BUDGET = 100_000  # bytes: the largest form page the relay sends back
-ECHOED = ("email", "urls", "description")  # the fields whose text comes back in the page
 NOT_SHOWN = N_("What was entered here was far longer than the form allows, so it is not shown again. Please enter it again, shorter.")
-# Where the error summary leads for each field: its control, or a group's first choice.
-ANCHORS = {name: f"{name}-{ROLES[0]}" if name == "role" else name for name in FIELDS}
+
+
+@dataclass(frozen=True)
+class Form:
+    """One form of the relay: its page, what it asks, how it is checked and accepted."""
+
+    slug: str  # its page in the site's URL rule; the confirmation is at sent/ below it
+    title: str
+    template: str
+    fields: tuple[str, ...]  # in the form's order
+    echoed: tuple[str, ...]  # the fields whose text comes back in the page
+    validate: Callable
+    accept: str  # the method of relay.intake.Intake that stores what was checked
+    sent_title: str
+    sent_template: str
+
+    @property
+    def anchors(self) -> dict[str, str]:
+        """Where the error summary leads for each field: its control, or a group's first choice."""
+        return {name: f"{name}-{ROLES[0]}" if name == "role" else name for name in self.fields}
+
+    def path(self, lang: str) -> str:
+        return "/" + page_path(self.slug, lang)
+
+
+REPORT = Form("report", N_("Report form"), "report.html", FIELDS,
+              ("email", "contact_safety", "urls", "where", "description"), validate, "accept",
+              N_("Report received"), "report-sent.html")
+MORE = Form("report/more", N_("Add to a report you sent"), "report-more.html", ADDITION_FIELDS,
+            ("reference", "code", "urls", "description"), validate_addition, "accept_addition",
+            N_("Added to your report"), "report-more-sent.html")
+FORMS = {REPORT.path(lang): REPORT for lang in LANGUAGES} | {MORE.path(lang): MORE for lang in LANGUAGES}
+OTHER = "report/other"  # for someone who is neither the person shown nor a guardian
+
+
+def form_at(path: str) -> Form:
+    """The form a request is about: the one whose page holds ``path`` (the report's otherwise)."""
+    for prefix in sorted(FORMS, key=len, reverse=True):
+        if path.startswith(prefix):
+            return FORMS[prefix]
+    return REPORT
 ERRORS = {
     400: (N_("The request could not be understood"), N_("Please go back to the form and send it again.")),
     403: (N_("The form must be sent from this site"), N_("Please open the form on this site and send it from there.")),
@@ -72,19 +121,42 @@ def make_blueprint(settings: Settings, limiter: Limiter) -> Blueprint:
     Accepted reports are counted by ``relay.quota`` inside ``submit``.
     """
     bp = Blueprint("report", __name__)
-    posted = limiter.limit(settings.ratelimit_posts, key_func=abuse.client_key, scope="posts")(submit)
-    posted = limiter.limit(settings.ratelimit_posts, key_func=abuse.client_key_tomorrow, scope="posts")(posted)
+
+    for form in (REPORT, MORE):
+        show, post, done = _views(form)
+        # One scope: the POSTs of both forms count together.  (Flask-Limiter files a view's
+        # limits under its name, so each form's views have their own.)
+        post = limiter.limit(settings.ratelimit_posts, key_func=abuse.client_key, scope="posts")(post)
+        post = limiter.limit(settings.ratelimit_posts, key_func=abuse.client_key_tomorrow, scope="posts")(post)
+        for lang in LANGUAGES:
+            bp.add_url_rule(form.path(lang), show.__name__, show, methods=["GET"])
+            bp.add_url_rule(form.path(lang), post.__name__, post, methods=["POST"])
+            bp.add_url_rule(form.path(lang) + "sent/", done.__name__, done, methods=["GET"])
     for lang in LANGUAGES:
-        form = "/" + page_path(FORM, lang)
-        bp.add_url_rule(form, "show_form", show_form, methods=["GET"])
-        bp.add_url_rule(form, "submit", posted, methods=["POST"])
-        bp.add_url_rule(form + "sent/", "sent", sent, methods=["GET"])
+        bp.add_url_rule("/" + page_path(OTHER, lang), "other", show_other_page, methods=["GET"])
     bp.before_app_request(guard_posts)
     bp.after_app_request(lambda response: headers.add(response, production=settings.production))
     bp.app_errorhandler(RateLimitExceeded)(too_many)
     bp.app_errorhandler(HTTPException)(http_error)
     bp.app_errorhandler(Exception)(unexpected)
     return bp
+
+
+def _views(form: Form):
+    """The GET, POST and confirmation views of ``form``, named after it."""
+    def show():
+        return show_form(form)
+
+    def post():
+        return submit(form)
+
+    def done():
+        return sent(form)
+
+    name = form.slug.replace("/", "_")
+    for view, kind in ((show, "show"), (post, "submit"), (done, "sent")):
+        view.__name__ = view.__qualname__ = f"{kind}_{name}"
+    return show, post, done
 
 
 # -- the pages -----------------------------------------------------------------------------------
@@ -99,129 +171,146 @@ def page_for(lang: str, slug: str, title: str) -> Page:
     return page
 
 
-def render_form(lang: str, *, values=None, errors=None, notice=None, token=None, status=200):
+def render_form(form: Form, lang: str, *, values=None, errors=None, notice=None, token=None, status=200):
     frame = current_app.extensions["frame"]
     gettext = frame.gettext(lang)
     values = dict(values or {})
     rendered = {field: [problem.render(gettext) for problem in problems] for field, problems in (errors or {}).items()}
     context = dict(
-        page=page_for(lang, FORM, N_("Report form")),
-        fields=FIELDS,
-        anchors=ANCHORS,
+        page=page_for(lang, form.slug, form.title),
+        fields=form.fields,
+        anchors=form.anchors,
         max_urls=MAX_URLS,
         max_description=f"{MAX_DESCRIPTION:,}",
+        max_contact_safety=f"{MAX_CONTACT_SAFETY:,}",
+        max_where=f"{MAX_WHERE:,}",
+        report_path=REPORT.path(lang),
+        other_path="/" + page_path(OTHER, lang),
         values=values,
         errors=rendered,
         notice=gettext(NOTICES[notice]) if notice else None,
         call_instead=notice in CALL_INSTEAD,
         token=token or current_app.extensions["tokens"].issue(),
     )
-    html = frame.render("report.html", **context)
+    html = frame.render(form.template, **context)
     # What was typed comes back escaped, and escaping can make a character five bytes: a
     # pasted flood of '&' or '"' would make a page of several hundred KB.  Only such floods
     # pass the budget, so the largest field is then left empty, with a word why, until the
     # page fits; anything a person typed within the form's limits always comes back.
     while len(html.encode("utf-8")) > PAGE_BUDGET:
-        field = max(ECHOED, key=lambda name: len(values.get(name, "")))
+        field = max(form.echoed, key=lambda name: len(values.get(name, "")))
         if not values.get(field):
             break
         values[field] = ""
         rendered.setdefault(field, []).append(gettext(NOT_SHOWN))
-        html = frame.render("report.html", **context)
+        html = frame.render(form.template, **context)
     return html, status
 
 
 def error_page(lang: str, status: int):
     frame = current_app.extensions["frame"]
     title, message = ERRORS.get(status, ERRORS[400])
-    page = page_for(lang, FORM, title)
+    form = form_at(request.path)
+    page = page_for(lang, form.slug, title)
     return frame.render("error.html", page=page, message=frame.gettext(lang)(message),
-                        form_path="/" + page_path(FORM, lang)), status
+                        form_path=form.path(lang)), status
 
 
-def form_values() -> dict[str, str]:
+def form_values(form: Form) -> dict[str, str]:
     """The first value of each field we know; anything else in the body is ignored."""
-    return {name: request.form.get(name, "") for name in (*FIELDS, "token", HONEYPOT)}
+    return {name: request.form.get(name, "") for name in (*form.fields, "token", HONEYPOT)}
 
 
-def show_form():
-    return render_form(lang_of_path(request.path))
+def show_form(form: Form):
+    return render_form(form, lang_of_path(request.path))
+
+
+def show_other_page():
+    return show_other(lang_of_path(request.path))
 
 
 def show_other(lang: str):
     frame = current_app.extensions["frame"]
-    return frame.render("report-other.html", page=page_for(lang, FORM, N_("Reporting for someone else"))), 200
+    page = page_for(lang, OTHER, N_("Reporting for someone else"))
+    return frame.render("report-other.html", page=page, report_path=REPORT.path(lang),
+                        posted=request.method == "POST"), 200
 
 
 # -- sending -------------------------------------------------------------------------------------
 
-def submit():
+def submit(form: Form):
     started = time.perf_counter()
     lang = lang_of_path(request.path)
-    values = form_values()
+    values = form_values(form)
     tokens = current_app.extensions["tokens"]
     if values[HONEYPOT]:
         log.info("refused: honeypot")
-        return render_form(lang, values=values, notice="honeypot", status=422)
+        return render_form(form, lang, values=values, notice="honeypot", status=422)
     try:
         ticket = tokens.check(values["token"])
     except TokenProblem as problem:
         log.info("refused: token %s", problem.kind)
-        return render_form(lang, values=values, notice=problem.kind, status=400)
-    if values["role"] == "other":
+        return render_form(form, lang, values=values, notice=problem.kind, status=400)
+    if values.get("role") == "other":
         return show_other(lang)
 
-    report, errors = validate(values, lang)
+    item, errors = form.validate(values, lang)
     if errors:
         if already_accepted(values["token"]):
             # An earlier, mistaken version of a form that was later sent: the browser's Back
             # button re-posting it.  Show nothing of what was typed then: the device may be
             # someone else's to look at now.
             log.info("refused: form already sent")
-            return render_form(lang, notice="already_sent", status=409)
+            return render_form(form, lang, notice="already_sent", status=409)
         log.info("invalid: fields %s", ",".join(sorted(errors)))
-        return render_form(lang, values=values, errors=errors, token=values["token"], status=422)
+        return render_form(form, lang, values=values, errors=errors, token=values["token"], status=422)
 
     held = tokens.spent.claim(ticket.nonce)
     if held == PENDING:
-        return render_form(lang, values=values, notice="pending", status=409)
+        return render_form(form, lang, values=values, notice="pending", status=409)
     if held:
-        return redirect(sent_url(lang, held), code=303)  # the same form sent twice: one report
+        return redirect(sent_url(form, lang, held), code=303)  # the same form sent twice: one report
     # From here until the report is stored, both the token and the report's place in the
     # limits are held; whatever ends the request without a stored report gives both back,
     # even an exception outside Exception (gunicorn ending a worker that timed out), so the
-    # same form can be sent again.
+    # same form can be sent again.  A wrong follow-up code keeps its place in the limits.
     reference = reservation = None
     try:
         names = abuse.names()
         try:
             reservation = current_app.extensions["quota"].reserve(names.client, names.network)
         except Refused as refused:
-            return refuse(lang, values, refused)
+            return refuse(form, lang, values, refused)
+        if form is MORE and not current_app.extensions["followups"].matches(item.reference, values["code"]):
+            reservation = None  # counted, as an accepted report would be: codes are not guessed
+            log.info("refused: follow-up code does not match")
+            errors = {"code": [Problem(WRONG_PAIR)]}
+            return render_form(form, lang, values=values, errors=errors, token=values["token"], status=422)
         try:
-            reference, size = current_app.extensions["intake"].accept(report)
+            reference, size = getattr(current_app.extensions["intake"], form.accept)(item)
         except Exception as error:  # noqa: BLE001 - whatever failed, the reporter must know nothing was sent
             log.error("unavailable: %s after %d ms", type(error).__name__, (time.perf_counter() - started) * 1000)
-            return render_form(lang, values=values, notice="unavailable", token=values["token"], status=503)
+            return render_form(form, lang, values=values, notice="unavailable", token=values["token"], status=503)
     finally:
         if reference is None:
             if reservation is not None:
                 reservation.release()
             tokens.spent.release(ticket.nonce)
     tokens.spent.settle(ticket.nonce, reference)
-    log.info("accepted %s: %d bytes sealed in %d ms", reference, size, (time.perf_counter() - started) * 1000)
-    return redirect(sent_url(lang, reference), code=303)
+    log.info("accepted %s%s: %d bytes sealed in %d ms", "addition to " if form is MORE else "", reference, size,
+             (time.perf_counter() - started) * 1000)
+    return redirect(sent_url(form, lang, reference), code=303)
 
 
-def refuse(lang: str, values: dict[str, str], refused: Refused):
+def refuse(form: Form, lang: str, values: dict[str, str], refused: Refused):
     """A limit on accepted reports is reached: the form back, with what to do instead."""
     if refused.counter.name == "site":
         if refused.first_of_window:  # one line per window, across workers: for monitoring
             log.error("refused: site-wide ceiling of accepted reports reached (RELAY_RATELIMIT_SITE)")
-        html, status = render_form(lang, values=values, notice="busy", token=values["token"], status=503)
+        html, status = render_form(form, lang, values=values, notice="busy", token=values["token"], status=503)
         return html, status, {"Retry-After": str(refused.counter.keep)}
     log.info("refused: rate limit (%s)", refused.counter.name)
-    return render_form(lang, values=values, notice="ratelimited", token=values["token"], status=429)
+    return render_form(form, lang, values=values, notice="ratelimited", token=values["token"], status=429)
 
 
 def already_accepted(token: str) -> str | None:
@@ -236,27 +325,31 @@ def already_accepted(token: str) -> str | None:
     return held if held and held != PENDING else None
 
 
-def _sent_signer() -> URLSafeTimedSerializer:
-    signer = current_app.extensions.get("sent_signer")
-    if signer is None:  # one per app: it derives its key once, not on every redirect
-        signer = current_app.extensions["sent_signer"] = URLSafeTimedSerializer(
-            current_app.config["SECRET_KEY"], salt="relay.sent")
-    return signer
+def _sent_signer(form: Form) -> URLSafeTimedSerializer:
+    signers = current_app.extensions.setdefault("sent_signers", {})
+    if form.slug not in signers:  # one per app and form: it derives its key once, not on every redirect
+        salt = "relay.sent" if form is REPORT else f"relay.sent.{form.slug}"
+        signers[form.slug] = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
+    return signers[form.slug]
 
 
-def sent_url(lang: str, reference: str) -> str:
-    return f"/{page_path(FORM, lang)}sent/?r={_sent_signer().dumps(reference)}"
+def sent_url(form: Form, lang: str, reference: str) -> str:
+    return f"{form.path(lang)}sent/?r={_sent_signer(form).dumps(reference)}"
 
 
-def sent():
+def sent(form: Form):
+    """The confirmation.  The link works for an hour: the device may be someone else's to look
+    at later, and its history then shows the page without the numbers."""
     lang = lang_of_path(request.path)
     try:
-        reference = _sent_signer().loads(request.args.get("r", ""), max_age=3600)
+        reference = _sent_signer(form).loads(request.args.get("r", ""), max_age=3600)
     except BadSignature:
         reference = None  # an old or copied link: say the general things, without a number
     frame = current_app.extensions["frame"]
-    page = page_for(lang, f"{FORM}/sent", N_("Report received"))
-    return frame.render("report-sent.html", page=page, reference=reference)
+    page = page_for(lang, f"{form.slug}/sent", form.sent_title)
+    code = current_app.extensions["followups"].code(reference) if reference and form is REPORT else None
+    return frame.render(form.sent_template, page=page, reference=reference, code=code,
+                        more_path=MORE.path(lang))
 
 
 # -- before and after every request ----------------------------------------------------------
@@ -272,17 +365,18 @@ def too_many(error: RateLimitExceeded):
     """Flask-Limiter's refusal of a POST: the form back, or, if that form already sent its
     report (a double click that reached the limit), its confirmation."""
     lang = lang_of_path(request.path)
+    form = form_at(request.path)
     log.info("refused: rate limit")
     if request.method != "POST":
         return error_page(lang, 429)
     try:
-        values = form_values()
+        values = form_values(form)
     except HTTPException as refused:  # e.g. a body over MAX_BODY: that page, never a 500
         return http_error(refused)
     accepted = already_accepted(values.get("token", ""))
     if accepted:
-        return redirect(sent_url(lang, accepted), code=303)
-    return render_form(lang, values=values, notice="ratelimited", status=429)
+        return redirect(sent_url(form, lang, accepted), code=303)
+    return render_form(form, lang, values=values, notice="ratelimited", status=429)
 
 
 def http_error(error: HTTPException):

@@ -43,7 +43,7 @@ MESSAGES = {
     "description_missing": {"en": "Describe the images", "ja": "画像の説明を書いてください"},
     "description_long": {"en": "Shorten the description to 4,000 characters or fewer (it has 4,001).",
                          "ja": "説明を4,000文字以内にしてください(いまは4,001文字です)。"},
-    "consent": {"en": "Confirm that you have read “Before you report”", "ja": "「通報にあたって」と「よくある質問」を読んだことを確認して"},
+    "consent": {"en": "Tick the box to confirm that you understand the points", "ja": "上の注意点を確認したら、チェックを入れてください"},
 }
 LINE = {"en": "Line {n}: ", "ja": "{n}行目:"}
 
@@ -127,7 +127,8 @@ def test_every_control_has_a_label_and_required_fields_say_so_in_words(client, l
     assert page.find_all("input", type="file") == []
 
     controls = [e for e in page.elements if e.tag in ("input", "textarea", "select") and e.get("type") != "hidden"]
-    assert {c.get("name") for c in controls} == {"role", "email", "urls", "description", "consent", "website"}
+    assert {c.get("name") for c in controls} == {"role", "email", "contact_safety", "urls", "where", "description",
+                                                 "police", "consent", "website"}
     for control in controls:
         labels = page.find_all("label", for_=control.get("id"))
         assert len(labels) == 1 and labels[0].text.strip(), control
@@ -137,6 +138,10 @@ def test_every_control_has_a_label_and_required_fields_say_so_in_words(client, l
     required = page.find_all("span", class_="required")
     assert len(required) == 5
     assert all(span.text.strip() == REQUIRED[lang] for span in required)
+    optional = page.find_all("span", class_="optional")
+    assert len(optional) == 3 and all(span.text.strip() == {"ja": "任意", "en": "Optional"}[lang] for span in optional)
+    for field in ("contact_safety", "where"):
+        assert REQUIRED[lang] not in page.find("label", for_=field).text
     for field in ("email", "urls", "description"):
         assert REQUIRED[lang] in page.find("label", for_=field).text
     for field in ("role", "consent"):
@@ -429,10 +434,14 @@ def test_an_accepted_report_is_confirmed_sealed_and_delivered(
             "format": 1,
             "reference": reference,
             "received_at": record["received_at"],
+            "kind": "report",
             "role": "guardian",
             "email": REPORT["email"],
+            "contact_safety": "",
             "urls": EXPECTED_URLS,
+            "where": "",
             "description": REPORT["description"],
+            "police_referral": False,
             "consent": True,
             "language": lang,
         }, name

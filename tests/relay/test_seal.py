@@ -129,7 +129,7 @@ def test_every_recipient_decrypts_every_field(sealed, sequoia_key, who):
         assert message[name] == outer[name]
 
     text, record, json_part = parts(message)
-    assert text.splitlines()[:8] == [
+    assert text.splitlines()[:11] == [
         "セーフライン通報",
         "",
         f"受付番号: {REFERENCE}",
@@ -137,6 +137,9 @@ def test_every_recipient_decrypts_every_field(sealed, sequoia_key, who):
         "フォームの言語: 日本語 (ja)",
         "通報者: 本人",
         f"メールアドレス: {REPORT.email}",
+        "連絡してよい方法・時間: (記入なし)",
+        "警察の相談窓口の紹介: 希望なし",
+        "",
         "URL (3件):",
     ]
     assert "\n".join(f"  {n}. {url}" for n, url in enumerate(REPORT.urls, start=1)) in text
@@ -146,10 +149,10 @@ def test_every_recipient_decrypts_every_field(sealed, sequoia_key, who):
     assert json_part.get_content_type() == "application/json"
     assert json_part.get_content_disposition() == "attachment"
     assert json_part.get_filename() == f"report-{REFERENCE}.json"
-    assert record == {"format": 1, "reference": REFERENCE, "received_at": "2026-11-28T23:05:09+09:00",
-                      **REPORT.fields()}
+    assert record == {"format": 1, "kind": "report", "reference": REFERENCE,
+                      "received_at": "2026-11-28T23:05:09+09:00", **REPORT.fields()}
     assert datetime.fromisoformat(record["received_at"]) == RECEIVED_AT
-    assert list(record)[:3] == ["format", "reference", "received_at"]
+    assert list(record)[:4] == ["format", "kind", "reference", "received_at"]
 
 
 def test_a_guardian_report_in_english(keys):

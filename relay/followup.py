@@ -1,0 +1,40 @@
+"""Follow-up codes and Message-IDs: worked out from a report's reference, nothing stored.
+
+The confirmation shows the reference and its follow-up code; together they let the reporter
+add to the same report later (``/report/more/``, relay.views).  The code is an HMAC of the
+reference under the server's secret, cut to a few digits: the relay keeps no list of reports,
+and the same secret gives the same code after any restart.  The Message-ID of a report's mail
+is worked out the same way, so that an addition can name it (In-Reply-To, References) and
+staff's mail client shows the two together.
+
+So ``RELAY_SECRET_KEY`` must stay the same: a new one makes earlier codes wrong and breaks
+the threading of later additions (README, runbook).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from .report import CODE_DIGITS
+
+
+class FollowUps:
+    def __init__(self, secret: str, domain: str):
+        self._code_key = hmac.new(secret.encode(), b"relay.followup-code", hashlib.sha256).digest()
+        self._id_key = hmac.new(secret.encode(), b"relay.message-id", hashlib.sha256).digest()
+        self.domain = domain
+
+    def code(self, reference: str) -> str:
+        digest = hmac.new(self._code_key, reference.encode(), hashlib.sha256).digest()
+        return f"{int.from_bytes(digest[:8], 'big') % 10 ** CODE_DIGITS:0{CODE_DIGITS}d}"
+
+    def matches(self, reference: str, code: str) -> bool:
+        return hmac.compare_digest(self.code(reference), code)
+
+    def message_id(self, reference: str) -> str:
+        """The Message-ID of the mail that carries ``reference``: fixed, so a retry after a crash
+        is recognisably the same mail, and an addition can point at it."""
+        digest = hmac.new(self._id_key, reference.encode(), hashlib.sha256).hexdigest()[:32]
+        # The reference is in the outer Subject already; in the Message-ID it tells no more.
+        return f"<{digest}.{reference}@{self.domain}>"
