@@ -4,6 +4,10 @@ Pelican lists only default-language pages in ``pages``; the English menu needs t
 translations too.  Templates get ``NAV[lang]`` (pages with a ``Nav`` number, in that order,
 labelled by ``Nav_title`` or the title) and ``page_url(slug, lang)``, which the relay
 provides under the same name so that one set of templates serves both.
+
+A page whose ``Save_as`` is empty is written nowhere but is listed like any other: that is how
+``content/pages/report.*.md`` puts the relay's report form (``/report/``, ``/en/report/``) in
+the menu of every page, the relay's own included (relay/frame.py reads the same metadata).
 """
 
 from __future__ import annotations
