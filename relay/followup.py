@@ -30,7 +30,8 @@ class FollowUps:
         return f"{int.from_bytes(digest[:8], 'big') % 10 ** CODE_DIGITS:0{CODE_DIGITS}d}"
 
     def matches(self, reference: str, code: str) -> bool:
-        return hmac.compare_digest(self.code(reference), code)
+        # Bytes: compare_digest refuses str with non-ASCII characters (a full-width digit).
+        return hmac.compare_digest(self.code(reference).encode(), code.encode())
 
     def message_id(self, reference: str) -> str:
         """The Message-ID of the mail that carries ``reference``: fixed, so a retry after a crash

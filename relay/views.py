@@ -37,8 +37,8 @@ from .config import Settings
 from .frame import Page
 from .quota import Refused
 from .report import (
-    ADDITION_FIELDS, FIELDS, MAX_CONTACT_SAFETY, MAX_DESCRIPTION, MAX_URLS, MAX_WHERE, ROLES, Problem, validate,
-    validate_addition,
+    ADDITION_FIELDS, FIELDS, MAX_CONTACT_SAFETY, MAX_DESCRIPTION, MAX_URLS, MAX_WHERE, ROLES, Problem, normal_code,
+    validate, validate_addition,
 )
 from .token import PENDING, TokenProblem
 
@@ -281,7 +281,7 @@ def submit(form: Form):
             reservation = current_app.extensions["quota"].reserve(names.client, names.network)
         except Refused as refused:
             return refuse(form, lang, values, refused)
-        if form is MORE and not current_app.extensions["followups"].matches(item.reference, values["code"]):
+        if form is MORE and not current_app.extensions["followups"].matches(item.reference, normal_code(values["code"])):
             reservation = None  # counted, as an accepted report would be: codes are not guessed
             log.info("refused: follow-up code does not match")
             errors = {"code": [Problem(WRONG_PAIR)]}

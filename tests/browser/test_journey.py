@@ -112,7 +112,7 @@ def test_a_report_from_the_home_page_to_the_staff_mailbox(browser, stack, js, la
             page.locator("#consent").check()
         send_form(page, stack, opened)
         assert page.url.startswith(stack.url(FORM_PATHS[lang] + "sent/?r="))
-        reference = page.locator(".reference").inner_text().strip()
+        reference = page.locator("#reference").inner_text().strip()
         assert re.fullmatch(REFERENCE, reference)
         sent_url = page.url
         stored["sent"] = writes(page, js)

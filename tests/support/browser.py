@@ -299,7 +299,10 @@ def route_quick_exit(context, *, delay: float = 0.0, answered: list | None = Non
 # -- the report form, as a person fills it in ---------------------------------------------------
 
 # The relay's states a reporter can meet, as (name, what to do on the form).
-RELAY_STATES = ("form", "errors", "sent", "other", "not-found")
+# "other" (the form sent as someone else) shows the template of "other-page"; the form's
+# button is hidden once "someone else" is chosen, so a browser reaches it only by the link.
+RELAY_STATES = ("form", "errors", "sent", "other-chosen", "other-page", "more", "more-errors", "more-sent",
+                "not-found")
 
 
 def send_form(page, stack: Stack, opened_at: float) -> None:
@@ -316,15 +319,22 @@ def open_relay_state(page, stack: Stack, state: str, lang: str) -> None:
         response = page.goto(stack.url(form + "no-such-page/"))
         assert response.status == 404
         return
+    if state == "other-page":
+        assert page.goto(stack.url(form + "other/")).status == 200
+        return
+    if state.startswith("more"):
+        open_more_state(page, stack, state, lang)
+        return
     page.goto(stack.url(form))
     opened = time.monotonic()
     if state == "form":
         return
+    if state == "other-chosen":  # the style sheet shows what a friend can do; nothing is sent
+        page.check("#role-other")
+        return
     if state == "errors":  # every field wrong: no role, no address, a file path, nothing described, no consent
         page.fill("#email", "hanako at example")
         page.fill("#urls", "C:\\Users\\hanako\\photo.jpg")
-    elif state == "other":
-        page.check("#role-other")
     elif state == "sent":
         page.check("#role-self")
         page.fill("#email", "hanako@example.jp")
@@ -335,7 +345,27 @@ def open_relay_state(page, stack: Stack, state: str, lang: str) -> None:
     if state == "errors":
         assert page.locator(".error-summary li").count() == 5
     elif state == "sent":
-        assert page.locator(".reference").count() == 1
+        assert page.locator("#reference").count() == 1 and page.locator("#followup-code").count() == 1
+
+
+def open_more_state(page, stack: Stack, state: str, lang: str) -> None:
+    """The form that adds to a report: empty, with a wrong pair, or sent (to a report sent first)."""
+    if state != "more":
+        open_relay_state(page, stack, "sent", lang)
+        reference = page.locator("#reference").inner_text().strip()
+        code = page.locator("#followup-code").inner_text().strip()
+    page.goto(stack.url(FORM_PATHS[lang] + "more/"))
+    opened = time.monotonic()
+    if state == "more":
+        return
+    page.fill("#reference", reference)
+    page.fill("#code", code if state == "more-sent" else f"{(int(code) + 1) % 10 ** 8:08d}")
+    page.fill("#urls", "https://images.example.com/p/2")
+    send_form(page, stack, opened)
+    if state == "more-errors":
+        assert page.locator(".error-summary li").count() == 1
+    else:
+        assert page.locator("#reference").inner_text().strip() == reference
 
 
 @pytest.fixture(scope="session")

@@ -21,8 +21,12 @@ from devtools.mailbox import unseal
 
 REFERENCE = re.compile(r"^SL-[2-9A-HJKMNP-TV-Z]{4}-[2-9A-HJKMNP-TV-Z]{4}$")
 FORM_PATHS = {"ja": "/report/", "en": "/en/report/"}
+MORE_PATHS = {"ja": "/report/more/", "en": "/en/report/more/"}
+OTHER_PATHS = {"ja": "/report/other/", "en": "/en/report/other/"}
 # A sealed mail's outer headers: all of it that can be read without a staff key.
 OUTER_HEADERS = ["From", "To", "Date", "Message-ID", "Subject", "MIME-Version", "Content-Type"]
+# An addition to a report names the report's mail, and nothing more.
+OUTER_REPLY_HEADERS = [*OUTER_HEADERS, "In-Reply-To", "References"]
 
 # A report that passes every check; tests change the fields they are about.
 VALID = {
@@ -36,9 +40,9 @@ VALID = {
 
 # -- the form ----------------------------------------------------------------------------
 
-def get_token(client, lang: str = "ja") -> str:
+def get_token(client, lang: str = "ja", paths: dict[str, str] = FORM_PATHS) -> str:
     """The form token of a freshly served form."""
-    response = client.get(FORM_PATHS[lang])
+    response = client.get(paths[lang])
     assert response.status_code == 200
     return re.search(r'name="token" value="([^"]+)"', response.get_data(as_text=True))[1]
 
@@ -61,6 +65,24 @@ def sent_reference(client, response) -> str:
     assert response.status_code == 303, response.status_code
     page = parse(client.get(response.headers["Location"]))
     return page.find(class_="reference").text.strip()
+
+
+def sent_codes(client, response) -> tuple[str, str]:
+    """Follow a 303 to the confirmation page: the reference number and the follow-up code."""
+    assert response.status_code == 303, response.status_code
+    page = parse(client.get(response.headers["Location"]))
+    return page.by_id("reference").text.strip(), page.by_id("followup-code").text.strip()
+
+
+def submit_more(client, *, lang: str = "ja", headers: dict | None = None, **fields):
+    """POST the form that adds to a report, as a browser would: a fresh token and ``fields``
+    (``None`` leaves a field out).  The response is not followed."""
+    data = {"reference": "", "code": "", "urls": "https://more.example.com/p/2", "description": ""}
+    if "token" not in fields:
+        data["token"] = get_token(client, lang, MORE_PATHS)
+    data.update(fields)
+    data = {name: value for name, value in data.items() if value is not None}
+    return client.post(MORE_PATHS[lang], data=data, headers=headers or {})
 
 
 # -- reading the pages -----------------------------------------------------------------------
