@@ -22,8 +22,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from relay import MAX_BODY
-from relay.report import FIELDS, MAX_DESCRIPTION, MAX_URL_LENGTH, MAX_URLS, Report, validate
-from tests.support.reports import FORM_PATHS, VALID
+from relay.report import (
+    ADDITION_FIELDS, FIELDS, MAX_DESCRIPTION, MAX_URL_LENGTH, MAX_URLS, REFERENCE, Report, normal_code,
+    normal_reference, validate, validate_addition,
+)
+from tests.support.reports import FORM_PATHS, MORE_PATHS, VALID
 
 BOUNDED = settings(max_examples=200, deadline=None, database=None,
                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -176,7 +179,8 @@ CONTENT_TYPES = [FORM, f"{FORM}; charset=utf-8", f"{FORM}; charset=latin-1", f"{
                  "multipart/form-data; boundary=xyz", "application/json", "text/plain", "text/html; charset=utf-8",
                  "application/octet-stream", "", "*/*", "x/y; a=\"b", None]
 METHODS = ["POST"] * 6 + ["GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "FOO"]
-PATHS = [*FORM_PATHS.values()] * 4 + ["/report/sent/", "/en/report/sent/?r=garbage", "/report/sent/?r=" + "A" * 3000,
+PATHS = [*FORM_PATHS.values()] * 4 + [*MORE_PATHS.values()] * 2 + ["/report/more/sent/?r=x", "/report/other/",
+                                                                    "/report/sent/", "/en/report/sent/?r=garbage", "/report/sent/?r=" + "A" * 3000,
                                        "/report/?role=self", "/report", "/no-such-page/", "/report/%ff/"]
 HEADERS = st.fixed_dictionaries({}, optional={
     "Origin": st.sampled_from(["https://safeline.example", "null", "https://evil.example", "", "\u00e9"]),
@@ -243,8 +247,12 @@ def test_no_request_gets_a_5xx_or_logs_a_traceback(app, caplog):
             assert not record.getMessage().startswith("unexpected"), record.getMessage()
 
     # Anything at all: any method, path, type and headers.
-    BOUNDED(given(method=st.sampled_from(METHODS), path=st.sampled_from(PATHS), body=st.one_of(bodies, form_bodies),
-                  content_type=st.sampled_from(CONTENT_TYPES), headers=HEADERS)(check))()
+    # (Each stage below is also given as an example: the random ones need not reach all of them.)
+    anything = given(method=st.sampled_from(METHODS), path=st.sampled_from(PATHS), body=st.one_of(bodies, form_bodies),
+                     content_type=st.sampled_from(CONTENT_TYPES), headers=HEADERS)
+    cross_site = example(method="POST", path=MORE_PATHS["en"], body=b"reference=x", content_type=FORM,
+                         headers={"Origin": "https://evil.example"})
+    BOUNDED(cross_site(anything(check)))()
     # What gets past the first checks: a POST of the form's type to the form, from our own page.
     BOUNDED(given(method=st.just("POST"), path=st.sampled_from(list(FORM_PATHS.values())),
                   body=st.one_of(bodies, form_bodies, form_bodies, form_bodies),
@@ -289,3 +297,59 @@ def test_clean_text_drops_exactly_the_control_and_format_characters(text):
     expected = "".join(ch for ch in expected
                        if ch in "\n\t" or unicodedata.category(ch)[0] != "C" or ch == "\u200d")
     assert clean_text(text) == unicodedata.normalize("NFC", expected).strip()
+
+
+# -- the form that adds to a report ----------------------------------------------------------
+
+references = st.one_of(
+    st.sampled_from(["SL-7K3F-Q9XD", "sl 7k3f q9xd", "ＳＬ－７Ｋ３Ｆ－Ｑ９ＸＤ", "SL-7K3F", "SL-IIII-OOOO", "", "SL-7K3F-Q9XD\x00"]),
+    st.from_regex(r"(SL|sl)?[-\s]?[2-9A-Z]{4}[-\sー]?[2-9A-Z]{4}", fullmatch=True),
+    any_text,
+)
+codes = st.one_of(st.from_regex(r"[0-9０-９\s\-]{0,14}", fullmatch=True),
+                  st.sampled_from(["١٢٣٤٥٦٧٨", "12345678", "1234 5678", "１２３４５６７８", "+12345678"]), any_text)
+addition_fields = st.fixed_dictionaries({}, optional={
+    "reference": references, "code": codes, "urls": url_field, "description": st.one_of(descriptions, any_text)})
+good_additions = st.fixed_dictionaries({
+    "reference": st.from_regex(r"SL-[2-9A-HJKMNP-TV-Z]{4}-[2-9A-HJKMNP-TV-Z]{4}", fullmatch=True),
+    "code": st.just(""), "urls": good_urls, "description": st.one_of(st.just(""), descriptions)})
+
+
+@BOUNDED
+@given(form=addition_fields, lang=st.sampled_from(["ja", "en"]))
+def test_the_addition_validator_returns_an_addition_within_limits_or_errors_on_its_fields(form, lang):
+    addition, errors = validate_addition(form, lang)
+    assert (addition is None) != (not errors)
+    if errors:
+        assert set(errors) <= set(ADDITION_FIELDS), errors
+        return
+    assert re.fullmatch(r"SL-[2-9A-HJKMNP-TV-Z]{4}-[2-9A-HJKMNP-TV-Z]{4}", addition.reference)
+    assert re.fullmatch(r"\d{8}", normal_code(form["code"]))
+    assert 1 <= len(addition.urls) <= MAX_URLS and len(addition.description) <= MAX_DESCRIPTION
+    json.dumps(addition.fields())
+
+
+def test_any_addition_is_accepted_or_refused_kindly(app, caplog):
+    relay_app = app(RELAY_RATELIMIT="100000 per hour", RELAY_RATELIMIT_POSTS="100000 per hour")
+    relay_app.config["TESTING"] = False
+    client = relay_app.test_client()
+    tokens, followups = relay_app.extensions["tokens"], relay_app.extensions["followups"]
+    statuses: Counter[int] = Counter()
+
+    @BOUNDED
+    @given(form=st.one_of(good_additions, addition_fields), right=st.booleans(), lang=st.sampled_from(["ja", "en"]))
+    def check(form, right, lang):
+        data = {**form, "token": tokens.issue()}
+        reference = normal_reference(form.get("reference", ""))
+        if right and REFERENCE.fullmatch(reference):  # the pair that belongs together, as typed
+            data["code"] = followups.code(reference)
+        body = "&".join(f"{quote(name)}={quote(text)}" for name, text in data.items()).encode()
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            response = client.post(MORE_PATHS[lang], data=body, content_type=FORM)
+        statuses[response.status_code] += 1
+        assert response.status_code in ((413,) if len(body) > MAX_BODY else (303, 422)), ascii(data)[:300]
+        assert not any(record.exc_info or record.getMessage().startswith("unexpected") for record in caplog.records)
+
+    check()
+    assert {303, 422} <= set(statuses), statuses
