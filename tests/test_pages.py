@@ -29,6 +29,12 @@ TITLES = {
     ("report-too-large", "en"): "Your report was too long to send",
     ("error", "ja"): "このページを表示できませんでした",
     ("error", "en"): "This page could not be shown",
+    ("threatened", "ja"): "「画像を広める」とおどされているとき",
+    ("threatened", "en"): "If someone threatens to share your images",
+    ("under-18", "ja"): "18歳未満の人と保護者の方へ",
+    ("under-18", "en"): "If you or your child is under 18",
+    ("evidence", "ja"): "証拠の残し方",
+    ("evidence", "en"): "Keeping evidence",
 }
 
 # Facts from the hotline's own page that each page must keep saying (in any wording around them).

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 LANGS = LANGUAGES
 SLUGS = ("home", "before-you-report", "privacy", "faq", "support", "police", "about", "report-unavailable", "safety", "not-found",
-         "report-too-large", "error")
+         "report-too-large", "error", "threatened", "under-18", "evidence")
 
 
 # Pages whose own metadata places them: the home page at the root, "not found" as 404.html.
