@@ -54,7 +54,8 @@ SOURCES = {
     "#9110": source_of("#9110"),
     "StopNCII": "https://stopncii.org/how-it-works/",
     "Take It Down": "https://takeitdown.ncmec.org/faq/",
-    "law": "https://www.npa.go.jp/safetylife/syonen/no_cp/measures/child_pornography.html",
+    "law": "https://www.npa.go.jp/safetylife/syonen/no_cp/measures/child_pornography.html",  # having them
+    "law, passing on": "https://www.pref.kagawa.lg.jp/police/jinsyo/kurashianzen/kodomojosei/save_no.html",
 }
 
 
@@ -207,7 +208,7 @@ def test_threatened_page_calls_9110_with_a_tel_link_and_leads_to_the_form(page, 
 def test_under_18_page_names_the_childrens_lines_and_take_it_down(page, lang):
     hrefs = page("under-18", lang).hrefs()
     assert prefix(lang) + "support/" in hrefs
-    assert SOURCES["Take It Down"] in hrefs and SOURCES["law"] in hrefs
+    assert SOURCES["Take It Down"] in hrefs and SOURCES["law"] in hrefs and SOURCES["law, passing on"] in hrefs
     assert prefix(lang) + "evidence/" in hrefs
 
 
