@@ -345,7 +345,7 @@ def test_a_report_posted_through_nginx_reaches_the_outbox(served):
     assert location.startswith("/report/sent/?r=")
     assert_secure_headers(headers, "303")
     status, _, page = fetch(nginx.https_port, location)
-    reference = re.search(rb'class="reference">(SL-[0-9A-Z]{4}-[0-9A-Z]{4})<', page)[1].decode()
+    reference = re.search(rb'id="reference">(SL-[0-9A-Z]{4}-[0-9A-Z]{4})<', page)[1].decode()
     sealed = [path for path in (folder / "outbox").iterdir() if path.is_file()]
     mails = [path.read_bytes() for path in sealed if f"Safeline report {reference}".encode() in path.read_bytes()]
     assert len(mails) == 1

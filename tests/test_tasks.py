@@ -152,7 +152,7 @@ def test_serve_runs_the_whole_stack_a_report_arrives_and_reads(project):
                                          headers={"Origin": f"http://127.0.0.1:{port}"})
         with urllib.request.urlopen(request, timeout=10) as response:  # follows the 303
             confirmation = response.read().decode("utf-8")
-        reference = re.search(r'class="reference">(SL-[A-Z0-9-]+)<', confirmation).group(1)
+        reference = re.search(r'id="reference">(SL-[A-Z0-9-]+)<', confirmation).group(1)
         mail = project / "var" / "dev" / "mail"
         wait_for(lambda: list(mail.glob("*.eml")), seconds=20)
         assert all(b"MARKER-LOCAL" not in m.read_bytes() for m in mail.glob("*.eml"))
