@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.support.reports import submit
+from tests.support.reports import MORE_PATHS, OTHER_PATHS, sent_codes, submit, submit_more
 from tests.support.site import ROOT
 
 BUDGET = 14 * 1024
@@ -29,7 +29,13 @@ def test_every_relay_state_fits_the_budget(client, lang):
         "every error": submit(client, lang=lang, role=None, email="x", urls="ftp://a\n" * 30, description=long_text, consent=None),
         "confirmation": client.get(submit(client, lang=lang).headers["Location"]),
         "someone else": submit(client, lang=lang, role="other"),
+        "what a friend can do": client.get(OTHER_PATHS[lang]),
+        "addition form": client.get(MORE_PATHS[lang]),
+        "addition errors": submit_more(client, lang=lang, reference="x", code="y", urls="ftp://a\n" * 30,
+                                       description=long_text),
     }
+    reference, code = sent_codes(client, submit(client, lang=lang))
+    states["addition sent"] = client.get(submit_more(client, lang=lang, reference=reference, code=code).headers["Location"])
     for state, response in states.items():
         html = response.get_data(as_text=True)
         parts = [html.encode("utf-8"), *loaded_files(html)]
