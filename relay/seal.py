@@ -117,12 +117,12 @@ def _inner(report: Report, *, reference: str, received_at: datetime, headers: di
     record = report_record(report, reference=reference, received_at=received_at)
     boundary = _boundary()
     if record["kind"] == "addition":
-        subject = f"セーフライン通報 {reference} への追加 (URL {len(record['urls'])}件)"
+        subject = f"セーフライン通報 {reference} への追加（URL {len(record['urls'])}件）"
         staff_text = _addition_text(record)
     else:
         role = ROLES.get(record["role"], record["role"])
         urls = f"URL {len(record['urls'])}件" if record["urls"] else "URLなし"
-        subject = f"セーフライン通報 {reference} ({role} / {urls})"
+        subject = f"セーフライン通報 {reference}（{role} / {urls}）"
         staff_text = _staff_text(record)
     # Line ends in CRLF before base64, as RFC 2046 wants of text: the staff's text then
     # decodes byte-exact in every client, whatever lines the description holds.
@@ -155,13 +155,13 @@ def _staff_text(record: dict) -> str:
         *_received(record),
         f"通報者: {ROLES.get(record['role'], record['role'])}",
         f"メールアドレス: {record['email']}",
-        f"連絡してよい方法・時間: {record['contact_safety'] or '(記入なし)'}",
+        f"連絡してよい方法・時間: {record['contact_safety'] or '（記入なし）'}",
         f"警察の相談窓口の紹介: {'希望する' if record['police_referral'] else '希望なし'}",
         "",
         *_urls(record),
-        *(["URLのない場所 (サービス名・アカウント名など):", record["where"], ""] if record["where"] else []),
+        *(["URLのない場所（サービス名・アカウント名など）:", record["where"], ""] if record["where"] else []),
         "内容:",
-        record["description"] if record["description"] else "(記入なし)",
+        record["description"] if record["description"] else "（記入なし）",
         "",
         f"同意: {'はい' if record['consent'] else 'いいえ'}",
         "",
@@ -178,7 +178,7 @@ def _addition_text(record: dict) -> str:
         "",
         *_urls(record),
         "追加の説明:",
-        record["description"] if record["description"] else "(記入なし)",
+        record["description"] if record["description"] else "（記入なし）",
         "",
     ]
     return "\n".join(lines)
@@ -189,17 +189,17 @@ def _received(record: dict) -> list[str]:
     language = record["language"]
     return [
         f"受付番号: {record['reference']}",
-        f"受付日時: {received} (日本時間)",
-        f"フォームの言語: {LANGUAGES.get(language, language)} ({language})",
+        f"受付日時: {received}（日本時間）",
+        f"フォームの言語: {LANGUAGES.get(language, language)}（{language}）",
     ]
 
 
 def _urls(record: dict) -> list[str]:
     if not record["urls"]:
         # Said plainly: staff must not look for an address that was never given.
-        return ["URL: なし (通報者はURLを書いていません。下の「URLのない場所」を見てください)", ""]
+        return ["URL: なし（通報者はURLを書いていません。下の「URLのない場所」を見てください）", ""]
     return [
-        f"URL ({len(record['urls'])}件):",
+        f"URL（{len(record['urls'])}件）:",
         *(f"  {number}. {url}" for number, url in enumerate(record["urls"], start=1)),
         "",
     ]

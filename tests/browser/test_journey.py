@@ -45,7 +45,7 @@ TYPED = {
 }
 # The staff's text part is in Japanese whatever the form's language.
 ROLE_WORDS = {"self": "本人", "guardian": "保護者"}
-LANGUAGE_WORDS = {"ja": "日本語 (ja)", "en": "英語 (en)"}
+LANGUAGE_WORDS = {"ja": "日本語（ja）", "en": "英語（en）"}
 
 
 def fill(page, typed: dict, *, email: str, consent: bool) -> None:
@@ -173,7 +173,7 @@ def test_a_report_from_the_home_page_to_the_staff_mailbox(browser, stack, js, la
     assert f"フォームの言語: {LANGUAGE_WORDS[lang]}" in lines
     assert f"通報者: {ROLE_WORDS[typed['role']]}" in lines
     assert f"メールアドレス: {typed['email']}" in lines
-    assert f"URL ({len(typed['urls'])}件):" in lines
+    assert f"URL（{len(typed['urls'])}件）:" in lines
     for number, url in enumerate(typed["urls"], start=1):
         assert f"  {number}. {url}" in lines
     assert f"\n内容:\n{typed['description']}\n" in text

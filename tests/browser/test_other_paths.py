@@ -75,4 +75,4 @@ def test_a_report_without_a_web_address(context, stack, lang, js):
     assert stack.deliver().sent >= 1
     subject, text, record = decrypt_mail(stack.received(reference), GPG_SECRET)
     assert record["urls"] == [] and record["where"] == where
-    assert "URL: なし" in text and subject.endswith("URLなし)")
+    assert "URL: なし" in text and subject.endswith("URLなし）")

@@ -87,7 +87,7 @@ def test_an_addition_reaches_staff_threaded_under_its_report(app, client, mail_s
 
     for name, secret in staff_keys.secrets.items():
         subject, text, record = decrypt_mail(addition_mail, secret)
-        assert subject == f"セーフライン通報 {reference} への追加 (URL 2件)", name
+        assert subject == f"セーフライン通報 {reference} への追加（URL 2件）", name
         assert record == {
             "format": 1, "kind": "addition", "reference": reference, "received_at": record["received_at"],
             "urls": ["https://more.example.com/p/secret-path-77", "https://more.example.net/album/9"],

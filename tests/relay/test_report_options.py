@@ -43,9 +43,9 @@ def test_a_report_without_an_address_says_where_and_staff_see_none_was_given(cli
     subject, text, record = decrypt_mail(outbox_files(outbox_dir)[0].read_bytes(), GPG_SECRET)
     text = text.replace("\r\n", "\n")
     assert record["urls"] == [] and record["where"] == WHERE
-    assert subject.endswith("URLなし)")
-    assert "URL: なし (通報者はURLを書いていません" in text
-    assert f"URLのない場所 (サービス名・アカウント名など):\n{WHERE}\n" in text
+    assert subject.endswith("URLなし）")
+    assert "URL: なし（通報者はURLを書いていません" in text
+    assert f"URLのない場所（サービス名・アカウント名など）:\n{WHERE}\n" in text
 
 
 @pytest.mark.parametrize("lang, message", [

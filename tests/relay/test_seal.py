@@ -123,7 +123,7 @@ def test_every_recipient_decrypts_every_field(sealed, sequoia_key, who):
     _, message = inner(sealed, secret)
     assert message.get_content_type() == "multipart/mixed"
     assert message.get_param("protected-headers") == "v1"
-    assert message["Subject"] == f"セーフライン通報 {REFERENCE} (本人 / URL 3件)"
+    assert message["Subject"] == f"セーフライン通報 {REFERENCE}（本人 / URL 3件）"
     outer = parse(sealed)
     for name in ("From", "To", "Date", "Message-ID"):
         assert message[name] == outer[name]
@@ -133,14 +133,14 @@ def test_every_recipient_decrypts_every_field(sealed, sequoia_key, who):
         "セーフライン通報",
         "",
         f"受付番号: {REFERENCE}",
-        "受付日時: 2026-11-28 23:05:09 (日本時間)",
-        "フォームの言語: 日本語 (ja)",
+        "受付日時: 2026-11-28 23:05:09（日本時間）",
+        "フォームの言語: 日本語（ja）",
         "通報者: 本人",
         f"メールアドレス: {REPORT.email}",
-        "連絡してよい方法・時間: (記入なし)",
+        "連絡してよい方法・時間: （記入なし）",
         "警察の相談窓口の紹介: 希望なし",
         "",
-        "URL (3件):",
+        "URL（3件）:",
     ]
     assert "\n".join(f"  {n}. {url}" for n, url in enumerate(REPORT.urls, start=1)) in text
     assert f"\n内容:\n{REPORT.description}\n" in text
@@ -159,10 +159,10 @@ def test_a_guardian_report_in_english(keys):
     report = Report(role="guardian", email="parent@example.net", urls=("https://example.com/only",),
                     description="Please remove it.", lang="en")
     _, message = inner(seal_report(report, keys, reference="SL-2345-6789"), GPG_SECRET)
-    assert message["Subject"] == "セーフライン通報 SL-2345-6789 (保護者 / URL 1件)"
+    assert message["Subject"] == "セーフライン通報 SL-2345-6789（保護者 / URL 1件）"
     text, record, _ = parts(message)
-    assert "フォームの言語: 英語 (en)\n通報者: 保護者\n" in text
-    assert "URL (1件):\n  1. https://example.com/only\n" in text
+    assert "フォームの言語: 英語（en）\n通報者: 保護者\n" in text
+    assert "URL（1件）:\n  1. https://example.com/only\n" in text
     assert (record["role"], record["language"], record["urls"]) == ("guardian", "en", ["https://example.com/only"])
 
 
@@ -183,7 +183,7 @@ def test_gnupg_22_decrypts_what_the_relay_sends(sealed, tmp_path):
     assert result.returncode == 0, result.stderr.decode(errors="replace")
     plaintext, _ = inner(sealed, GPG_SECRET)
     assert result.stdout == plaintext
-    assert parse(result.stdout)["Subject"] == f"セーフライン通報 {REFERENCE} (本人 / URL 3件)"
+    assert parse(result.stdout)["Subject"] == f"セーフライン通報 {REFERENCE}（本人 / URL 3件）"
 
 
 def test_reports_of_different_small_lengths_fill_the_same_bucket(keys):
@@ -249,7 +249,7 @@ def test_every_line_is_short_and_many_recipients_fold(keys):
         assert max(len(line) for line in data.split(b"\r\n")) <= 78
     for parsed in (parse(sealed), message):
         assert [address.addr_spec for address in parsed["To"].addresses] == many
-    assert message["Subject"] == f"セーフライン通報 {REFERENCE} (本人 / URL 3件)"
+    assert message["Subject"] == f"セーフライン通報 {REFERENCE}（本人 / URL 3件）"
 
 
 def test_the_staff_text_keeps_every_line_of_the_description(keys):
