@@ -303,19 +303,102 @@ def test_at_320_px_the_button_covers_no_focused_element(phone, stack, lang):
     assert [stop["what"] for stop in stops if not intersects(stop, screen)] == []
 
 
+FIELD_PARTS = """(id) => {
+  const control = document.getElementById(id);
+  const field = control.closest('.field');
+  const parts = [control, ...field.querySelectorAll('label, legend, .error-message')];
+  return {focused: document.activeElement === control,
+          top: Math.min(...parts.map((e) => e.getBoundingClientRect().top)),
+          bottom: Math.max(...parts.map((e) => e.getBoundingClientRect().bottom)),
+          band: document.querySelector('.exit-bar').getBoundingClientRect().bottom};
+}"""
+
+
 @pytest.mark.parametrize("lang", ["ja", "en"])
-def test_at_320_px_error_links_bring_their_field_clear_of_the_button(phone, stack, lang):
-    """The error summary's links jump to each field: it lands below the sticky button, not under it."""
+@pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
+def test_at_320_px_error_links_bring_their_field_clear_of_the_button(browser, stack, lang, js):
+    """The error summary's links lead to each field below the sticky band, not under it: with
+    JavaScript, focused and shown with its label and error message (as GOV.UK's summary does);
+    without, the browser's jump leaves at least the control itself clear (scroll-padding)."""
+    phone = browser.new_context(viewport={"width": 320, "height": 640}, device_scale_factor=2, is_mobile=True,
+                                has_touch=True, java_script_enabled=js)
+    route_quick_exit(phone)
+    try:
+        page = phone.new_page()
+        open_relay_state(page, stack, "errors", lang)
+        links = page.locator(".error-summary a")
+        assert links.count() == 5
+        for index in range(links.count()):
+            target = links.nth(index).get_attribute("href")
+            links.nth(index).focus()
+            page.keyboard.press("Enter")
+            if js:
+                page.wait_for_function("(id) => document.activeElement && document.activeElement.id === id",
+                                       arg=target[1:])
+                parts = page.evaluate(FIELD_PARTS, target[1:])
+                assert parts["focused"], target
+                if parts["bottom"] - parts["top"] <= 640 - parts["band"]:  # the whole field fits: all of it shows
+                    assert parts["band"] <= parts["top"] and parts["bottom"] <= 640, (target, parts)
+                else:  # taller than the screen: its control shows, from its top
+                    box = page.locator(target).evaluate(BOX)
+                    assert parts["band"] <= box["y"] and box["y"] + 48 <= 640, (target, parts, box)
+            else:
+                page.wait_for_function("(id) => location.hash === id", arg=target)
+            box = page.locator(target).evaluate(BOX)
+            button = page.locator("a.quick-exit").evaluate(BOX)
+            assert not intersects(box, button), (target, box, button)
+            # Without JavaScript the browser shows the control whole; with it, the label comes
+            # first and a tall text box may run on below the screen, its first lines in view.
+            assert inside_viewport(box, 320, 640) or (js and box["y"] + 48 <= 640), (target, box)
+            page.evaluate("window.scrollTo(0, 0)")
+    finally:
+        phone.close()
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_at_320_px_tab_shows_each_field_with_its_label(phone, stack, lang):
+    """Moving through the form by keyboard, each field comes into view whole below the band."""
     page = phone.new_page()
     open_relay_state(page, stack, "errors", lang)
-    links = page.locator(".error-summary a")
-    assert links.count() == 5
-    for index in range(links.count()):
-        target = links.nth(index).get_attribute("href")
-        links.nth(index).focus()
-        page.keyboard.press("Enter")
-        page.wait_for_function("(id) => location.hash === id", arg=target)
-        box = page.locator(target).evaluate(BOX)
-        button = page.locator("a.quick-exit").evaluate(BOX)
-        assert not intersects(box, button) and inside_viewport(box, 320, 640), (target, box, button)
-        page.evaluate("window.scrollTo(0, 0)")
+    page.evaluate("window.scrollTo(0, 0)")
+    seen = []
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        control = page.evaluate("document.activeElement.closest('.field') ? document.activeElement.id : null")
+        if control and control not in seen:
+            seen.append(control)
+            parts = page.evaluate(FIELD_PARTS, control)
+            if parts["bottom"] - parts["top"] <= 640 - parts["band"]:  # a field taller than the screen cannot
+                assert parts["top"] >= parts["band"], (control, parts)
+    assert {"email", "urls", "description", "consent"} <= set(seen)
+
+
+@pytest.mark.parametrize("path", ["/", "/en/faq/", "/report/"])
+def test_the_band_has_its_own_space_and_text_never_shows_around_the_button(phone, stack, path):
+    page = phone.new_page()
+    page.goto(stack.url(path))
+    band = page.evaluate("""() => { const b = document.querySelector('.exit-bar'); const r = b.getBoundingClientRect();
+        const header = document.querySelector('.site-header').getBoundingClientRect();
+        return {top: r.top, bottom: r.bottom, width: r.width, header: header.top,
+                background: getComputedStyle(b).backgroundColor}; }""")
+    assert band["top"] == 0 and band["width"] == 320 and band["header"] >= band["bottom"]  # a row of its own
+    assert band["background"] in ("rgb(255, 255, 255)", "rgba(255, 255, 255, 1)")  # opaque
+    page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight / 2)")
+    # What is under the band's empty left side is the band, not text showing through it.
+    for x in (4, 60, 120):
+        assert page.evaluate("([x, y]) => !!document.elementFromPoint(x, y).closest('.exit-bar')",
+                             [x, band["bottom"] - 4])
+
+
+@pytest.mark.parametrize("lang, path", [("ja", "/"), ("en", "/en/")])
+def test_on_a_phone_the_home_heading_and_report_button_are_on_the_first_screen(browser, stack, lang, path):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        page.goto(stack.url(path))
+        where = page.evaluate("""() => ({h1: document.querySelector('h1').getBoundingClientRect().top,
+            button: document.querySelector('main a.button').getBoundingClientRect().bottom})""")
+        assert where["h1"] <= 0.3 * 844, where  # the band and the header take less than a third
+        assert where["button"] <= 844, where
+    finally:
+        context.close()

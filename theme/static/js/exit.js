@@ -53,6 +53,64 @@
       shifts = [];
     }
   });
+  // The band stays at the top of the screen, so a form field that takes focus (by Tab, or by a
+  // link of the error summary) is brought below it whole: its label, hint and error message,
+  // not only its box, which is all the browser's scroll-padding can promise. The error
+  // summary's links focus their field themselves, as GOV.UK's do: a fragment link alone
+  // scrolls to it but does not always move focus there.
+  var band = document.querySelector(".exit-bar");
+  function reveal(control) {
+    var field = control.closest && control.closest(".field");
+    if (!field || !band) {
+      return;
+    }
+    var below = band.getBoundingClientRect().bottom + 8;
+    var room = window.innerHeight - below;
+    var box = control.getBoundingClientRect();
+    // From the top of the field down: the first start (label, hint, error) from which the
+    // control still shows at least its first lines; the control itself when none does.
+    var starts = [field].concat(Array.prototype.slice.call(field.querySelectorAll(".hint, .error-message")));
+    var top = box.top;
+    for (var i = 0; i < starts.length; i += 1) {
+      var start = starts[i].getBoundingClientRect().top;
+      if (box.top - start + Math.min(box.height, 48) <= room) {
+        top = start;
+        break;
+      }
+    }
+    if (top < below || box.top + Math.min(box.height, 48) > window.innerHeight) {
+      window.scrollBy(0, top - below);
+    }
+  }
+  // After the browser's own scrolling to what took focus, which would undo ours.
+  function revealSoon(control) {
+    window.requestAnimationFrame(function () {
+      reveal(control);
+    });
+  }
+  // Not when the field was tapped or clicked: it is then in view already, and must not move
+  // under the finger.
+  var pointed = false;
+  document.addEventListener("pointerdown", function () {
+    pointed = true;
+  }, true);
+  document.addEventListener("focusin", function (event) {
+    if (!pointed) {
+      revealSoon(event.target);
+    }
+    pointed = false;
+  });
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest(".error-summary a[href^='#']");
+    var control = link && document.getElementById(link.getAttribute("href").slice(1));
+    if (!control) {
+      return;
+    }
+    event.preventDefault();
+    control.focus({ preventScroll: true });
+    reveal(control);
+  });
+
   // Coming back with Back from the next site (bfcache) must not show this page again.
   window.addEventListener("pageshow", function (event) {
     if (event.persisted && document.documentElement.className.indexOf("leaving") !== -1) {
