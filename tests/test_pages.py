@@ -44,7 +44,7 @@ FACTS = {
     ("before-you-report", "ja"): ["ご本人", "保護者", "18歳未満", "友だちが、ご本人に代わって通報することはできません",
                                   "メールアドレス", "URL", "説明", "送らないでください"],
     ("before-you-report", "en"): ["guardian", "under 18", "friend", "e-mail address", "URL", "Describe", "do not send the images"],
-    ("privacy", "ja"): ["きびしく管理", "事実を確かめることにだけ使います", "本人であることを確かめる", "あらためて"],
+    ("privacy", "ja"): ["厳重に管理", "事実を確かめることにだけ使います", "本人であることを確かめる", "あらためて"],
     ("privacy", "en"): ["strictly", "only", "identity", "come back to you first"],
     ("faq", "ja"): ["海外", "約束することはできません", "何回もくり返します", "個別にお知らせすることはしていません",
                     "保護者", "インターネット企業の有志", "一般社団法人", "秘密"],
