@@ -64,7 +64,7 @@ def test_every_line_links_its_source_and_says_when_it_was_checked(page, lang):
         assert f'<a href="{line.source}">{urlsplit(line.source).hostname}</a>' in block
     # the words around the date, as a reader sees them
     text = re.sub(r"<[^>]+>", "", line_block(html, "police-8103"))
-    assert {"ja": "www.gender.go.jp (2026年12月2日に確認)", "en": "www.gender.go.jp (checked on Dec 2, 2026)"}[lang] in text
+    assert {"ja": "www.gender.go.jp （2026年12月2日に確認）", "en": "www.gender.go.jp (checked on Dec 2, 2026)"}[lang] in text
 
 
 def test_sources_are_official_pages_or_the_seed_page():
@@ -97,7 +97,7 @@ def test_a_24_hour_line_is_open_around_the_clock(line_id, at):
     instant = datetime.datetime.fromisoformat(at).replace(tzinfo=schedule.TOKYO)
     status = schedule.status(DIRECTORY, LINES[line_id], instant)
     assert status.is_open and status.until is None
-    for lang, words in (("ja", "受付中(24時間)"), ("en", "Open now (24 hours)")):
+    for lang, words in (("ja", "受付中（24時間）"), ("en", "Open now (24 hours)")):
         texts = hours.badge_texts(catalog(lang).gettext, lang)
         assert hours.status_text(status, instant, texts) == words
 

@@ -220,11 +220,11 @@ def texts(lang: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(("line_id", "at", "ja", "en"), [
-    (WOMEN, "2026-10-07 20:59", "受付中(21:00まで)", "Open now (until 21:00)"),
-    (WOMEN, "2026-10-07 21:00", "受付時間外(次は 明日 9:00 から)", "Closed now (next: tomorrow 9:00)"),
-    (MOJ, "2026-10-08 08:00", "受付時間外(次は 今日 8:30 から)", "Closed now (next: today 8:30)"),
-    (MEN, "2026-10-08 12:00", "受付時間外(次は 水曜 17:00 から)", "Closed now (next: Wednesday 17:00)"),
-    (MEN, "2026-09-21 17:30", "受付時間外(次は 9月28日 月曜 17:00 から)", "Closed now (next: Monday 28 Sep 17:00)"),
+    (WOMEN, "2026-10-07 20:59", "受付中（21:00まで）", "Open now (until 21:00)"),
+    (WOMEN, "2026-10-07 21:00", "受付時間外（次は 明日 9:00 から）", "Closed now (next: tomorrow 9:00)"),
+    (MOJ, "2026-10-08 08:00", "受付時間外（次は 今日 8:30 から）", "Closed now (next: today 8:30)"),
+    (MEN, "2026-10-08 12:00", "受付時間外（次は 水曜 17:00 から）", "Closed now (next: Wednesday 17:00)"),
+    (MEN, "2026-09-21 17:30", "受付時間外（次は 9月28日 月曜 17:00 から）", "Closed now (next: Monday 28 Sep 17:00)"),
 ])
 def test_status_in_words(line_id, at, ja, en):
     result = status(line_id, at)

@@ -135,16 +135,16 @@ def test_the_words_read_as_intended(in_los_angeles, pinned_site):
     """A few answers spelled out, so that the engine and the badge cannot agree on nonsense."""
     url = pinned_site + "support/"
     _, shown, _ = badges_at(in_los_angeles, url, at("2026-12-28 20:59"))
-    assert shown["tokyo-womens-plaza-women"] == "受付中(21:00まで)"
-    assert shown["moj-minna-no-jinken"] == "受付時間外(次は 1月4日 月曜 8:30 から)"
+    assert shown["tokyo-womens-plaza-women"] == "受付中（21:00まで）"
+    assert shown["moj-minna-no-jinken"] == "受付時間外（次は 1月4日 月曜 8:30 から）"
     _, shown, _ = badges_at(in_los_angeles, url, at("2026-05-11 16:59"))
-    assert shown["tokyo-womens-plaza-men"] == "受付時間外(次は 今日 17:00 から)"
+    assert shown["tokyo-womens-plaza-men"] == "受付時間外（次は 今日 17:00 から）"
     _, shown, _ = badges_at(in_los_angeles, pinned_site + "en/support/", at("2026-06-14 23:59"))
     assert shown["moj-women"] == "Closed now (next: tomorrow 8:30)"
     assert shown["tokyo-womens-plaza-women"] == "Closed now (next: tomorrow 9:00)"
     assert shown["police-8103"] == "Open now (24 hours)" and shown["police-9110"] is None
     _, shown, _ = badges_at(in_los_angeles, url, at("2027-01-01 03:00"))
-    assert shown["mext-children-sos"] == "受付中(24時間)"
+    assert shown["mext-children-sos"] == "受付中（24時間）"
 
 
 @pytest.mark.parametrize(("instant", "shown"), [
@@ -166,17 +166,17 @@ def test_the_badge_refreshes_every_minute_without_chatter(browser, pinned_site):
         page.clock.install(time=at("2026-12-28 20:58:30"))
         page.goto(pinned_site + "support/")
         women = page.locator("#tokyo-womens-plaza-women .now")
-        assert women.text_content() == "受付中(21:00まで)"
+        assert women.text_content() == "受付中（21:00まで）"
         page.evaluate("""() => {
           window.changes = 0;
           new MutationObserver((records) => { window.changes += records.length; })
             .observe(document.querySelector('main'), { subtree: true, childList: true, characterData: true, attributes: true });
         }""")
         page.clock.run_for(60_000)  # 20:59:30: still open, nothing rewritten
-        assert women.text_content() == "受付中(21:00まで)"
+        assert women.text_content() == "受付中（21:00まで）"
         assert page.evaluate("window.changes") == 0
         page.clock.run_for(60_000)  # 21:00:30
-        assert women.text_content() == "受付時間外(次は 1月4日 月曜 9:00 から)"
+        assert women.text_content() == "受付時間外（次は 1月4日 月曜 9:00 から）"
         assert page.evaluate("window.changes") > 0
         # Plain text, not a live region: nothing is announced by itself every minute.
         assert women.get_attribute("role") is None and women.get_attribute("aria-live") is None

@@ -20,14 +20,14 @@ from tests.support.reports import FORM_PATHS, OUTER_HEADERS, REFERENCE, VALID, d
 
 FIELD_ORDER = ["role", "email", "urls", "description", "consent"]
 ANCHORS = {"role": "#role-self", "email": "#email", "urls": "#urls", "description": "#description", "consent": "#consent"}
-ERROR_PREFIX = {"ja": "エラー:", "en": "Error:"}
+ERROR_PREFIX = {"ja": "エラー：", "en": "Error:"}
 REQUIRED = {"ja": "※必須", "en": "Required"}
 TITLE = {"ja": "通報フォーム | セーフライン", "en": "Report form | Safeline"}
 
 # The message of each check, in each language (from the catalogs, written out here so that a
 # wrong or missing translation fails).
 MESSAGES = {
-    "role": {"en": "Choose who you are", "ja": "あなたがどなたかを選んでください"},
+    "role": {"en": "Choose who you are", "ja": "どなたからの通報かを選んでください"},
     "email_missing": {"en": "Enter your e-mail address", "ja": "メールアドレスを書いてください"},
     "email_invalid": {"en": "Enter an e-mail address in the form name@example.jp.",
                       "ja": "メールアドレスは name@example.jp のような形で書いてください。"},
@@ -42,10 +42,10 @@ MESSAGES = {
     "url_space": {"en": "an address cannot contain spaces", "ja": "アドレスに空白は入りません"},
     "description_missing": {"en": "Describe the images", "ja": "画像の説明を書いてください"},
     "description_long": {"en": "Shorten the description to 4,000 characters or fewer (it has 4,001).",
-                         "ja": "説明を4,000文字以内にしてください(いまは4,001文字です)。"},
+                         "ja": "説明を4,000文字以内にしてください（いまは4,001文字です）。"},
     "consent": {"en": "Tick the box to confirm that you understand the points", "ja": "上の注意点を確認したら、チェックを入れてください"},
 }
-LINE = {"en": "Line {n}: ", "ja": "{n}行目:"}
+LINE = {"en": "Line {n}: ", "ja": "{n}行目："}
 
 
 def field_control(page, field: str):

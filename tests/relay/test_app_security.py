@@ -40,7 +40,7 @@ def assert_form_again(response, status: int, notice: str, lang: str = "ja", type
     summary = page.find(class_="error-summary")
     assert summary.get("role") == "alert"
     assert NOTICES[notice][lang] in " ".join(summary.text.split())
-    assert page.title.startswith({"ja": "エラー:", "en": "Error:"}[lang])
+    assert page.title.startswith({"ja": "エラー：", "en": "Error:"}[lang])
     for name in ("email", "urls", "description"):
         assert page.value(name) == typed[name], name
     assert page.value("role") == typed["role"]

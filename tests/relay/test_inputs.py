@@ -31,11 +31,11 @@ SHOWN = 3  # line problems listed before "… more lines"
 TOO_MANY = {"en": "Enter at most 30 addresses. If there are more, send them in a second report.",
             "ja": "アドレスは30件までにしてください。それより多いときは、2回に分けて通報してください。"}
 NOT_WEB = {"en": "Line {n}: this does not look like a web address. Copy it again from the address bar.",
-           "ja": "{n}行目:ウェブのアドレスではないようです。アドレス欄からもう一度コピーしてください。"}
+           "ja": "{n}行目：ウェブのアドレスではないようです。アドレス欄からもう一度コピーしてください。"}
 MORE = {"en": "{count} more lines have a problem too. Check each line.",
         "ja": "ほかに{count}行にも問題があります。1行ずつ確かめてください。"}
 NONE_ENTERED = {"en": "Enter the address (URL) of at least one page where the images appear. If they have no address (in an app or in messages), say where they are in the next box instead.",
-                "ja": "画像が載っているページのアドレス(URL)を、少なくとも1つ書いてください。アプリの中やメッセージなど、アドレスがない場合は、代わりに次の欄に場所を書いてください。"}
+                "ja": "画像が載っているページのアドレス（URL）を、少なくとも1つ書いてください。アプリの中やメッセージなど、アドレスがない場合は、代わりに次の欄に場所を書いてください。"}
 
 
 def url_messages(response) -> list[str]:

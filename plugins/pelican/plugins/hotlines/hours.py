@@ -4,9 +4,15 @@ Dates, times, weekday names and lists are formatted by Babel for the locale; the
 words around them come from the gettext catalogs, so translators own the phrasing
 (e.g. 毎日 9:00〜21:00 / Every day, 9:00–21:00).
 
-The words of the live badge (受付中(21:00まで) / Open now (until 21:00)) are here too:
+The words of the live badge (受付中（21:00まで） / Open now (until 21:00)) are here too:
 ``badge_texts`` gives them to the page, where hours.js reads them, and ``status_text``
 writes a ``schedule.Status`` with them exactly as hours.js does.
+
+Japanese typography (issue 15): Babel's Japanese patterns (CLDR) write intervals with ～
+(U+FF5E FULLWIDTH TILDE) and weekdays in half-width brackets, 2027年5月6日(木).  The site
+uses one wave dash, 〜 (U+301C WAVE DASH), and full-width brackets in Japanese text, so
+everything Babel formats for Japanese goes through ``typeset``; the catalogs' own words use
+the same marks (受付中（21:00まで）).
 """
 
 from __future__ import annotations
@@ -25,6 +31,15 @@ Gettext = Callable[[str], str]
 WEEKDAYS = DAYS[:5]
 WEEKEND = DAYS[5:]
 
+WAVE_DASH = "\u301c"  # 〜: the one wave dash of the site's Japanese text
+_JAPANESE_MARKS = str.maketrans({"\uff5e": WAVE_DASH, "(": "\uff08", ")": "\uff09"})  # ～ ( ) → 〜 （ ）
+
+
+def typeset(text: str, locale: str) -> str:
+    """Babel's output with the site's Japanese marks: 12月29日～1月3日 → 12月29日〜1月3日,
+    2027年5月6日(木) → 2027年5月6日（木）.  Other languages are left as they are."""
+    return text.translate(_JAPANESE_MARKS) if locale.split("_")[0] == "ja" else text
+
 
 def days_text(days: list[str], _: Gettext, locale: str) -> str:
     chosen = [d for d in DAYS if d in days]
@@ -35,13 +50,13 @@ def days_text(days: list[str], _: Gettext, locale: str) -> str:
     if tuple(chosen) == WEEKEND:
         return _("Weekends")
     names = get_day_names("wide", locale=locale)
-    return format_list([names[DAYS.index(d)] for d in chosen], locale=locale)
+    return typeset(format_list([names[DAYS.index(d)] for d in chosen], locale=locale), locale)
 
 
 def clock_text(time: datetime.time, locale: str) -> str:
     if time == END_OF_DAY:
         return "24:00"
-    return format_time(time, "H:mm", locale=locale)
+    return typeset(format_time(time, "H:mm", locale=locale), locale)
 
 
 def block_text(block: Block, _: Gettext, locale: str) -> str:
@@ -60,12 +75,12 @@ def hours_text(line: Line, _: Gettext, locale: str) -> list[str]:
 
 
 def date_text(day: datetime.date, locale: str) -> str:
-    """E.g. 2027年5月6日(木) / Thu, May 6, 2027."""
-    return format_skeleton("yMMMEd", day, locale=locale)
+    """E.g. 2027年5月6日（木） / Thu, May 6, 2027."""
+    return typeset(format_skeleton("yMMMEd", day, locale=locale), locale)
 
 
 def closures_text(directory: Directory, line: Line, _: Gettext, locale: str, today: datetime.date | None = None) -> str | None:
-    """E.g. 祝日、年末年始(12月29日～1月3日); ``None`` when the line never closes.
+    """E.g. 祝日、年末年始（12月29日〜1月3日）; ``None`` when the line never closes.
 
     One-off closures from ``today`` on follow, as dates.
     """
@@ -78,13 +93,13 @@ def closures_text(directory: Directory, line: Line, _: Gettext, locale: str, tod
         end = datetime.date(2024 if period.to >= period.from_ else 2025, *period.to)
         parts.append(
             _("{name} ({dates})").format(
-                name=period.name[locale], dates=format_interval(start, end, "MMMd", locale=locale)
+                name=period.name[locale], dates=typeset(format_interval(start, end, "MMMd", locale=locale), locale)
             )
         )
     parts += [date_text(day, locale) for day in sorted(line.closed_dates) if today is None or day >= today]
     if not parts:
         return None
-    return format_list(parts, locale=locale)
+    return typeset(format_list(parts, locale=locale), locale)
 
 
 def upcoming_extra_openings(line: Line, today: datetime.date | None = None) -> list[ExtraOpening]:
@@ -93,7 +108,7 @@ def upcoming_extra_openings(line: Line, today: datetime.date | None = None) -> l
 
 
 def extra_opening_text(extra: ExtraOpening, _: Gettext, locale: str) -> str:
-    """E.g. 2027年1月4日(月) 10:00〜16:00 / Mon, Jan 4, 2027, 10:00–16:00."""
+    """E.g. 2027年1月4日（月） 10:00〜16:00 / Mon, Jan 4, 2027, 10:00–16:00."""
     return _("{days}, {start}–{end}").format(
         days=date_text(extra.date, locale), start=clock_text(extra.open, locale), end=clock_text(extra.close, locale)
     )
@@ -152,4 +167,4 @@ def _clock(when: datetime.datetime) -> str:
 
 def checked_text(day: datetime.date, locale: str) -> str:
     """The day a line was compared with its source, e.g. 2026年12月2日 / Dec 2, 2026."""
-    return format_skeleton("yMMMd", day, locale=locale)
+    return typeset(format_skeleton("yMMMd", day, locale=locale), locale)
