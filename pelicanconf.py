@@ -25,8 +25,9 @@ if str(ROOT / "plugins" / "pelican" / "plugins") not in pelican.plugins.__path__
 
 SITENAME = "セーフライン"
 SITEURL = ""  # links stay root-relative, so the output works on any host
-# Absolute origin for what must be absolute (hreflang alternates); empty in development.
-SITE_ORIGIN = ""
+# Absolute origin for what must be absolute (hreflang alternates).  Development: the address
+# ./run serve serves by default (it passes its own port); production: publishconf.py.
+SITE_ORIGIN = "http://127.0.0.1:8000"
 RELATIVE_URLS = False
 TIMEZONE = "Asia/Tokyo"
 I18N_LANGUAGES = list(LANGUAGES)  # every page exists in each; the build warns otherwise
@@ -34,7 +35,10 @@ I18N_LANGUAGES = list(LANGUAGES)  # every page exists in each; the build warns o
 PATH = str(ROOT / "content")
 PAGE_PATHS = ["pages"]
 ARTICLE_PATHS = []
-STATIC_PATHS = []
+# The site's icon (theme/static/icon.svg, linked by base.html) also as /favicon.ico at the
+# root, where browsers ask for it by themselves: a 404 there is an error in the console.
+STATIC_PATHS = ["../theme/static/favicon.ico"]
+EXTRA_PATH_METADATA = {"../theme/static/favicon.ico": {"path": "favicon.ico"}}
 THEME = str(ROOT / "theme")
 THEME_STATIC_DIR = "theme"
 OUTPUT_PATH = str(ROOT / "output")

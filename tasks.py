@@ -148,7 +148,9 @@ def serve(c, port=8000, mail_port=8025):
     # Rebuild over the served files instead of deleting them first, so a reader who reloads
     # during a rebuild never gets a 404.  AUDIT: an editor sees broken links as warnings while
     # previewing, without the strictness of ./run check failing the preview.
-    args = ["-s", str(ROOT / "pelicanconf.py"), "-o", str(output), "-e", "DELETE_OUTPUT_DIRECTORY=false", "AUDIT=true"]
+    # SITE_ORIGIN: the hreflang alternates are absolute, with the origin served here.
+    args = ["-s", str(ROOT / "pelicanconf.py"), "-o", str(output), "-e", "DELETE_OUTPUT_DIRECTORY=false", "AUDIT=true",
+            f'SITE_ORIGIN="http://127.0.0.1:{int(port)}"']
     # Watch first, then build: an edit made while the first build runs is not missed.
     ready = threading.Event()
     threading.Thread(target=_watch_and_rebuild, args=(args, ready), daemon=True).start()

@@ -1,10 +1,12 @@
 """The site's frame for the relay's pages: the theme's templates, with what Pelican gives them.
 
 The relay renders ``theme/templates`` like Pelican does, and those templates expect what
-Pelican gives them: a ``page`` (lang, title, url, translations), the menu ``NAV``,
-``page_url(slug, lang)`` and the gettext functions.  The relay never imports Pelican, so it
-reads the menu from the metadata lines at the top of ``content/pages/*.md``, with the site's
-URL rule (``safeline.site.page_path``; a test compares both menus).
+Pelican gives them: a ``page`` (lang, title, url, translations, summary), the menu
+``NAV``, ``page_url(slug, lang)``, the gettext functions and ``SITE_ORIGIN`` (the app's,
+from ``RELAY_SITE_ORIGIN``: hreflang alternates are absolute, as in the built pages).  The
+relay never imports Pelican, so it reads the menu from the metadata lines at the top of
+``content/pages/*.md``, with the site's URL rule (``safeline.site.page_path``; a test
+compares both menus).
 
 Translations come from the compiled catalogs (``./run i18n-compile``); a missing or stale
 ``.mo`` stops the relay at start, rather than showing untranslated or old text.
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from babel.support import Translations
+from flask import current_app, has_app_context
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from safeline.site import (
@@ -111,7 +114,7 @@ class Frame:
             page_url=self.page_url,
             home_url=lambda lang: self.page_url("home", lang),
             SITEURL="",
-            SITE_ORIGIN="",
+            SITE_ORIGIN="",  # the app's SITE_ORIGIN (RELAY_SITE_ORIGIN) in render()
             THEME_STATIC_DIR="theme",
             DEFAULT_LANG=DEFAULT_LANG,
             LANGUAGE_NAMES=LANGUAGE_NAMES,
@@ -125,4 +128,6 @@ class Frame:
         return self.translations[lang].gettext
 
     def render(self, template: str, **context) -> str:
+        if has_app_context():  # the site's origin, for the absolute hreflang alternates
+            context.setdefault("SITE_ORIGIN", current_app.config.get("SITE_ORIGIN") or "")
         return self.env.get_template(template).render(**context)

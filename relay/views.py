@@ -76,6 +76,8 @@ class Form:
     accept: str  # the method of relay.intake.Intake that stores what was checked
     sent_title: str
     sent_template: str
+    summary: str = ""  # the pages' <meta name="description">, for the form and its confirmation
+    sent_summary: str = ""
 
     @property
     def anchors(self) -> dict[str, str]:
@@ -88,10 +90,14 @@ class Form:
 
 REPORT = Form("report", N_("Report form"), "report.html", FIELDS,
               ("email", "contact_safety", "urls", "where", "description"), validate, "accept",
-              N_("Report received"), "report-sent.html")
+              N_("Report received"), "report-sent.html",
+              summary=N_("Tell us where intimate images or videos shared without consent can be found. We will ask the websites to remove them, free of charge."),
+              sent_summary=N_("Your report has reached us: what happens next, and how to add to it."))
 MORE = Form("report/more", N_("Add to a report you sent"), "report-more.html", ADDITION_FIELDS,
             ("reference", "code", "urls", "description"), validate_addition, "accept_addition",
-            N_("Added to your report"), "report-more-sent.html")
+            N_("Added to your report"), "report-more-sent.html",
+            summary=N_("Add more addresses or details to a report you already sent, with its reference number and follow-up code."),
+            sent_summary=N_("What you added has reached us and is handled with your earlier report."))
 FORMS = {REPORT.path(lang): REPORT for lang in LANGUAGES} | {MORE.path(lang): MORE for lang in LANGUAGES}
 OTHER = "report/other"  # for someone who is neither the person shown nor a guardian
 
@@ -161,10 +167,11 @@ def _views(form: Form):
 
 # -- the pages -----------------------------------------------------------------------------------
 
-def page_for(lang: str, slug: str, title: str) -> Page:
+def page_for(lang: str, slug: str, title: str, summary: str = "") -> Page:
     """A page of the relay as the shared templates read one, with its twin in each language."""
     gettext = current_app.extensions["frame"].gettext
-    versions = [Page(lang=each, title=gettext(each)(title), url=page_path(slug, each), slug=slug)
+    versions = [Page(lang=each, title=gettext(each)(title), url=page_path(slug, each), slug=slug,
+                     summary=gettext(each)(summary) if summary else "")
                 for each in LANGUAGES]
     page = next(version for version in versions if version.lang == lang)
     page.translations = [version for version in versions if version is not page]
@@ -177,7 +184,7 @@ def render_form(form: Form, lang: str, *, values=None, errors=None, notice=None,
     values = dict(values or {})
     rendered = {field: [problem.render(gettext) for problem in problems] for field, problems in (errors or {}).items()}
     context = dict(
-        page=page_for(lang, form.slug, form.title),
+        page=page_for(lang, form.slug, form.title, form.summary),
         fields=form.fields,
         anchors=form.anchors,
         max_urls=MAX_URLS,
@@ -211,7 +218,7 @@ def error_page(lang: str, status: int):
     frame = current_app.extensions["frame"]
     title, message = ERRORS.get(status, ERRORS[400])
     form = form_at(request.path)
-    page = page_for(lang, form.slug, title)
+    page = page_for(lang, form.slug, title, message)
     return frame.render("error.html", page=page, message=frame.gettext(lang)(message),
                         form_path=form.path(lang)), status
 
@@ -231,7 +238,8 @@ def show_other_page():
 
 def show_other(lang: str):
     frame = current_app.extensions["frame"]
-    page = page_for(lang, OTHER, N_("Reporting for someone else"))
+    page = page_for(lang, OTHER, N_("Reporting for someone else"),
+                    N_("If the images are of someone else, such as a friend, here is what you can do to help."))
     return frame.render("report-other.html", page=page, report_path=REPORT.path(lang),
                         posted=request.method == "POST"), 200
 
@@ -346,7 +354,7 @@ def sent(form: Form):
     except BadSignature:
         reference = None  # an old or copied link: say the general things, without a number
     frame = current_app.extensions["frame"]
-    page = page_for(lang, f"{form.slug}/sent", form.sent_title)
+    page = page_for(lang, f"{form.slug}/sent", form.sent_title, form.sent_summary)
     code = current_app.extensions["followups"].code(reference) if reference and form is REPORT else None
     return frame.render(form.sent_template, page=page, reference=reference, code=code,
                         more_path=MORE.path(lang))

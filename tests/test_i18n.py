@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from babel.dates import format_interval, format_time
@@ -19,6 +20,8 @@ def tree_lang(site: Path, file: Path) -> str:
 
 
 def resolve(site: Path, href: str) -> Path:
+    """The built file a link leads to; an absolute one (the alternates) by its path."""
+    href = urlsplit(href).path
     return site / (href.lstrip("/") + "index.html" if href.endswith("/") else href.lstrip("/"))
 
 

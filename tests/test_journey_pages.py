@@ -14,6 +14,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+import pelicanconf
 from tests.support.site import LANGS, ROOT, page_path
 
 JOURNEY = ("threatened", "under-18", "evidence")
@@ -186,7 +187,7 @@ def test_journey_page_links_to_its_language_twin(page, slug, lang):
         if other != lang:
             twin = f"{prefix(other)}{slug}/"
             assert re.search(rf'<a class="language" href="{twin}" lang="{other}" hreflang="{other}">', built.html)
-            assert f'hreflang="{other}" href="/{twin.lstrip("/")}"' in built.html
+            assert f'hreflang="{other}" href="{pelicanconf.SITE_ORIGIN}/{twin.lstrip("/")}"' in built.html
 
 
 @pytest.mark.parametrize(("slug", "lang"), sorted(FACTS))

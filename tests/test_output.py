@@ -28,7 +28,9 @@ def test_no_script_style_or_font_from_anywhere_but_the_site(site):
     """Belt and braces: no absolute URL at all in what a page fetches by itself."""
     for file in site.rglob("*.html"):
         for ref in references(file):
-            if ref.tag != "a":
+            # <a href> and a page's alternates (<link rel="alternate" hreflang>, absolute by
+            # necessity) are hyperlinks, never fetched by themselves.
+            if ref.tag != "a" and not (ref.tag == "link" and ref.rel.split() == ["alternate"]):
                 assert not urlsplit(ref.url).netloc, f"{file}: {ref.url}"
 
 
@@ -58,6 +60,8 @@ def test_each_page_with_its_css_and_js_fits_14_kb_gzip(site):
 PLANTED = """<!doctype html><html><head>
 <link rel="stylesheet" href="https://cdn.example.com/a.css">
 <link rel="icon" href="//icons.example.net/i.png">
+<link rel="alternate stylesheet" href="https://cdn.example.com/alt.css">
+<link rel="alternate" hreflang="en" href="https://mirror.example.com/en/">
 <script src="http://tracker.example.org/t.js"></script>
 <style>@import "https://fonts.example.com/f.css"; body { background: url(https://img.example.com/b.png) }</style>
 </head><body id="top">
@@ -83,6 +87,7 @@ def test_audit_catches_planted_problems(tmp_path):
     assert foreign == {
         ("page/index.html", "https://cdn.example.com/a.css"),
         ("page/index.html", "//icons.example.net/i.png"),
+        ("page/index.html", "https://cdn.example.com/alt.css"),  # an alternate style sheet is fetched; an alternate page is not
         ("page/index.html", "http://tracker.example.org/t.js"),
         ("page/index.html", "https://fonts.example.com/f.css"),
         ("page/index.html", "https://img.example.com/b.png"),

@@ -184,7 +184,8 @@ class RelayPage(HTMLParser):
 
     def value(self, name: str) -> str | None:
         """What the form shows for a field: a textarea's text, an input's value, the checked choice."""
-        controls = self.find_all(name=name)
+        # Form controls only: <meta name="description"> shares its name with a field.
+        controls = [c for c in self.find_all(name=name) if c.tag in ("input", "textarea", "select")]
         assert controls, f"no control named {name!r}"
         control = controls[0]
         if control.tag == "textarea":

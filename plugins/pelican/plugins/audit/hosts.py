@@ -2,8 +2,10 @@
 
 A person reading this site may be watched; every request to a third party (a CDN, a web
 font, analytics, an embed) tells someone else that they were here.  Plain outbound links
-(``<a href>``) are not fetched until followed, so they are allowed; everything else that
-names another host is a finding: ``src``, ``<link href>``, form actions, CSS ``url()``.
+(``<a href>``) are not fetched until followed, so they are allowed, and so are the
+alternates of a page (``<link rel="alternate" hreflang=…>``, hyperlinks that browsers never
+fetch; absolute by necessity); everything else that names another host is a finding: ``src``,
+``<link href>`` (a style sheet, an icon, an alternate style sheet), form actions, CSS ``url()``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ def foreign_loads(output: Path, own_origins=()) -> list[Finding]:
     for file in documents(output):
         for ref in references(file):
             if ref.tag == "a" and ref.attribute == "href":
+                continue
+            if ref.tag == "link" and ref.rel.split() == ["alternate"]:
                 continue
             parts = urlsplit(ref.url)
             if parts.netloc in own and parts.scheme == "https":
