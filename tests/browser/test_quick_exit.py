@@ -159,7 +159,7 @@ def test_shifts_within_three_seconds_leave(context, stack):
 SAFETY_SAYS = {
     "ja": ["Shiftキーを3秒以内に3回続けて押して", "入力欄で文字を書いている間は、Escキーでは切り替わりません",
            "ほかのキーを押すと、数えなおし", "履歴から外れるのは、ボタンを押したときに見ていたページだけ",
-           "その前に同じタブ(画面)で開いたこのサイトのページは履歴に残り",
+           "その前に同じタブ（画面）で開いたこのサイトのページは履歴に残り",
            "JavaScriptがオフになっているときは、天気予報のサイトへのふつうのリンク", "「戻る」ボタンでこのサイトに戻ります"],
     "en": ["pressing the Shift key three times within three seconds", "While you are typing in a box of the report form, Esc does not leave",
            "any other key between the Shift presses starts the count again",
