@@ -6,6 +6,7 @@
     ./run check      validate data (warn of sources not checked for a year), build with every warning fatal
     ./run publish    build with publishconf.py (production)
     ./run test       all tests
+    ./run lighthouse Lighthouse on the main pages of both languages, 100 in every category or fail
     ./run i18n-extract | i18n-update | i18n-compile     the Babel catalogs
 """
 
@@ -177,6 +178,13 @@ def serve(c, port=8000, mail_port=8025):
     finally:
         stop.set()
         mail.stop()
+
+
+@task
+def lighthouse(c, url=None):
+    """Lighthouse (mobile) on the home, support and report pages of both languages: fails under 100."""
+    command = [PY, str(ROOT / "bench" / "lighthouse.py")] + (["--url", url] if url else [])
+    raise SystemExit(subprocess.run(command, cwd=ROOT).returncode)
 
 
 @task(name="read-mail")

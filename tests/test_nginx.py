@@ -165,6 +165,16 @@ def stand_in(site, tmp_path_factory):
         server.server_close()
 
 
+@pytest.mark.parametrize(("path", "kind"), [("/favicon.ico", "image/x-icon"), ("/theme/icon.svg", "image/svg+xml")])
+def test_the_icon_is_served_where_browsers_ask_for_it(served, site, path, kind):
+    """Browsers ask for /favicon.ico by themselves: the build's file, with the site's headers."""
+    nginx, _, _ = served
+    status, headers, body = fetch(nginx.https_port, path)
+    assert status == 200 and header(headers, "Content-Type") == kind
+    assert body == (site / path.lstrip("/")).read_bytes()
+    assert_secure_headers(headers, path)
+
+
 def fetch(port: int, path: str, *, method: str = "GET", body: bytes | None = None, headers: dict | None = None,
           tls: bool = True, chunked: bool = False):
     """One request; the status, every header as sent (a list, so duplicates show) and the body.
