@@ -226,7 +226,36 @@ def check(c):
         raise SystemExit("\n".join(stale))
     print("theme/translations: catalogs complete and current")
     build(c, fatal=True)
+    i18n_compile(c)  # the relay's pages below are rendered by the relay, which reads the .mo files
+    findings = typography_findings()
+    if findings:
+        raise SystemExit("\n".join(findings) + f"\ntypography: {len(findings)} half-width mark(s) beside "
+                         "Japanese text (safeline/typography.py says the rule)")
+    print("typography: no half-width ( ) ? : ! beside Japanese text in the Japanese pages")
     print("check passed")
+
+
+def typography_findings(output: Path = ROOT / "output") -> list[str]:
+    """Half-width ( ) ? : ! beside Japanese text (the rule: safeline/typography.py), one line
+    each naming the page: in the built Japanese pages of ``output`` and in the relay's Japanese
+    pages (form, errors, confirmation, addition, "someone else"), rendered by a relay with the
+    development keys and a scratch outbox."""
+    import tempfile
+
+    from devtools.keys import make_dev_keys
+    from relay import create_app
+    from safeline import typography
+
+    found = []
+    for page in sorted(output.rglob("*.html")):
+        found += typography.findings(page.read_text(encoding="utf-8"), f"{output.name}/{page.relative_to(output).as_posix()}")
+    make_dev_keys(production=False)
+    with tempfile.TemporaryDirectory() as scratch:
+        env = {"RELAY_ENV": "development", "RELAY_OUTBOX": str(Path(scratch) / "outbox"), "RELAY_MIN_FILL_SECONDS": "0"}
+        client = create_app(env).test_client()
+        for name, html in typography.relay_pages(client):
+            found += typography.findings(html, f"relay {name}")
+    return found
 
 
 # The programs the tests start, and the system packages that bring them: Debian's (apt-get; the
