@@ -35,10 +35,11 @@ I18N_LANGUAGES = list(LANGUAGES)  # every page exists in each; the build warns o
 PATH = str(ROOT / "content")
 PAGE_PATHS = ["pages"]
 ARTICLE_PATHS = []
-# The site's icon (theme/static/icon.svg, linked by base.html) also as /favicon.ico at the
-# root, where browsers ask for it by themselves: a 404 there is an error in the console.
-STATIC_PATHS = ["../theme/static/favicon.ico"]
-EXTRA_PATH_METADATA = {"../theme/static/favicon.ico": {"path": "favicon.ico"}}
+# The site's icon as /favicon.ico at the root, where browsers ask for it by themselves (a 404
+# there is an error in the console); base.html links it and theme/static/icon.svg.  Pelican's
+# own recipe: a file of the content, written to the root.
+STATIC_PATHS = ["extra/favicon.ico"]
+EXTRA_PATH_METADATA = {"extra/favicon.ico": {"path": "favicon.ico"}}
 THEME = str(ROOT / "theme")
 THEME_STATIC_DIR = "theme"
 OUTPUT_PATH = str(ROOT / "output")
