@@ -112,6 +112,13 @@ def test_audiences_are_named(page):
     assert "女性向け" in text and "男性向け" in text and "どなたでも" in text
 
 
+@pytest.mark.parametrize(("lang", "anyone", "women"), [("ja", "どなたでも", "女性向け"), ("en", "For anyone", "For women")])
+def test_the_womens_rights_line_takes_calls_from_anyone(page, lang, anyone, women):
+    # It is about women's human rights, not a line only female callers may use.
+    block = line_block(page("support", lang), "moj-women")
+    assert anyone in block and women not in block
+
+
 def test_page_text_comes_from_the_data_only(tmp_path):
     """Change a number in a copy of the data: the page follows, the old number is gone."""
     data = (ROOT / "data" / "hotlines.yaml").read_text(encoding="utf-8")
