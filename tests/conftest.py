@@ -7,6 +7,7 @@ by naming it, and imports helpers from tests.support (never a fixture, never ``c
 pytest_plugins = [
     "tests.support.site",
     "tests.support.keys",
+    "tests.support.gnupg",
     "tests.support.relay_app",
     "tests.support.mail",
     "tests.support.redis_server",

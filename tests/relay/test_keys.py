@@ -206,10 +206,10 @@ def test_a_key_that_expires_within_30_days_gives_a_warning(tmp_path, soon, caplo
 
 @pytest.mark.parametrize("seconds, left", [(100, "in 2 minutes"), (30, "in 1 minute"),
                                            (5 * 3600 + 60, "in 5 hours"), (90 * 60, "in 1 hour")])
-def test_under_a_day_the_warning_says_hours_or_minutes_and_the_time(tmp_path, seconds, left):
+def test_under_a_day_the_warning_says_hours_or_minutes_and_the_time(tmp_path, gnupg_home, seconds, left):
     """Not "(in 1 day)" for a key that stops working in 100 seconds.  (GnuPG's keys start
     now; pysequoia's are dated a minute back.)"""
-    pair = make_key(tmp_path / "gnupg", "Safeline Brief <brief@example.org>", seconds=seconds)
+    pair = make_key(gnupg_home, "Safeline Brief <brief@example.org>", seconds=seconds)
     path = tmp_path / "brief.asc"
     path.write_bytes(pair.public)
     [warning] = load_staff_keys(path).warnings

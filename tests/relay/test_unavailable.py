@@ -35,10 +35,10 @@ def assert_form_kept(body: str, lang: str) -> None:
     assert not re.search(r"SL-[0-9A-Z]{4}-[0-9A-Z]{4}", body)
 
 
-def test_a_staff_key_that_expires_while_the_relay_runs(tmp_path, relay_env, catalogs, redis_server):
+def test_a_staff_key_that_expires_while_the_relay_runs(tmp_path, gnupg_home, relay_env, catalogs, redis_server):
     """Production's shape: gunicorn with two workers, spent tokens in Redis, a GnuPG key that
     expires a few seconds after the relay started."""
-    expiring = make_key(tmp_path / "gnupg", "Expiring Staff <expiring@safeline.example>", seconds=12)
+    expiring = make_key(gnupg_home, "Expiring Staff <expiring@safeline.example>", seconds=12)
     made = time.time()
     keys = tmp_path / "keys"
     keys.mkdir()
@@ -78,7 +78,7 @@ def test_a_staff_key_that_expires_while_the_relay_runs(tmp_path, relay_env, cata
 
     # Fixed: the owner extended the key (here: a new one), the relay restarted.  The same form,
     # the same token, goes through, and counts as the second report of three allowed.
-    fresh = make_key(tmp_path / "gnupg", "Fresh Staff <fresh@safeline.example>")
+    fresh = make_key(gnupg_home, "Fresh Staff <fresh@safeline.example>")
     (keys / "expiring.asc").unlink()
     (keys / "fresh.asc").write_bytes(fresh.public)
     relay = RelayServer(env, tmp_path / "gunicorn-2.log", workers=2).start()
@@ -95,8 +95,8 @@ def test_a_staff_key_that_expires_while_the_relay_runs(tmp_path, relay_env, cata
     mails = {path.name: path.read_bytes() for path in outbox_files(Outbox(env["RELAY_OUTBOX"]).folder)}
     first = next(mail for name, mail in mails.items() if before in name)
     second = next(mail for name, mail in mails.items() if after in name)
-    assert decrypt_record(tmp_path / "gnupg", first)["description"] == TYPED["description"]
-    assert decrypt_record(tmp_path / "gnupg", second)["email"] == TYPED["email"]
+    assert decrypt_record(gnupg_home, first)["description"] == TYPED["description"]
+    assert decrypt_record(gnupg_home, second)["email"] == TYPED["email"]
 
 
 class AbortingOutbox(Outbox):

@@ -13,7 +13,18 @@ from dataclasses import dataclass
 from email import message_from_bytes, policy
 from pathlib import Path
 
+import pytest
+
 GPG = shutil.which("gpg") or "/usr/bin/gpg"
+
+
+@pytest.fixture
+def gnupg_home(tmp_path):
+    """A throw-away GNUPGHOME.  GnuPG starts a gpg-agent daemon for it that outlives the test
+    (and, left running, slows every later run on the machine); it is stopped afterwards."""
+    home = tmp_path / "gnupg"
+    yield home
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True, timeout=30)
 
 
 @dataclass(frozen=True)
