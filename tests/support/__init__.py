@@ -2,7 +2,8 @@
 
     site           the site's build and its built pages (fixtures: site, page)
     keys           the staff keys of the tests (fixtures: generated_key, staff_keys)
-    gnupg          keys made and mail decrypted by GnuPG, as staff's own programs do; gnupg_home stops its agent
+    gnupg          keys made and mail decrypted by GnuPG, as staff's own programs do (fixture:
+                   gnupg_home, whose gpg-agent is stopped afterwards)
     reports        a report as a person sends it and as staff read it: the form, the relay's
                    pages, the sealed mail
     relay_app      the relay app under test (fixtures: catalogs, outbox_dir, relay_env, app, client)
