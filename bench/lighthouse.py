@@ -11,11 +11,21 @@ Prints each page's four scores, and for a score under 100 the audits that cost i
 when any score is under 100, 2 when it could not measure.
 
 Performance is the one category that varies between runs: on a shared machine, other
-processes lengthen the browser's own tasks (Total Blocking Time counts them four times over,
-as a slow phone would), and load can only make a page look slower, never faster.  So a page
-whose performance is under 100 is measured again, up to ``--runs`` times (3), and its best
-run counts; every run's performance score is printed.  The other three categories are the
-same in every run, and are never measured twice.
+processes lengthen the browser's own tasks (Total Blocking Time counts them several times
+over, as a slow phone would), and load can only make a page look slower, never faster.  So a
+page whose performance is under 100 is measured again, up to ``--runs`` times (3), and its
+best run counts; every run's performance score is printed.  The other three categories are
+the same in every run, and are never measured twice.
+
+The slow phone is simulated by multiplying the host's own CPU time: by 4 by default, which
+is right for the desktop Lighthouse takes as its reference (benchmark index about 1500).  On
+a slower host, such as a shared 2-core virtual machine (index 700-950), 4x simulates a much
+slower phone than Lighthouse means, and Lighthouse itself then warns that the host is slower
+than it expects and says to calibrate (docs/throttling.md, "Calibrating the CPU slowdown").
+So the script first measures the host's benchmark index (the best of two short runs: load
+only lowers it) and uses the multiplier of Lighthouse's published calculator for it
+(``cpu_slowdown``), never more than the default 4; ``--cpu-slowdown 4`` measures as stock
+Lighthouse does.
 
 Lighthouse drives the system's Chromium (``CHROME_PATH``, /usr/bin/chromium by default) and
 never downloads a browser.  Without ``--url`` the script copies the project (what the work
@@ -48,6 +58,7 @@ CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 # The home page is at the root of each language (its own Save_as), the others at page_path.
 PAGES = [("/" + (page_path(slug, lang).removesuffix("home/") if slug == "home" else page_path(slug, lang)))
          for slug in ("home", "support", "report") for lang in LANGUAGES]
+DEFAULT_SLOWDOWN = 4.0  # Lighthouse's own, for its mobile form factor
 CHROME_FLAGS = ("--headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update "
                 "--disable-sync --no-first-run")
 # What ./run serve needs of the project (tests/test_tasks.py copies the same).
@@ -64,10 +75,28 @@ def copy_project(target: Path) -> None:
             shutil.copy2(source, target / name)
 
 
-def lighthouse(url: str, report: Path, *, chrome: str, timeout: float) -> dict:
+def cpu_slowdown(benchmark_index: float) -> float:
+    """The CPU multiplier that makes a host of ``benchmark_index`` simulate Lighthouse's mobile
+    phone: the formula of Lighthouse's calculator (github.com/patrickhulce/
+    lighthouse-cpu-throttling-calculator, linked from Lighthouse's docs/throttling.md), capped
+    at Lighthouse's default 4, which is what its reference desktop (index about 1500) gets."""
+    if benchmark_index >= 1300:
+        multiplier = 3 + (benchmark_index - 1300) / 233
+    elif benchmark_index >= 800:
+        multiplier = 2 + (benchmark_index - 800) / 500
+    elif benchmark_index >= 150:
+        multiplier = 1 + (benchmark_index - 150) / 650
+    else:
+        multiplier = 1.0
+    return round(min(multiplier, DEFAULT_SLOWDOWN), 2)
+
+
+def lighthouse(url: str, report: Path, *, chrome: str, timeout: float, slowdown: float = 4.0,
+               categories: tuple[str, ...] = CATEGORIES) -> dict:
     """One Lighthouse run on ``url``; its JSON report, also written to ``report``."""
     command = ["node", str(LIGHTHOUSE), url, "--quiet", "--output=json", f"--output-path={report}",
-               "--form-factor=mobile", f"--only-categories={','.join(CATEGORIES)}", f"--chrome-flags={CHROME_FLAGS}"]
+               "--form-factor=mobile", f"--only-categories={','.join(categories)}", f"--chrome-flags={CHROME_FLAGS}",
+               f"--throttling.cpuSlowdownMultiplier={slowdown:g}"]
     env = {**os.environ, "CHROME_PATH": chrome}
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, start_new_session=True, text=True)
@@ -86,12 +115,12 @@ def lighthouse(url: str, report: Path, *, chrome: str, timeout: float) -> dict:
     return result
 
 
-def measure(url: str, report: Path, *, chrome: str, timeout: float, attempts: int = 3) -> dict:
+def measure(url: str, report: Path, *, attempts: int = 3, **options) -> dict:
     """``lighthouse``, tried again when Lighthouse itself fails to record the load (on a busy
     machine it now and then reports NO_NAVSTART or a similar trace error): that is no score."""
     for attempt in range(1, attempts + 1):
         try:
-            return lighthouse(url, report, chrome=chrome, timeout=timeout)
+            return lighthouse(url, report, **options)
         except RuntimeError as error:
             if attempt == attempts:
                 raise
@@ -115,17 +144,36 @@ def what_costs(result: dict, category: str) -> list[str]:
     return lines
 
 
+def host_benchmark(base: str, reports: Path, *, chrome: str, timeout: float) -> float:
+    """The host's benchmark index as Lighthouse measures it in a run: the best of two."""
+    indexes = []
+    for run in (1, 2):
+        result = measure(base.rstrip("/") + "/", reports / f"calibration-{run}.json", chrome=chrome, timeout=timeout,
+                         categories=("performance",))
+        indexes.append(result["environment"]["benchmarkIndex"])
+    return max(indexes)
+
+
 def check(base: str, pages: list[str], reports: Path, *, chrome: str, timeout: float, runs: int,
-          quiet_wait: float = 0) -> int:
+          quiet_wait: float = 0, slowdown: float | None = None) -> int:
     failed = False
     wait_until_quiet(quiet_wait)
     print(f"Lighthouse {lighthouse_version()} (mobile), {chrome}, on {base}; load average {load_average()}")
+    if slowdown is None:
+        index = host_benchmark(base, reports, chrome=chrome, timeout=timeout)
+        slowdown = cpu_slowdown(index)
+        print(f"host's benchmark index {index:.0f} (Lighthouse's reference desktop: about 1500): "
+              f"CPU slowdown {slowdown:g}x, calibrated as Lighthouse's docs/throttling.md says"
+              + ("" if slowdown < DEFAULT_SLOWDOWN else " (Lighthouse's default)"))
+    else:
+        print(f"CPU slowdown {slowdown:g}x, as given")
     print(f"{'page':<16} " + " ".join(f"{name:>14}" for name in CATEGORIES) + "   runs")
     for path in pages:
         name = path.strip("/").replace("/", "_") or "home"
         best, tried = None, []
         for run in range(1, runs + 1):
-            result = measure(base.rstrip("/") + path, reports / f"{name}-{run}.json", chrome=chrome, timeout=timeout)
+            result = measure(base.rstrip("/") + path, reports / f"{name}-{run}.json", chrome=chrome, timeout=timeout,
+                             slowdown=slowdown)
             got = scores(result)
             tried.append(got["performance"])
             if best is None or (got["performance"] or 0) > (scores(best)["performance"] or 0):
@@ -161,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet-wait", type=float, default=0, metavar="SECONDS",
                         help="wait up to SECONDS for an idle machine before measuring (as the benchmarks do)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (reports, server log)")
+    parser.add_argument("--cpu-slowdown", type=float, metavar="X",
+                        help="Lighthouse's CPU multiplier (default: calibrated from the host's benchmark index, "
+                             "at most 4; 4 is stock Lighthouse)")
     args = parser.parse_args(argv)
     if not LIGHTHOUSE.exists():
         print(f"Lighthouse is not installed: run (cd {LIGHTHOUSE.parents[2].relative_to(ROOT)} && npm ci --ignore-scripts)",
@@ -177,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.url:
             return check(args.url, pages, reports, chrome=args.chrome, timeout=args.timeout, runs=args.runs,
-                         quiet_wait=args.quiet_wait)
+                         quiet_wait=args.quiet_wait, slowdown=args.cpu_slowdown)
         project = scratch / "project"
         project.mkdir()
         copy_project(project)
@@ -189,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         with server(command, port=port, env=env, log=scratch / "serve.log", cwd=project, ready_timeout=180):
             print(f"./run serve (a copy of the work tree) ready on port {port} in {time.monotonic() - started:.0f} s")
             return check(f"http://{HOST}:{port}", pages, reports, chrome=args.chrome, timeout=args.timeout, runs=args.runs,
-                         quiet_wait=args.quiet_wait)
+                         quiet_wait=args.quiet_wait, slowdown=args.cpu_slowdown)
     except RuntimeError as error:
         print(f"could not measure: {error}", file=sys.stderr)
         return 2
