@@ -6,8 +6,9 @@ exist), in both languages, on the real stack (tests/support/browser.py): the sit
 on one origin, under the production Content-Security-Policy.
 
 - axe-core (axe-playwright-python, offline) with all of its rules: no violation at all.
-- Reflow (1.4.10): at 320 CSS px, and at 1280 px zoomed to 200% (a 640 CSS px viewport at
-  device scale factor 2), nothing scrolls sideways.
+- Reflow (1.4.10): at 320 CSS px, on a 390 × 844 phone and at 1280 px zoomed to 200% (a
+  640 CSS px viewport at device scale factor 2), nothing scrolls sideways and no phone
+  number breaks across lines.
 - The whole report made with ``page.keyboard`` alone, from the top of the page, every stop
   with a visible focus indicator; then the mail is read back.
 """
@@ -37,7 +38,7 @@ AXE_OPTIONS = {
 BUILT_PAGES = [(slug, lang) for lang in LANGS for slug in SLUGS]
 RELAY_PAGES = [(state, lang) for lang in LANGS for state in RELAY_STATES]
 # (width, height) in CSS px: the narrowest phone, and 1280 × 800 at 200% zoom.
-REFLOW = {"320 px": (320, 800), "1280 px at 200%": (640, 400)}
+REFLOW = {"320 px": (320, 800), "a 390 × 844 phone": (390, 844), "1280 px at 200%": (640, 400)}
 
 SCROLLS_SIDEWAYS = """() => {
   const root = document.documentElement;
@@ -47,6 +48,10 @@ SCROLLS_SIDEWAYS = """() => {
     .filter((e) => e.getBoundingClientRect().right > root.clientWidth + 0.5)
     .slice(0, 5).map((e) => e.tagName + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : ''))];
 }"""
+
+# A phone number is read off the screen and dialled: it must not break at its hyphen.
+BROKEN_NUMBERS = """() => Array.from(document.querySelectorAll('a[href^="tel:"]'))
+  .filter((a) => a.getClientRects().length > 1).map((a) => a.textContent)"""
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +98,7 @@ def check_page(page, where: str) -> None:
         page.set_viewport_size({"width": width, "height": height})
         assert page.evaluate("window.innerWidth") == width
         assert page.evaluate(SCROLLS_SIDEWAYS) is None, f"{where} scrolls sideways at {name}"
+        assert page.evaluate(BROKEN_NUMBERS) == [], f"{where}: a phone number breaks across lines at {name}"
 
 
 @pytest.mark.parametrize(("slug", "lang"), BUILT_PAGES)
