@@ -91,7 +91,7 @@ def cpu_slowdown(benchmark_index: float) -> float:
     return round(min(multiplier, DEFAULT_SLOWDOWN), 2)
 
 
-def lighthouse(url: str, report: Path, *, chrome: str, timeout: float, slowdown: float = 4.0,
+def lighthouse(url: str, report: Path, *, chrome: str, timeout: float, slowdown: float = DEFAULT_SLOWDOWN,
                categories: tuple[str, ...] = CATEGORIES) -> dict:
     """One Lighthouse run on ``url``; its JSON report, also written to ``report``."""
     command = ["node", str(LIGHTHOUSE), url, "--quiet", "--output=json", f"--output-path={report}",
