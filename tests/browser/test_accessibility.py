@@ -37,7 +37,8 @@ AXE_OPTIONS = {
 }
 BUILT_PAGES = [(slug, lang) for lang in LANGS for slug in SLUGS]
 RELAY_PAGES = [(state, lang) for lang in LANGS for state in RELAY_STATES]
-# (width, height) in CSS px: the narrowest phone, and 1280 × 800 at 200% zoom.
+# (width, height) in CSS px: the narrowest phone, the phone the readers most often hold, and
+# 1280 × 800 at 200% zoom.
 REFLOW = {"320 px": (320, 800), "a 390 × 844 phone": (390, 844), "1280 px at 200%": (640, 400)}
 
 SCROLLS_SIDEWAYS = """() => {

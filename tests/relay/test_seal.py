@@ -166,20 +166,16 @@ def test_a_guardian_report_in_english(keys):
     assert (record["role"], record["language"], record["urls"]) == ("guardian", "en", ["https://example.com/only"])
 
 
-def test_gnupg_22_decrypts_what_the_relay_sends(sealed, tmp_path):
+def test_gnupg_22_decrypts_what_the_relay_sends(sealed, tmp_path, gnupg_home):
     gpg = shutil.which("gpg")
     if gpg is None:
         pytest.skip("GnuPG (gpg) is not installed: cannot check that classic clients read our mail")
-    home = tmp_path / "gnupg"
-    home.mkdir(mode=0o700)
-    base = [gpg, "--homedir", str(home), "--batch", "--no-tty", "--pinentry-mode", "loopback", "--passphrase", ""]
-    try:
-        subprocess.run([*base, "--import", str(FIXTURES / "staff-gpg-v4.sec.asc")], check=True,
-                       capture_output=True, timeout=60)
-        (tmp_path / "message.asc").write_bytes(ciphertext(sealed))
-        result = subprocess.run([*base, "--decrypt", str(tmp_path / "message.asc")], capture_output=True, timeout=60)
-    finally:
-        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True)
+    gnupg_home.mkdir(mode=0o700)
+    base = [gpg, "--homedir", str(gnupg_home), "--batch", "--no-tty", "--pinentry-mode", "loopback", "--passphrase", ""]
+    subprocess.run([*base, "--import", str(FIXTURES / "staff-gpg-v4.sec.asc")], check=True,
+                   capture_output=True, timeout=60)
+    (tmp_path / "message.asc").write_bytes(ciphertext(sealed))
+    result = subprocess.run([*base, "--decrypt", str(tmp_path / "message.asc")], capture_output=True, timeout=60)
     assert result.returncode == 0, result.stderr.decode(errors="replace")
     plaintext, _ = inner(sealed, GPG_SECRET)
     assert result.stdout == plaintext
