@@ -43,39 +43,39 @@ LINE = re.compile(r"^data/hotlines\.yaml:(\d+):(\d+) (\S+): (.+)$")
 # (what is wrong, edits, fragment on the line the error must point to, field path, words of the message)
 CASES = [
     ("unquoted time", [('open: "09:00"', "open: 9:00")], "open: 9:00",
-     "organisations.0.lines.0.hours.0.open", 'double quotes, e.g. "09:00"'),
+     "organisations.4.lines.0.hours.0.open", 'double quotes, e.g. "09:00"'),
     ("unquoted phone number", [('phone: "03-5467-2455"', "phone: 0354672455")], "phone: 0354672455",
-     "organisations.0.lines.0.phone", "double quotes"),
+     "organisations.4.lines.0.phone", "double quotes"),
     ("wrong type", [("closed_on_holidays: false", 'closed_on_holidays: "no"')], 'closed_on_holidays: "no"',
-     "organisations.0.lines.0.closed_on_holidays", "true or false"),
+     "organisations.2.lines.0.closed_on_holidays", "true or false"),
     ("missing field", [('        phone: "03-5467-2455"\n', "")], "- id: tokyo-womens-plaza-women",
-     "organisations.0.lines.0.phone", "required"),
+     "organisations.4.lines.0.phone", "required"),
     ("unknown key", [('phone: "03-5467-2455"', 'phone: "03-5467-2455"\n        fax: "03-5467-2456"')], "fax:",
-     "organisations.0.lines.0.fax", "unknown field"),
+     "organisations.4.lines.0.fax", "unknown field"),
     ("missing language", [("          en: Line for women\n", "")], "ja: 女性のための相談窓口",
-     "organisations.0.lines.0.name.en", "required"),
+     "organisations.4.lines.0.name.en", "required"),
     ("unknown audience", [("audience: men", "audience: man")], "audience: man",
-     "organisations.0.lines.1.audience", "one of 'women', 'men', 'children' or 'anyone'"),
+     "organisations.4.lines.1.audience", "one of 'women', 'men', 'children' or 'anyone'"),
     ("unknown day", [("days: [mon, wed]", "days: [mon, wednesday]")], "days: [mon, wednesday]",
-     "organisations.0.lines.1.hours.0.days.1", "one of"),
+     "organisations.4.lines.1.hours.0.days.1", "one of"),
     ("close before open", [('close: "20:00"', 'close: "16:00"')], 'close: "16:00"',
-     "organisations.0.lines.1.hours.0.close", "must be after opening time"),
+     "organisations.4.lines.1.hours.0.close", "must be after opening time"),
     ("bad time", [('open: "17:00"', 'open: "17:70"')], 'open: "17:70"',
-     "organisations.0.lines.1.hours.0.open", '"HH:MM"'),
+     "organisations.4.lines.1.hours.0.open", '"HH:MM"'),
     ("unknown closed period", [("closed_periods: [new-year]", "closed_periods: [new-years]")], "closed_periods: [new-years]",
      "organisations.0.lines.0.closed_periods.0", 'no closed period named "new-years"'),
     ("duplicate id", [("id: tokyo-womens-plaza-men", "id: tokyo-womens-plaza-women")], "id: tokyo-womens-plaza-women\n",
-     "organisations.0.lines.1.id", "already used"),
-    ("duplicate key", [("        audience: women\n", "        audience: women\n        audience: anyone\n")], "audience: anyone",
-     "organisations.0.lines.0.audience", "written twice"),
+     "organisations.4.lines.1.id", "already used"),
+    ("duplicate key", [("        audience: women\n", "        audience: women\n        audience: men\n")], "audience: men",
+     "organisations.4.lines.0.audience", "written twice"),
     ("bad phone number", [('phone: "03-5467-2455"', 'phone: "03-5467-245"')], 'phone: "03-5467-245"',
-     "organisations.0.lines.0.phone", "with hyphens"),
+     "organisations.4.lines.0.phone", "with hyphens"),
     ("bad web address", [('url: "https://www.jinken.go.jp', 'url: "www.jinken.go.jp')], 'url: "www.jinken.go.jp',
-     "organisations.1.web.1.url", "http:// or https://"),
+     "organisations.0.web.1.url", "http:// or https://"),
 ]
 
 
-# One-off closures and extra openings, added to the first line.
+# One-off closures and extra openings, added to the first line with a closed period.
 AFTER = "        closed_periods: [new-year]\n"
 
 
@@ -104,17 +104,18 @@ CASES += [
 ]
 
 
-# Where each line's number and hours come from, and when they were last compared (the first line).
+# Where each line's number and hours come from, and when they were last compared (source: Tokyo
+# Women's Plaza's first line; checked: the first line of the file).
 SOURCE = 'source: "https://www.safe-line.jp/"'
 CHECKED = 'checked: "2026-12-02"'
 CASES += [
     ("missing source", [("        " + SOURCE + "\n", "")], "- id: tokyo-womens-plaza-women",
-     "organisations.0.lines.0.source", "add source: with the https:// address of the official page"),
+     "organisations.4.lines.0.source", "add source: with the https:// address of the official page"),
     ("source over plain http", [(SOURCE, 'source: "http://www.safe-line.jp/"')], 'source: "http://',
-     "organisations.0.lines.0.source", "https:// address of the official page"),
+     "organisations.4.lines.0.source", "https:// address of the official page"),
     ("source that is no address", [(SOURCE, "source: 東京ウィメンズプラザのページ")], "source: 東京",
-     "organisations.0.lines.0.source", "https:// address of the official page"),
-    ("missing checked", [("        " + CHECKED + "\n", "")], "- id: tokyo-womens-plaza-women",
+     "organisations.4.lines.0.source", "https:// address of the official page"),
+    ("missing checked", [("        " + CHECKED + "\n", "")], "- id: moj-minna-no-jinken",
      "organisations.0.lines.0.checked", 'add checked: with the day you compared this line with its source'),
     ("unquoted checked", [(CHECKED, "checked: 2026-12-02")], "checked: 2026-12-02",
      "organisations.0.lines.0.checked", 'double quotes, e.g. "2026-12-02"'),
@@ -123,16 +124,16 @@ CASES += [
     ("checked in the future", [(CHECKED, 'checked: "2999-01-01"')], 'checked: "2999-01-01"',
      "organisations.0.lines.0.checked", "is in the future"),
     ("a short number that is not one", [('phone: "#8891"', 'phone: "#88"')], 'phone: "#88"',
-     "organisations.2.lines.0.phone", 'a short number such as "#9110"'),
+     "organisations.1.lines.0.phone", 'a short number such as "#9110"'),
     ("both hours and hours_note", [("        closed_on_holidays: false\n        closed_periods: [new-year]\n",
                                     "        closed_on_holidays: false\n        closed_periods: [new-year]\n"
-                                    "        hours_note:\n          ja: 毎日\n          en: Every day\n")],
-     "hours_note:", "organisations.0.lines.0.hours_note", "not both"),
+                                    "        hours_note:  # both\n          ja: 毎日\n          en: Every day\n")],
+     "hours_note:  # both", "organisations.4.lines.0.hours_note", "not both"),
     ("neither hours nor hours_note", [("        hours_note:\n          ja: 受付時間はセンターごとに違います。つながったセンターの受付時間内に相談できます。\n"
                                        "          en: Each centre has its own hours. You can talk to the centre you reach during its hours.\n", "")],
-     "- id: one-stop-8891", "organisations.2.lines.0.hours", "write hours (regular weekly hours), or hours_note"),
-    ("a closure with hours_note", [('        phone: "#8891"\n', '        phone: "#8891"\n        closed_on_holidays: true\n')],
-     "closed_on_holidays: true\n", "organisations.2.lines.0.closed_on_holidays", "only for lines with regular hours"),
+     "- id: one-stop-8891", "organisations.1.lines.0.hours", "write hours (regular weekly hours), or hours_note"),
+    ("a closure with hours_note", [('        phone: "#8891"\n', '        phone: "#8891"\n        closed_on_holidays: true  # with hours_note\n')],
+     "closed_on_holidays: true  # with hours_note", "organisations.1.lines.0.closed_on_holidays", "only for lines with regular hours"),
 ]
 
 
@@ -159,7 +160,7 @@ def _line_exact(text: str, fragment: str) -> int:
 def test_overlapping_hours_are_refused(tmp_path):
     text = mutate(('            close: "20:00"\n', '            close: "20:00"\n          - days: [wed]\n            open: "19:00"\n            close: "21:00"\n'))
     [line] = errors_for(tmp_path, text)
-    assert re.match(r"data/hotlines\.yaml:\d+:\d+ organisations\.0\.lines\.1\.hours\.1: on wed these hours overlap hours\.0", line)
+    assert re.match(r"data/hotlines\.yaml:\d+:\d+ organisations\.4\.lines\.1\.hours\.1: on wed these hours overlap hours\.0", line)
 
 
 def test_all_mistakes_at_once_in_file_order(tmp_path):
@@ -172,7 +173,7 @@ def test_all_mistakes_at_once_in_file_order(tmp_path):
     assert len(lines) == 3
     numbers = [int(LINE.match(line).group(1)) for line in lines]
     assert numbers == sorted(numbers)
-    assert numbers == [line_of(text, "open: 9:00"), line_of(text, "audience: man"), line_of(text, 'fax: "x"')]
+    assert numbers == [line_of(text, 'fax: "x"'), line_of(text, "open: 9:00"), line_of(text, "audience: man")]
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path):

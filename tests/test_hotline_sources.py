@@ -157,8 +157,8 @@ def test_a_check_more_than_a_year_old_is_a_warning_naming_file_and_line(tmp_path
     number = next(n for n, row in enumerate(text.splitlines(), 1) if 'checked: "2025-11-30"' in row)
     assert len(warnings) == 1
     assert re.match(rf"WARNING: {re.escape(str(path))}:{number}:\d+ organisations\.0\.lines\.0\.checked: "
-                    r"tokyo-womens-plaza-women was last compared with its source on 2025-11-30, 367 days ago", warnings[0])
-    assert "https://www.safe-line.jp/" in warnings[0]
+                    r"moj-minna-no-jinken was last compared with its source on 2025-11-30, 367 days ago", warnings[0])
+    assert "https://www.moj.go.jp/JINKEN/jinken20.html" in warnings[0]
 
 
 def test_a_check_within_a_year_is_no_warning(tmp_path):

@@ -27,10 +27,14 @@ def test_every_line_is_listed_with_a_working_number(page, org, line, lang):
     block = line_block(page("support", lang), line.id)
     assert line.name[lang] in block
     # A tel: link a phone can dial: the number's digits, as dialled inside Japan; a short
-    # number such as #9110 with its # written %23 (a bare # would start a URL fragment).
+    # number such as #9110 with its # written %23 (a bare # would start a URL fragment);
+    # the police's emergency number as it is.
     if line.phone.startswith("#"):
         digits = "%23" + line.phone[1:]
         assert re.fullmatch(r"%23\d{4}", digits)
+    elif line.emergency:
+        digits = line.phone
+        assert digits == "110"
     else:
         digits = line.phone.replace("-", "")
         assert re.fullmatch(r"0\d{9,10}", digits)
@@ -198,14 +202,16 @@ def test_a_wrong_pinned_day_is_one_clear_line(tmp_path):
     assert "Traceback" not in result.stdout + result.stderr
 
 
+# The end of the men's line's hours: the only line that closes at 20:00.
+MEN_HOURS = '            close: "20:00"\n        closed_on_holidays: true\n        closed_periods: [new-year]\n'
 ONE_OFFS = (ROOT / "data" / "hotlines.yaml").read_text(encoding="utf-8").replace(
-    "        closed_on_holidays: true\n        closed_periods: [new-year]\n",
-    "        closed_on_holidays: true\n        closed_periods: [new-year]\n"
+    MEN_HOURS,
+    MEN_HOURS +
     '        closed_dates: ["2026-08-31", "2026-10-07"]\n'
     "        extra_openings:\n"
     '          - date: "2026-09-21"\n            open: "13:00"\n            close: "16:00"\n'
     '          - date: "2026-08-24"\n            open: "13:00"\n            close: "16:00"\n',
-    1,  # the men's line
+    1,
 )
 
 
@@ -304,7 +310,7 @@ def test_each_line_is_a_schema_org_contact_point_with_its_hours(page, lang):
         for line, point in zip(org.lines, points):
             assert point["type"] == "https://schema.org/ContactPoint"
             assert point["props"]["name"] == [line.name[lang]]
-            assert point["props"]["telephone"] == [line.phone if line.phone.startswith("#") else "+81-" + line.phone[1:]]
+            assert point["props"]["telephone"] == [line.phone if line.phone.startswith("#") or line.emergency else "+81-" + line.phone[1:]]
             specs = point["props"].get("hoursAvailable", [])
             assert [spec["type"] for spec in specs] == ["https://schema.org/OpeningHoursSpecification"] * len(line.hours)
             for block, spec in zip(line.hours, specs):

@@ -118,7 +118,7 @@ def test_check_and_build_fail_on_bad_data(project):
     for task in ("check", "build"):
         result = invoke(project, task)
         assert result.returncode != 0
-        assert re.search(r"^data/hotlines\.yaml:\d+:\d+ organisations\.0\.lines\.1\.audience: ", result.stderr, re.M), result.stderr
+        assert re.search(r"^data/hotlines\.yaml:\d+:\d+ organisations\.4\.lines\.1\.audience: ", result.stderr, re.M), result.stderr
         assert "Traceback" not in result.stdout + result.stderr
 
 

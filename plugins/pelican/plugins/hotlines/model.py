@@ -106,8 +106,11 @@ def _date(value: str) -> datetime.date:
     raise ValueError(f'a date must be "YYYY-MM-DD", e.g. "2027-05-06", not "{value}"')
 
 
+EMERGENCY_NUMBERS = ("110", "119")  # the police and the fire brigade/ambulance
+
+
 def _phone(value: str) -> str:
-    if re.fullmatch(r"#\d{4}", value):  # a nationwide short number such as #9110
+    if re.fullmatch(r"#\d{4}", value) or value in EMERGENCY_NUMBERS:  # nationwide short numbers
         return value
     if not re.fullmatch(r"0\d{1,4}-\d{1,4}-\d{3,5}", value) or len(value.replace("-", "")) not in (10, 11):
         raise ValueError(
@@ -237,6 +240,7 @@ class Line(_Strict):
     id: Slug
     name: Localized
     audience: Audience
+    emergency: bool = False  # 110: shown apart from the lines for advice ("in danger now")
     phone: Phone
     hours: list[Block] = []  # required unless hours_note is given (checked below)
     hours_note: Localized | None = None
@@ -256,8 +260,8 @@ class Line(_Strict):
 
     @property
     def short_number(self) -> bool:
-        """A nationwide short number such as #9110."""
-        return self.phone.startswith("#")
+        """A nationwide short number such as #9110, or an emergency number (110)."""
+        return self.phone.startswith("#") or self.phone in EMERGENCY_NUMBERS
 
     @property
     def tel(self) -> str:
