@@ -199,7 +199,7 @@ def stale_hotlines(path: Path = ROOT / "data" / "hotlines.yaml", today=None) -> 
     """The warnings of ./run check for lines last compared with their source more than a year
     ago (``checked``), one line each: a reminder, never a failure."""
     import pelicanconf  # noqa: F401 - makes our plugins importable
-    from pelican.plugins.hotlines.model import stale_checks
+    from safeline.hotlines.model import stale_checks
 
     shown = "data/hotlines.yaml" if Path(path).resolve() == (ROOT / "data" / "hotlines.yaml").resolve() else str(path)
     return [f"WARNING: {line}" for line in stale_checks(path, shown_as=shown, today=today)]
@@ -209,7 +209,7 @@ def stale_hotlines(path: Path = ROOT / "data" / "hotlines.yaml", today=None) -> 
 def check(c):
     """Check data/hotlines.yaml and the catalogs, then build with every warning fatal."""
     import pelicanconf  # noqa: F401 - makes our plugins importable
-    from pelican.plugins.hotlines.model import load
+    from safeline.hotlines.model import load
 
     directory = load(ROOT / "data" / "hotlines.yaml", shown_as="data/hotlines.yaml")
     print(f"data/hotlines.yaml: OK ({len(directory.lines)} lines of {len(directory.organisations)} organisations)")

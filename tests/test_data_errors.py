@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.site import ROOT, build_site
-from pelican.plugins.hotlines.model import DataError, load
+from safeline.hotlines.model import DataError, load
 
 GOOD = (ROOT / "data" / "hotlines.yaml").read_text(encoding="utf-8")
 

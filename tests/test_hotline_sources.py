@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import pytest
 
 import tasks
-from pelican.plugins.hotlines import hours, schedule
-from pelican.plugins.hotlines.model import load, stale_checks
+from safeline.hotlines import hours, schedule
+from safeline.hotlines.model import load, stale_checks
 from tests.support.site import LANGS, ROOT, catalog
 
 DIRECTORY = load(ROOT / "data" / "hotlines.yaml")

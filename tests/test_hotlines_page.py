@@ -8,8 +8,8 @@ import pytest
 from babel.dates import format_time
 
 from tests.support.site import LANGS, ROOT, BuiltPage, build_site
-from pelican.plugins.hotlines import schedule
-from pelican.plugins.hotlines.model import load
+from safeline.hotlines import schedule
+from safeline.hotlines.model import load
 
 DIRECTORY = load(ROOT / "data" / "hotlines.yaml")
 LINES = [(org, line) for org in DIRECTORY.organisations for line in org.lines]

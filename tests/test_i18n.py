@@ -83,8 +83,8 @@ def test_hours_are_formatted_by_babel_for_the_locale(page, lang):
     import datetime
 
     from pelican.plugins import i18n
-    from pelican.plugins.hotlines.hours import typeset
-    from pelican.plugins.hotlines.model import load
+    from safeline.hotlines.hours import typeset
+    from safeline.hotlines.model import load
 
     import pelicanconf
 

@@ -45,7 +45,7 @@ FACTS = {
 
 def source_of(phone: str) -> str:
     """The official page that data/hotlines.yaml gives for a line: the pages cite the same one."""
-    from pelican.plugins.hotlines.model import load
+    from safeline.hotlines.model import load
 
     return next(line.source for line in load(ROOT / "data" / "hotlines.yaml").lines if line.phone == phone)
 

@@ -370,7 +370,7 @@ def test_a_report_posted_through_nginx_reaches_the_outbox(served):
 
 
 def test_with_the_relay_stopped_the_form_says_whom_to_call(served):
-    from pelican.plugins.hotlines.model import load
+    from safeline.hotlines.model import load
 
     nginx, relay, folder = served
     phones = [line.phone for line in load(ROOT / "data" / "hotlines.yaml").lines]
@@ -535,7 +535,7 @@ def test_the_error_pages_are_built_in_both_languages(site):
 def test_a_flood_of_posts_is_refused_by_nginx_and_reading_never_is(served):
     # Last in this module: the flood fills this nginx's zone for 127.0.0.1 (safeline-limits.conf).
     nginx, _, _ = served
-    from pelican.plugins.hotlines.model import load
+    from safeline.hotlines.model import load
 
     phones = [line.phone for line in load(ROOT / "data" / "hotlines.yaml").lines]
     data = urllib.parse.urlencode({**FORM, "token": "not-a-token", "website": ""}).encode()

@@ -15,8 +15,8 @@ import jpholiday
 import pytest
 
 from tests.support.site import ROOT
-from pelican.plugins.hotlines import hours, schedule
-from pelican.plugins.hotlines.model import load
+from safeline.hotlines import hours, schedule
+from safeline.hotlines.model import load
 
 DIRECTORY = load(ROOT / "data" / "hotlines.yaml")
 LINES = {line.id: line for line in DIRECTORY.lines}

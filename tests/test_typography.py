@@ -87,7 +87,7 @@ def test_one_wave_dash_in_japanese_text(site, client):
 
 
 def test_hours_in_japanese_get_the_site_marks():
-    from pelican.plugins.hotlines.hours import date_text, typeset
+    from safeline.hotlines.hours import date_text, typeset
 
     assert typeset("12月29日～1月3日", "ja") == "12月29日〜1月3日"
     assert date_text(__import__("datetime").date(2027, 5, 6), "ja") == "2027年5月6日（木）"

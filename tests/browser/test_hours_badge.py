@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pelican.plugins.hotlines import hours, schedule
-from pelican.plugins.hotlines.model import load
+from safeline.hotlines import hours, schedule
+from safeline.hotlines.model import load
 from tests.support.browser import new_page
 from tests.support.site import ROOT, build_site, catalog, page_path
 

@@ -1,7 +1,7 @@
 /* The live "open now" badge of the consultation page (plain ES2017, no library).
  *
  * Everything comes from the page. Each line's <p class="now" hidden> carries the rules the
- * build wrote from the schedule engine (plugins/pelican/plugins/hotlines/schedule.py,
+ * build wrote from the schedule engine (safeline/hotlines/schedule.py,
  * `embedded`): weekly hours, closed days and extra openings, and the dates they cover. The
  * words, in the page's language, are the data-text-* attributes of this <script> element.
  * This script only evaluates the same three rules as the engine:

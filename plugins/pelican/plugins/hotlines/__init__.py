@@ -31,8 +31,8 @@ from pelican.plugins import i18n
 
 from safeline.site import page_lang
 
-from . import hours, schedule
-from .model import DAYS, DataError, Directory, load
+from safeline.hotlines import hours, schedule
+from safeline.hotlines.model import DAYS, DataError, Directory, load
 
 __all__ = ["DataError", "Directory", "load"]
 
