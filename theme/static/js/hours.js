@@ -145,7 +145,8 @@
     for (const item of listed) {
       const line = byCard.get(item.dataset.line);
       const s = line && status(line, now);
-      item.hidden = s ? !s.open : !('allday' in item.dataset);
+      const hide = s ? !s.open : !('allday' in item.dataset);
+      if (item.hidden !== hide) item.hidden = hide; // setting it unchanged would still be a mutation
       if (s && s.open) write(item.querySelector('.when'), describe(s));
     }
     clearTimeout(timer);
