@@ -37,7 +37,6 @@ from jinja2 import pass_context
 from pelican import signals
 from pelican.plugins import i18n
 
-
 from safeline.phrasing import mark_japanese
 from safeline.site import page_lang
 
@@ -170,7 +169,7 @@ def add_to_templates(generator) -> None:
         env.filters["checked_text"] = _checked_filter
         env.filters["source_host"] = _source_host
         env.globals["badge_texts"] = _badge_texts
-        env.filters["by_reach"] = lambda directory: reach.by_reach(directory)
+        env.filters["by_reach"] = reach.by_reach
         env.filters["lines_by_reach"] = reach.lines_by_reach
         env.tests["around_the_clock"] = reach.around_the_clock
         env.globals["lines_now"] = lambda: reach.candidates_now(_directory)
