@@ -98,7 +98,8 @@ class Blocks(HTMLParser):
 
 def blocks(html: str) -> list[tuple[str, list[str]]]:
     parser = Blocks()
-    parser.feed(main_of(html))
+    # Line cards ([lines: …] markers) come from data/hotlines.yaml, each with its own source link.
+    parser.feed(re.sub(r'<article class="line".*?</article>', "", main_of(html), flags=re.S))
     return parser.blocks
 
 

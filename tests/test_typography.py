@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from safeline import typography
-from tests.support.site import ROOT
+from tests.support.site import LANGS, ROOT, SLUGS, page_path
 
 WAVE_DASH, FULLWIDTH_TILDE = "\u301c", "\uff5e"  # 〜 (the site's) and Babel's ～
 
@@ -142,5 +142,73 @@ def test_no_line_starts_with_a_long_vowel_mark_or_small_kana_on_a_phone(browser,
         result = page.evaluate(BAD_LINE_STARTS)
         assert result["lineBreak"] == "strict"
         assert result["found"] == []
+    finally:
+        context.close()
+
+
+# -- phrase breaking (issue 20, point 4): no last line of one character, no katakana word split --
+
+def test_the_style_sheet_breaks_japanese_by_phrases_and_wraps_prettily():
+    css = (ROOT / "theme" / "static" / "css" / "site.css").read_text(encoding="utf-8")
+    assert ":lang(ja) { word-break: auto-phrase; }" in css
+    assert "text-wrap: pretty" in css
+
+
+# For each block of text (one whose own text it is: a <p> inside an <li> is its own block), the
+# characters of its last line when that line holds one alone (punctuation aside: 「い。」 is one),
+# and each katakana word that runs over two lines (セーファ／ーインターネット).  Positions come from
+# Range.getClientRects on each character of the text nodes, as the browser laid them out.
+LINE_BREAK_FAULTS = """() => {
+  const BLOCKS = 'p, li, h1, h2, h3, dd, dt, label, legend';
+  const KATAKANA = /[\\u30a1-\\u30fa\\u30fc-\\u30ff\\u31f0-\\u31ff\\uff66-\\uff9f]/;  // ・ (u30fb) may end a line
+  const SILENT = /[\\s\\p{P}\\p{S}]/u;  // punctuation and symbols keep company, they are no character alone
+  const lone = [], split = [];
+  const range = document.createRange();
+  for (const block of document.querySelectorAll(BLOCKS)) {
+    const chars = [];
+    const walker = document.createTreeWalker(block, NodeFilter.SHOW_TEXT);
+    for (let node; (node = walker.nextNode());) {
+      if (node.parentElement.closest(BLOCKS) !== block) continue;
+      for (let i = 0; i < node.data.length; i++) {
+        range.setStart(node, i); range.setEnd(node, i + 1);
+        const rect = range.getClientRects()[0];
+        if (!rect || rect.width === 0 || rect.height === 0) continue;
+        chars.push({ch: node.data[i], top: rect.top, bottom: rect.bottom, mid: (rect.top + rect.bottom) / 2});
+      }
+    }
+    if (!chars.length) continue;
+    const text = chars.map((c) => c.ch).join('');
+    const last = chars.reduce((a, b) => (b.bottom > a.bottom ? b : a));
+    const onLast = chars.filter((c) => c.mid >= last.top && c.mid <= last.bottom);
+    const counted = onLast.filter((c) => !SILENT.test(c.ch));
+    if (onLast.length < chars.length && counted.length === 1) {
+      lone.push(text.slice(-12).trim());
+    }
+    for (let i = 1; i < chars.length; i++) {
+      const [a, b] = [chars[i - 1], chars[i]];
+      if (KATAKANA.test(a.ch) && KATAKANA.test(b.ch) && b.mid > a.bottom) {
+        split.push(text.slice(Math.max(0, i - 8), i) + '/' + text.slice(i, i + 8));
+      }
+    }
+  }
+  return {lone, split};
+}"""
+PHRASE_WIDTHS = (320, 360, 390)
+
+
+@pytest.mark.parametrize(("slug", "lang"), [(slug, lang) for lang in LANGS for slug in SLUGS])
+def test_no_lone_last_character_and_no_split_katakana_word(browser, served_site, slug, lang):
+    """At 320, 360 and 390 px, in every built page, the frame (help box, menu) included."""
+    context = browser.new_context(viewport={"width": PHRASE_WIDTHS[0], "height": 800}, device_scale_factor=1)
+    try:
+        page = context.new_page()
+        page.goto(served_site + page_path(slug, lang).removesuffix("index.html"))
+        found = {}
+        for width in PHRASE_WIDTHS:
+            page.set_viewport_size({"width": width, "height": 800})
+            page.wait_for_function(f"window.innerWidth === {width}")
+            faults = page.evaluate(LINE_BREAK_FAULTS)
+            found.update({f"{width} px, last line alone": faults["lone"], f"{width} px, katakana split": faults["split"]})
+        assert {name: faults for name, faults in found.items() if faults} == {}
     finally:
         context.close()

@@ -158,6 +158,16 @@ def _tokyo_today() -> datetime.date:
     return datetime.datetime.now(ZoneInfo("Asia/Tokyo")).date()
 
 
+def _area(value: Any) -> Any:
+    """``area:`` names a place in both languages; a bare word (``area: tokyo``) gets a hint."""
+    if value is None or isinstance(value, dict):
+        return value
+    raise ValueError(
+        "write the area where callers must live, study or work in both languages, on two lines "
+        "below area:, e.g. ja: 東京都 and en: Tokyo (leave area: out for a line anyone in Japan can call)"
+    )
+
+
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("this text must not be empty")
@@ -241,6 +251,8 @@ class Line(_Strict):
     name: Localized
     audience: Audience
     emergency: bool = False  # 110: shown apart from the lines for advice ("in danger now")
+    # Only for callers in one area (e.g. Tokyo); None: anyone in Japan.  Pages list these lines last.
+    area: Annotated[Localized | None, BeforeValidator(_area)] = None
     phone: Phone
     hours: list[Block] = []  # required unless hours_note is given (checked below)
     hours_note: Localized | None = None

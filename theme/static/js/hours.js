@@ -1,4 +1,5 @@
-/* The live "open now" badge of the consultation page (plain ES2017, no library).
+/* The live "open now" badge of the consultation lines, and the list of the lines open now
+ * (#now, first on the consultation page) (plain ES2017, no library).
  *
  * Everything comes from the page. Each line's <p class="now" hidden> carries the rules the
  * build wrote from the schedule engine (safeline/hotlines/schedule.py,
@@ -6,6 +7,8 @@
  * words, in the page's language, are the data-text-* attributes of this <script> element.
  * This script only evaluates the same three rules as the engine:
  *   1. an extra opening on that day: its hours; 2. a closed day: none; 3. the weekly hours.
+ * The list of lines open now (<li data-line="ID"> in #now) shows the items whose line (the
+ * card with that id) is open at this instant; without JavaScript only the 24-hour lines show.
  *
  * Time is Tokyo wall-clock time computed from the epoch: Date.now() is the same instant
  * everywhere, Asia/Tokyo is UTC+9 all year (no daylight saving time), and only getUTC*-style
@@ -117,7 +120,13 @@
   }
 
   const badges = Array.from(document.querySelectorAll('.now[data-week]'), (el) => ({ el, line: parse(el) }));
+  // The lines one can call now (#now): each item names its card, whose badge carries the rules.
+  const byCard = new Map(badges.map((badge) => [badge.el.closest('[id]').id, badge.line]));
+  const listed = Array.from(document.querySelectorAll('#now li[data-line]'));
   let timer = 0;
+
+  // Write only a change, so assistive technology has nothing new to read every minute.
+  const write = (el, words) => { if (el.textContent !== words) el.textContent = words; };
 
   function update() {
     const now = Date.now();
@@ -127,11 +136,18 @@
         el.hidden = true;
         continue;
       }
-      const words = describe(s);
-      // Write only a change, so assistive technology has nothing new to read every minute.
-      if (el.textContent !== words) el.textContent = words;
+      write(el, describe(s));
       el.classList.toggle('is-open', s.open);
       el.hidden = false;
+    }
+    // Shown: the lines open at this instant; past the covered dates, only those open around
+    // the clock (as without JavaScript).
+    for (const item of listed) {
+      const line = byCard.get(item.dataset.line);
+      const s = line && status(line, now);
+      const hide = s ? !s.open : !('allday' in item.dataset);
+      if (item.hidden !== hide) item.hidden = hide; // setting it unchanged would still be a mutation
+      if (s && s.open) write(item.querySelector('.when'), describe(s));
     }
     clearTimeout(timer);
     timer = setTimeout(update, 60000 - (now % 60000) + 50); // just after the next minute starts

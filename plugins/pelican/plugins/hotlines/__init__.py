@@ -10,7 +10,15 @@ before any page is written (see ``model.DataError``).  Templates get:
   ``schedule.embedded``) and ``badge_texts()`` (its words, from the catalogs);
 - ``HOTLINES_FROM`` (the day of the build) and ``SCHEMA_DAYS`` (weekday names for schema.org);
 - for each line's source: the filters ``checked_text`` (the day it was compared with its
-  source, in words) and ``source_host`` (the host of the source page, as the link's text).
+  source, in words) and ``source_host`` (the host of the source page, as the link's text);
+- who can call, and when (``safeline.hotlines.reach``): the filters ``by_reach`` (organisations,
+  those for one area only last), ``lines_by_reach`` and the test ``around_the_clock``; the
+  globals ``lines_now()`` (the lines that may be open now, 24-hour lines first) and
+  ``emergency_lines()`` (110, shown apart);
+- line cards in a page's Markdown (``markers``): the filters ``line_cards`` (the page's HTML in
+  parts, each with the lines of the marker that follows it) and ``has_line_cards``;
+- ``japanese``: Japanese runs of a text marked ``lang="ja"`` on pages of another language
+  (``safeline.phrasing``), so that the browser breaks them by phrases.
 
 The badge data start on the day of the build, today in Tokyo unless the setting
 ``HOTLINES_TODAY = "YYYY-MM-DD"`` pins it (tests, reproducible builds), and reach
@@ -29,10 +37,13 @@ from jinja2 import pass_context
 from pelican import signals
 from pelican.plugins import i18n
 
+from safeline.phrasing import mark_japanese
 from safeline.site import page_lang
 
-from safeline.hotlines import hours, schedule
+from safeline.hotlines import hours, reach, schedule
 from safeline.hotlines.model import DAYS, DataError, Directory, load
+
+from . import markers
 
 __all__ = ["DataError", "Directory", "load"]
 
@@ -128,6 +139,24 @@ def _badge_texts(context):
     return hours.badge_texts(i18n.translations(lang).gettext, lang)
 
 
+@pass_context
+def _japanese(context, text):
+    """Japanese inside a page of another language, marked lang="ja"; as it is on a Japanese page."""
+    if page_lang(context) == "ja":
+        return text
+    return mark_japanese(text)
+
+
+def _line_cards(html):
+    return markers.parts(html, _directory)
+
+
+def check_markers(content) -> None:
+    """Every line card a page asks for must exist: one clear line, and the build stops."""
+    markers.check(getattr(content, "_content", None) or "", _directory,
+                  _shown_name(Path(content.source_path), Path.cwd()) if content.source_path else "(page)")
+
+
 def add_to_templates(generator) -> None:
     warn_if_horizon_ends_soon()
     generator.context["HOTLINES"] = _directory
@@ -140,6 +169,14 @@ def add_to_templates(generator) -> None:
         env.filters["checked_text"] = _checked_filter
         env.filters["source_host"] = _source_host
         env.globals["badge_texts"] = _badge_texts
+        env.filters["by_reach"] = reach.by_reach
+        env.filters["lines_by_reach"] = reach.lines_by_reach
+        env.tests["around_the_clock"] = reach.around_the_clock
+        env.globals["lines_now"] = lambda: reach.candidates_now(_directory)
+        env.globals["emergency_lines"] = lambda: reach.emergency_lines(_directory)
+        env.filters["line_cards"] = _line_cards
+        env.filters["has_line_cards"] = markers.has_markers
+        env.filters["japanese"] = _japanese
         env.globals["HOTLINES_FROM"] = _horizon.start
         env.globals["SCHEMA_DAYS"] = SCHEMA_DAYS
 
@@ -147,3 +184,4 @@ def add_to_templates(generator) -> None:
 def register() -> None:
     signals.initialized.connect(read_data)
     signals.generator_init.connect(add_to_templates)
+    signals.content_object_init.connect(check_markers)
