@@ -82,7 +82,7 @@ def test_sources_are_official_pages_or_the_seed_page():
 def test_the_readme_lists_the_lines_to_confirm_by_phone():
     """Each line with only the seed as source is in the editor's guide, under 電話で確かめること."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("電話で確かめること", 1)[1].split("\n###", 1)[0]
+    section = readme.split("\n### 電話で確かめること", 1)[1].split("\n###", 1)[0]
     for line in DIRECTORY.lines:
         if line.seed_only:
             assert line.phone in section and line.name.ja in section, line.id
