@@ -25,7 +25,7 @@ MARKS = ("sourced", "seed")
 # service says of itself, that service's own site.
 OFFICIAL_SUFFIXES = (".go.jp", ".lg.jp")
 PREFECTURE = re.compile(r"^(www\.)?(police\.)?pref\.[a-z]+\.jp$")  # pref.oita.jp, www.police.pref.nagasaki.jp
-SERVICES = {"stopncii.org", "takeitdown.ncmec.org"}
+SERVICES = {"stopncii.org", "swgfl.org.uk", "takeitdown.ncmec.org"}  # swgfl.org.uk: the charity that runs StopNCII.org
 
 
 def is_official(url: str) -> bool:
