@@ -3,7 +3,7 @@
     ./run build      build the site into output/ (no audit of links and hosts: see check)
     ./run serve      the site, the relay and a local mail server on http://127.0.0.1:8000/
     ./run read-mail  decrypt what the local mail server received
-    ./run check      validate data (warn of sources not checked for a year), build with every warning fatal
+    ./run check      validate data (warn of sources not checked for a year, list assumptions), build with every warning fatal
     ./run publish    build with publishconf.py (production)
     ./run test       all tests
     ./run lighthouse Lighthouse on the main pages of both languages, 100 in every category or fail
@@ -205,6 +205,18 @@ def stale_hotlines(path: Path = ROOT / "data" / "hotlines.yaml", today=None) -> 
     return [f"WARNING: {line}" for line in stale_checks(path, shown_as=shown, today=today)]
 
 
+def hotline_assumptions(path: Path = ROOT / "data" / "hotlines.yaml") -> list[str]:
+    """What ./run check lists of data/hotlines.yaml's assumptions: dates of closed periods the
+    sources give only in words (``assumed``) and lines with only the seed as source
+    (``source_note``), one plain line each; a reminder to confirm, never a failure."""
+    import pelicanconf  # noqa: F401 - makes our plugins importable
+    from safeline.hotlines.model import assumptions
+
+    shown = "data/hotlines.yaml" if Path(path).resolve() == (ROOT / "data" / "hotlines.yaml").resolve() else str(path)
+    label = {"assumed": "ASSUMED", "seed": "TO CONFIRM BY PHONE"}
+    return [f"{label[kind]}: {line}" for kind, line in assumptions(path, shown_as=shown)]
+
+
 @task
 def check(c):
     """Check data/hotlines.yaml and the catalogs, then build with every warning fatal."""
@@ -219,6 +231,8 @@ def check(c):
     if stale:
         print(f"data/hotlines.yaml: {len(stale)} line(s) not compared with their source for over a year "
               "(a warning: the check goes on)", file=sys.stderr)
+    for line in hotline_assumptions():
+        print(line)
     from pelican.plugins.i18n.catalogs import problems
 
     stale = problems(ROOT, CATALOGS, LANGUAGES)

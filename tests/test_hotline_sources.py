@@ -29,8 +29,8 @@ LINES = {line.id: line for line in DIRECTORY.lines}
 NATIONAL = [
     ("one-stop-8891", "tel:%238891", "www.gender.go.jp"),
     ("police-9110", "tel:%239110", "www.gov-online.go.jp"),
-    ("police-8103", "tel:%238103", "www.gender.go.jp"),
-    ("moj-children", "tel:0120007110", "houmukyoku.moj.go.jp"),
+    ("police-8103", "tel:%238103", "www.npa.go.jp"),  # the National Police Agency, which runs it
+    ("moj-children", "tel:0120007110", "www.moj.go.jp"),  # the Ministry of Justice's national page
     ("mext-children-sos", "tel:0120078310", "www.mext.go.jp"),
 ]
 # Lines of the seed page with no official page at hand yet: the seed's own page stands in.
@@ -65,7 +65,7 @@ def test_every_line_links_its_source_and_says_when_it_was_checked(page, lang):
         assert f'<a href="{line.source}">{urlsplit(line.source).hostname}</a>' in block
     # the words around the date, as a reader sees them
     text = re.sub(r"<[^>]+>", "", line_block(html, "police-8103"))
-    assert {"ja": "www.gender.go.jp （2026年12月2日に確認）", "en": "www.gender.go.jp (checked on Dec 2, 2026)"}[lang] in text
+    assert {"ja": "www.npa.go.jp （2026年12月6日に確認）", "en": "www.npa.go.jp (checked on Dec 6, 2026)"}[lang] in text
 
 
 def test_sources_are_official_pages_or_the_seed_page():
@@ -74,8 +74,37 @@ def test_sources_are_official_pages_or_the_seed_page():
         assert line.source.startswith("https://")
         if line.id in SEED_ONLY:
             assert host == "www.safe-line.jp", line.id
+            assert line.seed_only and line.source_note is not None, line.id  # says so in the data
         else:
             assert host.endswith(".go.jp"), (line.id, host)
+            assert not line.seed_only and line.source_note is None, line.id
+
+
+def test_the_readme_lists_the_lines_to_confirm_by_phone():
+    """Each line with only the seed as source is in the editor's guide, under 電話で確かめること."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n### 電話で確かめること", 1)[1].split("\n###", 1)[0]
+    for line in DIRECTORY.lines:
+        if line.seed_only:
+            assert line.phone in section and line.name.ja in section, line.id
+
+
+def test_the_new_year_dates_are_an_assumption_listed_by_run_check():
+    """The sources say only 年末年始: the data says which dates it assumes, ./run check lists
+    that (a plain line, not a failure), the page says 年末年始 alone, and the badge still
+    knows the closed days."""
+    period = DIRECTORY.closed_periods["new-year"]
+    assert period.assumed is not None
+    listed = tasks.hotline_assumptions()
+    assert any(re.match(r"ASSUMED: data/hotlines\.yaml:\d+:\d+ closed_periods\.new-year\.assumed: "
+                        r"the dates of the New Year holidays \(12-29 to 01-03\) are assumed", row) for row in listed), listed
+    seeds = [row for row in listed if row.startswith("TO CONFIRM BY PHONE: ")]
+    assert len(seeds) == len(SEED_ONLY) and all(".source_note: " in row for row in seeds)
+    line = LINES["tokyo-womens-plaza-women"]
+    for lang in LANGS:
+        assert hours.closures_text(DIRECTORY, line, catalog(lang).gettext, lang) == period.name[lang]
+    new_years_day = datetime.datetime(2027, 1, 1, 12, 0, tzinfo=schedule.TOKYO)
+    assert not schedule.status(DIRECTORY, line, new_years_day).is_open
 
 
 @pytest.mark.parametrize("lang", LANGS)

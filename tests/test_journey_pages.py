@@ -28,34 +28,41 @@ TITLES = {
 }
 # What each page must go on saying (any wording around it).
 FACTS = {
-    ("threatened", "ja"): ["払ったり", "送ったり", "消さずに残して", "110", "#9110", "通報フォーム", "StopNCII", "ハッシュ",
+    ("threatened", "ja"): ["新しい画像や動画は送らない", "消さずに残して", "110", "#9110", "通報フォーム", "StopNCII", "ハッシュ",
                            "機器から外に出ません", "18歳以上"],
-    ("threatened", "en"): ["do not pay", "do not send", "Do not delete", "110", "#9110", "report form", "StopNCII", "hash",
+    ("threatened", "en"): ["do not send new images", "Do not delete", "110", "#9110", "report form", "StopNCII", "hash",
                            "never leave your device", "18 or over"],
-    ("under-18", "ja"): ["保護者の方", "子どもの人権110番", "24時間子供SOSダイヤル", "法律", "スクリーンショットを撮らない",
-                         "ダウンロードしない", "だれにも送らない", "アドレス（URL）", "Take It Down", "18歳になる前に撮られた"],
-    ("under-18", "en"): ["parent or guardian", "子どもの人権110番", "24時間子供SOSダイヤル", "illegal", "do not take screenshots",
+    ("under-18", "ja"): ["保護者の方", "自分で通報", "法律", "スクリーンショットを撮らない", "ダウンロードしない", "だれにも送らない",
+                         "アドレス（URL）", "Take It Down", "18歳になる前に撮られた"],
+    ("under-18", "en"): ["parent or guardian", "report yourself", "against Japan's law", "do not take screenshots",
                          "do not download", "do not send them to anyone", "address (URL)", "Take It Down",
                          "taken before you were 18"],
     ("evidence", "ja"): ["アドレス（URL）", "日付と時刻", "スクリーンショット", "セーフラインには送らないでください",
-                         "18歳未満", "削除をお願いする前に警察に相談"],
+                         "18歳未満", "まず記録を残し", "すぐに削除をお願いして"],
     ("evidence", "en"): ["address (URL)", "date and time", "screenshots", "Never send them to us", "under 18",
-                         "talk to the police before you ask for removal"],
+                         "Make your record first", "ask for removal at once"],
 }
 
 def source_of(phone: str) -> str:
-    """The official page that data/hotlines.yaml gives for a line: the pages cite the same one."""
+    """The official page that data/hotlines.yaml gives for a line: the pages cite the same one.
+    #9110 in the text is cited to 110's source, the government page that tells the two apart."""
     from safeline.hotlines.model import load
 
     return next(line.source for line in load(ROOT / "data" / "hotlines.yaml").lines if line.phone == phone)
 
 
+def source_of_line(line_id: str) -> str:
+    from safeline.hotlines.model import load
+
+    return next(line.source for line in load(ROOT / "data" / "hotlines.yaml").lines if line.id == line_id)
+
+
 # Official pages that state what the journey pages say beyond the hotline's own page.
 SOURCES = {
-    "#9110": source_of("#9110"),
+    "#9110": source_of("110"),
     "StopNCII": "https://stopncii.org/how-it-works/",
     "Take It Down": "https://takeitdown.ncmec.org/faq/",
-    "law": "https://www.npa.go.jp/safetylife/syonen/no_cp/measures/child_pornography.html",  # having them
+    "law": "https://www.npa.go.jp/safetylife/syonen/no_cp/measures/child_pornography.html",  # saving them
     "law, passing on": "https://www.pref.kagawa.lg.jp/police/jinsyo/kurashianzen/kodomojosei/save_no.html",
 }
 
@@ -70,6 +77,11 @@ def form(lang: str) -> str:
 
 def main_of(html: str) -> str:
     return html.split('<main id="main"', 1)[1].split("</main>", 1)[0]
+
+
+def without_line_cards(html: str) -> str:
+    """The page's own text: the cards of the lines (from data/hotlines.yaml) cite their sources themselves."""
+    return re.sub(r'<article class="line".*?</article>', "", html, flags=re.S)
 
 
 class Blocks(HTMLParser):
@@ -98,8 +110,7 @@ class Blocks(HTMLParser):
 
 def blocks(html: str) -> list[tuple[str, list[str]]]:
     parser = Blocks()
-    # Line cards ([lines: …] markers) come from data/hotlines.yaml, each with its own source link.
-    parser.feed(re.sub(r'<article class="line".*?</article>', "", main_of(html), flags=re.S))
+    parser.feed(without_line_cards(main_of(html)))
     return parser.blocks
 
 
@@ -207,9 +218,12 @@ def test_threatened_page_calls_9110_with_a_tel_link_and_leads_to_the_form(page, 
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_under_18_page_names_the_childrens_lines_and_take_it_down(page, lang):
+def test_under_18_page_cites_the_childrens_lines_and_take_it_down(page, lang):
+    """The children's lines are on the page itself (the lines marker, tested in
+    test_advice_sources.py), beside the ministries' own pages about them."""
     hrefs = page("under-18", lang).hrefs()
-    assert prefix(lang) + "support/" in hrefs
+    for line_id in ("mext-children-sos", "moj-children"):
+        assert source_of_line(line_id) in hrefs
     assert SOURCES["Take It Down"] in hrefs and SOURCES["law"] in hrefs and SOURCES["law, passing on"] in hrefs
     assert prefix(lang) + "evidence/" in hrefs
 
@@ -224,7 +238,7 @@ def test_every_number_beyond_the_seed_has_its_official_source_beside_it(page, sl
         if "tel:%239110" in hrefs:
             found += 1
             assert SOURCES["#9110"] in hrefs, text
-        # No other phone number may appear on these pages: the lines themselves are on the support page.
+        # In the pages' own words, no other number: other lines appear only as cards, with their sources.
         assert all(href in ("tel:110", "tel:%239110") for href in hrefs if href.startswith("tel:")), hrefs
     assert found >= (1 if slug == "threatened" else 0)
 

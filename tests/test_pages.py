@@ -16,7 +16,7 @@ TITLES = {
     ("before-you-report", "en"): "Before you report",
     ("privacy", "en"): "How we handle your information",
     ("faq", "en"): "Questions and answers",
-    ("support", "en"): "Talk to someone",
+    ("support", "en"): "Consultation lines",
     ("police", "en"): "Going to the police",
     ("about", "en"): "Who runs Safeline",
     ("report-unavailable", "ja"): "フォームが使えないとき",

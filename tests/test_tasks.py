@@ -83,7 +83,7 @@ def test_serve_shows_the_site_and_follows_edits(project):
         assert "毎日 9:00〜20:30" in fetch(url + "support/")
 
         page = project / "content" / "pages" / "police.ja.md"
-        page.write_text(page.read_text(encoding="utf-8").replace("警察にも相談できます", "警察にも相談できます(編集テスト)"), encoding="utf-8")
+        page.write_text(page.read_text(encoding="utf-8").replace("近くの警察署に相談することも", "近くの警察署に相談することも(編集テスト)"), encoding="utf-8")
         data.write_text(data.read_text(encoding="utf-8").replace("close: 20:30", 'close: "20:30"'), encoding="utf-8")
         wait_for(lambda: "編集テスト" in fetch(url + "police/"))
 

@@ -83,7 +83,22 @@ def test_one_wave_dash_in_japanese_text(site, client):
     pages = list(japanese_pages(site)) + list(typography.relay_pages(client))
     assert [name for name, html in pages if FULLWIDTH_TILDE in html] == []
     support = dict(pages)["support/index.html"]
-    assert f"9:00{WAVE_DASH}21:00" in support and f"12月29日{WAVE_DASH}1月3日" in support
+    assert f"9:00{WAVE_DASH}21:00" in support
+
+
+def test_a_closed_period_with_its_dates_gets_the_wave_dash():
+    """The New Year closure shows its name alone (its dates are assumed); a period whose
+    dates are known shows them, with the site's wave dash."""
+    from safeline.hotlines import hours
+    from safeline.hotlines.model import load
+    from tests.support.site import catalog
+
+    directory = load(ROOT / "data" / "hotlines.yaml")
+    known = {key: period.model_copy(update={"assumed": None}) for key, period in directory.closed_periods.items()}
+    dated = directory.model_copy(update={"closed_periods": known})
+    line = next(line for line in directory.lines if line.id == "tokyo-womens-plaza-women")
+    assert hours.closures_text(dated, line, catalog("ja").gettext, "ja") == f"年末年始（12月29日{WAVE_DASH}1月3日）"
+    assert hours.closures_text(directory, line, catalog("ja").gettext, "ja") == "年末年始"
 
 
 def test_hours_in_japanese_get_the_site_marks():

@@ -88,6 +88,11 @@ def closures_text(directory: Directory, line: Line, _: Gettext, locale: str, tod
     if line.closed_on_holidays:
         parts.append(_("national holidays"))
     for period in directory.closures(line):
+        if period.assumed is not None:
+            # The sources name the period only in words (年末年始): so does the page; the dates
+            # are the data's assumption, used by the badge alone.
+            parts.append(period.name[locale])
+            continue
         # Any year will do for month-day pairs; the second year makes 12-29..01-03 a forward span.
         start = datetime.date(2024, *period.from_)
         end = datetime.date(2024 if period.to >= period.from_ else 2025, *period.to)

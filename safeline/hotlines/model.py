@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -126,6 +127,11 @@ def _web_url(value: str) -> str:
     return value
 
 
+# Safeline's own earlier page, the seed of this site: a line may name it as its source only
+# while no official page states the number and hours, and must then say so (source_note).
+SEED_HOSTS = ("www.safe-line.jp", "safe-line.jp")
+
+
 def _source_url(value: str) -> str:
     if not re.fullmatch(r"https://[^\s/?#]+\.[^\s/?#]+(/\S*)?", value):
         raise ValueError(
@@ -225,11 +231,16 @@ class ExtraOpening(_Strict):
 
 
 class ClosedPeriod(_Strict):
-    """A period closed every year, e.g. the New Year holidays; may run over the new year."""
+    """A period closed every year, e.g. the New Year holidays; may run over the new year.
+
+    ``assumed`` says, in both languages, what was assumed about the dates when the sources
+    name the period only in words (「年末年始」): the page then shows the name alone, as the
+    sources do, the badge still uses ``from``/``to``, and ./run check lists the assumption."""
 
     name: Localized
     from_: MonthDay = Field(alias="from")
     to: MonthDay
+    assumed: Localized | None = None
 
 
 class WebLink(_Strict):
@@ -263,7 +274,13 @@ class Line(_Strict):
     eligibility: Localized
     note: Localized | None = None
     source: SourceUrl
+    source_note: Localized | None = None  # required when source is the seed page (checked below)
     checked: Checked
+
+    @property
+    def seed_only(self) -> bool:
+        """The only source at hand is Safeline's own earlier page: to be confirmed by phone."""
+        return urlsplit(self.source).hostname in SEED_HOSTS
 
     @property
     def regular(self) -> bool:
@@ -372,6 +389,7 @@ def _semantic_problems(directory: Directory) -> list[Problem]:
         for n, line in enumerate(org.lines):
             here = ("organisations", o, "lines", n)
             problems += _hours_kind_problems(line, here)
+            problems += _source_note_problems(line, here)
             for c, name in enumerate(line.closed_periods):
                 if name not in directory.closed_periods:
                     known = ", ".join(directory.closed_periods) or "none defined"
@@ -390,6 +408,19 @@ def _semantic_problems(directory: Directory) -> list[Problem]:
                     taken.setdefault(day, []).append((b, block))
             problems += _one_off_problems(line, here)
     return problems
+
+
+def _source_note_problems(line: Line, here: Loc) -> list[Problem]:
+    """A line sourced only to the seed page says so in words; no other line has that note."""
+    if line.seed_only and line.source_note is None:
+        return [Problem(here + ("source",), "this source is Safeline's own earlier page, not an official one: add "
+                        "source_note: in both languages (ja, en) saying so, and list the line in README.md under "
+                        "「電話で確かめること」 (to confirm by phone)")]
+    if not line.seed_only and line.source_note is not None:
+        return [Problem(here + ("source_note",), "source_note is only for a line whose source is Safeline's own earlier "
+                        "page (https://www.safe-line.jp/); this line has an official source: remove source_note",
+                        at_key=True)]
+    return []
 
 
 def _hours_kind_problems(line: Line, here: Loc) -> list[Problem]:
@@ -537,3 +568,29 @@ def stale_checks(path: str | Path, shown_as: str | None = None, today: datetime.
                                   "and the hours, correct them if needed, then write today's date here")
                 warnings.append(_format(name, root, problem))
     return warnings
+
+
+def assumptions(path: str | Path, shown_as: str | None = None) -> list[tuple[str, str]]:
+    """What the data assumes rather than knows, one line each, ``file:LINE:COL path: …`` like
+    the errors: closed periods whose dates the sources do not give (``assumed``), and lines
+    whose only source is the seed page (``source_note``), as ``(kind, line)`` with kind
+    "assumed" or "seed".  ./run check prints them; they are reminders to confirm, never failures."""
+    path = Path(path)
+    name = shown_as or str(path)
+    directory = load(path, shown_as=name)
+    root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    found = []
+    for key, period in directory.closed_periods.items():
+        if period.assumed is not None:
+            (m1, d1), (m2, d2) = period.from_, period.to
+            problem = Problem(("closed_periods", key, "assumed"),
+                              f"the dates of {period.name.en} ({m1:02d}-{d1:02d} to {m2:02d}-{d2:02d}) are assumed: "
+                              f"{period.assumed.en}")
+            found.append(("assumed", _format(name, root, problem)))
+    for o, org in enumerate(directory.organisations):
+        for n, line in enumerate(org.lines):
+            if line.source_note is not None:
+                problem = Problem(("organisations", o, "lines", n, "source_note"),
+                                  f"{line.id} ({line.phone}) has no official source yet: {line.source_note.en}")
+                found.append(("seed", _format(name, root, problem)))
+    return found
