@@ -168,14 +168,17 @@ def test_the_under_18_page_shows_the_childrens_lines(page, lang):
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_card_headings_sit_below_the_heading_before_them(page, lang):
-    """No level skipped: right under the title h2, under an h2 an h3."""
-    levels = re.findall(r"<h(\d)[^>]*>", main_of(page("police", lang).html))
-    assert levels[:4] == ["1", "2", "2", "2"]
-    main = main_of(page("under-18", lang).html)
-    before = main.split('<article class="line" id="mext-children-sos"', 1)[0]
-    assert re.findall(r"<h(\d)", before)[-1] == "2"
-    assert '<h3 id="mext-children-sos-name"' in main
+@pytest.mark.parametrize("slug", ["police", "under-18"])
+def test_card_headings_sit_below_the_heading_before_them(page, slug, lang):
+    """No level skipped: each card's heading is one below the heading before the marker."""
+    main = main_of(page(slug, lang).html)
+    levels = [int(level) for level in re.findall(r"<h(\d)[^>]*>", main)]
+    assert levels[0] == 1
+    assert all(later <= earlier + 1 for earlier, later in zip(levels, levels[1:])), levels
+    for line_id in card_ids(main):
+        before = main.split(f'<article class="line" id="{line_id}"', 1)[0]
+        above = [level for level in re.findall(r"<h(\d)", before.split('<article class="line"', 1)[0])][-1]
+        assert f'<h{int(above) + 1} id="{line_id}-name"' in main, (line_id, above)
 
 
 def build_with_page(tmp_path, slug: str, lang: str, edit) -> tuple[object, str]:
