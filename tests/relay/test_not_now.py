@@ -116,3 +116,23 @@ def test_a_bad_hotlines_file_stops_the_relay_with_one_line_per_problem(relay_env
     assert lines[0] == "relay: refusing to start:"
     assert len(lines) == 3 and all(line.startswith(f"{bad}:") for line in lines[1:]), lines
     assert "double quotes" in lines[1] and "double quotes" in lines[2]
+
+
+def test_the_new_japanese_states_use_full_width_punctuation(relay_env, catalogs):
+    """The states safeline.typography.relay_pages does not visit: 429 and 503 of both forms (with
+    the lines open now), and the confirmations of a report with the police box or without an address."""
+    from safeline import typography
+
+    waiting = relay_at(relay_env, TUESDAY_MORNING, RELAY_RATELIMIT="3 per hour").test_client()
+    reference, code = sent_codes(waiting, submit(waiting, police="yes"))
+    pages = {"confirmation without an address": waiting.get(submit(waiting, urls="", where="アプリの中").headers["Location"])}
+    pages["report 429"] = submit(waiting)
+    pages["addition 429"] = submit_more(waiting, reference=reference, code=code)
+    busy = relay_at(relay_env, TUESDAY_MORNING, RELAY_RATELIMIT_SITE="1 per hour").test_client()
+    first = submit(busy, police="yes")
+    pages["confirmation with the police box"] = busy.get(first.headers["Location"])
+    pages["report 503"] = submit(busy)
+    pages["addition 503"] = submit_more(busy, reference=reference, code=code)
+    found = [finding for name, response in pages.items()
+             for finding in typography.findings(response.get_data(as_text=True), name)]
+    assert found == []
