@@ -6,7 +6,8 @@
     flask --app relay deliver   the delivery worker
 
 Data flow: form → validate (report) → seal (OpenPGP, in memory) → outbox (fsync) → SMTP.
-It starts only when its configuration, staff keys, outbox and catalogs are all sound.
+It starts only when its configuration, staff keys, outbox, catalogs and consultation lines
+(data/hotlines.yaml, for the pages that list the lines open now) are all sound.
 """
 
 from __future__ import annotations
