@@ -56,7 +56,9 @@ def test_at_night_the_429_page_says_wait_and_lists_the_lines_open_now(relay_env,
     assert calls.count("tel:110") == 1
     lines = open_lines(page)
     assert "tel:110" not in [tel for tel, _ in lines]
-    assert all(ALL_DAY[lang] in words for _, words in lines), lines  # at 23:00 only the 24-hour ones
+    assert "tel:%238103" in [tel for tel, _ in lines] and ALL_DAY[lang] in dict(lines)["tel:%238103"]
+    all_day = [ALL_DAY[lang] in words for _, words in lines]
+    assert all_day == sorted(all_day, reverse=True), lines  # every 24-hour line before the others
     assert emergency.get("aria-labelledby") == "open-now-title"
 
 
