@@ -15,7 +15,7 @@ def test_catalogs_are_complete_and_current():
 
 
 def copy_project(tmp_path):
-    for name in ("babel.cfg", "theme", "plugins", "relay"):
+    for name in ("babel.cfg", "theme", "plugins", "relay", "safeline"):
         source = ROOT / name
         if source.is_dir():
             shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
