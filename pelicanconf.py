@@ -49,8 +49,13 @@ PLUGINS = [
     "pelican.plugins.i18n",
     "pelican.plugins.hotlines",
     "pelican.plugins.navigation",
+    "pelican.plugins.contact_address",
     "pelican.plugins.audit",
 ]
+# The address staff write to reporters from, in place of [contact-address] on the privacy page;
+# the relay shows its RELAY_CONTACT_ADDRESS on the form (the same development value here).
+# Production: publishconf.py reads SAFELINE_CONTACT_ADDRESS.
+CONTACT_ADDRESS = "contact@safeline.test"
 HOTLINES_DATA = str(ROOT / "data" / "hotlines.yaml")
 I18N_CATALOGS = str(CATALOGS)
 

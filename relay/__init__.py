@@ -6,7 +6,8 @@
     flask --app relay deliver   the delivery worker
 
 Data flow: form → validate (report) → seal (OpenPGP, in memory) → outbox (fsync) → SMTP.
-It starts only when its configuration, staff keys, outbox and catalogs are all sound.
+It starts only when its configuration, staff keys, outbox, catalogs and consultation lines
+(data/hotlines.yaml, for the pages that list the lines open now) are all sound.
 """
 
 from __future__ import annotations
@@ -25,20 +26,24 @@ from .followup import FollowUps
 from .frame import Frame
 from .intake import Intake
 from .keys import StaffKeyError, is_development_key, load_staff_keys
+from .open_now import HOTLINES, Lines
 from .outbox import Outbox, OutboxUnwritableError
 from .problems import Problems
 from .quota import Quota, Store
+from .receipt import Receipts
 from .token import FormTokens, SpentTokens
 
 MAX_BODY = 64 * 1024
 
 
-def create_app(environ=None, *, clock=time.time) -> Flask:
+def create_app(environ=None, *, clock=time.time, hotlines=HOTLINES) -> Flask:
     """Build the relay from ``environ`` (default: the process environment); fail closed.
 
     Called where a process starts (gunicorn, ``flask --app relay …``): a problem with the
-    settings, the staff keys, the outbox or the catalogs ends it with one line per problem.
-    ``clock`` (wall-clock seconds) is what form tokens and limits read the time from.
+    settings, the staff keys, the outbox, the catalogs or the consultation lines
+    (``hotlines``, data/hotlines.yaml) ends it with one line per problem.  ``clock``
+    (wall-clock seconds) is what form tokens, limits, the confirmation's address and the
+    lines open now read the time from.
     """
     try:
         settings = Settings.from_env(environ)
@@ -53,7 +58,10 @@ def create_app(environ=None, *, clock=time.time) -> Flask:
             app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxies, x_proto=settings.proxies, x_host=0)
         store = settings.ratelimit_storage
         app.extensions.update(
-            frame=Frame(quick_exit_url=settings.quick_exit_url),
+            frame=Frame(quick_exit_url=settings.quick_exit_url, contact_address=settings.contact_address,
+                        staff_language=settings.staff_language),
+            lines=Lines(hotlines, clock=clock),
+            receipts=Receipts(settings.secret_key, clock=clock),
             tokens=FormTokens(settings.secret_key, min_fill_seconds=settings.min_fill_seconds,
                               spent=SpentTokens.from_uri(store), clock=clock),
             followups=(followups := FollowUps(settings.secret_key, settings.mail_from.rsplit("@", 1)[-1])),

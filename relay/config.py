@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from email_validator import EmailNotValidError, validate_email
 from limits import parse_many
 
-from safeline.site import QUICK_EXIT_URL
+from safeline.site import LANGUAGES, QUICK_EXIT_URL
 
 from .problems import Problems
 from .smtp import SmtpTarget
@@ -41,6 +41,9 @@ DEVELOPMENT_DEFAULTS = {
     "RELAY_STAFF_KEYS": str(DEV / "keys" / "staff.pub.asc"),
     "RELAY_MAIL_TO": "staff@safeline.test",
     "RELAY_MAIL_FROM": "relay@safeline.test",
+    # The address staff write to reporters from, shown on the form and the privacy page, so
+    # that a reporter can recognise (and let through a filter) the mail that will come.
+    "RELAY_CONTACT_ADDRESS": "contact@safeline.test",
     "RELAY_SMTP_URL": "smtp://127.0.0.1:8025",
     "RELAY_OUTBOX": str(DEV / "outbox"),
     "RELAY_SITE_ORIGIN": "http://127.0.0.1:8000",
@@ -61,6 +64,7 @@ OPTIONAL_DEFAULTS = {
     "RELAY_OUTBOX_MAX_MB": "200",
     "RELAY_MIN_FILL_SECONDS": "3",
     "RELAY_QUICK_EXIT_URL": QUICK_EXIT_URL,
+    "RELAY_STAFF_LANGUAGE": "ja",  # the language staff write to reporters in
 }
 ENVIRONMENTS = ("development", "production")
 # What to write, for a required variable whose right value is the same on every machine.
@@ -220,6 +224,8 @@ class Settings:
     min_fill_seconds: float
     proxies: int  # how many reverse proxies in front (ProxyFix trusts that many)
     quick_exit_url: str
+    contact_address: str  # where staff's mail to reporters comes from
+    staff_language: str  # the language staff write to reporters in, one of the site's
 
     @property
     def production(self) -> bool:
@@ -261,6 +267,11 @@ class Settings:
         quick_exit = read.get("RELAY_QUICK_EXIT_URL")
         if not quick_exit.startswith("https://"):
             read.problems.append(f"RELAY_QUICK_EXIT_URL: must start with https://, not {quick_exit!r}")
+        contact_address = read.address("RELAY_CONTACT_ADDRESS")
+        staff_language = read.get("RELAY_STAFF_LANGUAGE")
+        if staff_language not in LANGUAGES:
+            read.problems.append(f"RELAY_STAFF_LANGUAGE: must be one of the site's languages "
+                                 f"({', '.join(LANGUAGES)}), not {staff_language!r}")
         read.done()
         return cls(
             env=read.env,
@@ -280,6 +291,8 @@ class Settings:
             min_fill_seconds=min_fill,
             proxies=proxies,
             quick_exit_url=quick_exit,
+            contact_address=contact_address,
+            staff_language=staff_language,
         )
 
 

@@ -98,7 +98,7 @@ def load_translations(catalogs: Path = CATALOGS) -> dict[str, Translations]:
 class Frame:
     """The Jinja environment and everything the shared templates need from the site."""
 
-    def __init__(self, *, quick_exit_url: str):
+    def __init__(self, *, quick_exit_url: str, contact_address: str = "", staff_language: str = DEFAULT_LANG):
         self.pages = read_pages()
         self.translations = load_translations()
         self.env = Environment(
@@ -119,6 +119,10 @@ class Frame:
             DEFAULT_LANG=DEFAULT_LANG,
             LANGUAGE_NAMES=LANGUAGE_NAMES,
             QUICK_EXIT_URL=quick_exit_url,
+            # The address staff write from, and the language they write in (RELAY_CONTACT_ADDRESS,
+            # RELAY_STAFF_LANGUAGE): the form says both, so that the mail is expected and understood.
+            CONTACT_ADDRESS=contact_address,
+            STAFF_LANGUAGE=staff_language,
         )
 
     def page_url(self, slug: str, lang: str) -> str:

@@ -64,11 +64,14 @@ class Addition:
     urls: tuple[str, ...]
     description: str
     lang: Lang
+    where: str = ""  # as in a report: where the images are when there is no web address
 
     def fields(self) -> dict:
-        """The addition's own fields, JSON-ready; its reference is the report's."""
+        """The addition's own fields, JSON-ready; its reference is the report's.  ``where`` was
+        added later than the others (format 1 readers ignore a field they do not know)."""
         return {
             "urls": list(self.urls),
+            "where": self.where,
             "description": self.description,
             "language": self.lang,
         }
@@ -87,7 +90,7 @@ MAX_WHERE = 1000
 # offers "other" (someone else), which the view answers with what else can be done.
 ROLES = ("self", "guardian")
 FIELDS = ("role", "email", "contact_safety", "urls", "where", "description", "police", "consent")  # in the form's order
-ADDITION_FIELDS = ("reference", "code", "urls", "description")  # the form that adds to a report
+ADDITION_FIELDS = ("reference", "code", "urls", "where", "description")  # the form that adds to a report
 REFERENCE = re.compile(r"SL-[2-9A-HJKMNP-TV-Z]{4}-[2-9A-HJKMNP-TV-Z]{4}")
 CODE_DIGITS = 8
 
@@ -219,13 +222,7 @@ def validate(form, lang: str) -> tuple[Report | None, Errors]:
     contact_safety = clean_text(form.get("contact_safety", ""))
     _check_length(add, "contact_safety", contact_safety, MAX_CONTACT_SAFETY)
 
-    # The seed asks for "the URL and so on": images in an app, a closed group or messages have
-    # no address, and saying where they are (service, account) is then the way to report.
-    where = clean_text(form.get("where", ""))
-    urls, problems = check_urls(form.get("urls", ""), missing=None if where else NO_URL_OR_PLACE)
-    if problems:
-        errors["urls"] = problems
-    _check_length(add, "where", where, MAX_WHERE)
+    urls, where = check_places(form, errors)
 
     description = clean_text(form.get("description", ""))
     if not description:
@@ -242,9 +239,26 @@ def validate(form, lang: str) -> tuple[Report | None, Errors]:
                   police_referral=form.get("police") == "yes", contact_safety=contact_safety, where=where), {}
 
 
+def check_places(form, errors: Errors) -> tuple[list[str], str]:
+    """Where the images are, by the one rule of the report and the addition: addresses (URLs),
+    or, when they have none, words saying where (``where``); one of the two is required.
+    Problems go into ``errors``; returns the addresses and the words, checked.
+
+    The seed asks for "the URL and so on": images in an app, a closed group or messages have
+    no address, and saying where they are (service, account) is then the way to report.
+    """
+    where = clean_text(form.get("where", ""))
+    urls, problems = check_urls(form.get("urls", ""), missing=None if where else NO_URL_OR_PLACE)
+    if problems:
+        errors["urls"] = problems
+    _check_length(lambda field, message, *params: errors.setdefault(field, []).append(Problem(message, params)),
+                  "where", where, MAX_WHERE)
+    return urls, where
+
+
 def validate_addition(form, lang: str) -> tuple[Addition | None, Errors]:
-    """The form that adds to a report: its reference, follow-up code, addresses (required, as in
-    a report) and words (optional).  Reference and code are taken as people copy them: in any
+    """The form that adds to a report: its reference, follow-up code, addresses or where the
+    images are (one of the two, as in a report: ``check_places``) and words (optional).  Reference and code are taken as people copy them: in any
     case, with spaces or hyphens, in full-width characters."""
     errors: Errors = {}
 
@@ -258,14 +272,12 @@ def validate_addition(form, lang: str) -> tuple[Addition | None, Errors]:
     if len(code) != CODE_DIGITS:
         add("code", N_("Enter the follow-up code shown with the reference number: {digits} digits."), ("digits", CODE_DIGITS))
 
-    urls, problems = check_urls(form.get("urls", ""))
-    if problems:
-        errors["urls"] = problems
+    urls, where = check_places(form, errors)
     description = clean_text(form.get("description", ""))
     _check_length(add, "description", description, MAX_DESCRIPTION)
     if errors:
         return None, errors
-    return Addition(reference=reference, urls=tuple(urls), description=description, lang=lang), {}
+    return Addition(reference=reference, urls=tuple(urls), description=description, lang=lang, where=where), {}
 
 
 def normal_reference(typed: str) -> str:

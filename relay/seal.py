@@ -117,7 +117,8 @@ def _inner(report: Report, *, reference: str, received_at: datetime, headers: di
     record = report_record(report, reference=reference, received_at=received_at)
     boundary = _boundary()
     if record["kind"] == "addition":
-        subject = f"セーフライン通報 {reference} への追加（URL {len(record['urls'])}件）"
+        urls = f"URL {len(record['urls'])}件" if record["urls"] else "URLなし"
+        subject = f"セーフライン通報 {reference} への追加（{urls}）"
         staff_text = _addition_text(record)
     else:
         role = ROLES.get(record["role"], record["role"])
@@ -159,7 +160,7 @@ def _staff_text(record: dict) -> str:
         f"警察の相談窓口の紹介: {'希望する' if record['police_referral'] else '希望なし'}",
         "",
         *_urls(record),
-        *(["URLのない場所（サービス名・アカウント名など）:", record["where"], ""] if record["where"] else []),
+        *_where(record),
         "内容:",
         record["description"] if record["description"] else "（記入なし）",
         "",
@@ -177,6 +178,7 @@ def _addition_text(record: dict) -> str:
         "通報者が、受付番号と追加用コードを入力して送りました。",
         "",
         *_urls(record),
+        *_where(record),
         "追加の説明:",
         record["description"] if record["description"] else "（記入なし）",
         "",
@@ -192,6 +194,12 @@ def _received(record: dict) -> list[str]:
         f"受付日時: {received}（日本時間）",
         f"フォームの言語: {LANGUAGES.get(language, language)}（{language}）",
     ]
+
+
+def _where(record: dict) -> list[str]:
+    if not record["where"]:
+        return []
+    return ["URLのない場所（サービス名・アカウント名など）:", record["where"], ""]
 
 
 def _urls(record: dict) -> list[str]:

@@ -6,7 +6,10 @@ addition to a report already sent (``report/more``), each with ``…/sent/`` bel
 confirmation; ``report/other`` tells someone who may not report what they can do.  Whatever
 happens, the reporter gets the same form back with everything they typed, and a message in
 their language that says what to do; never a traceback.  The reference number reaches the
-confirmation page signed and short-lived; nothing that the reporter typed ever goes into a URL.
+confirmation page encrypted and short-lived (relay.receipt): nothing readable goes into a URL,
+neither what the reporter typed nor the reference.  When a report cannot be taken now (429,
+503), the page says so in its heading and lists the consultation lines open at that moment
+(relay.open_now).
 
 An addition is taken only with the follow-up code of its reference (relay.followup).  A wrong
 pair is counted by the limits on accepted reports as if it were one, so that guessing a code
@@ -27,7 +30,6 @@ from dataclasses import dataclass
 from flask import Blueprint, current_app, redirect, request
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 
 from safeline.site import LANGUAGES, N_, lang_of_path, page_path
@@ -36,9 +38,10 @@ from . import abuse, headers
 from .config import Settings
 from .frame import Page
 from .quota import Refused
+from .receipt import Receipt
 from .report import (
-    ADDITION_FIELDS, FIELDS, MAX_CONTACT_SAFETY, MAX_DESCRIPTION, MAX_URLS, MAX_WHERE, ROLES, Problem, normal_code,
-    validate, validate_addition,
+    ADDITION_FIELDS, FIELDS, MAX_CONTACT_SAFETY, MAX_DESCRIPTION, MAX_URLS, MAX_WHERE, ROLES, Addition, Problem, Report,
+    normal_code, validate, validate_addition,
 )
 from .token import PENDING, TokenProblem
 
@@ -57,8 +60,18 @@ NOTICES = {
     "ratelimited": N_("Many reports have been sent from this connection. Please wait an hour and send again: what you typed is still here."),
     "already_sent": N_("This form was already sent, and that report arrived. To send another report, fill in the form again."),
 }
-# Notices that mean the report cannot be taken now: the page offers the phone instead.
-CALL_INSTEAD = ("unavailable", "busy")
+# Notices that mean the report cannot be taken now: the summary's heading says what happened
+# (not "there is a problem" with what was typed), and the page lists the lines open now.
+NOT_NOW = {
+    "ratelimited": N_("Please wait"),
+    "busy": N_("We cannot take reports just now"),
+    "unavailable": N_("We cannot take reports just now"),
+}
+# The language staff write in (RELAY_STAFF_LANGUAGE), said on the pages of the other languages.
+STAFF_WRITE_IN = {
+    "ja": N_("Staff will write to you in Japanese."),
+    "en": N_("Staff will write to you in English."),
+}
 PAGE_BUDGET = 100_000  # bytes: the largest form page the relay sends back
 NOT_SHOWN = N_("What was entered here was far longer than the form allows, so it is not shown again. Please enter it again, shorter.")
 
@@ -94,7 +107,7 @@ REPORT = Form("report", N_("Report form"), "report.html", FIELDS,
               summary=N_("Tell us where intimate images or videos shared without consent can be found. We will ask the websites to remove them, free of charge."),
               sent_summary=N_("Your report has reached us: what happens next, and how to add to it."))
 MORE = Form("report/more", N_("Add to a report you sent"), "report-more.html", ADDITION_FIELDS,
-            ("reference", "code", "urls", "description"), validate_addition, "accept_addition",
+            ("reference", "code", "urls", "where", "description"), validate_addition, "accept_addition",
             N_("Added to your report"), "report-more-sent.html",
             summary=N_("Add more addresses or details to a report you already sent, with its reference number and follow-up code."),
             sent_summary=N_("What you added has reached us and is handled with your earlier report."))
@@ -116,7 +129,9 @@ ERRORS = {
     413: (N_("The form is too large"), N_("What was sent is larger than the form allows. Please shorten the description or send fewer addresses at once.")),
     429: (N_("Please wait"), N_("Please wait an hour and try again.")),
     500: (N_("Something went wrong on our side"), N_("Please try again in a few minutes.")),
+    503: (N_("We cannot take reports just now"), N_("Please try again in an hour.")),
 }
+WAIT = (429, 503)  # the error pages that also list the lines open now
 
 
 def make_blueprint(settings: Settings, limiter: Limiter) -> Blueprint:
@@ -178,6 +193,16 @@ def page_for(lang: str, slug: str, title: str, summary: str = "") -> Page:
     return page
 
 
+def staff_language_note(lang: str) -> str | None:
+    """On a page in another language than staff write in: which one they write in."""
+    staff = current_app.config["RELAY_SETTINGS"].staff_language
+    return current_app.extensions["frame"].gettext(lang)(STAFF_WRITE_IN[staff]) if staff != lang else None
+
+
+def open_now(lang: str):
+    return current_app.extensions["lines"].open_now(current_app.extensions["frame"].gettext(lang), lang)
+
+
 def render_form(form: Form, lang: str, *, values=None, errors=None, notice=None, token=None, status=200):
     frame = current_app.extensions["frame"]
     gettext = frame.gettext(lang)
@@ -196,7 +221,10 @@ def render_form(form: Form, lang: str, *, values=None, errors=None, notice=None,
         values=values,
         errors=rendered,
         notice=gettext(NOTICES[notice]) if notice else None,
-        call_instead=notice in CALL_INSTEAD,
+        heading=gettext(NOT_NOW[notice]) if notice in NOT_NOW else None,
+        open_now=open_now(lang) if notice in NOT_NOW else None,
+        lost_code=form is MORE and notice in NOT_NOW,  # waiting may not help one who lost the code
+        staff_language=staff_language_note(lang),
         token=token or current_app.extensions["tokens"].issue(),
     )
     html = frame.render(form.template, **context)
@@ -219,8 +247,9 @@ def error_page(lang: str, status: int):
     title, message = ERRORS.get(status, ERRORS[400])
     form = form_at(request.path)
     page = page_for(lang, form.slug, title, message)
-    return frame.render("error.html", page=page, message=frame.gettext(lang)(message),
-                        form_path=form.path(lang)), status
+    return frame.render("error.html", page=page, message=frame.gettext(lang)(message), form_path=form.path(lang),
+                        open_now=open_now(lang) if status in WAIT else None,
+                        lost_code=form is MORE and status in WAIT, report_path=REPORT.path(lang)), status
 
 
 def form_values(form: Form) -> dict[str, str]:
@@ -276,8 +305,8 @@ def submit(form: Form):
     held = tokens.spent.claim(ticket.nonce)
     if held == PENDING:
         return render_form(form, lang, values=values, notice="pending", status=409)
-    if held:
-        return redirect(sent_url(form, lang, held), code=303)  # the same form sent twice: one report
+    if held:  # the same form sent twice: one report
+        return redirect(sent_url(form, lang, receipt_of(held, item)), code=303)
     # From here until the report is stored, both the token and the report's place in the
     # limits are held; whatever ends the request without a stored report gives both back,
     # even an exception outside Exception (gunicorn ending a worker that timed out), so the
@@ -307,7 +336,7 @@ def submit(form: Form):
     tokens.spent.settle(ticket.nonce, reference)
     log.info("accepted %s%s: %d bytes sealed in %d ms", "addition to " if form is MORE else "", reference, size,
              (time.perf_counter() - started) * 1000)
-    return redirect(sent_url(form, lang, reference), code=303)
+    return redirect(sent_url(form, lang, receipt_of(reference, item)), code=303)
 
 
 def refuse(form: Form, lang: str, values: dict[str, str], refused: Refused):
@@ -333,31 +362,32 @@ def already_accepted(token: str) -> str | None:
     return held if held and held != PENDING else None
 
 
-def _sent_signer(form: Form) -> URLSafeTimedSerializer:
-    signers = current_app.extensions.setdefault("sent_signers", {})
-    if form.slug not in signers:  # one per app and form: it derives its key once, not on every redirect
-        salt = "relay.sent" if form is REPORT else f"relay.sent.{form.slug}"
-        signers[form.slug] = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
-    return signers[form.slug]
+def receipt_of(reference: str, item: Report | Addition | None) -> Receipt:
+    """What the confirmation says of ``item``, accepted under ``reference``."""
+    if item is None:
+        return Receipt(reference)
+    return Receipt(reference, police=getattr(item, "police_referral", False), no_address=not item.urls)
 
 
-def sent_url(form: Form, lang: str, reference: str) -> str:
-    return f"{form.path(lang)}sent/?r={_sent_signer(form).dumps(reference)}"
+def sent_url(form: Form, lang: str, receipt: Receipt) -> str:
+    return f"{form.path(lang)}sent/?r={current_app.extensions['receipts'].seal(form.slug, receipt)}"
 
 
 def sent(form: Form):
     """The confirmation.  The link works for an hour: the device may be someone else's to look
-    at later, and its history then shows the page without the numbers."""
+    at later, and its history then shows the page without the numbers; the link itself holds
+    nothing readable (relay.receipt)."""
     lang = lang_of_path(request.path)
-    try:
-        reference = _sent_signer(form).loads(request.args.get("r", ""), max_age=3600)
-    except BadSignature:
-        reference = None  # an old or copied link: say the general things, without a number
+    # An old, changed or copied link: say the general things, without a number.
+    receipt = current_app.extensions["receipts"].open(form.slug, request.args.get("r", ""))
     frame = current_app.extensions["frame"]
     page = page_for(lang, f"{form.slug}/sent", form.sent_title, form.sent_summary)
+    reference = receipt.reference if receipt else None
     code = current_app.extensions["followups"].code(reference) if reference and form is REPORT else None
     return frame.render(form.sent_template, page=page, reference=reference, code=code,
-                        more_path=MORE.path(lang))
+                        police=bool(receipt and receipt.police), no_address=bool(receipt and receipt.no_address),
+                        more_path=MORE.path(lang), report_path=REPORT.path(lang),
+                        staff_language=staff_language_note(lang))
 
 
 # -- before and after every request ----------------------------------------------------------
@@ -383,7 +413,8 @@ def too_many(error: RateLimitExceeded):
         return http_error(refused)
     accepted = already_accepted(values.get("token", ""))
     if accepted:
-        return redirect(sent_url(form, lang, accepted), code=303)
+        item, _ = form.validate(values, lang)  # the same form again: what its confirmation says
+        return redirect(sent_url(form, lang, receipt_of(accepted, item)), code=303)
     return render_form(form, lang, values=values, notice="ratelimited", status=429)
 
 

@@ -70,7 +70,8 @@ def test_production_alternates_are_absolute(tmp_path):
 
     result = subprocess.run(
         [sys.executable, "-m", "pelican", str(ROOT / "content"), "-s", str(ROOT / "publishconf.py"), "-o", str(tmp_path), "-e", "STRICT=true"],
-        cwd=ROOT, capture_output=True, text=True, env={**__import__("os").environ, "SITE_ORIGIN": "https://safeline.test"},
+        cwd=ROOT, capture_output=True, text=True, env={**__import__("os").environ, "SITE_ORIGIN": "https://safeline.test",
+                                         "SAFELINE_CONTACT_ADDRESS": "contact@safeline.example"},
     )
     assert result.returncode == 0, result.stdout + result.stderr
     alternates = dict(ALTERNATE.findall((tmp_path / "en" / "faq" / "index.html").read_text(encoding="utf-8")))

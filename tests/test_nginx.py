@@ -107,6 +107,7 @@ def served(site, tmp_path_factory):
         "RELAY_RATELIMIT": "100 per hour",
         "RELAY_RATELIMIT_POSTS": "100 per hour",
         "RELAY_SITE_ORIGIN": nginx.origin,
+        "RELAY_CONTACT_ADDRESS": "contact@safeline.example",
         "RELAY_MIN_FILL_SECONDS": "1",
         "RELAY_PROXIES": "1",
         "RELAY_QUICK_EXIT_URL": "https://tenki.jp/",

@@ -233,6 +233,7 @@ def test_the_relay_and_the_worker_work_under_their_units_filters(confined, tmp_p
         "RELAY_RATELIMIT_STORAGE": redis.url,
         "RELAY_RATELIMIT": "1 per hour",
         "RELAY_SITE_ORIGIN": "https://safeline.example",
+        "RELAY_CONTACT_ADDRESS": "contact@safeline.example",
         "RELAY_MIN_FILL_SECONDS": "1",
         "RELAY_PROXIES": "1",
         "RELAY_BIND": f"127.0.0.1:{port}",

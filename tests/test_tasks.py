@@ -123,8 +123,10 @@ def test_check_and_build_fail_on_bad_data(project):
 
 
 def test_publish_builds_the_production_site(project):
-    result = invoke(project, "publish")
+    # The public build needs the address staff write from (publishconf.py refuses to run without it).
+    result = invoke(project, "publish", env={**os.environ, "SAFELINE_CONTACT_ADDRESS": "contact@safeline.example"})
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "contact@safeline.example" in (project / "output" / "privacy" / "index.html").read_text(encoding="utf-8")
     assert (project / "output" / "index.html").is_file()
     assert (project / "output" / "en" / "support" / "index.html").is_file()
 

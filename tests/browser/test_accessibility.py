@@ -22,7 +22,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from tests.support.browser import RELAY_STATES, Recorder, new_page, open_relay_state, route_quick_exit
+from tests.support.browser import RELAY_STATES, Recorder, new_page, open_relay_state, route_quick_exit, start
 from tests.support.keys import GPG_SECRET
 from tests.support.reports import FORM_PATHS, REFERENCE, decrypt_mail
 from tests.support.site import LANGS, SLUGS, page_path
@@ -114,6 +114,47 @@ def test_every_relay_state_passes_axe_and_reflows(watched, stack, state, lang):
     open_relay_state(watched.page, stack, state, lang)
     assert watched.page.evaluate("document.documentElement.lang") == lang
     check_page(watched.page, f"relay {state} ({lang})")
+
+
+@pytest.fixture(scope="module")
+def waiting_stack(site, tmp_path_factory):
+    """A stack whose relay takes one report an hour from a client: after it, every form is 429."""
+    running = start(site, tmp_path_factory.mktemp("waiting"), RELAY_RATELIMIT="1 per hour")
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def test_the_pages_that_say_please_wait_pass_axe_and_reflow(context, waiting_stack):
+    """429 of both forms in both languages: the heading, the lines open now, the lost code."""
+    stack = waiting_stack
+    watched = new_page(context)
+    page = watched.page
+    open_relay_state(page, stack, "sent", "ja")
+    reference = page.locator("#reference").inner_text().strip()
+    code = page.locator("#followup-code").inner_text().strip()
+    for lang in LANGS:
+        for form, fields in ((FORM_PATHS[lang], {"#email": "hanako@example.jp", "#urls": "https://images.example.com/p/3",
+                                                  "#description": "A photo of me."}),
+                             (FORM_PATHS[lang] + "more/", {"#reference": reference, "#code": code,
+                                                           "#urls": "https://images.example.com/p/4"})):
+            page.goto(stack.url(form))
+            opened = time.monotonic()
+            if "#email" in fields:
+                page.check("#role-self")
+                page.check("#consent")
+            for selector, value in fields.items():
+                page.fill(selector, value)
+            stack.wait_to_send(opened)
+            with page.expect_navigation() as navigation:
+                page.locator("form.report-form button[type=submit]").click()
+            assert navigation.value.status == 429
+            assert page.locator("section.open-now a[href='tel:110']").count() == 1
+            page.set_viewport_size({"width": 1280, "height": 800})
+            check_page(page, f"relay 429 {form}")
+    page.close()
+    assert [e for e in watched.errors if not re.fullmatch(r"Failed to load resource: .* 429 .*", e)] == []
 
 
 # -- required in words; hints and errors tied to their fields --------------------------------

@@ -76,3 +76,34 @@ def test_a_report_without_a_web_address(context, stack, lang, js):
     subject, text, record = decrypt_mail(stack.received(reference), GPG_SECRET)
     assert record["urls"] == [] and record["where"] == where
     assert "URL: なし" in text and subject.endswith("URLなし）")
+
+
+# The panel in view, below the quick-exit band, with focus on it: measured once the page's
+# script has moved it there (report.js scrolls in the frame after focus moves).
+PANEL_IN_VIEW = """() => {
+  const panel = document.getElementById("role-other-panel");
+  const band = document.querySelector(".exit-bar").getBoundingClientRect();
+  const box = panel.getBoundingClientRect();
+  const text = [...panel.querySelectorAll("p")].map((p) => p.getBoundingClientRect());
+  const shown = text.filter((r) => r.top >= band.bottom - 1 && r.bottom <= innerHeight + 1);
+  return document.activeElement === panel && box.top >= band.bottom - 1
+    && shown.length >= Math.min(2, text.length) && text[0].bottom <= innerHeight;
+}"""
+
+
+@LANGS
+@pytest.mark.parametrize("width, height", [(390, 844), (320, 640)])
+def test_choosing_someone_else_brings_the_explanation_into_view_with_focus(browser, stack, lang, width, height):
+    context = browser.new_context(viewport={"width": width, "height": height})
+    route_quick_exit(context)
+    try:
+        page = context.new_page()
+        page.goto(stack.url(FORM_PATHS[lang]))
+        page.check("#role-other")
+        page.wait_for_function(PANEL_IN_VIEW, timeout=10_000)
+        assert page.evaluate("document.activeElement.getAttribute('tabindex')") == "-1"
+        # The quick exit's band still covers nothing of it after the page settles.
+        page.wait_for_timeout(300)
+        assert page.evaluate(PANEL_IN_VIEW)
+    finally:
+        context.close()

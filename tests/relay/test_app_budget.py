@@ -42,3 +42,25 @@ def test_every_relay_state_fits_the_budget(client, lang):
         assert len(parts) >= 2, f"{state}: no style sheet"
         size = sum(len(gzip.compress(part, compresslevel=6)) for part in parts)
         assert size <= BUDGET, f"{lang} {state}: {size} bytes gzip"
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_the_pages_that_say_not_now_fit_the_budget(app, lang):
+    """429 and 503 of both forms, with the lines open now and a long description kept."""
+    long_text = "写真の説明。" * 600
+    waiting = app(RELAY_RATELIMIT="1 per hour").test_client()
+    reference, code = sent_codes(waiting, submit(waiting, lang=lang))
+    busy = app(RELAY_RATELIMIT_SITE="1 per hour").test_client()
+    submit(busy, lang=lang)
+    states = {
+        "report 429": submit(waiting, lang=lang, description=long_text),
+        "addition 429": submit_more(waiting, lang=lang, reference=reference, code=code, description=long_text),
+        "report 503": submit(busy, lang=lang, description=long_text),
+        "addition 503": submit_more(busy, lang=lang, reference=reference, code=code, description=long_text),
+    }
+    for state, response in states.items():
+        assert response.status_code == int(state[-3:]), state
+        html = response.get_data(as_text=True)
+        assert 'class="open-now"' in html, state
+        size = sum(len(gzip.compress(part, compresslevel=6)) for part in [html.encode("utf-8"), *loaded_files(html)])
+        assert size <= BUDGET, f"{lang} {state}: {size} bytes gzip"

@@ -27,10 +27,11 @@ from tests.support.site import ROOT
 PREFIX = "relay: refusing to start:"
 FLASK = Path(sys.executable).with_name("flask")
 REQUIRED = ["RELAY_SECRET_KEY", "RELAY_STAFF_KEYS", "RELAY_MAIL_TO", "RELAY_MAIL_FROM", "RELAY_SMTP_URL",
-            "RELAY_OUTBOX", "RELAY_RATELIMIT_STORAGE", "RELAY_SITE_ORIGIN", "RELAY_PROXIES"]
+            "RELAY_OUTBOX", "RELAY_RATELIMIT_STORAGE", "RELAY_SITE_ORIGIN", "RELAY_PROXIES", "RELAY_CONTACT_ADDRESS"]
 # What production adds to the test settings: a shared store and a stated number of proxies.
 # (Nothing connects to this Redis unless a report is sent: tests that send one start a real one.)
-PRODUCTION = {"RELAY_ENV": "production", "RELAY_RATELIMIT_STORAGE": "redis://127.0.0.1:6379/0", "RELAY_PROXIES": "1"}
+PRODUCTION = {"RELAY_ENV": "production", "RELAY_RATELIMIT_STORAGE": "redis://127.0.0.1:6379/0", "RELAY_PROXIES": "1",
+              "RELAY_CONTACT_ADDRESS": "contact@safeline.example"}
 
 
 def refusal(env: dict) -> list[str]:
@@ -66,6 +67,9 @@ def named(lines: list[str]) -> list[str]:
     ("RELAY_MAIL_FROM", "relay@例え.jp", "its xn-- form"),
     ("RELAY_RATELIMIT_STORAGE", "memcached://127.0.0.1", "must be memory:// or redis://"),
     ("RELAY_QUICK_EXIT_URL", "http://tenki.jp/", "must start with https://"),
+    ("RELAY_CONTACT_ADDRESS", "staff at safeline", "is not an e-mail address"),
+    ("RELAY_CONTACT_ADDRESS", "相談@safeline.example", "must be written in ASCII"),
+    ("RELAY_STAFF_LANGUAGE", "fr", "must be one of the site's languages (ja, en), not 'fr'"),
 ])
 def test_one_bad_setting_is_one_line_naming_it(relay_env, catalogs, name, value, problem):
     # (An unknown RELAY_ENV is judged by production's rules, which these settings pass.)
@@ -127,7 +131,7 @@ def test_production_refuses_the_development_secret_and_an_http_origin(relay_env,
     ]
 
 
-@pytest.mark.parametrize("name", ["RELAY_MAIL_TO", "RELAY_SMTP_URL", "RELAY_SITE_ORIGIN"])
+@pytest.mark.parametrize("name", ["RELAY_MAIL_TO", "RELAY_SMTP_URL", "RELAY_SITE_ORIGIN", "RELAY_CONTACT_ADDRESS"])
 def test_production_refuses_each_development_default(relay_env, catalogs, name):
     lines = refusal({**relay_env, **PRODUCTION, name: DEVELOPMENT_DEFAULTS[name]})
     assert named(lines)[0] == name

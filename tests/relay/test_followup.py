@@ -91,7 +91,7 @@ def test_an_addition_reaches_staff_threaded_under_its_report(app, client, mail_s
         assert record == {
             "format": 1, "kind": "addition", "reference": reference, "received_at": record["received_at"],
             "urls": ["https://more.example.com/p/secret-path-77", "https://more.example.net/album/9"],
-            "description": "同じ写真がほかにもありました。", "language": lang,
+            "where": "", "description": "同じ写真がほかにもありました。", "language": lang,
         }, name
         assert "セーフライン通報への追加" in text and f"受付番号: {reference}" in text
         protected = unseal(addition_mail, secret)  # the protected headers say the same
@@ -165,7 +165,7 @@ def test_the_addition_form_has_the_report_forms_guards(client, lang):
     form = page.find("form")
     assert "novalidate" in form.attrs and form.get("method") == "post"
     controls = [e for e in page.elements if e.tag in ("input", "textarea") and e.get("type") != "hidden"]
-    assert {c.get("name") for c in controls} == {"reference", "code", "urls", "description", "website"}
+    assert {c.get("name") for c in controls} == {"reference", "code", "urls", "where", "description", "website"}
     for control in controls:
         assert len(page.find_all("label", for_=control.get("id"))) == 1
 

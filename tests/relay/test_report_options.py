@@ -80,7 +80,7 @@ def test_the_optional_texts_have_limits_that_are_explained(client, outbox_dir, f
     assert submit(client, lang="en", **{field: "あ" * limit}).status_code == 303
 
 
-@pytest.mark.parametrize("lang, words", [("ja", "あなただけが読むメールアドレス"), ("en", "Use an address that only you read.")])
+@pytest.mark.parametrize("lang, words", [("ja", "ご自身だけが読めるメールアドレス"), ("en", "Use an address that only you can read.")])
 def test_the_email_hint_asks_for_an_address_only_the_reporter_reads(client, lang, words):
     assert words in parse(client.get(FORM_PATHS[lang])).by_id("email-hint").text
 

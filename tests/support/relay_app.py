@@ -5,11 +5,12 @@ settings (made once per test), ``app(RELAY_RATELIMIT="2 per hour")`` a fresh one
 settings changed (``None`` removes a variable).  Every app of a test shares its outbox, its
 staff keys and its mail server.  ``deliver(app)`` is one pass of the real delivery worker over
 its outbox; ``outbox_files`` what waits there, and ``stored_record`` the fields of the one
-report waiting.
+report waiting.  ``Clock`` is a clock a test sets, for ``relay.create_app(env, clock=…)``.
 """
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +27,24 @@ SITE_ORIGIN = "https://safeline.example"
 # the envelope of the tests that hand messages to a mail server without a relay).
 RELAY_MAIL_FROM = "relay@safeline.example"
 RELAY_MAIL_TO = "staff@safeline.example"
+RELAY_CONTACT_ADDRESS = "contact@safeline.example"  # where staff write to reporters from
+
+
+class Clock:
+    """Wall-clock seconds that a test sets: what tokens, pseudonyms, counts, the confirmation's
+    address and the lines open now read (``relay.create_app(env, clock=Clock(...))``)."""
+
+    def __init__(self, when: datetime.datetime):
+        self.now = when.timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def set(self, when: datetime.datetime) -> None:
+        self.now = when.timestamp()
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +67,7 @@ def relay_env(staff_keys, outbox_dir, mail_server) -> dict[str, str]:
         "RELAY_STAFF_KEYS": str(staff_keys.folder),
         "RELAY_MAIL_TO": RELAY_MAIL_TO,
         "RELAY_MAIL_FROM": RELAY_MAIL_FROM,
+        "RELAY_CONTACT_ADDRESS": RELAY_CONTACT_ADDRESS,
         "RELAY_SMTP_URL": f"smtp://127.0.0.1:{mail_server.port}",
         "RELAY_OUTBOX": str(outbox_dir),
         "RELAY_SITE_ORIGIN": SITE_ORIGIN,

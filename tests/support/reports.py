@@ -4,7 +4,7 @@
   would, with a fresh token), ``get_token``, ``sent_reference`` (the number on the
   confirmation page);
 - the relay's pages: ``parse(response)`` → ``RelayPage``, whose elements a test can find by
-  tag, class, id or attribute;
+  tag, class, id or attribute, with the error summary's heading and the lines open now;
 - the sealed mail: ``OUTER_HEADERS`` (all that is readable outside the encryption) and
   ``decrypt_mail`` (its protected subject, text part and JSON part).
 """
@@ -36,6 +36,13 @@ VALID = {
     "description": "知らないうちに写真が投稿されました。",
     "consent": "yes",
 }
+
+
+# The heading of the error summary when a report cannot be taken now (relay.views.NOT_NOW).
+PLEASE_WAIT = {"ja": "しばらくお待ちください", "en": "Please wait"}
+NOT_NOW = {"ja": "いまは通報を受け付けられません", "en": "We cannot take reports just now"}
+# Lines open around the clock, whatever the hour: 110 apart, then #8103 (data/hotlines.yaml).
+ALWAYS_OPEN = ["tel:110", "tel:%238103"]
 
 
 # -- the form ----------------------------------------------------------------------------
@@ -197,6 +204,15 @@ class RelayPage(HTMLParser):
 
     def described_by(self, element_id: str) -> list[str]:
         return (self.by_id(element_id).get("aria-describedby") or "").split()
+
+    def lines_open_now(self) -> list[str]:
+        """The phone links (tel:) of the block of lines open now (open-now.html), in order."""
+        block = self.find("section", class_="open-now")
+        return [a.get("href") for a in self.find_all("a")
+                if block in list(a.ancestors()) and (a.get("href") or "").startswith("tel:")]
+
+    def summary_heading(self) -> str:
+        return " ".join(self.by_id("error-summary-title").text.split())
 
     def summary_links(self) -> list[tuple[str, str]]:
         """(href, text) of each link of the error summary."""
