@@ -22,6 +22,7 @@ from babel.support import Translations
 from flask import current_app, has_app_context
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from safeline.phrasing import japanese
 from safeline.site import (
     CATALOGS, DEFAULT_LANG, DOMAIN, LANGUAGE_NAMES, LANGUAGES, ROOT, install_gettext, page_path,
 )
@@ -109,6 +110,7 @@ class Frame:
             lstrip_blocks=True,
         )
         install_gettext(self.env, self.translations.__getitem__)
+        self.env.filters["japanese"] = japanese  # as in the site's templates (the hotlines plugin)
         self.env.globals.update(
             NAV=menus(self.pages),
             page_url=self.page_url,

@@ -7,8 +7,9 @@ The lines come from ``data/hotlines.yaml`` through ``safeline.hotlines``, read o
 relay starts: a mistake in the file stops it, like a bad setting, one line per problem.
 
 The emergency line (110, ``emergency: true``) is set apart ("in danger now"); of the others,
-those open around the clock come first, then those open now, in the file's order (lines for
-everyone before lines for one region).
+those open around the clock come first, then those open now, lines for everyone before lines
+for one area (``safeline.hotlines.reach``).  The page shows them with the consultation page's
+own block (theme/templates/lines-now.html).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from safeline.hotlines import hours, schedule
+from safeline.hotlines import hours, reach, schedule
 from safeline.hotlines.model import DataError, Directory, Line, load
 
 from .config import ROOT
@@ -34,15 +35,9 @@ class HotlinesError(Problems):
 
 
 @dataclass(frozen=True)
-class OpenLine:
-    line: Line
-    status: str  # the live badge's words, e.g. "Open now (until 17:15)"
-
-
-@dataclass(frozen=True)
 class OpenNow:
-    emergency: list[OpenLine]  # in danger now: 110
-    lines: list[OpenLine]  # to talk to someone: around the clock first, then open now
+    emergency: list[Line]  # in danger now: 110
+    entries: list[reach.NowEntry]  # to talk to someone: around the clock first, then open now
 
 
 class Lines:
@@ -59,18 +54,12 @@ class Lines:
     def open_now(self, gettext, lang: str) -> OpenNow:
         at = datetime.datetime.fromtimestamp(self.clock(), datetime.timezone.utc)
         texts = hours.badge_texts(gettext, lang)
-        emergency, all_day, others = [], [], []
-        for line in self.directory.lines:
-            if not line.regular:  # hours that differ from place to place: open now is not known
-                continue
+        entries = []
+        # In the order of every list of lines to call now (safeline.hotlines.reach): around the
+        # clock first, lines for all of Japan before lines for one area.
+        for line in reach.candidates_now(self.directory):
             status = schedule.status(self.directory, line, at, search_days=SEARCH_DAYS)
-            if not status.is_open:
-                continue
-            shown = OpenLine(line, hours.status_text(status, at, texts))
-            if line.emergency:
-                emergency.append(shown)
-            elif status.until is None:
-                all_day.append(shown)
-            else:
-                others.append(shown)
-        return OpenNow(emergency=emergency, lines=all_day + others)
+            if status.is_open:
+                entries.append(reach.NowEntry(line, allday=status.until is None, shown=True,
+                                              when=hours.status_text(status, at, texts)))
+        return OpenNow(emergency=reach.emergency_lines(self.directory), entries=entries)

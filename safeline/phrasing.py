@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import re
 
+from jinja2 import pass_context
 from markupsafe import Markup, escape
 
+from safeline.site import page_lang
 from safeline.typography import JAPANESE
 
 RUN = re.compile(rf"(?:[0-9A-Za-z]*{JAPANESE.pattern})+")
@@ -49,3 +51,12 @@ def mark_japanese(text: str) -> Markup:
         elif not any(has_lang for _, has_lang in open_tags):
             parts[i] = RUN.sub(lambda run: f'<span lang="ja">{run[0]}</span>', part)
     return Markup("".join(parts))
+
+
+@pass_context
+def japanese(context, text):
+    """The templates' filter ``japanese``, for the site and the relay alike: on a page of another
+    language, Japanese marked ``lang="ja"``; on a Japanese page, the text as it is."""
+    if page_lang(context) == "ja":
+        return text
+    return mark_japanese(text)

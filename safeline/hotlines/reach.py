@@ -11,7 +11,19 @@ may use them for its own list of lines open now.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .model import DAYS, Directory, Line, Organisation
+
+
+@dataclass(frozen=True)
+class NowEntry:
+    """One line of a list of lines one can call now (theme/templates/lines-now.html)."""
+
+    line: Line
+    allday: bool  # open around the clock
+    shown: bool  # shown before any script runs
+    when: str = ""  # until when, or its hours, in words
 
 
 def nationwide(line: Line) -> bool:

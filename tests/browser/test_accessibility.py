@@ -150,7 +150,7 @@ def test_the_pages_that_say_please_wait_pass_axe_and_reflow(context, waiting_sta
             with page.expect_navigation() as navigation:
                 page.locator("form.report-form button[type=submit]").click()
             assert navigation.value.status == 429
-            assert page.locator("section.open-now a[href='tel:110']").count() == 1
+            assert page.locator("section.lines-now a[href='tel:110']").count() == 1
             page.set_viewport_size({"width": 1280, "height": 800})
             check_page(page, f"relay 429 {form}")
     page.close()

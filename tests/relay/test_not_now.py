@@ -25,11 +25,10 @@ LOST_CODE = {"ja": "説明の欄に前回の受付番号を書いてください
 
 def open_lines(page: RelayPage) -> list[tuple[str, str]]:
     """(tel: link, words) of each line for talking to someone, in order."""
-    items = page.find_all("li", class_=None)
-    block = page.find("ul", class_="open-lines")
+    block = page.find("section", class_="lines-now")
     found = []
-    for item in items:
-        if item.parent is block:
+    for item in page.find_all("li"):
+        if block in list(item.ancestors()):
             link = next(a for a in page.find_all("a") if item in list(a.ancestors()))
             found.append((link.get("href"), " ".join(item.text.split())))
     return found
@@ -52,14 +51,17 @@ def test_at_night_the_429_page_says_wait_and_lists_the_lines_open_now(relay_env,
     assert calls[0] == "tel:110" and set(ALWAYS_OPEN) <= set(calls)
     assert WEEKDAYS_ONLY not in calls
     # 110 apart, as the line for danger now; the others each with whom they are for and the hours.
-    emergency = page.find("section", class_="open-now")
+    block = page.find("section", class_="lines-now")
     assert calls.count("tel:110") == 1
     lines = open_lines(page)
     assert "tel:110" not in [tel for tel, _ in lines]
     assert "tel:%238103" in [tel for tel, _ in lines] and ALL_DAY[lang] in dict(lines)["tel:%238103"]
     all_day = [ALL_DAY[lang] in words for _, words in lines]
     assert all_day == sorted(all_day, reverse=True), lines  # every 24-hour line before the others
-    assert emergency.get("aria-labelledby") == "open-now-title"
+    assert block.get("aria-labelledby") == "now-title"
+    danger = page.find("p", class_="danger")  # 110 apart, not among the lines for advice
+    assert block in list(danger.ancestors()) and "tel:110" in [a.get("href") for a in page.find_all("a")
+                                                            if danger in list(a.ancestors())]
 
 
 @pytest.mark.parametrize("lang", ["ja", "en"])
@@ -103,7 +105,7 @@ def test_the_addition_forms_429_and_503_say_what_to_do_if_the_code_is_lost(relay
 def test_a_form_with_a_mistake_keeps_its_usual_heading(client):
     page = parse(submit(client, email="x"))
     assert page.summary_heading() == "入力内容をご確認ください"
-    assert not page.find_all("section", class_="open-now")
+    assert not page.find_all("section", class_="lines-now")
 
 
 def test_a_bad_hotlines_file_stops_the_relay_with_one_line_per_problem(relay_env, catalogs, tmp_path):

@@ -206,8 +206,8 @@ class RelayPage(HTMLParser):
         return (self.by_id(element_id).get("aria-describedby") or "").split()
 
     def lines_open_now(self) -> list[str]:
-        """The phone links (tel:) of the block of lines open now (open-now.html), in order."""
-        block = self.find("section", class_="open-now")
+        """The phone links (tel:) of the block of lines open now (lines-now.html), in order."""
+        block = self.find("section", class_="lines-now")
         return [a.get("href") for a in self.find_all("a")
                 if block in list(a.ancestors()) and (a.get("href") or "").startswith("tel:")]
 

@@ -12,9 +12,9 @@ before any page is written (see ``model.DataError``).  Templates get:
 - for each line's source: the filters ``checked_text`` (the day it was compared with its
   source, in words) and ``source_host`` (the host of the source page, as the link's text);
 - who can call, and when (``safeline.hotlines.reach``): the filters ``by_reach`` (organisations,
-  those for one area only last), ``lines_by_reach`` and the test ``around_the_clock``; the
-  globals ``lines_now()`` (the lines that may be open now, 24-hour lines first) and
-  ``emergency_lines()`` (110, shown apart);
+  those for one area only last) and ``lines_by_reach``; the globals ``lines_now_entries()``
+  (the entries of the lines that may be open now, 24-hour lines first, for lines-now.html)
+  and ``emergency_lines()`` (110, shown apart);
 - line cards in a page's Markdown (``markers``): the filters ``line_cards`` (the page's HTML in
   parts, each with the lines of the marker that follows it) and ``has_line_cards``;
 - ``japanese``: Japanese runs of a text marked ``lang="ja"`` on pages of another language
@@ -37,7 +37,7 @@ from jinja2 import pass_context
 from pelican import signals
 from pelican.plugins import i18n
 
-from safeline.phrasing import mark_japanese
+from safeline import phrasing
 from safeline.site import page_lang
 
 from safeline.hotlines import hours, reach, schedule
@@ -140,11 +140,17 @@ def _badge_texts(context):
 
 
 @pass_context
-def _japanese(context, text):
-    """Japanese inside a page of another language, marked lang="ja"; as it is on a Japanese page."""
-    if page_lang(context) == "ja":
-        return text
-    return mark_japanese(text)
+def _lines_now_entries(context):
+    """Every line that may be open now: those open around the clock shown with their hours
+    (true at any hour, without JavaScript), the others hidden until hours.js finds them open."""
+    lang = page_lang(context)
+    gettext = i18n.translations(lang).gettext
+    entries = []
+    for line in reach.candidates_now(_directory):
+        allday = reach.around_the_clock(line)
+        when = ", ".join(hours.hours_text(line, gettext, lang)) if allday else ""
+        entries.append(reach.NowEntry(line, allday=allday, shown=allday, when=when))
+    return entries
 
 
 def _line_cards(html):
@@ -171,12 +177,11 @@ def add_to_templates(generator) -> None:
         env.globals["badge_texts"] = _badge_texts
         env.filters["by_reach"] = reach.by_reach
         env.filters["lines_by_reach"] = reach.lines_by_reach
-        env.tests["around_the_clock"] = reach.around_the_clock
-        env.globals["lines_now"] = lambda: reach.candidates_now(_directory)
+        env.globals["lines_now_entries"] = _lines_now_entries
         env.globals["emergency_lines"] = lambda: reach.emergency_lines(_directory)
         env.filters["line_cards"] = _line_cards
         env.filters["has_line_cards"] = markers.has_markers
-        env.filters["japanese"] = _japanese
+        env.filters["japanese"] = phrasing.japanese
         env.globals["HOTLINES_FROM"] = _horizon.start
         env.globals["SCHEMA_DAYS"] = SCHEMA_DAYS
 
