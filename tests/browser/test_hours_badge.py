@@ -17,7 +17,7 @@ import pytest
 from safeline.hotlines import hours, schedule
 from safeline.hotlines.model import load
 from tests.support.browser import new_page
-from tests.support.site import ROOT, build_site, catalog, page_path
+from tests.support.site import ROOT, catalog, page_path
 
 DIRECTORY = load(ROOT / "data" / "hotlines.yaml")
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -89,11 +89,8 @@ READ_BADGES = """() => Object.fromEntries(Array.from(document.querySelectorAll('
 
 
 @pytest.fixture(scope="module")
-def pinned_site(tmp_path_factory, serve) -> str:
-    output = tmp_path_factory.mktemp("pinned-site")
-    result = build_site(output, ("HOTLINES_TODAY", FIRST_DAY.isoformat()))
-    assert result.returncode == 0, result.stdout + result.stderr
-    return serve(output)
+def pinned_site(site_built_on) -> str:
+    return site_built_on(FIRST_DAY)
 
 
 @pytest.fixture(scope="module")

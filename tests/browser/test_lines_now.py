@@ -18,7 +18,7 @@ import pytest
 from safeline.hotlines import hours, schedule
 from tests.support.browser import new_page
 from tests.support.hotlines import DIRECTORY, LINES, open_around_the_clock, tokyo_only
-from tests.support.site import LANGS, build_site, catalog, page_path
+from tests.support.site import LANGS, catalog, page_path
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 FIRST_DAY = datetime.date(2026, 12, 1)
@@ -39,11 +39,8 @@ BAND_BOTTOM = "() => document.querySelector('.exit-bar').getBoundingClientRect()
 
 
 @pytest.fixture(scope="module")
-def pinned_site(tmp_path_factory, serve) -> str:
-    output = tmp_path_factory.mktemp("lines-now-site")
-    result = build_site(output, ("HOTLINES_TODAY", FIRST_DAY.isoformat()))
-    assert result.returncode == 0, result.stdout + result.stderr
-    return serve(output)
+def pinned_site(site_built_on) -> str:
+    return site_built_on(FIRST_DAY)
 
 
 def support_url(base: str, lang: str) -> str:

@@ -4,7 +4,8 @@
   ``playwright install``: it downloads a browser of its own. ``./run test`` installs Debian's.
 - ``serve``: serve a built site folder on 127.0.0.1 (a free port, ``ThreadingHTTPServer`` in a
   thread) with a strict Content-Security-Policy, as production does: nothing inline runs.
-- ``served_site``: the base URL of the session's normal build (the ``site`` fixture).
+- ``served_site``: the base URL of the session's normal build (the ``site`` fixture);
+  ``site_built_on(day)``: of a build whose hours data start on ``day`` (live badges at fixed clocks).
 - ``stack``: that build and the real relay on one origin (``Stack``, below).
 
 Pages made with ``new_page(context)`` record what a test must be able to refuse: requests to
@@ -45,7 +46,7 @@ from relay.headers import HEADERS
 from tests.support.keys import GPG_PUBLIC
 from tests.support.relay_app import RELAY_MAIL_FROM, RELAY_MAIL_TO, SECRET_KEY, deliver
 from tests.support.reports import FORM_PATHS
-from tests.support.site import compile_catalogs
+from tests.support.site import build_site, compile_catalogs
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -100,6 +101,23 @@ def serve():
 @pytest.fixture(scope="session")
 def served_site(site, serve) -> str:
     return serve(site)
+
+
+@pytest.fixture(scope="session")
+def site_built_on(tmp_path_factory, serve):
+    """``site_built_on(day)`` → the URL of the site as built on ``day`` (``HOTLINES_TODAY``), so
+    that the live badges' data start on a known day; one build per day for the whole session."""
+    built: dict = {}
+
+    def url(day) -> str:
+        if day not in built:
+            output = tmp_path_factory.mktemp(f"site-{day.isoformat()}")
+            result = build_site(output, ("HOTLINES_TODAY", day.isoformat()))
+            assert result.returncode == 0, result.stdout + result.stderr
+            built[day] = serve(output)
+        return built[day]
+
+    return url
 
 
 class Watched:
