@@ -47,7 +47,7 @@ CASES = [
     ("unquoted phone number", [('phone: "03-5467-2455"', "phone: 0354672455")], "phone: 0354672455",
      "organisations.4.lines.0.phone", "double quotes"),
     ("wrong type", [("closed_on_holidays: false", 'closed_on_holidays: "no"')], 'closed_on_holidays: "no"',
-     "organisations.2.lines.0.closed_on_holidays", "true or false"),
+     "organisations.2.lines.1.closed_on_holidays", "true or false"),
     ("missing field", [('        phone: "03-5467-2455"\n', "")], "- id: tokyo-womens-plaza-women",
      "organisations.4.lines.0.phone", "required"),
     ("unknown key", [('phone: "03-5467-2455"', 'phone: "03-5467-2455"\n        fax: "03-5467-2456"')], "fax:",
@@ -164,6 +164,14 @@ def _line_exact(text: str, fragment: str) -> int:
     lines = text.splitlines()
     hits = [n for n, line in enumerate(lines, start=1) if fragment.strip() in line]
     return hits[-1]
+
+
+def test_only_an_emergency_line_may_state_no_hours(tmp_path):
+    """110 has neither hours nor hours_note (no source states them); any other line needs one."""
+    assert load(ROOT / "data" / "hotlines.yaml").organisations[2].lines[0].emergency
+    text = mutate(("        emergency: true\n", ""))
+    [line] = errors_for(tmp_path, text)
+    assert re.match(r"data/hotlines\.yaml:\d+:\d+ organisations\.2\.lines\.0\.hours: this field is required", line), line
 
 
 def test_overlapping_hours_are_refused(tmp_path):

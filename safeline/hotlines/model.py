@@ -424,12 +424,18 @@ def _source_note_problems(line: Line, here: Loc) -> list[Problem]:
 
 
 def _hours_kind_problems(line: Line, here: Loc) -> list[Problem]:
-    """Regular ``hours`` (with ``closed_on_holidays``) or ``hours_note`` in words: one of the two."""
+    """Regular ``hours`` (with ``closed_on_holidays``) or ``hours_note`` in words: one of the two.
+
+    An emergency line (110) may have neither: no official page we could read states its hours,
+    and promise 8 says a page states no hour without one, so its card shows none."""
     given = line.model_fields_set
     if line.hours and line.hours_note is not None:
         return [Problem(here + ("hours_note",), "write either hours (regular weekly hours) or hours_note "
                         "(hours in words, when they differ from place to place), not both", at_key=True)]
     if not line.hours and line.hours_note is None:
+        if line.emergency:  # 110: its sources give no hours, so the page states none
+            return [Problem(here + (name,), f"{name} is only for lines with regular hours", at_key=True)
+                    for name in REGULAR_HOURS_FIELDS if name in given]
         return [Problem(here + ("hours",), "this field is required but missing: write hours (regular weekly hours), "
                         "or hours_note in both languages when the hours differ from place to place")]
     if line.hours_note is not None:
