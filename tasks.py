@@ -187,6 +187,14 @@ def lighthouse(c, url=None):
     raise SystemExit(subprocess.run(command, cwd=ROOT).returncode)
 
 
+@task(iterable=["module"], help={"module": "a module to mutate (repeat it; default: all of devtools/mutants.py)"})
+def mutants(c, module=None):
+    """Mutation testing of the relay's core and the hours engine (cosmic-ray): scores and survivors."""
+    from devtools.mutants import main
+
+    sys.exit(main(list(module or [])))
+
+
 @task(name="read-mail")
 def read_mail(c, file=None):
     """Decrypt the reports the local mail server received (newest last), with the development key."""
