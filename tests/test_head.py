@@ -56,10 +56,13 @@ def test_every_built_page_has_absolute_alternates_a_description_and_the_icon(sit
         check_head(file.read_text(encoding="utf-8"), pelicanconf.SITE_ORIGIN, file.relative_to(site).as_posix())
 
 
-def test_development_builds_use_their_own_origin():
-    """./run serve and ./run build say http://127.0.0.1:8000, the address ./run serve serves by
+def test_development_builds_use_their_own_origin(site):
+    """./run build's pages name http://127.0.0.1:8000, the address ./run serve serves by
     default (serve passes its own port); production says its own (publishconf.py)."""
-    assert pelicanconf.SITE_ORIGIN == "http://127.0.0.1:8000"
+    for path in ("faq/index.html", "en/faq/index.html"):
+        alternates = dict(ALTERNATE.findall(head((site / path).read_text(encoding="utf-8"))))
+        assert alternates == {"ja": "http://127.0.0.1:8000/faq/", "en": "http://127.0.0.1:8000/en/faq/",
+                              "x-default": "http://127.0.0.1:8000/faq/"}, path
 
 
 def test_the_icon_is_at_the_root_and_small(site):

@@ -33,6 +33,7 @@ import pytest
 from devtools.mail import DevMail
 from devtools.ports import free_port, wait_for_port
 from tests.support.keys import GPG_PUBLIC
+from tests.support.mail import wait_until
 from tests.support.redis_server import RedisServer
 from tests.support.relay_app import RELAY_MAIL_FROM, RELAY_MAIL_TO
 from tests.support.site import ROOT, compile_catalogs
@@ -211,6 +212,14 @@ def request(port: int, path: str, *, method: str = "GET", body: bytes | None = N
         connection.close()
 
 
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def test_the_relay_and_the_worker_work_under_their_units_filters(confined, tmp_path):
     """Start (preload, fork), the form, a report sealed with pysequoia, a refusal by the
     Redis limits, a reload (HUP, new workers), a clean stop; then the worker delivers it."""
@@ -263,8 +272,15 @@ def test_the_relay_and_the_worker_work_under_their_units_filters(confined, tmp_p
         assert status == 303, log.read_text()
         assert request(port, headers["Location"])[0] == 200
         assert send_report()[0] == 429  # the second report of this client, counted in Redis
-        relay.send_signal(signal.SIGHUP)  # ExecReload=: gunicorn starts new workers
-        time.sleep(2)
+        booted = re.findall(r"Booting worker with pid: (\d+)", log.read_text())
+        assert len(booted) == 2, log.read_text()
+        relay.send_signal(signal.SIGHUP)  # ExecReload=: gunicorn starts new workers, then stops the old
+
+        def reloaded() -> bool:
+            pids = re.findall(r"Booting worker with pid: (\d+)", log.read_text())
+            return len(pids) == 4 and not any(alive(int(pid)) for pid in pids[:2]) and all(alive(int(pid)) for pid in pids[2:])
+
+        assert wait_until(reloaded, timeout=30), log.read_text()
         assert request(port, "/report/")[0] == 200
         relay.send_signal(signal.SIGTERM)
         assert relay.wait(timeout=30) == 0, log.read_text()

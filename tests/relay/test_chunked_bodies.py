@@ -49,6 +49,34 @@ def form(token: str, description: str) -> bytes:
     return urlencode({**VALID, "description": description, "token": token}).encode()
 
 
+def form_of_size(token: str, size: int) -> bytes:
+    """A valid report of exactly ``size`` bytes, padded by a field the relay does not read."""
+    body = form(token, "ちょうど上限の大きさの通報です。") + b"&padding="
+    assert len(body) < size
+    return body + b"x" * (size - len(body))
+
+
+def post_sized(port: int, body: bytes) -> bytes:
+    """POST ``body`` with its Content-Length, as a browser does; the whole raw response."""
+    with socket.create_connection((HOST, port), timeout=30) as connection:
+        connection.sendall(b"POST /report/ HTTP/1.1\r\nHost: relay.test\r\n"
+                           b"Content-Type: application/x-www-form-urlencoded\r\nSec-Fetch-Site: same-origin\r\n"
+                           b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body))
+        try:
+            connection.sendall(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        response = b""
+        while data := connection.recv(65536):
+            response += data
+    return response
+
+
+def test_the_cap_is_64_kib():
+    """nginx's client_max_body_size (128k) and its comments count on the relay refusing past 64 KiB."""
+    assert MAX_BODY == 64 * 1024
+
+
 def test_a_chunked_form_within_the_cap_is_accepted(server, outbox_dir):
     response = post_chunked(server.port, form(server.client().token(), "分けて送られた通報です。"))
     assert response.startswith(b"HTTP/1.1 303 ")
@@ -66,3 +94,15 @@ def test_a_chunked_body_over_the_cap_is_refused_with_413_and_its_page(server, ou
     assert "送られた内容が大きすぎます".encode() in page
     assert outbox_files(outbox_dir) == []
     assert "refused: 413" in server.log_text()
+
+
+@pytest.mark.parametrize("send", [post_chunked, post_sized], ids=["chunked", "with-length"])
+def test_a_body_of_exactly_the_cap_is_accepted_and_one_byte_more_is_refused(server, outbox_dir, send):
+    token = server.client().token()
+    response = send(server.port, form_of_size(token, MAX_BODY))
+    assert response.startswith(b"HTTP/1.1 303 "), response[:300]
+    assert len(outbox_files(outbox_dir)) == 1
+
+    response = send(server.port, form_of_size(server.client().token(), MAX_BODY + 1))
+    assert response.startswith(b"HTTP/1.1 413 "), response[:300]
+    assert len(outbox_files(outbox_dir)) == 1

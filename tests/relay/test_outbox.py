@@ -7,13 +7,13 @@ import stat
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from relay.outbox import Outbox, OutboxFullError, OutboxUnwritableError, _lock, message_id_of
+from tests.support.folder_events import FolderEvents
 from tests.support.mail import message_id, sealed_message
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,32 +67,17 @@ def test_pending_is_oldest_first_and_ignores_tmp_and_dot_files(outbox):
 
 
 def test_a_reader_never_sees_a_partial_message(outbox):
-    """While messages are written, every file that can be listed is already complete."""
+    """A message enters the folder only whole, by one rename: nothing is ever created or
+    written under the folder's own names, so whoever lists it sees complete files or none.
+    The kernel's record of the folder (inotify) says so for every write, not only for those
+    a reader thread happens to catch."""
     messages = {f"m{n:02}.eml": sealed_message(f"SL-PART-{n:04}", size=256 * 1024) for n in range(16)}
-    done = threading.Event()
-    seen_incomplete = []
-    seen = set()
-
-    def reader():
-        while not done.is_set():
-            for path in outbox.pending():
-                data = path.read_bytes()
-                seen.add(path.name)
-                if data != messages[path.name]:
-                    seen_incomplete.append(path.name)
-
-    thread = threading.Thread(target=reader)
-    thread.start()
-    try:
-        for name, data in messages.items():
-            outbox.put(data, name)
-    finally:
-        done.set()
-        thread.join(timeout=10)
-    assert not thread.is_alive()
-    assert seen_incomplete == []
-    assert seen, "the reader ran while messages were written"
-    assert sorted(path.name for path in outbox.pending()) == sorted(messages)
+    events = FolderEvents(outbox.folder)
+    for name, data in messages.items():
+        outbox.put(data, name)
+    seen = events.read()
+    assert seen == [("moved-to", name) for name in messages], seen
+    assert {path.name: path.read_bytes() for path in outbox.pending()} == messages
 
 
 def test_a_write_failing_half_way_leaves_nothing(outbox):
@@ -140,16 +125,34 @@ def test_put_raises_oserror_when_the_folder_cannot_exist(tmp_path):
     assert "\n" not in str(raised.value)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a 0500 folder regardless")
 def test_put_raises_oserror_in_a_read_only_folder(outbox):
+    """A folder the relay's user may not write to.  Root ignores file modes through its
+    capabilities, so as root (CI's user) the writer runs without any (setpriv), as the
+    relay's own unprivileged user would."""
     os.chmod(outbox.tmp, 0o500)
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from relay.outbox import Outbox, OutboxUnwritableError
+        box = Outbox({str(outbox.folder)!r})
+        try:
+            box.put(b"x", "one.eml")
+        except OSError as error:
+            print("put:", type(error).__name__)
+        try:
+            box.check_writable()
+        except OutboxUnwritableError:
+            print("check: unwritable")
+    """)
+    unprivileged = ["setpriv", "--bounding-set=-all", "--inh-caps=-all"] if os.geteuid() == 0 else []
     try:
-        with pytest.raises(OSError):
-            outbox.put(b"x", "one.eml")
-        with pytest.raises(OutboxUnwritableError):
-            outbox.check_writable()
+        result = subprocess.run([*unprivileged, sys.executable, "-c", script], capture_output=True, text=True,
+                                timeout=30)
     finally:
         os.chmod(outbox.tmp, 0o700)
+    assert result.stdout == "put: PermissionError\ncheck: unwritable\n", result.stdout + result.stderr
+    assert outbox.pending() == []
+    assert list(outbox.tmp.iterdir()) == []
 
 
 def test_check_writable_creates_the_folder_and_leaves_no_trace(tmp_path):

@@ -10,6 +10,7 @@
     mail           mail servers (fixtures: mail_server, odd_server), the outbox and the
                    delivery worker (fixtures: outbox, target)
     redis_server   Debian's redis-server (fixture: redis_server)
+    folder_events  what the kernel saw happen in a folder (inotify): created, written, renamed
     relay_server   the relay under gunicorn, and a plain HTTP client for it
     nginx_server   deploy/nginx as shipped, over TLS, in front of a relay
     browser        Chromium and the local stack (fixtures: browser, serve, served_site, stack)

@@ -37,6 +37,9 @@ class Nginx:
         ]:
             assert old in site, f"deploy/nginx/safeline.conf no longer contains {old!r}"
             site = site.replace(old, new)
+        # nginx's default access log lies outside the folder: here, so that a test sees any
+        # line the shipped files fail to turn off.
+        site = f"access_log {folder}/logs/access.log;\n{site}"
         self.process = subprocess.Popen(configure(folder, site), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         text=True)
         try:
