@@ -19,15 +19,14 @@ from flask import Flask
 from flask_limiter import Limiter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import logs, views
+from . import logs, shared_store, views
 from .abuse import ChunkedBodyLimit, Pseudonyms, client_key
-from .config import ConfigError, Settings
+from .config import Settings, writable_outbox
 from .followup import FollowUps
 from .frame import Frame
 from .intake import Intake
 from .keys import StaffKeyError, is_development_key, load_staff_keys
 from .open_now import HOTLINES, Lines
-from .outbox import Outbox, OutboxUnwritableError
 from .problems import Problems
 from .quota import Quota, Store
 from .receipt import Receipts
@@ -49,7 +48,7 @@ def create_app(environ=None, *, clock=time.time, hotlines=HOTLINES) -> Flask:
         settings = Settings.from_env(environ)
         logs.configure()
         keys = _staff_keys(settings)
-        outbox = _outbox(settings)
+        outbox = writable_outbox(settings.outbox, max_bytes=settings.outbox_max_bytes)
         app = Flask(__name__, static_folder=None)
         app.config.update(SECRET_KEY=settings.secret_key, SITE_ORIGIN=settings.site_origin, RELAY_SETTINGS=settings,
                           MAX_CONTENT_LENGTH=MAX_BODY, MAX_FORM_MEMORY_SIZE=MAX_BODY, MAX_FORM_PARTS=50)
@@ -64,7 +63,7 @@ def create_app(environ=None, *, clock=time.time, hotlines=HOTLINES) -> Flask:
             receipts=Receipts(settings.secret_key, clock=clock),
             tokens=FormTokens(settings.secret_key, min_fill_seconds=settings.min_fill_seconds,
                               spent=SpentTokens.from_uri(store), clock=clock),
-            followups=(followups := FollowUps(settings.secret_key, settings.mail_from.rsplit("@", 1)[-1])),
+            followups=(followups := FollowUps(settings.secret_key, settings.mail_domain)),
             intake=Intake(keys=keys, outbox=outbox, mail_from=settings.mail_from, mail_to=settings.mail_to,
                           followups=followups),
             staff_keys=keys,
@@ -75,7 +74,7 @@ def create_app(environ=None, *, clock=time.time, hotlines=HOTLINES) -> Flask:
         )
         limiter = Limiter(
             key_func=client_key, app=app, storage_uri=store, strategy="moving-window", headers_enabled=False,
-            storage_options={"socket_timeout": 0.5, "socket_connect_timeout": 0.5} if store.startswith("redis") else {},
+            storage_options=shared_store.options() if store.startswith("redis") else {},
             swallow_errors=True,  # an unreachable store must never cost a report: limits fail open
         )
         app.register_blueprint(views.make_blueprint(settings, limiter))
@@ -94,12 +93,3 @@ def _staff_keys(settings: Settings):
             raise StaffKeyError([f"RELAY_STAFF_KEYS: {label} is a development key; production needs the staff's "
                                  "real keys" for label in development])
     return keys
-
-
-def _outbox(settings: Settings) -> Outbox:
-    outbox = Outbox(settings.outbox, max_bytes=settings.outbox_max_bytes)
-    try:
-        outbox.check_writable()
-    except OutboxUnwritableError as error:  # refuse like any other setting: one line, no traceback
-        raise ConfigError([f"RELAY_OUTBOX: {error}"]) from None
-    return outbox
