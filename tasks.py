@@ -22,7 +22,7 @@ from pathlib import Path
 
 from invoke import task
 
-from safeline.site import CATALOGS, LANGUAGES, ROOT
+from safeline.site import CATALOGS, LANGUAGES, ROOT, catalog_file
 
 POT = CATALOGS / "messages.pot"
 WATCHED = ("content", "theme", "data", "plugins", "safeline", "pelicanconf.py", "publishconf.py")
@@ -257,6 +257,7 @@ def typography_findings(output: Path = ROOT / "output") -> list[str]:
     import tempfile
 
     from devtools.keys import make_dev_keys
+    from devtools.relay_pages import relay_pages
     from relay import create_app
     from safeline import typography
 
@@ -267,7 +268,7 @@ def typography_findings(output: Path = ROOT / "output") -> list[str]:
     with tempfile.TemporaryDirectory() as scratch:
         env = {"RELAY_ENV": "development", "RELAY_OUTBOX": str(Path(scratch) / "outbox"), "RELAY_MIN_FILL_SECONDS": "0"}
         client = create_app(env).test_client()
-        for name, html in typography.relay_pages(client):
+        for name, html in relay_pages(client):
             found += typography.findings(html, f"relay {name}")
     return found
 
@@ -361,7 +362,7 @@ def i18n_extract(c):
 def i18n_update(c):
     """Merge new strings into the ja and en catalogs (then translate them)."""
     for lang in LANGUAGES:
-        po = CATALOGS / lang / "LC_MESSAGES" / "messages.po"
+        po = catalog_file(lang)
         if po.exists():
             _pybabel("update", "-i", str(POT), "-d", str(CATALOGS), "-l", lang, "--no-wrap", "--ignore-obsolete")
         else:

@@ -24,7 +24,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from safeline.phrasing import japanese
 from safeline.site import (
-    CATALOGS, DEFAULT_LANG, DOMAIN, LANGUAGE_NAMES, LANGUAGES, ROOT, install_gettext, page_path,
+    CATALOGS, DEFAULT_LANG, DOMAIN, LANGUAGE_NAMES, LANGUAGES, ROOT, SITEURL, THEME_STATIC_DIR, catalog_file,
+    install_gettext, page_path,
 )
 
 from .problems import Problems
@@ -84,7 +85,7 @@ def menus(pages: dict[tuple[str, str], Page]) -> dict[str, list[Page]]:
 def load_translations(catalogs: Path = CATALOGS) -> dict[str, Translations]:
     problems, loaded = [], {}
     for lang in LANGUAGES:
-        po = catalogs / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+        po = catalog_file(lang, catalogs)
         mo = po.with_suffix(".mo")
         if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
             problems.append(f"{mo.relative_to(ROOT) if mo.is_relative_to(ROOT) else mo}: missing or older than messages.po; run ./run i18n-compile")
@@ -115,9 +116,9 @@ class Frame:
             NAV=menus(self.pages),
             page_url=self.page_url,
             home_url=lambda lang: self.page_url("home", lang),
-            SITEURL="",
+            SITEURL=SITEURL,
             SITE_ORIGIN="",  # the app's SITE_ORIGIN (RELAY_SITE_ORIGIN) in render()
-            THEME_STATIC_DIR="theme",
+            THEME_STATIC_DIR=THEME_STATIC_DIR,
             DEFAULT_LANG=DEFAULT_LANG,
             LANGUAGE_NAMES=LANGUAGE_NAMES,
             QUICK_EXIT_URL=quick_exit_url,

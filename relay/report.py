@@ -18,10 +18,9 @@ from urllib.parse import parse_qsl
 from ada_url import URL, HostType
 from email_validator import EmailNotValidError, validate_email
 
-from safeline.site import N_
+from safeline.site import N_, Lang
 
 Role = Literal["self", "guardian"]
-Lang = Literal["ja", "en"]
 
 
 @dataclass(frozen=True)
