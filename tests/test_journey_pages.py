@@ -15,17 +15,9 @@ from html.parser import HTMLParser
 import pytest
 
 import pelicanconf
-from tests.support.site import LANGS, ROOT, page_path
+from tests.support.site import LANGS, ROOT, TITLES, page_path
 
 JOURNEY = ("threatened", "under-18", "evidence")
-TITLES = {
-    ("threatened", "ja"): "「画像を広める」とおどされているとき",
-    ("threatened", "en"): "If someone threatens to share your images",
-    ("under-18", "ja"): "18歳未満の人と保護者の方へ",
-    ("under-18", "en"): "If you or your child is under 18",
-    ("evidence", "ja"): "証拠の残し方",
-    ("evidence", "en"): "Keeping evidence",
-}
 # What each page must go on saying (any wording around it).
 FACTS = {
     ("threatened", "ja"): ["新しい画像や動画は送らない", "消さずに残して", "110", "#9110", "通報フォーム", "StopNCII", "ハッシュ",

@@ -25,6 +25,39 @@ LANGS = LANGUAGES
 SLUGS = ("home", "before-you-report", "privacy", "faq", "support", "police", "about", "report-unavailable", "safety", "not-found",
          "report-too-large", "error", "threatened", "under-18", "evidence")
 
+# The title (and <h1>) each page must have, as the hotline's readers know it.
+TITLES = {
+    ("home", "ja"): "リベンジポルノの被害にあったら",
+    ("before-you-report", "ja"): "通報にあたって",
+    ("privacy", "ja"): "情報の取り扱い",
+    ("faq", "ja"): "よくある質問",
+    ("support", "ja"): "相談窓口",
+    ("police", "ja"): "警察への相談",
+    ("about", "ja"): "運営団体について",
+    ("home", "en"): "If intimate images of you were shared without consent",
+    ("before-you-report", "en"): "Before you report",
+    ("privacy", "en"): "How we handle your information",
+    ("faq", "en"): "Questions and answers",
+    ("support", "en"): "Consultation lines",
+    ("police", "en"): "Going to the police",
+    ("about", "en"): "Who runs Safeline",
+    ("report-unavailable", "ja"): "フォームが使えないとき",
+    ("report-unavailable", "en"): "If the form is not working",
+    ("safety", "ja"): "安全にこのサイトを見るために",
+    ("safety", "en"): "Staying safe while you use this site",
+    ("not-found", "ja"): "ページが見つかりません",
+    ("not-found", "en"): "Page not found",
+    ("report-too-large", "ja"): "内容が多すぎて、送れませんでした",
+    ("report-too-large", "en"): "Your report was too long to send",
+    ("error", "ja"): "このページを表示できませんでした",
+    ("error", "en"): "This page could not be shown",
+    ("threatened", "ja"): "「画像を広める」とおどされているとき",
+    ("threatened", "en"): "If someone threatens to share your images",
+    ("under-18", "ja"): "18歳未満の人と保護者の方へ",
+    ("under-18", "en"): "If you or your child is under 18",
+    ("evidence", "ja"): "証拠の残し方",
+    ("evidence", "en"): "Keeping evidence",
+}
 
 # Pages whose own metadata places them: the home page at the root, "not found" as 404.html.
 SPECIAL = {"home": "index.html", "not-found": "404.html"}
