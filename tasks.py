@@ -89,16 +89,17 @@ def _relay_stack(port: int, mail_port: int):
     from devtools.mailbox import MAILBOX
     from relay import create_app
     from relay.delivery import run as deliver
+    from relay.services import services
     from relay.smtp import SmtpTarget
 
     make_dev_keys(production=os.environ.get("RELAY_ENV") == "production")
     mail = start_mail(MAILBOX, mail_port)
     app = create_app()
-    settings = app.config["RELAY_SETTINGS"]
+    settings = services(app).settings
     stop = threading.Event()
     worker = threading.Thread(
         target=deliver,
-        args=(app.extensions["outbox"], SmtpTarget.from_url(settings.smtp_url), settings.mail_from, list(settings.mail_to)),
+        args=(services(app).outbox, SmtpTarget.from_url(settings.smtp_url), settings.mail_from, list(settings.mail_to)),
         kwargs={"stop": stop, "poll_seconds": 1.0},
         daemon=True,
     )

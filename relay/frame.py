@@ -2,8 +2,8 @@
 
 The relay renders ``theme/templates`` like Pelican does, and those templates expect what
 Pelican gives them: a ``page`` (lang, title, url, translations, summary), the menu
-``NAV``, ``page_url(slug, lang)``, the gettext functions and ``SITE_ORIGIN`` (the app's,
-from ``RELAY_SITE_ORIGIN``: hreflang alternates are absolute, as in the built pages).  The
+``NAV``, ``page_url(slug, lang)``, the gettext functions and ``SITE_ORIGIN`` (here
+``RELAY_SITE_ORIGIN``: hreflang alternates are absolute, as in the built pages).  The
 relay never imports Pelican, so it reads the menu from the metadata lines at the top of
 ``content/pages/*.md``, with the site's URL rule (``safeline.site.page_path``; a test
 compares both menus).
@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from babel.support import Translations
-from flask import current_app, has_app_context
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from safeline.phrasing import japanese
@@ -100,7 +99,8 @@ def load_translations(catalogs: Path = CATALOGS) -> dict[str, Translations]:
 class Frame:
     """The Jinja environment and everything the shared templates need from the site."""
 
-    def __init__(self, *, quick_exit_url: str, contact_address: str = "", staff_language: str = DEFAULT_LANG):
+    def __init__(self, *, quick_exit_url: str, site_origin: str = "", contact_address: str = "",
+                 staff_language: str = DEFAULT_LANG):
         self.pages = read_pages()
         self.translations = load_translations()
         self.env = Environment(
@@ -117,7 +117,7 @@ class Frame:
             page_url=self.page_url,
             home_url=lambda lang: self.page_url("home", lang),
             SITEURL=SITEURL,
-            SITE_ORIGIN="",  # the app's SITE_ORIGIN (RELAY_SITE_ORIGIN) in render()
+            SITE_ORIGIN=site_origin,  # RELAY_SITE_ORIGIN: for the absolute hreflang alternates
             THEME_STATIC_DIR=THEME_STATIC_DIR,
             DEFAULT_LANG=DEFAULT_LANG,
             LANGUAGE_NAMES=LANGUAGE_NAMES,
@@ -135,6 +135,4 @@ class Frame:
         return self.translations[lang].gettext
 
     def render(self, template: str, **context) -> str:
-        if has_app_context():  # the site's origin, for the absolute hreflang alternates
-            context.setdefault("SITE_ORIGIN", current_app.config.get("SITE_ORIGIN") or "")
         return self.env.get_template(template).render(**context)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from relay.delivery import Counts, deliver_once
+from relay.services import services
 from relay.smtp import SmtpTarget, Timeouts
 from tests.support.reports import decrypt_mail
 from tests.support.site import compile_catalogs
@@ -111,9 +112,9 @@ def client(app):
 
 def deliver(app) -> Counts:
     """One pass of the real delivery worker over the app's outbox, to the app's SMTP server."""
-    settings = app.config["RELAY_SETTINGS"]
+    settings = services(app).settings
     target = SmtpTarget.from_url(settings.smtp_url, helo="relay.test")
-    return deliver_once(app.extensions["outbox"], target, settings.mail_from, list(settings.mail_to),
+    return deliver_once(services(app).outbox, target, settings.mail_from, list(settings.mail_to),
                         timeouts=Timeouts.uniform(5))
 
 
