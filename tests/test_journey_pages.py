@@ -15,7 +15,7 @@ from html.parser import HTMLParser
 import pytest
 
 import pelicanconf
-from tests.support.site import LANGS, ROOT, TITLES, page_path
+from tests.support.site import LANGS, ROOT, TITLES, output_file
 
 JOURNEY = ("threatened", "under-18", "evidence")
 # What each page must go on saying (any wording around it).
@@ -175,7 +175,7 @@ def test_the_relays_pages_have_the_report_form_in_their_menu(client, page, lang)
 @pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("slug", JOURNEY)
 def test_journey_page_exists_in_both_languages(site, page, slug, lang):
-    assert page_path(slug, lang) == f"{prefix(lang).lstrip('/')}{slug}/index.html"
+    assert output_file(slug, lang) == f"{prefix(lang).lstrip('/')}{slug}/index.html"
     built = page(slug, lang)
     assert built.lang == lang
     assert built.h1 == TITLES[slug, lang]
@@ -198,7 +198,7 @@ def test_journey_page_links_to_its_language_twin(page, slug, lang):
 def test_journey_page_says_what_it_must(page, slug, lang):
     text = page(slug, lang).text
     missing = [fact for fact in FACTS[slug, lang] if fact.lower() not in text.lower()]
-    assert not missing, f"{page_path(slug, lang)} no longer says: {missing}"
+    assert not missing, f"{output_file(slug, lang)} no longer says: {missing}"
 
 
 @pytest.mark.parametrize("lang", LANGS)

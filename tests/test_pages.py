@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.support.site import LANGS, SLUGS, TITLES, page_path
+from tests.support.site import LANGS, SLUGS, TITLES, output_file
 
 # Facts from the hotline's own page that each page must keep saying (in any wording around them).
 FACTS = {
@@ -39,7 +39,7 @@ def test_static_pages_lead_to_the_form(page, lang):
 @pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("slug", SLUGS)
 def test_page_exists_with_title(site, page, slug, lang):
-    assert (site / page_path(slug, lang)).is_file()
+    assert (site / output_file(slug, lang)).is_file()
     built = page(slug, lang)
     assert built.lang == lang
     assert built.h1 == TITLES[slug, lang]
@@ -51,7 +51,7 @@ def test_page_exists_with_title(site, page, slug, lang):
 def test_page_states_key_facts(page, slug, lang):
     text = page(slug, lang).text
     missing = [fact for fact in FACTS[slug, lang] if fact.lower() not in text.lower()]
-    assert not missing, f"{page_path(slug, lang)} no longer says: {missing}"
+    assert not missing, f"{output_file(slug, lang)} no longer says: {missing}"
 
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -10,7 +10,7 @@ import pytest
 
 from devtools.relay_pages import relay_pages
 from safeline import typography
-from tests.support.site import LANGS, ROOT, SLUGS, page_path
+from tests.support.site import LANGS, ROOT, SLUGS, output_file
 
 WAVE_DASH, FULLWIDTH_TILDE = "\u301c", "\uff5e"  # 〜 (the site's) and Babel's ～
 
@@ -218,7 +218,7 @@ def test_no_lone_last_character_and_no_split_katakana_word(browser, served_site,
     context = browser.new_context(viewport={"width": PHRASE_WIDTHS[0], "height": 800}, device_scale_factor=1)
     try:
         page = context.new_page()
-        page.goto(served_site + page_path(slug, lang).removesuffix("index.html"))
+        page.goto(served_site + output_file(slug, lang).removesuffix("index.html"))
         found = {}
         for width in PHRASE_WIDTHS:
             page.set_viewport_size({"width": width, "height": 800})

@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 import pelicanconf  # noqa: F401 - makes pelican.plugins.<ours> importable
-from safeline.site import LANGUAGES
-from safeline.site import page_path as url_path
+from safeline.site import LANGUAGES, page_path
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,11 +62,12 @@ TITLES = {
 SPECIAL = {"home": "index.html", "not-found": "404.html"}
 
 
-def page_path(slug: str, lang: str) -> str:
-    """Where a page is written, relative to the output folder (the site's URL rule)."""
+def output_file(slug: str, lang: str) -> str:
+    """Where a page is written, relative to the output folder (from the site's URL rule,
+    ``safeline.site.page_path``, which gives the page's URL path)."""
     if slug in SPECIAL:
-        return url_path(slug, lang).removesuffix(f"{slug}/") + SPECIAL[slug]
-    return url_path(slug, lang) + "index.html"
+        return page_path(slug, lang).removesuffix(f"{slug}/") + SPECIAL[slug]
+    return page_path(slug, lang) + "index.html"
 
 
 def build_site(output: Path, *extra_settings: tuple[str, object], fatal: bool = True) -> subprocess.CompletedProcess:
@@ -173,6 +173,6 @@ def site(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def page(site):
     def load(slug: str, lang: str = "ja") -> BuiltPage:
-        return BuiltPage(site / page_path(slug, lang))
+        return BuiltPage(site / output_file(slug, lang))
 
     return load
