@@ -199,7 +199,6 @@ def read_mail(c, file=None):
 def stale_hotlines(path: Path = ROOT / "data" / "hotlines.yaml", today=None) -> list[str]:
     """The warnings of ./run check for lines last compared with their source more than a year
     ago (``checked``), one line each: a reminder, never a failure."""
-    import pelicanconf  # noqa: F401 - makes our plugins importable
     from safeline.hotlines.model import stale_checks
 
     shown = "data/hotlines.yaml" if Path(path).resolve() == (ROOT / "data" / "hotlines.yaml").resolve() else str(path)
@@ -210,7 +209,6 @@ def hotline_assumptions(path: Path = ROOT / "data" / "hotlines.yaml") -> list[st
     """What ./run check lists of data/hotlines.yaml's assumptions: dates of closed periods the
     sources give only in words (``assumed``) and lines with only the seed as source
     (``source_note``), one plain line each; a reminder to confirm, never a failure."""
-    import pelicanconf  # noqa: F401 - makes our plugins importable
     from safeline.hotlines.model import assumptions
 
     shown = "data/hotlines.yaml" if Path(path).resolve() == (ROOT / "data" / "hotlines.yaml").resolve() else str(path)
@@ -221,7 +219,6 @@ def hotline_assumptions(path: Path = ROOT / "data" / "hotlines.yaml") -> list[st
 @task
 def check(c):
     """Check data/hotlines.yaml and the catalogs, then build with every warning fatal."""
-    import pelicanconf  # noqa: F401 - makes our plugins importable
     from safeline.hotlines.model import load
 
     directory = load(ROOT / "data" / "hotlines.yaml", shown_as="data/hotlines.yaml")

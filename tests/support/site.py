@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-import pelicanconf  # noqa: F401 - makes pelican.plugins.<ours> importable
 from safeline.site import LANGUAGES, page_path
 
 ROOT = Path(__file__).resolve().parents[2]
