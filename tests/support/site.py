@@ -112,6 +112,12 @@ class BuiltPage:
     def hrefs(self) -> list[str]:
         return [href for href, _ in self.links]
 
+    def missing(self, facts) -> list[str]:
+        """The ``facts`` (words a page must go on saying, in any wording around them) that its
+        visible text no longer holds, ignoring case."""
+        text = self.text.lower()
+        return [fact for fact in facts if fact.lower() not in text]
+
 
 class _Parser(HTMLParser):
     def __init__(self):
