@@ -15,9 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from safeline.site import LANGUAGES, page_path
-
-ROOT = Path(__file__).resolve().parents[2]
+from safeline.site import LANGUAGES, ROOT, page_path
 
 LANGS = LANGUAGES
 SLUGS = ("home", "before-you-report", "privacy", "faq", "support", "police", "about", "report-unavailable", "safety", "not-found",
