@@ -15,7 +15,6 @@ import pytest
 
 from devtools.ports import free_port
 from tests.support.project import copy_project
-from tests.support.site import ROOT
 
 
 
