@@ -5,26 +5,19 @@ Japanese is the default language at ``/``; English pages are translations (same 
 archives, so there are no empty listing pages to maintain or to leak.
 """
 
-import sys
 from pathlib import Path
 
-import pelican.plugins
+# safeline.site (the site's rules, shared with the relay) and our plugins (namespace packages
+# pelican.plugins.<name>, in plugins/) are installed into .venv by ./run (pyproject.toml).
+from safeline.site import (
+    CATALOGS, DEFAULT_LANG, LANGUAGE_NAMES, LANGUAGES, PAGE_LANG_URL, PAGE_URL, QUICK_EXIT_URL, SITEURL,
+    THEME_STATIC_DIR, page_path,
+)
 
 ROOT = Path(__file__).resolve().parent
-if str(ROOT) not in sys.path:  # safeline.site, the site's rules, shared with the relay
-    sys.path.insert(0, str(ROOT))
-
-from safeline.site import (  # noqa: E402
-    CATALOGS, DEFAULT_LANG, LANGUAGE_NAMES, LANGUAGES, PAGE_LANG_URL, PAGE_URL, QUICK_EXIT_URL, page_path,
-)
-# Our plugins follow Pelican's convention (namespace packages pelican.plugins.<name>) but
-# live in this repository, not in site-packages: add their folder to the namespace.  Tests
-# and tasks import this file to get the same view.
-if str(ROOT / "plugins" / "pelican" / "plugins") not in pelican.plugins.__path__:
-    pelican.plugins.__path__.append(str(ROOT / "plugins" / "pelican" / "plugins"))
 
 SITENAME = "セーフライン"
-SITEURL = ""  # links stay root-relative, so the output works on any host
+# SITEURL and THEME_STATIC_DIR come from safeline.site (the relay gives its templates the same).
 # Absolute origin for what must be absolute (hreflang alternates).  Development: the address
 # ./run serve serves by default (it passes its own port); production: publishconf.py.
 SITE_ORIGIN = "http://127.0.0.1:8000"
@@ -41,7 +34,6 @@ ARTICLE_PATHS = []
 STATIC_PATHS = ["extra/favicon.ico"]
 EXTRA_PATH_METADATA = {"extra/favicon.ico": {"path": "favicon.ico"}}
 THEME = str(ROOT / "theme")
-THEME_STATIC_DIR = "theme"
 OUTPUT_PATH = str(ROOT / "output")
 DELETE_OUTPUT_DIRECTORY = True
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from invoke import task
 
-from safeline.site import CATALOGS, LANGUAGES, ROOT
+from safeline.site import CATALOGS, LANGUAGES, ROOT, catalog_file
 
 POT = CATALOGS / "messages.pot"
 WATCHED = ("content", "theme", "data", "plugins", "safeline", "pelicanconf.py", "publishconf.py")
@@ -89,16 +89,17 @@ def _relay_stack(port: int, mail_port: int):
     from devtools.mailbox import MAILBOX
     from relay import create_app
     from relay.delivery import run as deliver
+    from relay.services import services
     from relay.smtp import SmtpTarget
 
     make_dev_keys(production=os.environ.get("RELAY_ENV") == "production")
     mail = start_mail(MAILBOX, mail_port)
     app = create_app()
-    settings = app.config["RELAY_SETTINGS"]
+    settings = services(app).settings
     stop = threading.Event()
     worker = threading.Thread(
         target=deliver,
-        args=(app.extensions["outbox"], SmtpTarget.from_url(settings.smtp_url), settings.mail_from, list(settings.mail_to)),
+        args=(services(app).outbox, SmtpTarget.from_url(settings.smtp_url), settings.mail_from, list(settings.mail_to)),
         kwargs={"stop": stop, "poll_seconds": 1.0},
         daemon=True,
     )
@@ -206,7 +207,6 @@ def read_mail(c, file=None):
 def stale_hotlines(path: Path = ROOT / "data" / "hotlines.yaml", today=None) -> list[str]:
     """The warnings of ./run check for lines last compared with their source more than a year
     ago (``checked``), one line each: a reminder, never a failure."""
-    import pelicanconf  # noqa: F401 - makes our plugins importable
     from safeline.hotlines.model import stale_checks
 
     shown = "data/hotlines.yaml" if Path(path).resolve() == (ROOT / "data" / "hotlines.yaml").resolve() else str(path)
@@ -217,7 +217,6 @@ def hotline_assumptions(path: Path = ROOT / "data" / "hotlines.yaml") -> list[st
     """What ./run check lists of data/hotlines.yaml's assumptions: dates of closed periods the
     sources give only in words (``assumed``) and lines with only the seed as source
     (``source_note``), one plain line each; a reminder to confirm, never a failure."""
-    import pelicanconf  # noqa: F401 - makes our plugins importable
     from safeline.hotlines.model import assumptions
 
     shown = "data/hotlines.yaml" if Path(path).resolve() == (ROOT / "data" / "hotlines.yaml").resolve() else str(path)
@@ -228,7 +227,6 @@ def hotline_assumptions(path: Path = ROOT / "data" / "hotlines.yaml") -> list[st
 @task
 def check(c):
     """Check data/hotlines.yaml and the catalogs, then build with every warning fatal."""
-    import pelicanconf  # noqa: F401 - makes our plugins importable
     from safeline.hotlines.model import load
 
     directory = load(ROOT / "data" / "hotlines.yaml", shown_as="data/hotlines.yaml")
@@ -265,6 +263,7 @@ def typography_findings(output: Path = ROOT / "output") -> list[str]:
     import tempfile
 
     from devtools.keys import make_dev_keys
+    from devtools.relay_pages import relay_pages
     from relay import create_app
     from safeline import typography
 
@@ -275,7 +274,7 @@ def typography_findings(output: Path = ROOT / "output") -> list[str]:
     with tempfile.TemporaryDirectory() as scratch:
         env = {"RELAY_ENV": "development", "RELAY_OUTBOX": str(Path(scratch) / "outbox"), "RELAY_MIN_FILL_SECONDS": "0"}
         client = create_app(env).test_client()
-        for name, html in typography.relay_pages(client):
+        for name, html in relay_pages(client):
             found += typography.findings(html, f"relay {name}")
     return found
 
@@ -369,7 +368,7 @@ def i18n_extract(c):
 def i18n_update(c):
     """Merge new strings into the ja and en catalogs (then translate them)."""
     for lang in LANGUAGES:
-        po = CATALOGS / lang / "LC_MESSAGES" / "messages.po"
+        po = catalog_file(lang)
         if po.exists():
             _pybabel("update", "-i", str(POT), "-d", str(CATALOGS), "-l", lang, "--no-wrap", "--ignore-obsolete")
         else:

@@ -65,6 +65,7 @@ def accepted(setup, outbox_folder: Path, repeat: int = 300) -> None:
     from relay import seal as sealing
     from relay.keys import load_staff_keys
     from relay.outbox import Outbox
+    from relay.services import services
     from relay.report import validate
     from relay.token import FormTokens, MemorySpentTokens
 
@@ -105,7 +106,7 @@ def accepted(setup, outbox_folder: Path, repeat: int = 300) -> None:
             ciphertext, subject="Safeline report SL-AAAA-BBBB", headers=headers), repeat)),
         ("  outbox.put (write, fsync, rename, fsync dir)", _timed(lambda: outbox.put(sealed, next(names)), repeat)),
     ]
-    intake = app.extensions["intake"]
+    intake = services(app).intake
     intake.accept = lambda report: ("SL-AAAA-BBBB", 0)  # this app only: no seal, no outbox
     rows.insert(2, ("  the same POST with seal and outbox left out (stubbed)", _timed(lambda: post(), repeat)))
     _print(rows)
@@ -114,7 +115,7 @@ def accepted(setup, outbox_folder: Path, repeat: int = 300) -> None:
 
 def ratelimited(setup, repeat: int = 500) -> None:
     """The steps of one refused (429) POST."""
-    from relay import views
+    from relay import forms, pages
     from relay.token import FormTokens, MemorySpentTokens
 
     from bench.relay_common import form_body
@@ -133,12 +134,12 @@ def ratelimited(setup, repeat: int = 500) -> None:
     def render():
         with app.test_request_context("/report/", method="POST", data=body,
                                       content_type="application/x-www-form-urlencoded"):
-            return views.render_form("ja", values=views.form_values(), notice="ratelimited", status=429)
+            return pages.render_form("ja", values=forms.form_values(), notice="ratelimited", status=429)
 
     def parse():
         with app.test_request_context("/report/", method="POST", data=body,
                                       content_type="application/x-www-form-urlencoded"):
-            return views.form_values()
+            return forms.form_values()
 
     print(f"in-process cost of a refused POST ({repeat} calls each; the 429 page is {len(response.data)} bytes):")
     _print([

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from devtools.keys import DEV_SECRET, RefusedInProduction
 from relay import openpgp
-from relay.config import DEV, ROOT, is_production
+from relay.config import DEV, is_production
+from safeline.site import ROOT
 
 MAILBOX = DEV / "mail"
 

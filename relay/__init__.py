@@ -19,18 +19,19 @@ from flask import Flask
 from flask_limiter import Limiter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import logs, views
-from .abuse import ChunkedBodyLimit, Pseudonyms, client_key
-from .config import ConfigError, Settings
+from . import logs, responses, shared_store, views
+from .abuse import Pseudonyms, client_key
+from .chunked_body import ChunkedBodyLimit
+from .config import Settings, writable_outbox
 from .followup import FollowUps
 from .frame import Frame
 from .intake import Intake
 from .keys import StaffKeyError, is_development_key, load_staff_keys
 from .open_now import HOTLINES, Lines
-from .outbox import Outbox, OutboxUnwritableError
 from .problems import Problems
 from .quota import Quota, Store
 from .receipt import Receipts
+from .services import Services
 from .token import FormTokens, SpentTokens
 
 MAX_BODY = 64 * 1024
@@ -49,22 +50,24 @@ def create_app(environ=None, *, clock=time.time, hotlines=HOTLINES) -> Flask:
         settings = Settings.from_env(environ)
         logs.configure()
         keys = _staff_keys(settings)
-        outbox = _outbox(settings)
+        outbox = writable_outbox(settings.outbox, max_bytes=settings.outbox_max_bytes)
         app = Flask(__name__, static_folder=None)
-        app.config.update(SECRET_KEY=settings.secret_key, SITE_ORIGIN=settings.site_origin, RELAY_SETTINGS=settings,
-                          MAX_CONTENT_LENGTH=MAX_BODY, MAX_FORM_MEMORY_SIZE=MAX_BODY, MAX_FORM_PARTS=50)
+        app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_BODY, MAX_FORM_MEMORY_SIZE=MAX_BODY,
+                          MAX_FORM_PARTS=50)
         app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, MAX_BODY)
         if settings.proxies:
             app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxies, x_proto=settings.proxies, x_host=0)
         store = settings.ratelimit_storage
-        app.extensions.update(
-            frame=Frame(quick_exit_url=settings.quick_exit_url, contact_address=settings.contact_address,
-                        staff_language=settings.staff_language),
+        followups = FollowUps(settings.secret_key, settings.mail_domain)
+        Services(
+            settings=settings,
+            frame=Frame(quick_exit_url=settings.quick_exit_url, site_origin=settings.site_origin,
+                        contact_address=settings.contact_address, staff_language=settings.staff_language),
             lines=Lines(hotlines, clock=clock),
             receipts=Receipts(settings.secret_key, clock=clock),
             tokens=FormTokens(settings.secret_key, min_fill_seconds=settings.min_fill_seconds,
                               spent=SpentTokens.from_uri(store), clock=clock),
-            followups=(followups := FollowUps(settings.secret_key, settings.mail_from.rsplit("@", 1)[-1])),
+            followups=followups,
             intake=Intake(keys=keys, outbox=outbox, mail_from=settings.mail_from, mail_to=settings.mail_to,
                           followups=followups),
             staff_keys=keys,
@@ -72,13 +75,15 @@ def create_app(environ=None, *, clock=time.time, hotlines=HOTLINES) -> Flask:
             pseudonyms=Pseudonyms(settings.secret_key, clock),
             quota=Quota(Store.from_uri(store), client=settings.ratelimit, network=settings.ratelimit_network,
                         site=settings.ratelimit_site, clock=clock),
-        )
+        ).install(app)
         limiter = Limiter(
             key_func=client_key, app=app, storage_uri=store, strategy="moving-window", headers_enabled=False,
-            storage_options={"socket_timeout": 0.5, "socket_connect_timeout": 0.5} if store.startswith("redis") else {},
+            storage_options=shared_store.options() if store.startswith("redis") else {},
             swallow_errors=True,  # an unreachable store must never cost a report: limits fail open
         )
         app.register_blueprint(views.make_blueprint(settings, limiter))
+        # After Flask-Limiter's own check, before any view: what every response gets.
+        responses.install(app, production=settings.production)
     except Problems as problems:
         raise problems.exit() from None
     logging.getLogger("relay").info("relay ready (%s): %d staff key(s), outbox %s", settings.env, len(keys),
@@ -94,12 +99,3 @@ def _staff_keys(settings: Settings):
             raise StaffKeyError([f"RELAY_STAFF_KEYS: {label} is a development key; production needs the staff's "
                                  "real keys" for label in development])
     return keys
-
-
-def _outbox(settings: Settings) -> Outbox:
-    outbox = Outbox(settings.outbox, max_bytes=settings.outbox_max_bytes)
-    try:
-        outbox.check_writable()
-    except OutboxUnwritableError as error:  # refuse like any other setting: one line, no traceback
-        raise ConfigError([f"RELAY_OUTBOX: {error}"]) from None
-    return outbox

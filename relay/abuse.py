@@ -19,14 +19,15 @@ import datetime
 import functools
 import hashlib
 import hmac
-import io
 import ipaddress
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, g, request
+from flask import abort, g, request
+
+from .services import services
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 
@@ -66,7 +67,7 @@ def names() -> Names:
     found = g.get("client_names")
     if found is None:
         address = request.remote_addr or "unknown"  # only ever an input to the pseudonyms' HMAC
-        found = g.client_names = current_app.extensions["pseudonyms"].of(address)  # hmac
+        found = g.client_names = services().pseudonyms.of(address)
     return found
 
 
@@ -138,39 +139,3 @@ def refuse_cross_site(site_origin: str) -> None:
 def refuse_unexpected_body() -> None:
     if request.mimetype != FORM_TYPE:
         abort(400)
-
-
-class ChunkedBodyLimit:
-    """WSGI middleware: a body sent without Content-Length (chunked) meets the same cap.
-
-    Werkzeug checks ``MAX_CONTENT_LENGTH`` against the Content-Length header; a chunked body
-    from a server that terminates the stream (gunicorn) is only read up to the cap, and the
-    rest silently dropped: a cut form, whose token at the end is then "invalid".  This reads
-    such a body here, up to one byte over the cap, and hands it on with its length, so that
-    an over-long one is refused with 413 and its page like any other.
-    """
-
-    DRAIN = 1024 * 1024  # read on past the cap up to this much, so the client sees the 413
-
-    def __init__(self, app, limit: int):
-        self.app = app
-        self.limit = limit
-
-    def __call__(self, environ, start_response):
-        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
-        if (chunked or not environ.get("CONTENT_LENGTH")) and environ.get("wsgi.input_terminated"):
-            stream = environ["wsgi.input"]
-            body = stream.read(self.limit + 1)
-            if len(body) > self.limit:
-                drained = 0
-                while drained < self.DRAIN and (chunk := stream.read(65536)):
-                    drained += len(chunk)
-                body = b""  # Werkzeug refuses by the length alone, before reading anything
-                environ["CONTENT_LENGTH"] = str(self.limit + 1)
-            else:
-                environ["CONTENT_LENGTH"] = str(len(body))
-            # Now an ordinary body of known length: no longer chunked, no longer open-ended.
-            environ["wsgi.input"] = io.BytesIO(body)
-            environ.pop("HTTP_TRANSFER_ENCODING", None)
-            del environ["wsgi.input_terminated"]
-        return self.app(environ, start_response)

@@ -21,10 +21,9 @@ import threading
 import click
 
 from . import logs
-from .config import ConfigError, DeliverySettings, staff_keys_source
+from .config import DeliverySettings, staff_keys_source, writable_outbox
 from .delivery import deliver_once, run
 from .keys import describe, load_staff_keys
-from .outbox import Outbox, OutboxUnwritableError
 from .problems import Problems
 from .smtp import SmtpTarget
 
@@ -50,11 +49,7 @@ def deliver_command(once: bool, poll: float):
     logs.configure()
     try:
         settings = DeliverySettings.from_env()
-        outbox = Outbox(settings.outbox)
-        try:
-            outbox.check_writable()  # it deletes what was sent, and cleans tmp/
-        except OutboxUnwritableError as error:
-            raise ConfigError([f"RELAY_OUTBOX: {error}"]) from None
+        outbox = writable_outbox(settings.outbox)
     except Problems as problems:
         raise problems.exit("relay deliver: refusing to start:") from None
     target = SmtpTarget.from_url(settings.smtp_url)

@@ -28,12 +28,12 @@ from urllib.parse import urlsplit
 from email_validator import EmailNotValidError, validate_email
 from limits import parse_many
 
-from safeline.site import LANGUAGES, QUICK_EXIT_URL
+from safeline.site import LANGUAGES, QUICK_EXIT_URL, ROOT
 
+from .outbox import Outbox, OutboxUnwritableError
 from .problems import Problems
 from .smtp import SmtpTarget
 
-ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT / "var" / "dev"
 
 DEVELOPMENT_DEFAULTS = {
@@ -232,6 +232,11 @@ class Settings:
         return self.env == "production"
 
     @property
+    def mail_domain(self) -> str:
+        """The domain of RELAY_MAIL_FROM: the relay's Message-IDs end with it."""
+        return self.mail_from.rsplit("@", 1)[-1]
+
+    @property
     def delivery(self) -> DeliverySettings:
         return DeliverySettings(self.env, self.mail_to, self.mail_from, self.smtp_url, self.outbox)
 
@@ -294,6 +299,20 @@ class Settings:
             contact_address=contact_address,
             staff_language=staff_language,
         )
+
+
+def writable_outbox(folder: Path, *, max_bytes: int | None = None) -> Outbox:
+    """The outbox at RELAY_OUTBOX, once a message could be stored there now.
+
+    The web app stores reports there and the delivery worker deletes what was sent and
+    cleans tmp/: neither starts without it, refused like any other setting (one line, no
+    traceback)."""
+    outbox = Outbox(folder, max_bytes=max_bytes)
+    try:
+        outbox.check_writable()
+    except OutboxUnwritableError as error:
+        raise ConfigError([f"RELAY_OUTBOX: {error}"]) from None
+    return outbox
 
 
 def is_production(environ: Mapping[str, str] | None = None) -> bool:

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import uuid
 
 from .report import CODE_DIGITS
 
 
 class FollowUps:
     def __init__(self, secret: str, domain: str):
+        """``domain``: the right-hand side of every Message-ID (the mail_domain of the settings)."""
         self._code_key = hmac.new(secret.encode(), b"relay.followup-code", hashlib.sha256).digest()
         self._id_key = hmac.new(secret.encode(), b"relay.message-id", hashlib.sha256).digest()
         self.domain = domain
@@ -36,6 +38,13 @@ class FollowUps:
     def message_id(self, reference: str) -> str:
         """The Message-ID of the mail that carries ``reference``: fixed, so a retry after a crash
         is recognisably the same mail, and an addition can point at it."""
-        digest = hmac.new(self._id_key, reference.encode(), hashlib.sha256).hexdigest()[:32]
+        return self._message_id(hmac.new(self._id_key, reference.encode(), hashlib.sha256).hexdigest()[:32], reference)
+
+    def addition_id(self, reference: str) -> str:
+        """A new Message-ID for an addition to the report ``reference``: one of its own, since
+        several additions may follow one report."""
+        return self._message_id(uuid.uuid4().hex, reference)
+
+    def _message_id(self, unique: str, reference: str) -> str:
         # The reference is in the outer Subject already; in the Message-ID it tells no more.
-        return f"<{digest}.{reference}@{self.domain}>"
+        return f"<{unique}.{reference}@{self.domain}>"

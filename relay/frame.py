@@ -2,8 +2,8 @@
 
 The relay renders ``theme/templates`` like Pelican does, and those templates expect what
 Pelican gives them: a ``page`` (lang, title, url, translations, summary), the menu
-``NAV``, ``page_url(slug, lang)``, the gettext functions and ``SITE_ORIGIN`` (the app's,
-from ``RELAY_SITE_ORIGIN``: hreflang alternates are absolute, as in the built pages).  The
+``NAV``, ``page_url(slug, lang)``, the gettext functions and ``SITE_ORIGIN`` (here
+``RELAY_SITE_ORIGIN``: hreflang alternates are absolute, as in the built pages).  The
 relay never imports Pelican, so it reads the menu from the metadata lines at the top of
 ``content/pages/*.md``, with the site's URL rule (``safeline.site.page_path``; a test
 compares both menus).
@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from babel.support import Translations
-from flask import current_app, has_app_context
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from safeline.phrasing import japanese
 from safeline.site import (
-    CATALOGS, DEFAULT_LANG, DOMAIN, LANGUAGE_NAMES, LANGUAGES, ROOT, install_gettext, page_path,
+    CATALOGS, DEFAULT_LANG, DOMAIN, LANGUAGE_NAMES, LANGUAGES, ROOT, SITEURL, THEME_STATIC_DIR, catalog_file,
+    install_gettext, page_path,
 )
 
 from .problems import Problems
@@ -84,7 +84,7 @@ def menus(pages: dict[tuple[str, str], Page]) -> dict[str, list[Page]]:
 def load_translations(catalogs: Path = CATALOGS) -> dict[str, Translations]:
     problems, loaded = [], {}
     for lang in LANGUAGES:
-        po = catalogs / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+        po = catalog_file(lang, catalogs)
         mo = po.with_suffix(".mo")
         if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
             problems.append(f"{mo.relative_to(ROOT) if mo.is_relative_to(ROOT) else mo}: missing or older than messages.po; run ./run i18n-compile")
@@ -99,7 +99,8 @@ def load_translations(catalogs: Path = CATALOGS) -> dict[str, Translations]:
 class Frame:
     """The Jinja environment and everything the shared templates need from the site."""
 
-    def __init__(self, *, quick_exit_url: str, contact_address: str = "", staff_language: str = DEFAULT_LANG):
+    def __init__(self, *, quick_exit_url: str, site_origin: str = "", contact_address: str = "",
+                 staff_language: str = DEFAULT_LANG):
         self.pages = read_pages()
         self.translations = load_translations()
         self.env = Environment(
@@ -115,9 +116,9 @@ class Frame:
             NAV=menus(self.pages),
             page_url=self.page_url,
             home_url=lambda lang: self.page_url("home", lang),
-            SITEURL="",
-            SITE_ORIGIN="",  # the app's SITE_ORIGIN (RELAY_SITE_ORIGIN) in render()
-            THEME_STATIC_DIR="theme",
+            SITEURL=SITEURL,
+            SITE_ORIGIN=site_origin,  # RELAY_SITE_ORIGIN: for the absolute hreflang alternates
+            THEME_STATIC_DIR=THEME_STATIC_DIR,
             DEFAULT_LANG=DEFAULT_LANG,
             LANGUAGE_NAMES=LANGUAGE_NAMES,
             QUICK_EXIT_URL=quick_exit_url,
@@ -134,6 +135,4 @@ class Frame:
         return self.translations[lang].gettext
 
     def render(self, template: str, **context) -> str:
-        if has_app_context():  # the site's origin, for the absolute hreflang alternates
-            context.setdefault("SITE_ORIGIN", current_app.config.get("SITE_ORIGIN") or "")
         return self.env.get_template(template).render(**context)

@@ -11,19 +11,14 @@ from __future__ import annotations
 
 import datetime
 import secrets
-import uuid
 
 from .followup import FollowUps
-from .report import Addition, Report
+from .report import REFERENCE_ALPHABET, REFERENCE_LENGTH, Addition, Report, reference_of
 from .seal import seal
-
-# Crockford-like: no 0/O, 1/I/L or U, so a number read out on the phone is not misheard.
-ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 def new_reference() -> str:
-    chars = "".join(secrets.choice(ALPHABET) for _ in range(8))
-    return f"SL-{chars[:4]}-{chars[4:]}"
+    return reference_of("".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH)))
 
 
 class Intake:
@@ -32,7 +27,6 @@ class Intake:
         self.outbox = outbox
         self.mail_from = mail_from
         self.mail_to = list(mail_to)
-        self.domain = mail_from.rsplit("@", 1)[-1]
         self.followups = followups
 
     def accept(self, report: Report) -> tuple[str, int]:
@@ -45,8 +39,8 @@ class Intake:
         return that reference and the sealed size, or raise (nothing stored).  The follow-up
         code was checked by the caller."""
         reference = addition.reference
-        message_id = f"<{uuid.uuid4().hex}.{reference}@{self.domain}>"
-        return reference, self._store(addition, reference, message_id, self.followups.message_id(reference))
+        return reference, self._store(addition, reference, self.followups.addition_id(reference),
+                                      self.followups.message_id(reference))
 
     def _store(self, item: Report | Addition, reference: str, message_id: str, replies_to: str | None = None) -> int:
         received_at = datetime.datetime.now(datetime.timezone.utc)

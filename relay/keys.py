@@ -40,7 +40,7 @@ class StaffKeyError(Problems):
     """The staff keys cannot be used; ``.lines`` lists each problem on one line.
 
     Raised at start (the relay refuses to start) and before each report (a key expired while
-    the relay ran: that report is refused with a 503 and the form kept, see relay.views).
+    the relay ran: that report is refused with a 503 and the form kept, see relay.submit).
     """
 
 

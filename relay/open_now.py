@@ -21,8 +21,8 @@ from pathlib import Path
 
 from safeline.hotlines import hours, reach, schedule
 from safeline.hotlines.model import DataError, Directory, Line, load
+from safeline.site import ROOT
 
-from .config import ROOT
 from .problems import Problems
 
 HOTLINES = ROOT / "data" / "hotlines.yaml"

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import redis
 from limits import parse_many
 
+from . import shared_store
+
 log = logging.getLogger("relay.quota")
 
 
@@ -196,7 +198,7 @@ class RedisStore(Store):
     PREFIX = "relay:quota:"
 
     def __init__(self, uri: str):
-        self._redis = redis.Redis.from_url(uri, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self._redis = shared_store.connect(uri)
         self._script = self._redis.register_script(_RESERVE)
 
     def reserve(self, counters, member, now):

@@ -18,10 +18,9 @@ from urllib.parse import parse_qsl
 from ada_url import URL, HostType
 from email_validator import EmailNotValidError, validate_email
 
-from safeline.site import N_
+from safeline.site import N_, Lang
 
 Role = Literal["self", "guardian"]
-Lang = Literal["ja", "en"]
 
 
 @dataclass(frozen=True)
@@ -91,7 +90,19 @@ MAX_WHERE = 1000
 ROLES = ("self", "guardian")
 FIELDS = ("role", "email", "contact_safety", "urls", "where", "description", "police", "consent")  # in the form's order
 ADDITION_FIELDS = ("reference", "code", "urls", "where", "description")  # the form that adds to a report
-REFERENCE = re.compile(r"SL-[2-9A-HJKMNP-TV-Z]{4}-[2-9A-HJKMNP-TV-Z]{4}")
+# A reference number: SL- and two groups of four characters from REFERENCE_ALPHABET, which is
+# Crockford-like (no 0/O, 1/I/L or U), so a number read out on the phone is not misheard.
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+REFERENCE_LENGTH = 8
+REFERENCE = re.compile(rf"SL-[{REFERENCE_ALPHABET}]{{4}}-[{REFERENCE_ALPHABET}]{{4}}")
+# What a reporter may type between the groups of a reference or a code: spaces and dashes,
+# including the long vowel mark and the dashes a Japanese input method makes.
+SEPARATORS = re.compile(r"[\s\-‐‑–—ー―]")
+
+
+def reference_of(chars: str) -> str:
+    """The reference number written with the REFERENCE_LENGTH characters ``chars``."""
+    return f"SL-{chars[:4]}-{chars[4:]}"
 CODE_DIGITS = 8
 
 
@@ -282,17 +293,17 @@ def validate_addition(form, lang: str) -> tuple[Addition | None, Errors]:
 
 def normal_reference(typed: str) -> str:
     """``ｓｌ７ｋ３ｆｑ９ｘｄ`` or `` sl-7k3f q9xd`` → ``SL-7K3F-Q9XD``; anything else as it came."""
-    compact = re.sub(r"[\s\-‐‑–—ー―]", "", unicodedata.normalize("NFKC", typed)).upper()
+    compact = SEPARATORS.sub("", unicodedata.normalize("NFKC", typed)).upper()
     compact = compact.removeprefix("SL")
-    if len(compact) == 8 and compact.isalnum():
-        return f"SL-{compact[:4]}-{compact[4:]}"
+    if len(compact) == REFERENCE_LENGTH and compact.isalnum():
+        return reference_of(compact)
     return unicodedata.normalize("NFKC", typed).strip().upper()
 
 
 def normal_code(typed: str) -> str:
     """The digits of a follow-up code as typed (full-width too), without spaces or hyphens;
     anything but digits makes it no code."""
-    compact = re.sub(r"[\s\-‐‑–—ー―]", "", unicodedata.normalize("NFKC", typed))
+    compact = SEPARATORS.sub("", unicodedata.normalize("NFKC", typed))
     return compact if compact.isascii() and compact.isdigit() else ""
 
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import redis
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from . import shared_store
+
 log = logging.getLogger("relay.token")
 
 MAX_AGE = 2 * 60 * 60  # seconds
@@ -155,7 +157,7 @@ class RedisSpentTokens(SpentTokens):
     """Shared by every relay instance; an unreachable Redis must not block a report."""
 
     def __init__(self, uri: str):
-        self._redis = redis.Redis.from_url(uri, socket_timeout=0.5, socket_connect_timeout=0.5, decode_responses=True)
+        self._redis = shared_store.connect(uri, decode_responses=True)
 
     @staticmethod
     def _key(nonce: str) -> str:

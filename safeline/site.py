@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal, get_args
 
 from babel.support import Translations
 from jinja2 import pass_context
@@ -18,13 +19,18 @@ ROOT = Path(__file__).resolve().parent.parent
 CATALOGS = ROOT / "theme" / "translations"  # Babel: messages.pot, <lang>/LC_MESSAGES/messages.po
 DOMAIN = "messages"
 
-LANGUAGES = ("ja", "en")  # Japanese first: every page exists in each
+Lang = Literal["ja", "en"]  # Japanese first: every page exists in each
+LANGUAGES: tuple[Lang, ...] = get_args(Lang)
 DEFAULT_LANG = "ja"  # at /; the others at /<lang>/
 LANGUAGE_NAMES = {"ja": "日本語", "en": "English"}  # each in its own language, for the switch
 
 # Where a page lives, below the site's root: Pelican's PAGE_URL and PAGE_LANG_URL.
 PAGE_URL = "{slug}/"
 PAGE_LANG_URL = "{lang}/{slug}/"
+
+# Pelican settings the theme reads, which the relay gives its templates as well.
+SITEURL = ""  # links stay root-relative, so the output works on any host
+THEME_STATIC_DIR = "theme"  # the theme's static files: /theme/css/…, /theme/js/…
 
 # Where the quick exit leads: an ordinary, harmless everyday site (a weather forecast).
 QUICK_EXIT_URL = "https://tenki.jp/"
@@ -34,6 +40,11 @@ def page_path(slug: str, lang: str) -> str:
     """The page ``slug`` in ``lang``, relative to the site's root: ``faq/``, ``en/faq/``."""
     pattern = PAGE_URL if lang == DEFAULT_LANG else PAGE_LANG_URL
     return pattern.format(slug=slug, lang=lang)
+
+
+def catalog_file(lang: str, catalogs: Path = CATALOGS) -> Path:
+    """The Babel catalog (``.po``) of ``lang`` in the folder ``catalogs``; its ``.mo`` beside it."""
+    return catalogs / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
 def lang_of_path(path: str) -> str:

@@ -14,13 +14,13 @@ and English words in brackets standing among ASCII stay as they are.  Inline ele
 block elements (``<p>``, ``<li>``, ``<td>``…) do.
 
 ``./run check`` (tasks.py) and tests/test_typography.py use :func:`findings` on every built
-page whose ``<html lang>`` is Japanese, and :func:`relay_pages` for the relay's Japanese pages.
+page whose ``<html lang>`` is Japanese, and on the relay's Japanese pages as
+devtools.relay_pages visits them.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from html.parser import HTMLParser
 
 MARKS = "()?:!"
@@ -112,41 +112,3 @@ def findings_in_text(text: str) -> list[str]:
 def findings(html: str, name: str) -> list[str]:
     """The findings on one page, each a line that names the page (``name``) first."""
     return [f"{name}: {finding}" for finding in findings_in_text(visible_japanese_text(html))]
-
-
-def relay_pages(client, lang: str = "ja") -> Iterator[tuple[str, str]]:
-    """The relay's pages in ``lang`` as a reporter meets them, through a Flask test client:
-    the report form, its error state, the confirmation, the form that adds to a report (empty,
-    with errors, and its confirmation), what someone else can do, and a page that is not there.
-    Yields (name, html).  The valid report goes into the app's outbox (use a scratch one)."""
-    prefix = "/" if lang == "ja" else f"/{lang}/"
-    form, more, other = prefix + "report/", prefix + "report/more/", prefix + "report/other/"
-
-    def token(path: str) -> str:
-        page = client.get(path)
-        return re.search(r'name="token" value="([^"]+)"', page.get_data(as_text=True))[1]
-
-    def html(response) -> str:
-        return response.get_data(as_text=True)
-
-    yield form, html(client.get(form))
-    yield f"{form} (with errors)", html(client.post(form, data={"token": token(form), "role": "self"}))
-    report = {"token": token(form), "role": "self", "email": "hanako@example.jp",
-              "urls": "https://images.example.com/p/1", "description": "写真が投稿されました。", "consent": "yes"}
-    sent = client.post(form, data=report)
-    if sent.status_code != 303:
-        raise RuntimeError(f"{form}: the valid report was not accepted ({sent.status_code})")
-    confirmation = html(client.get(sent.headers["Location"]))
-    yield f"{form}sent/", confirmation
-    reference = re.search(r'id="reference"[^>]*>\s*([^<\s]+)', confirmation)[1]
-    code = re.search(r'id="followup-code"[^>]*>\s*([^<\s]+)', confirmation)[1]
-    yield more, html(client.get(more))
-    yield f"{more} (with errors)", html(client.post(more, data={"token": token(more), "reference": reference,
-                                                                 "code": "", "urls": ""}))
-    added = client.post(more, data={"token": token(more), "reference": reference, "code": code,
-                                    "urls": "https://more.example.com/p/2", "description": ""})
-    if added.status_code != 303:
-        raise RuntimeError(f"{more}: the addition was not accepted ({added.status_code})")
-    yield f"{more}sent/", html(client.get(added.headers["Location"]))
-    yield other, html(client.get(other))
-    yield f"{prefix}report/missing/ (404)", html(client.get(prefix + "report/missing/"))

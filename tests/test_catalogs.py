@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
 
+from tests.support.project import copy_project
 from tests.support.site import LANGS, ROOT
 from pelican.plugins.i18n.catalogs import problems
 
@@ -14,18 +14,13 @@ def test_catalogs_are_complete_and_current():
     assert problems(ROOT, CATALOGS, LANGS) == []
 
 
-def copy_project(tmp_path):
-    for name in ("babel.cfg", "theme", "plugins", "relay", "safeline"):
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
-        elif source.exists():
-            shutil.copy2(source, tmp_path / name)
-    return tmp_path
+def copy_code(tmp_path):
+    """What Babel extracts strings from: its settings, the theme and the code."""
+    return copy_project(tmp_path, ("babel.cfg", "theme", "plugins", "relay", "safeline"))
 
 
 def test_a_new_template_string_is_reported_until_translated(tmp_path):
-    root = copy_project(tmp_path)
+    root = copy_code(tmp_path)
     base = root / "theme" / "templates" / "base.html"
     base.write_text(base.read_text(encoding="utf-8").replace("</footer>", '<p>{{ _("A brand new sentence") }}</p></footer>'), encoding="utf-8")
     found = problems(root, root / "theme" / "translations", LANGS)
@@ -35,7 +30,7 @@ def test_a_new_template_string_is_reported_until_translated(tmp_path):
 
 
 def test_fuzzy_and_empty_translations_are_reported(tmp_path):
-    root = copy_project(tmp_path)
+    root = copy_code(tmp_path)
     po = root / "theme" / "translations" / "ja" / "LC_MESSAGES" / "messages.po"
     text = po.read_text(encoding="utf-8")
     text = text.replace('msgid "Hours"\nmsgstr "受付時間"', '#, fuzzy\nmsgid "Hours"\nmsgstr "受付時間"')

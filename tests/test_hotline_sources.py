@@ -199,16 +199,9 @@ def test_a_check_within_a_year_is_no_warning(tmp_path):
 
 def test_run_check_warns_but_passes(tmp_path):
     """./run check on a copy of the project whose data has a stale line: a warning, exit 0."""
-    import shutil
+    from tests.support.project import copy_project
 
-    from tests.test_tasks import PROJECT_FILES
-
-    for name in PROJECT_FILES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, tmp_path / name)
+    copy_project(tmp_path)
     data = tmp_path / "data" / "hotlines.yaml"
     data.write_text(data.read_text(encoding="utf-8").replace('checked: "2026-12-02"', 'checked: "2024-06-01"', 1),
                     encoding="utf-8")

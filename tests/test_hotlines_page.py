@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import pytest
 from babel.dates import format_time
 
+from tests.support.hotlines import with_men_line
 from tests.support.site import LANGS, ROOT, BuiltPage, build_site
 from safeline.hotlines import schedule
 from safeline.hotlines.model import load
@@ -213,16 +214,11 @@ def test_a_wrong_pinned_day_is_one_clear_line(tmp_path):
     assert "Traceback" not in result.stdout + result.stderr
 
 
-# The end of the men's line's hours: the only line that closes at 20:00.
-MEN_HOURS = '            close: "20:00"\n        closed_on_holidays: true\n        closed_periods: [new-year]\n'
-ONE_OFFS = (ROOT / "data" / "hotlines.yaml").read_text(encoding="utf-8").replace(
-    MEN_HOURS,
-    MEN_HOURS +
+ONE_OFFS = with_men_line(
     '        closed_dates: ["2026-08-31", "2026-10-07"]\n'
     "        extra_openings:\n"
     '          - date: "2026-09-21"\n            open: "13:00"\n            close: "16:00"\n'
-    '          - date: "2026-08-24"\n            open: "13:00"\n            close: "16:00"\n',
-    1,
+    '          - date: "2026-08-24"\n            open: "13:00"\n            close: "16:00"\n'
 )
 
 

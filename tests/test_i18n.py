@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 from babel.dates import format_interval, format_time
 
-from tests.support.site import LANGS, ROOT, SLUGS, BuiltPage, build_site, page_path
+from tests.support.site import LANGS, ROOT, SLUGS, BuiltPage, build_site, output_file
 
 ALTERNATE = re.compile(r'<link rel="alternate" hreflang="([^"]+)" href="([^"]+)">')
 SWITCH = re.compile(r'<a class="language" href="([^"]+)" lang="([^"]+)" hreflang="([^"]+)">')
@@ -29,18 +29,18 @@ def test_both_trees_have_the_same_pages(site):
     ja = {p.relative_to(site).as_posix() for p in site.rglob("*.html") if tree_lang(site, p) == "ja"}
     en = {p.relative_to(site / "en").as_posix() for p in (site / "en").rglob("*.html")}
     assert ja == en
-    assert ja == {page_path(slug, "ja") for slug in SLUGS}
+    assert ja == {output_file(slug, "ja") for slug in SLUGS}
 
 
 @pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("slug", SLUGS)
 def test_switch_leads_to_the_twin_and_back(site, slug, lang):
-    here = site / page_path(slug, lang)
+    here = site / output_file(slug, lang)
     [(href, switch_lang, hreflang)] = SWITCH.findall(here.read_text(encoding="utf-8"))
     other = "en" if lang == "ja" else "ja"
     assert switch_lang == hreflang == other
     twin = resolve(site, href)
-    assert twin == site / page_path(slug, other)
+    assert twin == site / output_file(slug, other)
     [(back, _, _)] = SWITCH.findall(twin.read_text(encoding="utf-8"))
     assert resolve(site, back) == here
 
@@ -54,12 +54,12 @@ def test_html_lang_matches_the_tree(site):
 def test_hreflang_pairs_agree(site, slug):
     sets = []
     for lang in LANGS:
-        html = (site / page_path(slug, lang)).read_text(encoding="utf-8")
+        html = (site / output_file(slug, lang)).read_text(encoding="utf-8")
         alternates = dict(ALTERNATE.findall(html))
         assert set(alternates) == {"ja", "en", "x-default"}
         assert alternates["x-default"] == alternates["ja"]
         for hreflang in LANGS:
-            assert resolve(site, alternates[hreflang]) == site / page_path(slug, hreflang)
+            assert resolve(site, alternates[hreflang]) == site / output_file(slug, hreflang)
         sets.append(alternates)
     assert sets[0] == sets[1]
 

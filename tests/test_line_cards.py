@@ -16,7 +16,7 @@ import pytest
 from safeline.hotlines.model import DataError, load
 from safeline.typography import JAPANESE
 from tests.support.hotlines import DIRECTORY, LINES, card_ids, now_block, open_around_the_clock, text, tokyo_only
-from tests.support.site import LANGS, ROOT, SLUGS, BuiltPage, build_site, page_path
+from tests.support.site import LANGS, ROOT, SLUGS, BuiltPage, build_site, output_file
 
 TOKYO_ONLY = {"ja": "東京都の方のみ", "en": "Tokyo only"}
 
@@ -58,7 +58,7 @@ def test_the_order_holds_whatever_the_order_of_the_file(tmp_path):
     result = build_site(tmp_path / "out", ("HOTLINES_DATA", str(changed)))
     assert result.returncode == 0, result.stdout + result.stderr
     for lang in LANGS:
-        html = (tmp_path / "out" / page_path("support", lang)).read_text(encoding="utf-8")
+        html = (tmp_path / "out" / output_file("support", lang)).read_text(encoding="utf-8")
         assert_everyone_first(card_ids(html))
         assert_everyone_first([item.id for item in now_block(html).items])
 

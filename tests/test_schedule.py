@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import jpholiday
 import pytest
 
+from tests.support.hotlines import with_men_line
 from tests.support.site import ROOT
 from safeline.hotlines import hours, schedule
 from safeline.hotlines.model import load
@@ -132,17 +133,12 @@ def test_the_new_year_period_is_no_national_holiday_but_closes_lines():
 
 # -- one-off closures and extra openings ----------------------------------------------------
 
-# The end of the men's line's hours: the only line that closes at 20:00.
-MEN_HOURS = '            close: "20:00"\n        closed_on_holidays: true\n        closed_periods: [new-year]\n'
-ONE_OFFS = (ROOT / "data" / "hotlines.yaml").read_text(encoding="utf-8").replace(
-    MEN_HOURS,
-    MEN_HOURS +
+ONE_OFFS = with_men_line(
     '        closed_dates: ["2026-10-07"]\n'
     "        extra_openings:\n"
     '          - date: "2026-09-21"\n            open: "13:00"\n            close: "16:00"\n'
     '          - date: "2027-01-02"\n            open: "10:00"\n            close: "12:00"\n'
-    '          - date: "2026-10-05"\n            open: "10:00"\n            close: "12:00"\n',
-    1,
+    '          - date: "2026-10-05"\n            open: "10:00"\n            close: "12:00"\n'
 )
 
 

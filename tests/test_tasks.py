@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,22 +14,14 @@ from pathlib import Path
 import pytest
 
 from devtools.ports import free_port
-from tests.support.site import ROOT
+from tests.support.project import copy_project
 
-PROJECT_FILES = ("content", "theme", "data", "plugins", "relay", "safeline", "devtools", "pelicanconf.py",
-                 "publishconf.py", "tasks.py", "babel.cfg")
 
 
 @pytest.fixture
 def project(tmp_path) -> Path:
     """A copy of the project, so tasks can build into its own output/ without touching the checkout."""
-    for name in PROJECT_FILES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, tmp_path / name)
-    return tmp_path
+    return copy_project(tmp_path)
 
 
 def invoke(project: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+from devtools.relay_pages import relay_pages
 from safeline import typography
-from tests.support.site import LANGS, ROOT, SLUGS, page_path
+from tests.support.site import LANGS, ROOT, SLUGS, output_file
 
 WAVE_DASH, FULLWIDTH_TILDE = "\u301c", "\uff5e"  # 〜 (the site's) and Babel's ～
 
@@ -73,14 +74,14 @@ def test_built_japanese_pages_use_full_width_punctuation(site):
 
 
 def test_relay_japanese_pages_use_full_width_punctuation(client):
-    pages = list(typography.relay_pages(client))
+    pages = list(relay_pages(client))
     assert len(pages) == 8 and all('<html lang="ja"' in html for _, html in pages)
     found = [finding for name, html in pages for finding in typography.findings(html, name)]
     assert found == [], "\n".join(found)
 
 
 def test_one_wave_dash_in_japanese_text(site, client):
-    pages = list(japanese_pages(site)) + list(typography.relay_pages(client))
+    pages = list(japanese_pages(site)) + list(relay_pages(client))
     assert [name for name, html in pages if FULLWIDTH_TILDE in html] == []
     support = dict(pages)["support/index.html"]
     assert f"9:00{WAVE_DASH}21:00" in support
@@ -217,7 +218,7 @@ def test_no_lone_last_character_and_no_split_katakana_word(browser, served_site,
     context = browser.new_context(viewport={"width": PHRASE_WIDTHS[0], "height": 800}, device_scale_factor=1)
     try:
         page = context.new_page()
-        page.goto(served_site + page_path(slug, lang).removesuffix("index.html"))
+        page.goto(served_site + output_file(slug, lang).removesuffix("index.html"))
         found = {}
         for width in PHRASE_WIDTHS:
             page.set_viewport_size({"width": width, "height": 800})

@@ -25,7 +25,7 @@ from playwright.sync_api import expect
 from tests.support.browser import RELAY_STATES, Recorder, new_page, open_relay_state, route_quick_exit, start
 from tests.support.keys import GPG_SECRET
 from tests.support.reports import FORM_PATHS, REFERENCE, decrypt_mail
-from tests.support.site import LANGS, SLUGS, page_path
+from tests.support.site import LANGS, SLUGS, output_file
 
 AXE = Axe()
 # Every rule axe runs by default (WCAG 2.0–2.2 A/AA and best practices), plus the WCAG 2.2 AA
@@ -83,7 +83,7 @@ def watched(context, stack):
 
 
 def built_url(stack, slug: str, lang: str) -> str:
-    return stack.url("/" + page_path(slug, lang).removesuffix("index.html"))
+    return stack.url("/" + output_file(slug, lang).removesuffix("index.html"))
 
 
 def check_page(page, where: str) -> None:

@@ -17,7 +17,7 @@ import pytest
 from safeline.hotlines import hours, schedule
 from safeline.hotlines.model import load
 from tests.support.browser import new_page
-from tests.support.site import ROOT, catalog, page_path
+from tests.support.site import ROOT, catalog, output_file
 
 DIRECTORY = load(ROOT / "data" / "hotlines.yaml")
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -114,7 +114,7 @@ def badges_at(context, url: str, instant: datetime.datetime):
 @pytest.mark.parametrize("lang", ["ja", "en"])
 def test_the_badge_agrees_with_the_engine(in_los_angeles, pinned_site, lang):
     assert len(INSTANTS) >= 30
-    url = pinned_site + page_path("support", lang).removesuffix("index.html")
+    url = pinned_site + output_file("support", lang).removesuffix("index.html")
     mismatches = []
     for text in INSTANTS:
         instant = at(text)

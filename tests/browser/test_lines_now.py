@@ -18,7 +18,7 @@ import pytest
 from safeline.hotlines import hours, schedule
 from tests.support.browser import new_page
 from tests.support.hotlines import DIRECTORY, LINES, open_around_the_clock, tokyo_only
-from tests.support.site import LANGS, catalog, page_path
+from tests.support.site import LANGS, catalog, output_file
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 FIRST_DAY = datetime.date(2026, 12, 1)
@@ -44,7 +44,7 @@ def pinned_site(site_built_on) -> str:
 
 
 def support_url(base: str, lang: str) -> str:
-    return base + page_path("support", lang).removesuffix("index.html")
+    return base + output_file("support", lang).removesuffix("index.html")
 
 
 def open_now(instant: datetime.datetime) -> list[str]:
@@ -124,7 +124,7 @@ def test_a_page_with_a_marker_shows_live_badges(browser, pinned_site):
     try:
         watched = new_page(context)
         watched.page.clock.set_fixed_time(NIGHT)
-        watched.page.goto(pinned_site + page_path("police", "en").removesuffix("index.html"))
+        watched.page.goto(pinned_site + output_file("police", "en").removesuffix("index.html"))
         badge = watched.page.locator("#police-8103 .now")
         badge.filter(has_text=words_for("police-8103", NIGHT, "en")).wait_for()
         assert watched.page.locator("#police-9110 .now").count() == 0  # hours in words only

@@ -12,6 +12,7 @@ from email import message_from_bytes, policy
 
 from relay.delivery import Counts
 from relay.outbox import Outbox
+from relay.services import services
 from tests.support.relay_app import deliver, outbox_files
 from tests.support.reports import OUTER_HEADERS, REFERENCE, decrypt_mail, get_token, parse, sent_reference, submit
 
@@ -148,4 +149,4 @@ def test_an_outbox_that_fails_after_start_loses_nothing_and_says_so(
     [stored] = outbox_files(outbox_dir)
     assert reference in stored.name
     assert_readable(stored.read_bytes(), staff_keys, reference)
-    assert relay_app.extensions["outbox"].pending() == [stored]
+    assert services(relay_app).outbox.pending() == [stored]

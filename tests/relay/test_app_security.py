@@ -9,6 +9,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
+from relay.services import services
 from relay.token import MAX_AGE, FormTokens, MemorySpentTokens
 from tests.support.relay_app import SECRET_KEY, SITE_ORIGIN, deliver, outbox_files
 from tests.support.reports import (
@@ -429,7 +430,7 @@ def test_the_limit_is_per_connection_but_the_store_never_holds_an_address(app):
     storage = limiter.storage
     keys = [*storage.events, *storage.storage, *storage.expirations]
     assert keys, "the limiter stored nothing"
-    counted = relay_app.extensions["quota"].store._members  # relay.quota's: accepted reports
+    counted = services(relay_app).quota.store._members  # relay.quota's: accepted reports
     assert counted, "the quota stored nothing"
     for key in [*keys, *counted, *(member for members in counted.values() for member in members)]:
         assert "127.0.0.1" not in key and "203.0.113.7" not in key

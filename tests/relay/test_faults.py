@@ -20,6 +20,7 @@ import pytest
 
 from relay.delivery import deliver_once
 from relay.outbox import STALE_TMP_SECONDS, Outbox
+from relay.services import services
 from relay.smtp import SmtpTarget
 from tests.support.mail import Worker, wait_until
 from tests.support.relay_app import RELAY_MAIL_FROM, RELAY_MAIL_TO, SECRET_KEY, deliver, outbox_files
@@ -48,10 +49,10 @@ def record_matches(record: dict, fields: dict, reference: str) -> bool:
 def test_a_burst_of_200_while_the_mail_server_is_away_is_delivered_once_each(
         app, client, outbox_dir, staff_keys, mail_server):
     relay_app = app()
-    outbox = relay_app.extensions["outbox"]
+    outbox = services(relay_app).outbox
     sent: dict[str, dict] = {}  # reference → what was typed
     mail_server.stop()  # first refused connections, then "451 try again later"
-    target = SmtpTarget.from_url(relay_app.config["RELAY_SETTINGS"].smtp_url, helo="relay.test")
+    target = SmtpTarget.from_url(services(relay_app).settings.smtp_url, helo="relay.test")
     with Worker(outbox, target, mail_from=RELAY_MAIL_FROM, rcpt_to=[RELAY_MAIL_TO], poll_seconds=0.05,
                 backoff_cap=0.5, join_seconds=30):
         for n in range(200):
@@ -239,6 +240,6 @@ def test_an_unwritable_outbox_keeps_the_form_and_confirms_nothing(app, client, o
 
     # Nothing was stored: once the folder is back there is still nothing to send.
     folder.unlink()
-    assert relay_app.extensions["outbox"].pending() == []
+    assert services(relay_app).outbox.pending() == []
     assert deliver(relay_app).sent == 0
     assert mail_server.messages() == []

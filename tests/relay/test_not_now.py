@@ -123,7 +123,7 @@ def test_a_bad_hotlines_file_stops_the_relay_with_one_line_per_problem(relay_env
 
 
 def test_the_new_japanese_states_use_full_width_punctuation(relay_env, catalogs):
-    """The states safeline.typography.relay_pages does not visit: 429 and 503 of both forms (with
+    """The states devtools.relay_pages does not visit: 429 and 503 of both forms (with
     the lines open now), and the confirmations of a report with the police box or without an address."""
     from safeline import typography
 

@@ -26,6 +26,7 @@ from relay.report import (
     ADDITION_FIELDS, FIELDS, MAX_DESCRIPTION, MAX_URL_LENGTH, MAX_URLS, REFERENCE, Report, normal_code,
     normal_reference, validate, validate_addition,
 )
+from relay.services import services
 from tests.support.reports import FORM_PATHS, MORE_PATHS, VALID
 
 BOUNDED = settings(max_examples=200, deadline=None, database=None,
@@ -210,7 +211,7 @@ def test_no_request_gets_a_5xx_or_logs_a_traceback(app, caplog):
     relay_app = app(RELAY_RATELIMIT="100000 per hour", RELAY_RATELIMIT_POSTS="100000 per hour")
     relay_app.config["TESTING"] = False  # as in production: nothing propagates to the caller
     client = relay_app.test_client()
-    tokens = relay_app.extensions["tokens"]
+    tokens = services(relay_app).tokens
     statuses: Counter[int] = Counter()
 
     def valid_form(fields: dict, duplicates: list, raw: list, use_token: str) -> bytes:
@@ -269,7 +270,7 @@ def test_any_text_in_any_field_of_a_valid_form_is_accepted_or_refused_kindly(app
     relay_app = app(RELAY_RATELIMIT="100000 per hour", RELAY_RATELIMIT_POSTS="100000 per hour")
     relay_app.config["TESTING"] = False
     client = relay_app.test_client()
-    tokens = relay_app.extensions["tokens"]
+    tokens = services(relay_app).tokens
     expected = {"token": (303, 400), "website": (303, 422)}
 
     @BOUNDED
@@ -365,7 +366,7 @@ def test_any_addition_is_accepted_or_refused_kindly(app, caplog):
     relay_app = app(RELAY_RATELIMIT="100000 per hour", RELAY_RATELIMIT_POSTS="100000 per hour")
     relay_app.config["TESTING"] = False
     client = relay_app.test_client()
-    tokens, followups = relay_app.extensions["tokens"], relay_app.extensions["followups"]
+    tokens, followups = services(relay_app).tokens, services(relay_app).followups
     statuses: Counter[int] = Counter()
 
     @BOUNDED

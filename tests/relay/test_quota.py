@@ -22,6 +22,7 @@ import pytest
 
 import relay
 from relay.quota import MemoryStore, Quota, RedisStore, Refused
+from relay.services import services
 from tests.support.redis_server import RedisServer
 from tests.support.relay_app import Clock, outbox_files
 from tests.support.relay_server import RelayServer
@@ -112,7 +113,7 @@ def test_an_ipv6_48_is_limited_as_a_whole(relay_env, catalogs, storage):
     assert refused.value("email") == TYPED["email"]
     assert submit(client_from(app, "2001:db8:78::1"), **TYPED).status_code == 303  # the next /48
     assert submit(client_from(app, "203.0.113.9"), **TYPED).status_code == 303  # IPv4 has no /48
-    assert len(outbox_files(app.extensions["outbox"].folder)) == 5
+    assert len(outbox_files(services(app).outbox.folder)) == 5
 
 
 def test_past_the_site_ceiling_the_form_is_kept_and_the_phone_offered(relay_env, catalogs, storage, caplog):
@@ -133,14 +134,14 @@ def test_past_the_site_ceiling_the_form_is_kept_and_the_phone_offered(relay_env,
             assert calls[0] == "tel:110" and set(ALWAYS_OPEN) <= set(calls), calls
     errors = [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
     assert errors == ["refused: site-wide ceiling of accepted reports reached (RELAY_RATELIMIT_SITE)"]
-    assert len(outbox_files(app.extensions["outbox"].folder)) == 3
+    assert len(outbox_files(services(app).outbox.folder)) == 3
 
 
 def test_a_refused_report_gives_its_count_back(relay_env, catalogs, tmp_path):
     """A report that the outbox cannot take does not use up the client's limit."""
     app = relay.create_app({**relay_env, "RELAY_RATELIMIT": "2 per hour", "RELAY_OUTBOX_MAX_MB": "1"})
     client = app.test_client()
-    blocker = app.extensions["outbox"].folder / "20260101T000000000000Z-SL-AAAA-BBBB.eml"
+    blocker = services(app).outbox.folder / "20260101T000000000000Z-SL-AAAA-BBBB.eml"
     blocker.write_bytes(b"x" * (1024 * 1024))
     assert [submit(client, **TYPED).status_code for _ in range(4)] == [503] * 4
     blocker.unlink()

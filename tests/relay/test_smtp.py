@@ -80,21 +80,24 @@ def test_bare_line_feeds_are_sent_as_crlf(mail_server, target):
     assert stored.read_bytes() == message.replace(b"\n", b"\r\n")
 
 
+def refusal(target, reference: str, kind: type[Exception]):
+    """The error ``kind`` that sending a report's mail to ``target`` must end with."""
+    with pytest.raises(kind) as raised:
+        target.send(sealed_message(reference), mail_from=ENVELOPE_FROM, rcpt_to=ENVELOPE_TO)
+    return raised.value
+
+
 def test_451_is_temporary(mail_server, target):
     mail_server.fail_with_451 = True
-    with pytest.raises(TemporaryDeliveryError) as raised:
-        target.send(sealed_message("SL-TEMP-0001"), mail_from=ENVELOPE_FROM, rcpt_to=ENVELOPE_TO)
-    assert raised.value.code == 451
-    assert str(raised.value) == "server answered 451 4.3.0 to DATA"
+    error = refusal(target, "SL-TEMP-0001", TemporaryDeliveryError)
+    assert (error.code, str(error)) == (451, "server answered 451 4.3.0 to DATA")
     assert mail_server.messages() == []
 
 
 def test_5xx_is_permanent_and_its_text_is_not_repeated(mail_server, target):
     mail_server.fail_with = f"550 5.7.1 <{ENVELOPE_TO[0]}> refused"
-    with pytest.raises(PermanentDeliveryError) as raised:
-        target.send(sealed_message("SL-PERM-0001"), mail_from=ENVELOPE_FROM, rcpt_to=ENVELOPE_TO)
-    assert raised.value.code == 550
-    assert str(raised.value) == "server answered 550 5.7.1 to DATA"
+    error = refusal(target, "SL-PERM-0001", PermanentDeliveryError)
+    assert (error.code, str(error)) == (550, "server answered 550 5.7.1 to DATA")
     assert mail_server.messages() == []
 
 

@@ -15,6 +15,7 @@ import time
 import pytest
 
 from relay.outbox import Outbox
+from relay.services import services
 from tests.support.gnupg import decrypt_record, make_key
 from tests.support.relay_app import SECRET_KEY, outbox_files
 from tests.support.relay_server import RelayServer, reference_in
@@ -111,15 +112,15 @@ class AbortingOutbox(Outbox):
 
 def test_a_request_ended_by_a_worker_abort_gives_the_token_back(app, outbox_dir):
     relay = app(RELAY_RATELIMIT="1 per hour")
-    intake = relay.extensions["intake"]
+    intake = services(relay).intake
     real = intake.outbox
     client = relay.test_client()
     token = get_token(client)
     intake.outbox = AbortingOutbox(outbox_dir)
     with pytest.raises(SystemExit):
         submit(client, token=token, **TYPED)
-    nonce = relay.extensions["tokens"].check(token).nonce
-    assert relay.extensions["tokens"].spent.lookup(nonce) is None
+    nonce = services(relay).tokens.check(token).nonce
+    assert services(relay).tokens.spent.lookup(nonce) is None
 
     intake.outbox = real  # a new worker: the same form goes through, and it is the one report allowed
     response = submit(client, token=token, **TYPED)
@@ -152,5 +153,5 @@ def test_a_full_outbox_answers_503_with_the_form_before_the_disk_fills(app, outb
 
 
 def test_the_outbox_cap_is_a_setting_in_megabytes(app):
-    assert app(RELAY_OUTBOX_MAX_MB="3").extensions["outbox"].max_bytes == 3 * 1024 * 1024
-    assert app().extensions["outbox"].max_bytes == 200 * 1024 * 1024  # the default
+    assert services(app(RELAY_OUTBOX_MAX_MB="3")).outbox.max_bytes == 3 * 1024 * 1024
+    assert services(app()).outbox.max_bytes == 200 * 1024 * 1024  # the default

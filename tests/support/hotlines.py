@@ -7,6 +7,8 @@
 - ``NowBlock`` / ``now_block(html)``: the block of lines one can call now (``#now``) of a built
   page: its emergency numbers and its items, in order, with whether each waits hidden.
 - ``card_ids(html)``: the ids of the line cards, in the page's order.
+- ``with_men_line(extra)``: the data with ``extra`` fields (one-off closures, extra openings)
+  added to the men's line of Tokyo Women's Plaza.
 """
 
 from __future__ import annotations
@@ -21,6 +23,19 @@ from tests.support.site import ROOT
 DIRECTORY = load(ROOT / "data" / "hotlines.yaml")
 LINES = {line.id: line for line in DIRECTORY.lines}
 EVERY_DAY = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
+
+
+# The end of the men's line's hours: the only line that closes at 20:00.
+MEN_HOURS = '            close: "20:00"\n        closed_on_holidays: true\n        closed_periods: [new-year]\n'
+
+
+def with_men_line(extra: str) -> str:
+    """data/hotlines.yaml with ``extra`` (YAML lines of one line's fields, e.g. closed_dates)
+    added to the men's line, after its closures."""
+    data = (ROOT / "data" / "hotlines.yaml").read_text(encoding="utf-8")
+    if data.count(MEN_HOURS) != 1:
+        raise AssertionError("the men's line's hours are no longer where tests.support.hotlines looks")
+    return data.replace(MEN_HOURS, MEN_HOURS + extra, 1)
 
 
 def open_around_the_clock(line) -> bool:

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from relay.delivery import Counts, deliver_once
+from relay.services import services
 from relay.smtp import SmtpTarget, Timeouts
-from tests.support.reports import decrypt_mail
+from tests.support.reports import decrypt_mail, submit
 from tests.support.site import compile_catalogs
 
 SECRET_KEY = "test-secret-key-4d1c9b7e2a6f8035c1e9d4b7a2f6e8c3"
@@ -111,9 +112,9 @@ def client(app):
 
 def deliver(app) -> Counts:
     """One pass of the real delivery worker over the app's outbox, to the app's SMTP server."""
-    settings = app.config["RELAY_SETTINGS"]
+    settings = services(app).settings
     target = SmtpTarget.from_url(settings.smtp_url, helo="relay.test")
-    return deliver_once(app.extensions["outbox"], target, settings.mail_from, list(settings.mail_to),
+    return deliver_once(services(app).outbox, target, settings.mail_from, list(settings.mail_to),
                         timeouts=Timeouts.uniform(5))
 
 
@@ -122,6 +123,14 @@ def outbox_files(outbox_dir: Path) -> list[Path]:
     if not outbox_dir.exists():
         return []
     return sorted(path for path in outbox_dir.iterdir() if path.is_file() and not path.name.startswith("."))
+
+
+def accepted_record(client, outbox_dir: Path, staff_keys, **typed) -> dict:
+    """Send the valid report with ``typed`` in place of its fields; it must be accepted (303):
+    the JSON fields staff receive."""
+    response = submit(client, **typed)
+    assert response.status_code == 303, response.status_code
+    return stored_record(outbox_dir, staff_keys)
 
 
 def stored_record(outbox_dir: Path, staff_keys) -> dict:

@@ -38,7 +38,7 @@ VALID = {
 }
 
 
-# The heading of the error summary when a report cannot be taken now (relay.views.NOT_NOW).
+# The heading of the error summary when a report cannot be taken now (relay.forms.NOT_NOW).
 PLEASE_WAIT = {"ja": "しばらくお待ちください", "en": "Please wait"}
 NOT_NOW = {"ja": "いまは通報を受け付けられません", "en": "We cannot take reports just now"}
 # Lines open around the clock, whatever the hour: 110 apart, then #8103 (data/hotlines.yaml).

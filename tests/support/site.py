@@ -15,26 +15,56 @@ from pathlib import Path
 
 import pytest
 
-import pelicanconf  # noqa: F401 - makes pelican.plugins.<ours> importable
-from safeline.site import LANGUAGES
-from safeline.site import page_path as url_path
-
-ROOT = Path(__file__).resolve().parents[2]
+from safeline.site import LANGUAGES, ROOT, page_path
 
 LANGS = LANGUAGES
 SLUGS = ("home", "before-you-report", "privacy", "faq", "support", "police", "about", "report-unavailable", "safety", "not-found",
          "report-too-large", "error", "threatened", "under-18", "evidence")
 
+# The title (and <h1>) each page must have, as the hotline's readers know it.
+TITLES = {
+    ("home", "ja"): "リベンジポルノの被害にあったら",
+    ("before-you-report", "ja"): "通報にあたって",
+    ("privacy", "ja"): "情報の取り扱い",
+    ("faq", "ja"): "よくある質問",
+    ("support", "ja"): "相談窓口",
+    ("police", "ja"): "警察への相談",
+    ("about", "ja"): "運営団体について",
+    ("home", "en"): "If intimate images of you were shared without consent",
+    ("before-you-report", "en"): "Before you report",
+    ("privacy", "en"): "How we handle your information",
+    ("faq", "en"): "Questions and answers",
+    ("support", "en"): "Consultation lines",
+    ("police", "en"): "Going to the police",
+    ("about", "en"): "Who runs Safeline",
+    ("report-unavailable", "ja"): "フォームが使えないとき",
+    ("report-unavailable", "en"): "If the form is not working",
+    ("safety", "ja"): "安全にこのサイトを見るために",
+    ("safety", "en"): "Staying safe while you use this site",
+    ("not-found", "ja"): "ページが見つかりません",
+    ("not-found", "en"): "Page not found",
+    ("report-too-large", "ja"): "内容が多すぎて、送れませんでした",
+    ("report-too-large", "en"): "Your report was too long to send",
+    ("error", "ja"): "このページを表示できませんでした",
+    ("error", "en"): "This page could not be shown",
+    ("threatened", "ja"): "「画像を広める」とおどされているとき",
+    ("threatened", "en"): "If someone threatens to share your images",
+    ("under-18", "ja"): "18歳未満の人と保護者の方へ",
+    ("under-18", "en"): "If you or your child is under 18",
+    ("evidence", "ja"): "証拠の残し方",
+    ("evidence", "en"): "Keeping evidence",
+}
 
 # Pages whose own metadata places them: the home page at the root, "not found" as 404.html.
 SPECIAL = {"home": "index.html", "not-found": "404.html"}
 
 
-def page_path(slug: str, lang: str) -> str:
-    """Where a page is written, relative to the output folder (the site's URL rule)."""
+def output_file(slug: str, lang: str) -> str:
+    """Where a page is written, relative to the output folder (from the site's URL rule,
+    ``safeline.site.page_path``, which gives the page's URL path)."""
     if slug in SPECIAL:
-        return url_path(slug, lang).removesuffix(f"{slug}/") + SPECIAL[slug]
-    return url_path(slug, lang) + "index.html"
+        return page_path(slug, lang).removesuffix(f"{slug}/") + SPECIAL[slug]
+    return page_path(slug, lang) + "index.html"
 
 
 def build_site(output: Path, *extra_settings: tuple[str, object], fatal: bool = True) -> subprocess.CompletedProcess:
@@ -79,6 +109,12 @@ class BuiltPage:
 
     def hrefs(self) -> list[str]:
         return [href for href, _ in self.links]
+
+    def missing(self, facts) -> list[str]:
+        """The ``facts`` (words a page must go on saying, in any wording around them) that its
+        visible text no longer holds, ignoring case."""
+        text = self.text.lower()
+        return [fact for fact in facts if fact.lower() not in text]
 
 
 class _Parser(HTMLParser):
@@ -140,6 +176,6 @@ def site(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def page(site):
     def load(slug: str, lang: str = "ja") -> BuiltPage:
-        return BuiltPage(site / page_path(slug, lang))
+        return BuiltPage(site / output_file(slug, lang))
 
     return load

@@ -20,7 +20,7 @@ from babel.messages.pofile import read_po
 from babel.support import Translations
 from pelican import signals
 
-from safeline.site import DOMAIN, install_gettext
+from safeline.site import DOMAIN, catalog_file, install_gettext
 
 logger = logging.getLogger(__name__)
 _catalog_dir: Path | None = None
@@ -28,7 +28,7 @@ _catalog_dir: Path | None = None
 
 @functools.cache
 def _load(catalog_dir: Path, lang: str) -> Translations:
-    po = catalog_dir / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+    po = catalog_file(lang, catalog_dir)
     with po.open("rb") as handle:
         catalog = read_po(handle, locale=lang, domain=DOMAIN)
     compiled = io.BytesIO()

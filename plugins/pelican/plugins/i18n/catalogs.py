@@ -15,6 +15,8 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 
+from safeline.site import catalog_file
+
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}|%\([a-z_]+\)s")
 
 
@@ -43,7 +45,7 @@ def problems(root: Path, catalog_dir: Path, languages) -> list[str]:
     if {m.id for m in _read(template) if m.id} != wanted:
         found.append(f"{template.relative_to(root)}: out of date; run ./run i18n-update")
     for lang in languages:
-        po = catalog_dir / lang / "LC_MESSAGES" / "messages.po"
+        po = catalog_file(lang, catalog_dir)
         shown = po.relative_to(root)
         catalog = _read(po)
         ids = {m.id for m in catalog if m.id}
