@@ -348,7 +348,11 @@ def test(c, k=None):
     """Run every test (pytest), after installing the system packages they need; -k selects by name."""
     _ensure_system_packages()  # first: a machine that lacks them stops before anything else
     i18n_compile(c)
-    command = [PY, "-m", "pytest"] + (["-k", k] if k else [])
+    # Every core (pytest-xdist; PYTEST_XDIST_AUTO_NUM_WORKERS=N sets how many).  Each worker runs
+    # its own session fixtures (the built site, nginx, redis, the relay stack, Chromium), on its
+    # own free loopback ports and in its own temporary folders; --dist loadfile keeps the tests
+    # of one file on one worker, so a file's module fixtures start once.
+    command = [PY, "-m", "pytest", "-n", "auto", "--dist", "loadfile"] + (["-k", k] if k else [])
     raise SystemExit(subprocess.run(command, cwd=ROOT).returncode)
 
 

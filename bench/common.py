@@ -81,6 +81,7 @@ def gunicorn_command(app: str) -> list[str]:
 def gunicorn_env(port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("RELAY_")}
     env["RELAY_BIND"] = f"{HOST}:{port}"
+    env["RELAY_WORKERS"] = str(gunicorn_workers())  # what the benchmark says it runs (RELAY_WORKERS here too)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.update(extra or {})
     return env
@@ -208,10 +209,29 @@ def verdict(ok: bool) -> str:
 
 
 def add_run_options(parser) -> None:
-    """``--keep`` and ``--quiet-wait``, which every benchmark takes."""
+    """``--keep``, ``--quiet-wait`` and ``--smoke``, which every benchmark takes."""
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (and any server logs)")
     parser.add_argument("--quiet-wait", type=float, default=0.0,
                         help="first wait up to this many seconds for 5 s of idle CPUs (other work < 10 %%)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="run every step once with tiny counts (the tests do): proves the benchmark runs, "
+                             "its figures mean nothing")
+
+
+def smoke(args, **tiny) -> None:
+    """With ``--smoke``, replace the counts of ``args`` by ``tiny`` ones and say so.
+
+    The test suite runs each benchmark this way (tests/test_bench_smoke.py), so a change to
+    the code a benchmark drives breaks a test rather than the next measurement.
+    """
+    if not args.smoke:
+        return
+    for name, value in tiny.items():
+        if not hasattr(args, name):
+            raise AttributeError(f"--smoke sets {name}, which this benchmark does not take")
+        setattr(args, name, value)
+    args.quiet_wait = 0.0
+    print("SMOKE RUN: every step once with tiny counts; the figures below are not measurements", flush=True)
 
 
 @contextmanager

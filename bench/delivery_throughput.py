@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (HOST, PY, ROOT, add_run_options, cpu_times, load_average, others_share,  # noqa: E402
-                          print_machine, process_cpu, scratch_folder, server, stop_on_sigterm, verdict,
+                          print_machine, process_cpu, scratch_folder, server, smoke, stop_on_sigterm, verdict,
                           wait_until_quiet)
 from bench.relay_common import BENCH_MAIL_FROM, BENCH_MAIL_TO, DESCRIPTION, URLS, make_setup  # noqa: E402
 from devtools.ports import free_port  # noqa: E402
@@ -90,6 +90,7 @@ def main() -> int:
     parser.add_argument("--max-seconds", type=float, default=120.0, help="time limit of the drain (default 120)")
     add_run_options(parser)
     args = parser.parse_args()
+    smoke(args, messages=20, sample=8, max_seconds=30.0)
     stop_on_sigterm()
 
     from relay.delivery import deliver_once

@@ -25,7 +25,7 @@ from bench import load, nginx_stack  # noqa: E402
 from safeline.site import CATALOGS, LANGUAGES  # noqa: E402
 from bench.common import (HOST, add_run_options, cpu_times, gunicorn_command, gunicorn_env,  # noqa: E402
                           gunicorn_workers, load_average, others_share, print_machine, scratch_folder, server,
-                          stop_on_sigterm, tree_cpu, verdict, wait_until_quiet)
+                          smoke, stop_on_sigterm, tree_cpu, verdict, wait_until_quiet)
 from devtools.ports import free_port  # noqa: E402
 
 DESCRIPTION = (
@@ -130,8 +130,16 @@ def arguments(description: str, *, requests: int) -> argparse.Namespace:
     parser.add_argument("--max-seconds", type=float, default=40.0, help="time limit of each run (default 40)")
     parser.add_argument("--staff-keys", type=int, default=1, help="staff keys to encrypt to (default 1)")
     parser.add_argument("--no-breakdown", action="store_true", help="skip the in-process cost of each step")
+    parser.add_argument("--repeat", type=int, default=None,
+                        help="calls of each step in the in-process breakdown (default: its own, 300 or 500)")
     add_run_options(parser)
-    return parser.parse_args()
+    args = parser.parse_args()
+    # One gunicorn worker each: with the relay's limits per worker (memory://), the warm-up's
+    # first POST then spends the only one allowed, and every later POST of (b) is a 429.
+    smoke(args, requests=12, rounds=1, single=4, concurrency=2, processes=1, warmup=4, max_seconds=20.0, repeat=3)
+    if args.smoke:
+        os.environ["RELAY_WORKERS"] = "1"
+    return args
 
 
 def compare(*, title: str, expected: int, baseline_status: int, ratelimit: str, ratelimit_posts: str,
@@ -283,6 +291,6 @@ def compare(*, title: str, expected: int, baseline_status: int, ratelimit: str, 
             print(f"{failures} requests were not answered as expected: the figures above are not valid")
         if not args.no_breakdown:
             print()
-            breakdown(setup)
+            breakdown(setup, **({"repeat": args.repeat} if args.repeat else {}))
         print(f"took {time.monotonic() - started:.0f} s; load average at the end {load_average()}")
         return 1 if failures else 0

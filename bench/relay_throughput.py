@@ -24,5 +24,6 @@ if __name__ == "__main__":
         expected=303, baseline_status=303,
         ratelimit="1000000 per hour", ratelimit_posts="1000000 per hour",
         goal_ratio=0.5, goal_p99_ms=20.0, description=__doc__.splitlines()[0], requests=1000,
-        breakdown=lambda setup: relay_breakdown.accepted(setup, setup.folder / "breakdown-outbox"), floor=True,
+        breakdown=lambda setup, **options: relay_breakdown.accepted(setup, setup.folder / "breakdown-outbox", **options),
+        floor=True,
     ))

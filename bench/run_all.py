@@ -1,10 +1,12 @@
 """Run every benchmark, one after the other, each in its own process (group) with a time limit.
 
-    .venv/bin/python bench/run_all.py [--only a,b,c,d] [--quiet-wait 120]
+    .venv/bin/python bench/run_all.py [--only a,b,c,d] [--quiet-wait 120] [--smoke]
 
-Not part of the tests.  Each benchmark prints its own figures, ratios and goals; this prints
-them in turn, then the lines that carry the verdicts.  See BENCHMARKS.md for the figures of
-the last recorded run.
+Each benchmark prints its own figures, ratios and goals; this prints them in turn, then the
+lines that carry the verdicts, and exits with 1 when any benchmark failed (an error, or
+stopped at its time limit); a missed goal is a verdict, not a failure.  See BENCHMARKS.md
+for the figures of the last recorded run.  The tests run each benchmark through this with
+``--smoke`` (tests/test_bench_smoke.py); the measurements themselves are not part of them.
 """
 
 from __future__ import annotations
@@ -48,15 +50,19 @@ def main() -> int:
     parser.add_argument("--quiet-wait", type=float, default=0.0,
                         help="before each, wait up to this many seconds for the machine to be idle")
     parser.add_argument("--timeout", type=float, default=300.0, help="time limit per benchmark (default 300 s)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="each benchmark once with tiny counts: proves they run, the figures mean nothing")
     args = parser.parse_args()
     verdicts: list[str] = []
-    status = 0
+    failed: list[str] = []
     for key in args.only.split(","):
         title, script = BENCHMARKS[key.strip()]
         print(f"\n=== ({key}) {title}: .venv/bin/python bench/{script}", flush=True)
         command = [sys.executable, str(BENCH / script)]
         if args.quiet_wait:
             command += ["--quiet-wait", str(args.quiet_wait)]
+        if args.smoke:
+            command.append("--smoke")
         process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                    start_new_session=True)
         lines = []
@@ -73,11 +79,15 @@ def main() -> int:
             watchdog.cancel()
             if process.poll() is None:
                 _stop(process, key, args.timeout)
-        status = status or process.returncode
         verdicts += [f"({key}) {line}" for line in lines if "goal" in line]
+        if process.returncode:
+            failed.append(key)
+            verdicts.append(f"({key}) FAILED: exit status {process.returncode}")
     print("\n=== verdicts")
     print("\n".join(verdicts))
-    return 1 if status else 0
+    if failed:
+        print(f"failed: {', '.join(failed)}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -2,12 +2,13 @@
 
 The content set: 500 generated pages in Japanese and their 500 English twins (same Slug,
 headings, paragraphs, lists and links to other pages, about as long as the site's own pages),
-plus the site's own 20 pages from content/pages/ (the theme links to some of them).  It is
-built, each time into an empty output folder, in separate Pelican processes:
+plus the site's own content (its pages in content/pages/, which the theme links to, and the
+files of content/extra/).  It is built, each time into an empty output folder, in separate
+Pelican processes:
 
-  ours   pelicanconf.py as ``./run build`` uses it (our theme and the PLUGINS it lists: i18n,
-         hotlines, navigation, audit; the audit skips a build that is neither STRICT nor AUDIT)
-         with PATH, OUTPUT_PATH and CACHE_PATH pointed at temporary folders;
+  ours   pelicanconf.py as ``./run build`` uses it (our theme and every plugin in its PLUGINS;
+         the audit skips a build that is neither STRICT nor AUDIT) with PATH, OUTPUT_PATH and
+         CACHE_PATH pointed at temporary folders;
   plain  Pelican with bench/minimal_theme (base and page templates, no menu), no plugins, the
          same page URL, language and Markdown settings;
   ours + audit (as ./run check)  ours with STRICT = True: the after-build checks of links and
@@ -23,7 +24,7 @@ Each round builds every kind once, in turn.  Times are wall-clock seconds of the
 ... in X seconds", and the CPU seconds of the process (steadier on a shared machine); figures
 are medians of the rounds.  Goal: ours <= 1.2 x plain (wall).
 
-    .venv/bin/python bench/site_build.py [--pairs 500] [--runs 3] [--pitfall]
+    .venv/bin/python bench/site_build.py [--pairs 500] [--runs 3] [--pitfall] [--smoke]
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (PY, ROOT, add_run_options, cpu_times, load_average, others_share,  # noqa: E402
-                          print_machine, scratch_folder, stop_on_sigterm, verdict, wait_until_quiet)
+                          print_machine, scratch_folder, smoke, stop_on_sigterm, verdict, wait_until_quiet)
 
 MINIMAL_THEME = ROOT / "bench" / "minimal_theme"
 GOAL = 1.2
@@ -56,7 +57,7 @@ SHARED = [
     "ARTICLE_LANG_SAVE_AS", "DRAFT_SAVE_AS", "DRAFT_LANG_SAVE_AS", "DRAFT_PAGE_SAVE_AS", "DRAFT_PAGE_LANG_SAVE_AS",
     "AUTHOR_SAVE_AS", "AUTHORS_SAVE_AS", "CATEGORY_SAVE_AS", "CATEGORIES_SAVE_AS", "TAG_SAVE_AS", "TAGS_SAVE_AS",
     "ARCHIVES_SAVE_AS", "FEED_ALL_ATOM", "FEED_ALL_RSS", "CATEGORY_FEED_ATOM", "TRANSLATION_FEED_ATOM",
-    "AUTHOR_FEED_ATOM", "AUTHOR_FEED_RSS", "MARKDOWN", "TYPOGRIFY",
+    "AUTHOR_FEED_ATOM", "AUTHOR_FEED_RSS", "MARKDOWN", "TYPOGRIFY", "EXTRA_PATH_METADATA",
 ]
 
 JA_SENTENCES = [
@@ -130,11 +131,13 @@ def _page(number: int, lang: str, pairs: int, rng: random.Random) -> str:
 
 
 def generate(content: Path, pairs: int) -> int:
-    """The site's own pages plus ``pairs`` generated ja/en twins; returns the number of pages."""
+    """The site's own content plus ``pairs`` generated ja/en twins; returns the number of pages.
+
+    The whole of content/ is copied, not only its pages: the build also writes what the
+    settings name from the rest of it (STATIC_PATHS, e.g. content/extra/favicon.ico, which every
+    page links and the audit looks for)."""
+    shutil.copytree(ROOT / "content", content)
     pages = content / "pages"
-    pages.mkdir(parents=True)
-    for source in sorted((ROOT / "content" / "pages").glob("*.md")):
-        shutil.copyfile(source, pages / source.name)
     rng = random.Random(20261128)
     for number in range(1, pairs + 1):
         for lang in ("ja", "en"):
@@ -203,6 +206,7 @@ def main() -> int:
                         help="also build plain with a menu of every page (the quadratic pitfall)")
     add_run_options(parser)
     args = parser.parse_args()
+    smoke(args, pairs=2, runs=1, pitfall=True)  # the pitfall too: every kind of build once
     stop_on_sigterm()
     print("(d) site build: our theme and plugins vs plain Pelican with a minimal theme")
     wait_until_quiet(args.quiet_wait)
@@ -224,8 +228,9 @@ def main() -> int:
             print(f"  {kind:29}: {result.wall:.2f} s wall{pelican}, {result.cpu:.2f} s CPU, {result.pages} HTML files"
                   f"{warned}; other processes used {result.others:.0%} of the CPUs", flush=True)
 
-        build(settings["ours"], folder, content, timeout=args.timeout)  # warm the OS file cache, .pyc
-        build(settings["plain"], folder, content, timeout=args.timeout)
+        if not args.smoke:
+            build(settings["ours"], folder, content, timeout=args.timeout)  # warm the OS file cache, .pyc
+            build(settings["plain"], folder, content, timeout=args.timeout)
         if args.pitfall:
             results["plain, menu of every page"] = []
         # Rounds: every kind once per round, so that other work on the machine hits all alike.
