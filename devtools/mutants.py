@@ -14,8 +14,9 @@ below), so its dependencies never mix with the project's; the tests themselves r
 ``.venv``'s Python.  Not part of ``./run test``: a full run takes an hour or more.
 
 Equivalent mutants are listed as ``MODULE  OPERATOR  SOURCE LINE  -- why``: the module, Cosmic
-Ray's operator name, the line the mutant changes as it stands in the module (stripped), and one
-sentence.  A line that no longer matches any mutant is reported as stale.
+Ray's operator name (``*``: every mutant of that line, e.g. a signature whose annotations are never
+evaluated), the line the mutant changes as it stands in the module (stripped), and one sentence.
+A line that no longer matches any mutant is reported as stale.
 """
 
 from __future__ import annotations
@@ -146,8 +147,9 @@ def run(module: str, tests: tuple[str, ...], scratch: Path, known: dict, seen: s
         if outcome is None:
             continue
         if outcome["worker_outcome"] == "normal" and outcome["test_outcome"] == "survived":
-            if key in known:
-                seen.add(key)
+            listed = key if key in known else (module, "*", key[2])
+            if listed in known:
+                seen.add(listed)
                 result.equivalent += 1
             else:
                 result.survivors.append({"line": mutation["start_pos"][0], "operator": mutation["operator_name"],
