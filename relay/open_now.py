@@ -60,6 +60,6 @@ class Lines:
         for line in reach.candidates_now(self.directory):
             status = schedule.status(self.directory, line, at, search_days=SEARCH_DAYS)
             if status.is_open:
-                entries.append(reach.NowEntry(line, allday=status.until is None, shown=True,
+                entries.append(reach.NowEntry(line, allday=reach.around_the_clock(line), shown=True,
                                               when=hours.status_text(status, at, texts)))
         return OpenNow(emergency=reach.emergency_lines(self.directory), entries=entries)

@@ -5,8 +5,8 @@ outside Tokyo must not scroll past lines they cannot use to find one they can.  
 to call now, those open around the clock come first: they are the only ones sure to answer at
 night.  110 (``emergency: true``) is not a line for advice: pages show it apart.
 
-Pure functions over the model; the Pelican plugin hands them to the templates and the relay
-may use them for its own list of lines open now.
+Pure functions over the model; the Pelican plugin hands them to the templates, and the relay
+uses them for its own list of lines open now (relay/open_now.py).
 """
 
 from __future__ import annotations
