@@ -47,6 +47,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "relay/token.py": ("tests/relay/test_spent_tokens.py", "tests/relay/test_app_security.py",
                        "tests/relay/test_app_form.py"),
     "relay/quota.py": ("tests/relay/test_quota.py",),
+    "relay/receipt.py": ("tests/relay/test_confirmation.py",),
     "relay/followup.py": ("tests/relay/test_followup.py", "tests/relay/test_followup_vectors.py"),
     "relay/outbox.py": ("tests/relay/test_outbox.py",),
     "relay/seal.py": ("tests/relay/test_seal.py",),
