@@ -11,7 +11,16 @@ an ordinary command, so a test that starts a subprocess (the delivery worker, gu
 mutant too; mutmut 3 switches mutants inside the test process only.  It runs in a copy of the
 project (never this work tree) with its own virtual environment (``.venv-mutants``, pinned
 below), so its dependencies never mix with the project's; the tests themselves run with
-``.venv``'s Python.  Not part of ``./run test``: a full run takes an hour or more.
+``.venv``'s Python.  Not part of ``./run test``.
+
+A mutant faces only the tests that run its line.  The baseline run measures, with coverage, which
+test runs which line of the module (``devtools/mutant_coverage.py``); for each mutant, Cosmic Ray
+calls this module again (``--tests-for``), which finds the changed lines by comparing the file with
+its original and runs those tests first, in their usual order, stopping at the first failure; only
+a mutant they miss faces the others (a test may run the line in a subprocess, unmeasured).  A line
+run outside any test (at import) faces every test at once.  So the outcome is the full run's; only
+a kill comes sooner.
+Modules run side by side (``--jobs``, default: one per core), each in its own copy.
 
 Equivalent mutants are listed as ``MODULE  OPERATOR  SOURCE LINE  -- why``: the module, Cosmic
 Ray's operator name (``*``: every mutant of that line, e.g. a signature whose annotations are never
@@ -22,6 +31,7 @@ A line that no longer matches any mutant is reported as stale.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import shutil
@@ -29,12 +39,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv-mutants"
 COSMIC_RAY = "cosmic-ray==8.7.0"
+COVERAGE = "coverage==7.6.10"  # for the tests' Python (.venv's), kept apart in .venv-mutants/for-tests
+FOR_TESTS = VENV / "for-tests"
+MAP = "mutants-map.json"  # in a module's copy: which test runs which line (devtools/mutant_coverage.py)
+ORIGINAL = ".mutants-original"  # in a module's copy: the module before any mutant
+TEST_OPTIONS = ("-q", "-p", "no:cacheprovider", "-p", "no:randomly")
 EQUIVALENT = ROOT / "tests" / "mutants-equivalent.txt"
 GOAL = 0.90  # of the mutants of each module, at least this share killed
 
@@ -44,10 +60,11 @@ MODULES: dict[str, tuple[str, ...]] = {
                         "tests/relay/test_report_options.py", "tests/relay/test_app_form.py"),
     "relay/abuse.py": ("tests/relay/test_app_security.py",),
     "relay/chunked_body.py": ("tests/relay/test_chunked_bodies.py",),
-    "relay/token.py": ("tests/relay/test_spent_tokens.py", "tests/relay/test_app_security.py",
-                       "tests/relay/test_app_form.py"),
+    "relay/token.py": ("tests/relay/test_spent_tokens.py", "tests/relay/test_token_store_redis.py",
+                       "tests/relay/test_app_security.py", "tests/relay/test_app_form.py"),
     "relay/quota.py": ("tests/relay/test_quota.py",),
     "relay/receipt.py": ("tests/relay/test_confirmation.py",),
+    "relay/open_now.py": ("tests/relay/test_not_now.py",),
     "relay/followup.py": ("tests/relay/test_followup.py", "tests/relay/test_followup_vectors.py"),
     "relay/outbox.py": ("tests/relay/test_outbox.py",),
     "relay/seal.py": ("tests/relay/test_seal.py",),
@@ -87,6 +104,9 @@ def cosmic_ray() -> Path:
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
         subprocess.run([str(VENV / "bin" / "python"), "-m", "pip", "install", "--quiet",
                         "--disable-pip-version-check", COSMIC_RAY], check=True)
+    if not (FOR_TESTS / "coverage").is_dir():
+        subprocess.run([str(VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                        "--target", str(FOR_TESTS), COVERAGE], check=True)
     return command
 
 
@@ -95,9 +115,9 @@ NOT_COPIED = shutil.ignore_patterns(".git", ".venv", ".venv-mutants", "output", 
                                     "__pycache__", ".pytest_cache", ".hypothesis", "*.egg-info")
 
 
-def project_copy(into: Path) -> Path:
+def project_copy(into: Path, source: Path = ROOT) -> Path:
     """The work tree as it is (compiled catalogs included), without what NOT_COPIED names."""
-    shutil.copytree(ROOT, into, ignore=NOT_COPIED, symlinks=True)
+    shutil.copytree(source, into, ignore=NOT_COPIED, symlinks=True)
     return into
 
 
@@ -119,13 +139,20 @@ def mutated_line(module_source: list[str], mutation: dict) -> str:
 
 def run(module: str, tests: tuple[str, ...], scratch: Path, known: dict, seen: set) -> Result:
     started = time.monotonic()
-    work = project_copy(scratch / module.replace("/", "_"))
+    work = project_copy(scratch / module.replace("/", "_"), scratch / "snapshot")
     python = ROOT / ".venv" / "bin" / "python"
-    test_command = f"{python} -m pytest -x -q -p no:cacheprovider -p no:randomly {' '.join(tests)}"
+    command = cosmic_ray()
+    shutil.copyfile(work / module, work / ORIGINAL)
     baseline = time.monotonic()
-    if subprocess.run(test_command.split(), cwd=work, capture_output=True).returncode != 0:
-        raise SystemExit(f"mutants: the tests of {module} fail before any mutant: {' '.join(tests)}")
+    measured = subprocess.run(
+        [str(python), "-m", "pytest", "-x", *TEST_OPTIONS, "-p", "devtools.mutant_coverage", *tests], cwd=work,
+        capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(FOR_TESTS), "MUTANTS_MODULE": module, "MUTANTS_MAP": MAP})
+    if measured.returncode != 0:
+        raise SystemExit(f"mutants: the tests of {module} fail before any mutant: {' '.join(tests)}\n"
+                         f"{measured.stdout[-3000:]}{measured.stderr[-3000:]}")
     timeout = max(60.0, 5 * (time.monotonic() - baseline))
+    test_command = f"{python} -m devtools.mutants --tests-for {module} {' '.join(tests)}"
     (work / "cosmic-ray.toml").write_text(
         "[cosmic-ray]\n"
         f'module-path = "{module}"\n'
@@ -133,13 +160,13 @@ def run(module: str, tests: tuple[str, ...], scratch: Path, known: dict, seen: s
         "excluded-modules = []\n"
         f'test-command = "{test_command}"\n\n'
         '[cosmic-ray.distributor]\nname = "local"\n', encoding="utf-8")
-    command = cosmic_ray()
-    subprocess.run([str(command), "init", "cosmic-ray.toml", "session.sqlite"], cwd=work, check=True)
+    subprocess.run([str(command), "init", "cosmic-ray.toml", "session.sqlite"], cwd=work, check=True,
+                   stdout=subprocess.DEVNULL)
     subprocess.run([str(command), "exec", "cosmic-ray.toml", "session.sqlite"], cwd=work, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     dump = subprocess.run([str(command), "dump", "session.sqlite"], cwd=work, capture_output=True, text=True,
                           check=True).stdout
-    source = (ROOT / module).read_text(encoding="utf-8").splitlines()
+    source = (work / ORIGINAL).read_text(encoding="utf-8").splitlines()
     result = Result(module)
     for row in filter(None, dump.splitlines()):
         job, outcome = json.loads(row)
@@ -163,24 +190,72 @@ def run(module: str, tests: tuple[str, ...], scratch: Path, known: dict, seen: s
     return result
 
 
+def changed_lines(original: list[str], mutated: list[str]) -> set[int]:
+    """Line numbers (from 1, in the original) that a mutant changed or removed; an insertion counts
+    the line it follows."""
+    changed = set()
+    for tag, start, end, _, _ in difflib.SequenceMatcher(None, original, mutated, autojunk=False).get_opcodes():
+        if tag != "equal":
+            changed.update(range(start + 1, end + 1) if end > start else {max(start, 1)})
+    return changed
+
+
+def tests_for(module: str, tests: list[str]) -> int:
+    """Run, in a module's copy with a mutant in place, the tests that run the mutated lines."""
+    run_all = [sys.executable, "-m", "pytest", "-x", *TEST_OPTIONS, *tests]
+    coverage_map = json.loads(Path(MAP).read_text(encoding="utf-8"))
+    original = Path(ORIGINAL).read_text(encoding="utf-8").splitlines()
+    mutated = Path(module).read_text(encoding="utf-8").splitlines()
+    chosen: set[str] = set()
+    for line in changed_lines(original, mutated):
+        chosen.update(coverage_map["lines"].get(str(line), [""]))
+    if not chosen or "" in chosen:
+        return subprocess.run(run_all).returncode
+    in_order = [test for test in coverage_map["tests"] if test in chosen]
+    outcome = subprocess.run([sys.executable, "-m", "pytest", "-x", *TEST_OPTIONS, *in_order]).returncode
+    if outcome in (4, 5):  # pytest could not find a node ID: never count that as a kill
+        return subprocess.run(run_all).returncode
+    if outcome != 0:
+        return outcome
+    # Survived the tests that run the line here; a test may still run it in a subprocess.
+    rest = subprocess.run([*run_all, *(f"--deselect={test}" for test in in_order)]).returncode
+    return 0 if rest == 5 else rest  # 5: every test was already chosen
+
+
+def report(result: Result) -> None:
+    for survivor in result.survivors:
+        print(f"\nSURVIVED {result.module}:{survivor['line']} {survivor['operator']}")
+        print("\n".join(survivor["diff"].splitlines()[3:]))
+    print(f"\nmutants: {result.module} done: {result.killed} killed, {result.equivalent} equivalent, "
+          f"{len(result.survivors)} survived ({result.score:.0%}) in {result.seconds / 60:.1f} min", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="./run mutants", description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", help=f"of: {', '.join(MODULES)} (default: all)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="modules run side by side")
+    parser.add_argument("--tests-for", metavar="MODULE", help=argparse.SUPPRESS)  # called by Cosmic Ray
     args = parser.parse_args(argv)
+    if args.tests_for:
+        return tests_for(args.tests_for, args.modules)
     unknown = [name for name in args.modules if name not in MODULES]
     if unknown:
         print(f"mutants: not a module this task knows: {', '.join(unknown)} (see devtools/mutants.py)",
               file=sys.stderr)
         return 2
-    known, seen, results = equivalents(), set(), []
+    known, seen = equivalents(), set()
+    cosmic_ray()  # made once, before modules run side by side
     with tempfile.TemporaryDirectory(prefix="mutants-") as scratch:
-        for module in args.modules or list(MODULES):
+        project_copy(Path(scratch) / "snapshot")  # the work tree as it is now, even if edited meanwhile
+
+        def one(module: str) -> Result:
             print(f"mutants: {module} …", flush=True)
-            results.append(run(module, MODULES[module], Path(scratch), known, seen))
-    for result in results:
-        for survivor in result.survivors:
-            print(f"\nSURVIVED {result.module}:{survivor['line']} {survivor['operator']}")
-            print("\n".join(survivor["diff"].splitlines()[3:]))
+            result = run(module, MODULES[module], Path(scratch), known, seen)
+            report(result)
+            return result
+
+        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            results = list(pool.map(one, args.modules or list(MODULES)))
     stale = [key for key in known if key[0] in {r.module for r in results} and key not in seen]
     for module, operator, line in stale:
         print(f"\nSTALE tests/mutants-equivalent.txt: {module} {operator} {line!r} matches no surviving mutant")

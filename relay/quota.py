@@ -108,8 +108,8 @@ class Store:
         """True once per window of ``counter``: the moment to log that it refuses."""
         raise NotImplementedError
 
-    @staticmethod
-    def from_uri(uri: str) -> Store:
+    @classmethod
+    def from_uri(cls, uri: str) -> Store:
         if uri.startswith("memory://"):
             return MemoryStore()
         return RedisStore(uri)

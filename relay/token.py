@@ -95,8 +95,8 @@ class SpentTokens:
         """Free a claim whose report could not be stored, so that the reporter can send again."""
         raise NotImplementedError
 
-    @staticmethod
-    def from_uri(uri: str) -> "SpentTokens":
+    @classmethod
+    def from_uri(cls, uri: str) -> "SpentTokens":
         if uri.startswith("memory://"):
             return MemorySpentTokens()
         return RedisSpentTokens(uri)
