@@ -290,6 +290,7 @@ SYSTEM_PACKAGES = (
     ("redis-server", "redis-server", "redis"),  # shared limits and spent form tokens
     ("gpg", "gnupg", "gnupg"),  # classic clients read our mail; keys that expire in seconds
     ("systemd-analyze", "systemd", None),  # tests/test_systemd.py rates the shipped units
+    ("strace", "strace", None),  # tests/relay/test_outbox_syscalls.py: the outbox's fsyncs, in order (Linux only)
 )
 # nginx lives in /usr/sbin, which a user's PATH may lack.
 SEARCH_EXTRA = ("/usr/sbin", "/sbin")

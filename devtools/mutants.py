@@ -66,7 +66,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "relay/receipt.py": ("tests/relay/test_confirmation.py",),
     "relay/open_now.py": ("tests/relay/test_not_now.py",),
     "relay/followup.py": ("tests/relay/test_followup.py", "tests/relay/test_followup_vectors.py"),
-    "relay/outbox.py": ("tests/relay/test_outbox.py",),
+    "relay/outbox.py": ("tests/relay/test_outbox.py", "tests/relay/test_outbox_syscalls.py"),
     "relay/seal.py": ("tests/relay/test_seal.py",),
     "relay/smtp.py": ("tests/relay/test_smtp.py",),
     "relay/delivery.py": ("tests/relay/test_delivery.py", "tests/relay/test_app_delivery.py"),

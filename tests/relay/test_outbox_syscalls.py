@@ -1,0 +1,92 @@
+"""The outbox's promises as the kernel sees them (strace): durable, private, never followed.
+
+"Confirmed means stored" holds across a power cut only if the message's bytes reach the disk
+before its name does, and its name before put() returns: fsync of the file, rename, fsync of the
+folder, in that order. Nothing left on disk after a normal run shows that order, so these tests
+read the system calls themselves (tests/support/syscalls.py).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.support.syscalls import Call, trace
+
+PROGRAM = """
+from relay.outbox import Outbox
+box = Outbox("box")
+mark("first-put"); box.put(b"one", "m1")
+mark("put"); path = box.put(b"two", "m2")
+mark("claim")
+with box.claim(path) as claim:
+    assert claim.data == b"two"
+mark("remove"); box.remove(path)
+mark("probe"); box.check_writable()
+mark("end")
+"""
+
+
+@pytest.fixture(scope="module")
+def calls(tmp_path_factory) -> dict[str, list[Call]]:
+    folder = tmp_path_factory.mktemp("outbox-syscalls")
+    return trace(PROGRAM, folder)
+
+
+def in_order(calls: list[Call], *patterns: str) -> None:
+    """Each pattern matches a call (``name args = result``) later than the one before."""
+    lines = [f"{call.name} {call.args} = {call.result}" for call in calls]
+    at = 0
+    for pattern in patterns:
+        while at < len(lines) and not re.fullmatch(pattern, lines[at]):
+            at += 1
+        assert at < len(lines), f"no call {pattern!r} after the ones before it in:\n" + "\n".join(lines)
+        at += 1
+
+
+TEMPORARY = r'"box/tmp/{name}\.\d+\.[0-9a-f]{{8}}"'
+# O_EXCL: never write into a file someone else made; 0600: readable by the relay's user only,
+# from the first byte; O_CLOEXEC: no child process inherits the descriptor.
+CREATE = r"openat AT_FDCWD<.*>, {temporary}, O_WRONLY\|O_CREAT\|O_EXCL\|O_CLOEXEC, 0600 = \d+<.*>"
+SYNC_FILE = r"fsync \d+<.*/box/tmp/{name}\.\d+\.[0-9a-f]{{8}}> = 0"
+SYNC_FOLDER = r"fsync \d+<.*/{folder}> = 0"
+OPEN_FOLDER = r'openat AT_FDCWD<.*>, "{folder}", O_RDONLY\|O_CLOEXEC\|O_DIRECTORY = \d+<.*>'
+
+
+def writes(name: str) -> list[str]:
+    """A message written as put() must: ``name`` a pattern of its final name."""
+    temporary = TEMPORARY.format(name=name)
+    return [CREATE.format(temporary=temporary), SYNC_FILE.format(name=name),
+            rf'rename {temporary}, "box/{name}" = 0',
+            OPEN_FOLDER.format(folder="box"), SYNC_FOLDER.format(folder="box")]
+
+
+def test_put_syncs_the_bytes_before_the_name_and_the_name_before_it_returns(calls):
+    in_order(calls["put"], *writes("m2"))
+
+
+def test_new_folders_are_private_from_the_start_and_their_names_durable(calls):
+    in_order(calls["first-put"],
+             r'mkdir "box", 0700 = 0', r'chmod "box", 0700 = 0',
+             OPEN_FOLDER.format(folder="."), SYNC_FOLDER.format(folder="[^/>]+"),
+             r'mkdir "box/tmp", 0700 = 0', r'chmod "box/tmp", 0700 = 0',
+             OPEN_FOLDER.format(folder="box"), SYNC_FOLDER.format(folder="box"),
+             *writes("m1"))
+
+
+def test_a_claim_follows_no_link_and_holds_the_message_without_waiting(calls):
+    in_order(calls["claim"],
+             r'openat AT_FDCWD<.*>, "box/m2", O_RDONLY\|O_NOFOLLOW\|O_CLOEXEC = (?P<fd>\d+)<.*/box/m2>',
+             r"flock \d+<.*/box/m2>, LOCK_EX\|LOCK_NB = 0")
+
+
+def test_a_removal_is_durable_before_it_returns(calls):
+    in_order(calls["remove"], r'unlink "box/m2" = 0', OPEN_FOLDER.format(folder="box"),
+             SYNC_FOLDER.format(folder="box"))
+
+
+def test_the_start_up_probe_takes_the_path_of_a_real_message(calls):
+    probe = r"\.probe-\d+-[0-9a-f]{8}"
+    in_order(calls["probe"], *writes(probe), rf'unlink "box/{probe}" = 0', OPEN_FOLDER.format(folder="box"),
+             SYNC_FOLDER.format(folder="box"))

@@ -1,0 +1,63 @@
+"""The system calls a piece of Python really makes, as strace sees them.
+
+Durability and privacy are promises about system calls (an fsync of the file before its rename,
+of the folder after it; a file opened with O_EXCL and mode 0600; a descriptor not inherited by
+children), which no file left on disk afterwards can show.  ``trace(program, cwd)`` runs
+``program`` in a fresh Python under ``strace -f -y`` and returns its calls; ``mark(name)`` in the
+program (``os.open`` of a path that cannot exist) splits them into named parts.  ./run test
+installs strace (``apt-get install -y strace``) when it is missing.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+STRACE = shutil.which("strace") or "/usr/bin/strace"
+CALLS = "openat,fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat,mkdir,mkdirat,chmod,fchmodat,flock,close"
+MARKER = "/.syscalls-mark-"
+PRELUDE = f'''
+import os
+def mark(name):
+    try:
+        os.close(os.open("{MARKER}" + name, os.O_RDONLY))
+    except FileNotFoundError:
+        pass
+'''
+_LINE = re.compile(r"^(?:\d+\s+)?(?P<name>\w+)\((?P<args>.*)\)\s+=\s+(?P<result>.*)$")
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str
+    args: str  # as strace prints them; with -y a descriptor reads 3</the/path>
+    result: str
+
+
+def trace(program: str, cwd: Path) -> dict[str, list[Call]]:
+    """The calls of ``program`` (run with ``sys.executable`` in ``cwd``), by the part
+    ``mark(name)`` began; calls before the first mark are left out (Python's start-up)."""
+    log = cwd / "strace.log"
+    done = subprocess.run(
+        ["strace", "-f", "-y", "-qq", "-e", f"trace={CALLS}", "-o", str(log),
+         sys.executable, "-c", PRELUDE + textwrap.dedent(program)],
+        cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    parts: dict[str, list[Call]] = {}
+    current = None
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        found = _LINE.match(line.strip())
+        if not found:
+            continue  # <unfinished …>, signals, exits
+        call = Call(found["name"], found["args"], found["result"])
+        if call.name == "openat" and MARKER in call.args:
+            current = call.args.split(MARKER, 1)[1].split('"', 1)[0]
+            parts[current] = []
+        elif current is not None and not (call.name == "close" and "<" not in call.args):
+            parts[current].append(call)
+    return parts
