@@ -51,6 +51,31 @@ FOR_TESTS = VENV / "for-tests"
 MAP = "mutants-map.json"  # in a module's copy: which test runs which line (devtools/mutant_coverage.py)
 ORIGINAL = ".mutants-original"  # in a module's copy: the module before any mutant
 TEST_OPTIONS = ("-q", "-p", "no:cacheprovider", "-p", "no:randomly")
+
+# Run by .venv-mutants' Python on a new session: marks "skipped" every mutant that lies wholly in
+# a type annotation of a module with ``from __future__ import annotations``, where annotations are
+# strings that nothing here evaluates (no get_type_hints; dataclasses read only their text):
+# ``str | None`` made ``str + None`` cannot change behaviour, and listing each would bury the rest.
+SKIP_ANNOTATIONS = """
+import ast, sys
+from cosmic_ray.work_db import WorkDB, use_db
+from cosmic_ray.work_item import WorkerOutcome, WorkResult
+module, session = sys.argv[1:]
+tree = ast.parse(open(module, encoding="utf-8").read())
+postponed = any(isinstance(node, ast.ImportFrom) and node.module == "__future__"
+                and any(alias.name == "annotations" for alias in node.names) for node in tree.body)
+spans = []
+for node in ast.walk(tree) if postponed else ():
+    kept = [node.returns] if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else []
+    kept += [node.annotation] if isinstance(node, (ast.arg, ast.AnnAssign)) else []
+    spans += [((a.lineno, a.col_offset), (a.end_lineno, a.end_col_offset)) for a in kept if a is not None]
+with use_db(session, WorkDB.Mode.open) as db:
+    skipped = [item.job_id for item in db.pending_work_items
+               if all(any(start <= tuple(m.start_pos) and tuple(m.end_pos) <= end for start, end in spans)
+                      for m in item.mutations)]
+    if skipped:
+        db.set_multiple_results(skipped, WorkResult(worker_outcome=WorkerOutcome.SKIPPED, output="annotation"))
+"""
 EQUIVALENT = ROOT / "tests" / "mutants-equivalent.txt"
 GOAL = 0.90  # of the mutants of each module, at least this share killed
 
@@ -83,6 +108,7 @@ class Result:
     killed: int = 0
     equivalent: int = 0
     incompetent: int = 0  # the mutant could not even run (e.g. a syntax the parser refuses)
+    annotations: int = 0  # in a type annotation, never evaluated: skipped, not counted (SKIP_ANNOTATIONS)
     survivors: list[dict] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -162,6 +188,7 @@ def run(module: str, tests: tuple[str, ...], scratch: Path, known: dict, seen: s
         '[cosmic-ray.distributor]\nname = "local"\n', encoding="utf-8")
     subprocess.run([str(command), "init", "cosmic-ray.toml", "session.sqlite"], cwd=work, check=True,
                    stdout=subprocess.DEVNULL)
+    subprocess.run([str(VENV / "bin" / "python"), "-c", SKIP_ANNOTATIONS, module, "session.sqlite"], cwd=work, check=True)
     subprocess.run([str(command), "exec", "cosmic-ray.toml", "session.sqlite"], cwd=work, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     dump = subprocess.run([str(command), "dump", "session.sqlite"], cwd=work, capture_output=True, text=True,
@@ -173,6 +200,9 @@ def run(module: str, tests: tuple[str, ...], scratch: Path, known: dict, seen: s
         mutation = job["mutations"][0]
         key = (module, mutation["operator_name"], mutated_line(source, mutation))
         if outcome is None:
+            continue
+        if outcome["worker_outcome"] == "skipped":
+            result.annotations += 1
             continue
         if outcome["worker_outcome"] == "normal" and outcome["test_outcome"] == "survived":
             listed = key if key in known else (module, "*", key[2])
@@ -259,11 +289,12 @@ def main(argv: list[str] | None = None) -> int:
     stale = [key for key in known if key[0] in {r.module for r in results} and key not in seen]
     for module, operator, line in stale:
         print(f"\nSTALE tests/mutants-equivalent.txt: {module} {operator} {line!r} matches no surviving mutant")
-    print(f"\n{'module':32} {'mutants':>7} {'killed':>6} {'equiv.':>6} {'survived':>8} {'score':>6} {'time':>6}")
+    print(f"\n{'module':32} {'mutants':>7} {'killed':>6} {'equiv.':>6} {'survived':>8} {'score':>6} {'time':>6}"
+          "  (annotations skipped)")
     for r in results:
         mark = "" if r.score >= GOAL else "  < goal"
         print(f"{r.module:32} {r.total:7} {r.killed:6} {r.equivalent:6} {len(r.survivors):8} {r.score:6.0%} "
-              f"{r.seconds / 60:5.1f}m{mark}")
+              f"{r.seconds / 60:5.1f}m  ({r.annotations}){mark}")
     return 0 if all(r.score >= GOAL for r in results) and not stale else 1
 
 
