@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import io
 import random
 import time
@@ -9,9 +10,10 @@ from email import message_from_bytes, policy
 
 import pytest
 
+from relay.abuse import Pseudonyms, client_key, client_key_tomorrow, network_block, same_origin
 from relay.services import services
 from relay.token import FormTokens, MemorySpentTokens
-from tests.support.relay_app import SECRET_KEY, SITE_ORIGIN, deliver, outbox_files
+from tests.support.relay_app import SECRET_KEY, SITE_ORIGIN, Clock, deliver, outbox_files
 from tests.support.reports import (
     FORM_PATHS, OUTER_HEADERS, VALID, decrypt_mail, get_token, parse, sent_reference, submit,
 )
@@ -204,6 +206,7 @@ def test_bodies_of_other_types_are_refused(client, outbox_dir, content_type, bod
     ({"Origin": SITE_ORIGIN.upper().replace("HTTPS", "https")}, 303),  # hosts compare without case
     ({"Origin": SITE_ORIGIN + ":443"}, 303),  # the default port, written out
     ({"Origin": SITE_ORIGIN + ":8443"}, 403),
+    ({"Origin": SITE_ORIGIN + ":99999"}, 403),  # a port no URL can have: refused, not a 500
     ({}, 303),
 ])
 def test_only_our_own_pages_may_post(client, outbox_dir, headers, status):
@@ -463,6 +466,64 @@ def test_client_blocks():
     assert client_block("::ffff:203.0.113.7") == "203.0.113.7"  # IPv4 on a dual-stack socket
     assert client_block("2001:DB8:0:0:1::9") == client_block("2001:db8::ffff") == "2001:db8::/64"
     assert client_block("unknown") == "unknown"
+
+
+def test_network_blocks():
+    """An IPv6 client's /48: its first three groups, whatever follows; IPv4 has none."""
+    assert network_block("2001:db8:1:ffff:ffff::1") == network_block("2001:db8:1::") == "2001:db8:1::/48"
+    assert network_block("2001:db8:0:ffff::1") == "2001:db8::/48"  # the /48 just before: another network
+    assert network_block("2001:db8:2::") == "2001:db8:2::/48"  # and the one just after
+    for address in ("203.0.113.7", "::ffff:203.0.113.7", "unknown"):  # the last: no address was known
+        assert network_block(address) is None, address
+        assert Pseudonyms(SECRET_KEY).of(address).network == ()
+
+
+def test_pseudonyms_do_not_change_between_versions():
+    """Every worker and instance counts in one shared store, across deploys: a new version must
+    name a client as the old one does, or its counts would split or start again at zero."""
+    noon = Clock(datetime.datetime(2026, 12, 2, 12, 0, tzinfo=datetime.timezone.utc))
+    pseudonyms = Pseudonyms("known-answer secret", noon)
+    assert pseudonyms.of("203.0.113.7").client == ("d2e42557f0ec9bcb0088abb78e64b050",
+                                                   "7634ee4583d85fdce0d692bfe5cc5ee1")
+    assert pseudonyms.of("2001:db8:1:2::17").client == ("4a83d2b3ef30d617748927d59228ba96",
+                                                        "4d6cf19eb3bcf7108fe37ed79a76c895")
+    assert pseudonyms.of("2001:db8:1:2::17").network == ("734c130fdc8cda21f3fffa9330d1ec79",
+                                                         "cb7e797fcc12e6b2a3aee0b9474c7722")
+
+
+@pytest.mark.parametrize("address", ["203.0.113.7", "2001:db8:1:2::17"])
+def test_tomorrows_pseudonym_is_the_next_days_own(address):
+    """What is counted under tomorrow's name is there when the day changes at 00:00 UTC
+    (relay.quota), for the client and for its /48."""
+    clock = Clock(datetime.datetime(2026, 12, 2, 23, 59, 59, tzinfo=datetime.timezone.utc))
+    pseudonyms = Pseudonyms(SECRET_KEY, clock)
+    before = pseudonyms.of(address)
+    clock.advance(1)
+    after = pseudonyms.of(address)
+    assert after.client[0] == before.client[1] != before.client[0]
+    assert after.network[:1] == before.network[1:]
+
+
+def test_the_post_limit_counts_under_todays_and_tomorrows_pseudonym(app):
+    """Flask-Limiter's two keys (relay.views).  A key that raises is swallowed like the store's
+    errors (swallow_errors), so every POST here would pass with a broken second key; what it
+    does across midnight is in test_quota."""
+    relay_app = app()
+    with relay_app.test_request_context("/report/", method="POST", environ_base={"REMOTE_ADDR": "203.0.113.7"}):
+        assert (client_key(), client_key_tomorrow()) == services(relay_app).pseudonyms.of("203.0.113.7").client
+
+
+@pytest.mark.parametrize("origin, site, same", [
+    ("http://relay.test", "http://relay.test:80", True),  # each scheme's default port, implied
+    ("https://relay.test:443/", "https://relay.test", True),
+    ("http://relay.test:81", "http://relay.test", False),
+    ("http://relay.test:79", "http://relay.test", False),
+    ("http://relay.test:99999", "http://relay.test", False),  # urllib cannot read the port
+    ("http://relay.test:x", "http://relay.test", False),
+])
+def test_same_origin(origin, site, same):
+    assert same_origin(origin, site) is same
+    assert same_origin(site, origin) is same
 
 
 # -- unknown paths and garbage ----------------------------------------------------------------

@@ -13,10 +13,13 @@ import datetime
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 import relay
+from relay import receipt as receipt_module
+from relay.receipt import Receipt, Receipts
 from tests.support.relay_app import Clock, deliver
-from tests.support.reports import MORE_PATHS, decrypt_mail, parse, sent_codes, submit, submit_more
+from tests.support.reports import MORE_PATHS, decrypt_mail, get_token, parse, sent_codes, submit, submit_more
 
 ASK_SITES = {"ja": "サイトに画像や動画の削除をお願いします", "en": "ask the websites to remove"}
 READ_WHERE = {"ja": "画像や動画のある場所として書いていただいた内容を読み", "en": "read where you said the images are"}
@@ -62,7 +65,8 @@ def test_the_address_holds_nothing_readable(client, lang):
 def test_a_changed_value_shows_the_general_confirmation(client, lang):
     location = submit(client, lang=lang).headers["Location"]
     value = sealed_value(location)
-    for changed in (value[:-2] + ("AA" if value[-2:] != "AA" else "BB"), value[:20], value + "A", "", "x" * 3000):
+    for changed in (value[:-2] + ("AA" if value[-2:] != "AA" else "BB"), value[:20], value + "A", "", "x" * 3000,
+                    "あ" * 22):  # not even ASCII: base64 refuses it with a plain ValueError
         page = parse(client.get(location.split("?")[0] + "?r=" + changed))
         assert page.status == 200
         assert not page.has_id("reference") and not page.has_id("followup-code")
@@ -102,6 +106,87 @@ def test_a_report_without_an_address_is_not_promised_a_request_to_sites(client, 
     assert READ_WHERE[lang] in page.text and ASK_SITES[lang] not in page.text
     page = parse(client.get(submit(client, lang=lang).headers["Location"]))
     assert ASK_SITES[lang] in page.text and READ_WHERE[lang] not in page.text
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_a_confirmation_whose_report_is_not_known_says_only_the_general_things(app, lang):
+    """A double click that reaches the POST limit, its second copy no longer valid: the numbers
+    of the report already sent, and nothing about a police request or a missing address that
+    this copy cannot tell (relay.responses.too_many)."""
+    client = app(RELAY_RATELIMIT_POSTS="1 per hour").test_client()
+    token = get_token(client)
+    first = submit(client, lang=lang, token=token, police="yes", urls="", where=PLACE)
+    assert POLICE[lang] in parse(client.get(first.headers["Location"])).text
+    again = submit(client, lang=lang, token=token, police="yes", urls="", where="")
+    assert again.status_code == 303
+    page = parse(client.get(again.headers["Location"]))
+    assert page.has_id("reference")
+    assert POLICE[lang] not in page.text and READ_WHERE[lang] not in page.text
+    assert ASK_SITES[lang] in page.text
+
+
+# -- the sealed value itself (relay.receipt) --------------------------------------------------
+
+KNOWN_MOMENT = datetime.datetime(2026, 12, 8, 5, 0, tzinfo=datetime.timezone.utc)
+KNOWN_VALUES = {  # sealed by relay.receipt with the key "known-answer secret" and nonce bytes 1…12
+    (False, False): "AQIDBAUGBwgJCgsMwA6_Wonai1dHDyAeNhDXz36Nc0hcCW71HeQf_DKDmZTwEjyF3g",
+    (False, True): "AQIDBAUGBwgJCgsMwA6_Wonai1dFDyAeNhDXz36Nc0hc2O5_XWflmKnZHndmItTmdg",
+    (True, False): "AQIDBAUGBwgJCgsMwA6_Wonai1dGDyAeNhDXz36Nc0hcYa6wPaXizn8u2mU7Cki0Cg",
+    (True, True): "AQIDBAUGBwgJCgsMwA6_Wonai1dEDyAeNhDXz36Nc0hcsC46fSYYquR0XYatOqDXog",
+}
+
+
+@pytest.mark.parametrize("police, no_address", sorted(KNOWN_VALUES))
+def test_the_sealed_format_does_not_change(monkeypatch, police, no_address):
+    """Addresses given out in the last hour must still open after a deploy: the nonce's size,
+    the flags' bits and the head's layout are fixed (a known answer, each pair of flags)."""
+    receipts = Receipts("known-answer secret", clock=Clock(KNOWN_MOMENT))
+    receipt = Receipt("SL-2345-6789", police=police, no_address=no_address)
+    assert receipts.open("report", KNOWN_VALUES[police, no_address]) == receipt
+    monkeypatch.setattr(receipt_module.os, "urandom", lambda size: bytes(range(1, size + 1)))
+    assert receipts.seal("report", receipt) == KNOWN_VALUES[police, no_address]
+
+
+@pytest.mark.parametrize("seconds, opens", [(-61, False), (-60, True), (0, True), (3600, True), (3601, False)])
+def test_a_value_opens_for_an_hour_with_a_minutes_grace_for_clocks(seconds, opens):
+    """An hour after sealing, to the second; a worker whose clock is up to a minute behind the
+    one that sealed still opens it."""
+    clock = Clock(KNOWN_MOMENT)
+    receipts = Receipts("a secret", clock=clock)
+    value = receipts.seal("report", Receipt("SL-2345-6789"))
+    clock.advance(seconds)
+    assert (receipts.open("report", value) == Receipt("SL-2345-6789")) is opens
+
+
+def test_a_value_cut_short_anywhere_opens_to_nothing():
+    receipts = Receipts("a secret")
+    sealed = base64.urlsafe_b64decode(receipts.seal("report", Receipt("SL-2345-6789")) + "==")
+    for size in range(len(sealed)):  # from nothing to one byte short, nonce and head included
+        value = base64.urlsafe_b64encode(sealed[:size]).rstrip(b"=").decode()
+        assert receipts.open("report", value) is None, size
+
+
+def test_a_value_longer_than_any_real_one_is_not_even_decrypted(monkeypatch):
+    """A real value has 66 characters; up to 200 are tried, anything longer costs no work."""
+    tried = []
+
+    class CountingAESGCM:  # AESGCM itself cannot be subclassed
+        def __init__(self, key: bytes):
+            self.cipher = AESGCM(key)
+
+        def decrypt(self, nonce, data, associated_data):
+            tried.append(len(data))
+            return self.cipher.decrypt(nonce, data, associated_data)
+
+    monkeypatch.setattr(receipt_module, "AESGCM", CountingAESGCM)
+    receipts = Receipts("a secret")
+    assert receipts.open("report", "A" * 200) is None
+    assert tried, "a value of 200 characters was not even tried"
+    # Each longer one would decode (base64 skips the ".") to enough bytes to be tried.
+    for longer in ("A" * 200 + ".", "A" * 204, "A" * 3000):
+        tried.clear()
+        assert receipts.open("report", longer) is None
+        assert not tried, len(longer)
 
 
 # -- the addition: where, as in a report ------------------------------------------------------
