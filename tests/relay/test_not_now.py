@@ -23,19 +23,23 @@ ALL_DAY = {"ja": "24時間", "en": "24 hours"}
 LOST_CODE = {"ja": "説明の欄に前回の受付番号を書いてください", "en": "give the earlier reference number in its description"}
 
 
+def block_items(page: RelayPage) -> list:
+    """The <li> of the block of lines open now."""
+    block = page.find("section", class_="lines-now")
+    return [item for item in page.find_all("li") if block in list(item.ancestors())]
+
+
 def open_lines(page: RelayPage) -> list[tuple[str, str]]:
     """(tel: link, words) of each line for talking to someone, in order."""
-    block = page.find("section", class_="lines-now")
     found = []
-    for item in page.find_all("li"):
-        if block in list(item.ancestors()):
-            link = next(a for a in page.find_all("a") if item in list(a.ancestors()))
-            found.append((link.get("href"), " ".join(item.text.split())))
+    for item in block_items(page):
+        link = next(a for a in page.find_all("a") if item in list(a.ancestors()))
+        found.append((link.get("href"), " ".join(item.text.split())))
     return found
 
 
-def relay_at(relay_env, when: datetime.datetime, **env):
-    return relay.create_app({**relay_env, **env}, clock=Clock(when))
+def relay_at(relay_env, when: datetime.datetime, hotlines=relay.HOTLINES, **env):
+    return relay.create_app({**relay_env, **env}, clock=Clock(when), hotlines=hotlines)
 
 
 @pytest.mark.parametrize("lang", ["ja", "en"])
@@ -56,6 +60,8 @@ def test_at_night_the_429_page_says_wait_and_lists_the_lines_open_now(relay_env,
     lines = open_lines(page)
     assert "tel:110" not in [tel for tel, _ in lines]
     assert "tel:%238103" in [tel for tel, _ in lines] and ALL_DAY[lang] in dict(lines)["tel:%238103"]
+    # Listed to be seen: the block's markup can also list a line hidden (the static page's, until its script runs).
+    assert [item.get("data-line") for item in block_items(page) if "hidden" in item.attrs] == []
     all_day = [ALL_DAY[lang] in words for _, words in lines]
     assert all_day == sorted(all_day, reverse=True), lines  # every 24-hour line before the others
     assert block.get("aria-labelledby") == "now-title"
@@ -100,6 +106,27 @@ def test_the_addition_forms_429_and_503_say_what_to_do_if_the_code_is_lost(relay
     # The report form's own pages do not speak of a code.
     page = parse(submit(client, lang=lang))
     assert page.status == 503 and LOST_CODE[lang] not in page.text
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_a_24_hour_line_that_closes_within_eight_days_says_until_when(relay_env, catalogs, tmp_path, lang):
+    """An opening is followed eight days ahead (relay.open_now.SEARCH_DAYS): a line open around
+    the clock that closes within them says until when; one still open after them, "24 hours".
+    No line of data/hotlines.yaml closes so today (both 24-hour lines never close): here #8103
+    is given the New Year closure (from December 29, 0:00)."""
+    edited = tmp_path / "hotlines.yaml"
+    text = (ROOT / "data" / "hotlines.yaml").read_text(encoding="utf-8")
+    line = text.index('phone: "#8103"')
+    assert text.count("closed_on_holidays: false\n", line, text.index("- id:", line)) == 1
+    closing = text.index("closed_on_holidays: false\n", line) + len("closed_on_holidays: false\n")
+    edited.write_text(text[:closing] + "        closed_periods: [new-year]\n" + text[closing:], encoding="utf-8")
+    until = {"ja": "0:00まで", "en": "until 0:00"}[lang]
+    for day, expected in [(21, until), (20, ALL_DAY[lang])]:  # December 29 is 8 days after the 21st, 9 after the 20th
+        when = datetime.datetime(2026, 12, day, 10, 0, tzinfo=JST)
+        client = relay_at(relay_env, when, hotlines=edited, RELAY_RATELIMIT_SITE="1 per hour").test_client()
+        assert submit(client, lang=lang).status_code == 303
+        lines = dict(open_lines(parse(submit(client, lang=lang))))
+        assert expected in lines["tel:%238103"], (when, lines["tel:%238103"])
 
 
 def test_a_form_with_a_mistake_keeps_its_usual_heading(client):
