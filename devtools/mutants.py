@@ -87,7 +87,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "relay/chunked_body.py": ("tests/relay/test_chunked_bodies.py",),
     "relay/token.py": ("tests/relay/test_spent_tokens.py", "tests/relay/test_token_store_redis.py",
                        "tests/relay/test_app_security.py", "tests/relay/test_app_form.py"),
-    "relay/quota.py": ("tests/relay/test_quota.py",),
+    "relay/quota.py": ("tests/relay/test_quota.py", "tests/relay/test_quota_stores.py"),
     "relay/receipt.py": ("tests/relay/test_confirmation.py",),
     "relay/open_now.py": ("tests/relay/test_not_now.py",),
     "relay/followup.py": ("tests/relay/test_followup.py", "tests/relay/test_followup_vectors.py"),
