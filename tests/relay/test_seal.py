@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from datetime import datetime, timedelta, timezone
@@ -111,7 +112,11 @@ def test_the_outer_headers_say_nothing_about_the_report(sealed):
 
 def test_no_report_data_anywhere_in_the_sealed_bytes(sealed):
     assert max(sealed) < 128  # 7-bit clean
-    text = sealed.decode("ascii").lower()
+    # A line of nothing but base64 is ciphertext: random letters, in which a short word such as
+    # "self" turns up by chance (in about one mail of 150).  Every other line is checked.
+    lines = sealed.decode("ascii").split("\r\n")
+    text = "\n".join(line for line in lines if not re.fullmatch(r"[A-Za-z0-9+/=]+", line)).lower()
+    assert "-----begin pgp message-----" in text and "content-type: multipart/encrypted" in text
     for secret in (MARKER, REPORT.email, "7b1d9e", "images.example.com", "本人", "self", "guardian"):
         assert secret.lower() not in text
     assert b"\r\n" in sealed and b"\n" not in sealed.replace(b"\r\n", b"")  # CRLF throughout
