@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
@@ -15,10 +16,10 @@ import pytest
 
 from relay import openpgp
 from relay.keys import StaffKeyError, StaffKeys, load_staff_keys
-from relay.report import Report
+from relay.report import Addition, Report
 from relay.seal import MIN_BUCKET, bucket_size, pad, seal
 from tests.support.keys import FIXTURES, GPG_PUBLIC, GPG_SECRET
-from tests.support.reports import OUTER_HEADERS
+from tests.support.reports import OUTER_HEADERS, OUTER_REPLY_HEADERS
 
 MARKER = "MARKER-7b1d9e"
 REFERENCE = "SL-7K3F-Q9XD"
@@ -271,3 +272,234 @@ def test_the_staff_text_keeps_every_line_of_the_description(keys):
 def test_a_header_value_that_is_not_one_line_is_refused(keys, change):
     with pytest.raises(ValueError, match="one line of ASCII"):
         seal_report(REPORT, keys, **change)
+
+
+# -- the headers, byte for byte ------------------------------------------------------------------
+
+def header_lines(data: bytes, name: str) -> list[str]:
+    """The lines of the header field ``name`` in the head of ``data``, as written (folded)."""
+    head = data.split(b"\r\n\r\n", 1)[0].decode("ascii").split("\r\n")
+    start = next(number for number, line in enumerate(head) if line.startswith(f"{name}:"))
+    end = start + 1
+    while end < len(head) and head[end].startswith(" "):
+        end += 1
+    return head[start:end]
+
+
+def address_of(length: int, letter: str) -> str:
+    """An address of exactly ``length`` characters."""
+    return f"{letter * (length - len('@example.org'))}@example.org"
+
+
+@pytest.mark.parametrize("length", [78, 79])
+def test_a_header_line_of_78_characters_stays_whole_and_one_more_folds(keys, length):
+    # RFC 5322 (2.1.1): lines of at most 78 characters.
+    first = address_of(36, "a")
+    second = address_of(length - len(f"To: {first}, "), "b")
+    assert len(f"To: {first}, {second}") == length
+    expected = [f"To: {first}, {second}"] if length == 78 else [f"To: {first},", f" {second}"]
+    assert header_lines(seal_report(REPORT, keys, mail_to=[first, second]), "To") == expected
+
+
+def test_a_long_list_folds_after_the_last_address_that_fits(keys):
+    a, b, c, d, e, f = (address_of(36, "a"), address_of(35, "b"), address_of(27, "c"), address_of(26, "d"),
+                        address_of(20, "e"), address_of(20, "f"))
+    sealed = seal_report(REPORT, keys, mail_to=[a, b, c, d, e, f])
+    expected = [
+        f"To: {a}, {b},",  # exactly 78 characters
+        f" {c}, {d},",  # 57: with " {e}," it would be 79
+        f" {e}, {f}",  # the last address has no comma
+    ]
+    assert [len(line) for line in expected] == [78, 57, 43]
+    assert header_lines(sealed, "To") == expected
+    assert header_lines(inner(sealed, GPG_SECRET)[0], "To") == expected  # the protected header too
+
+
+def test_an_address_too_long_for_a_line_stays_beside_the_header_name(keys):
+    # A line cannot fold inside an address: it runs over 78 rather than leave "To:" alone.
+    long, short = address_of(80, "a"), address_of(20, "b")
+    assert header_lines(seal_report(REPORT, keys, mail_to=[long, short]), "To") == [f"To: {long},", f" {short}"]
+
+
+def test_a_list_of_any_length_folds_only_after_its_commas(keys):
+    # Over 256 addresses: Python shares the objects of smaller numbers, so a count compared with
+    # `is` would pass below that.
+    many = [f"staff-{number}@example.org" for number in range(300)]
+    sealed = seal_report(REPORT, keys, mail_to=many)
+    folded = header_lines(sealed, "To")
+    assert max(len(line) for line in folded) <= 78
+    assert all(line.endswith(",") for line in folded[:-1])
+    assert folded[-1].endswith(f" {many[-1]}")
+    assert [address.addr_spec for address in parse(sealed)["To"].addresses] == many
+
+
+@pytest.mark.parametrize("length", range(12, 46))
+def test_the_protected_subject_is_encoded_words_as_full_as_rfc_2047_allows(keys, length):
+    # "セーフライン通報 " is 25 bytes of UTF-8, so references of 12 to 45 characters put the end
+    # of the first and of the second encoded word at every byte around the limit of 39.
+    reference = "SL-" + "7" * (length - 3)
+    subject = f"セーフライン通報 {reference}（本人 / URL 3件）"
+    plaintext, message = inner(seal_report(REPORT, keys, reference=reference), GPG_SECRET)
+    words = []
+    for line in header_lines(plaintext, "Subject"):
+        assert len(line) <= 76  # RFC 2047 (2): lines that hold encoded words
+        word = re.fullmatch(r"(?:Subject:)? =\?utf-8\?b\?([A-Za-z0-9+/=]+)\?=", line)
+        assert word, line
+        words.append(base64.b64decode(word[1]))
+    assert max(len(word) for word in words) <= 39  # 52 characters of base64
+    texts = [word.decode("utf-8") for word in words]  # strict: no character split between words
+    assert "".join(texts) == subject == message["Subject"]
+    for text, following in zip(texts, texts[1:]):  # each word as full as it can be
+        assert len((text + following[0]).encode("utf-8")) > 39, texts
+
+
+# -- what staff read -----------------------------------------------------------------------------
+
+NO_URL_REPORT = Report(role="guardian", email="parent.7b1d9e@example.net", urls=(), description="", lang="ja",
+                       police_referral=True, contact_safety="平日の夜だけメールで",
+                       where="Xのアカウント @example_7b1d9e")
+
+
+@pytest.mark.parametrize("report, subject, text", [
+    (REPORT, f"セーフライン通報 {REFERENCE}（本人 / URL 3件）", [
+        "セーフライン通報",
+        "",
+        f"受付番号: {REFERENCE}",
+        "受付日時: 2026-11-28 23:05:09（日本時間）",
+        "フォームの言語: 日本語（ja）",
+        "通報者: 本人",
+        f"メールアドレス: {REPORT.email}",
+        "連絡してよい方法・時間: （記入なし）",
+        "警察の相談窓口の紹介: 希望なし",
+        "",
+        "URL（3件）:",
+        *(f"  {number}. {url}" for number, url in enumerate(REPORT.urls, start=1)),
+        "",
+        "内容:",
+        *REPORT.description.splitlines(),
+        "",
+        "同意: はい",
+    ]),
+    (NO_URL_REPORT, f"セーフライン通報 {REFERENCE}（保護者 / URLなし）", [
+        "セーフライン通報",
+        "",
+        f"受付番号: {REFERENCE}",
+        "受付日時: 2026-11-28 23:05:09（日本時間）",
+        "フォームの言語: 日本語（ja）",
+        "通報者: 保護者",
+        f"メールアドレス: {NO_URL_REPORT.email}",
+        "連絡してよい方法・時間: 平日の夜だけメールで",
+        "警察の相談窓口の紹介: 希望する",
+        "",
+        "URL: なし（通報者はURLを書いていません。下の「URLのない場所」を見てください）",
+        "",
+        "URLのない場所（サービス名・アカウント名など）:",
+        "Xのアカウント @example_7b1d9e",
+        "",
+        "内容:",
+        "（記入なし）",
+        "",
+        "同意: はい",
+    ]),
+], ids=["urls", "where"])
+def test_the_staff_text_of_a_report_in_full(keys, report, subject, text):
+    _, message = inner(seal_report(report, keys), GPG_SECRET)
+    assert message["Subject"] == subject
+    assert parts(message)[0] == "\n".join(text) + "\n"
+
+
+REPLIES_TO = "<9a8b7c6d5e4f3a2b.SL-7K3F-Q9XD@relay.example.org>"
+ADDITION_ID = "<1f2e3d4c5b6a7980.more.SL-7K3F-Q9XD@relay.example.org>"
+
+
+@pytest.mark.parametrize("addition, subject, text", [
+    (Addition(reference=REFERENCE, urls=("https://images.example.com/p/7b1d9e-more", "https://example.jp/x"),
+              description="別のサイトにもありました。", lang="ja"),
+     f"セーフライン通報 {REFERENCE} への追加（URL 2件）", [
+         "セーフライン通報への追加",
+         "",
+         f"受付番号: {REFERENCE}",
+         "受付日時: 2026-11-28 23:05:09（日本時間）",
+         "フォームの言語: 日本語（ja）",
+         "通報者が、受付番号と追加用コードを入力して送りました。",
+         "",
+         "URL（2件）:",
+         "  1. https://images.example.com/p/7b1d9e-more",
+         "  2. https://example.jp/x",
+         "",
+         "追加の説明:",
+         "別のサイトにもありました。",
+     ]),
+    (Addition(reference=REFERENCE, urls=(), description="", lang="en", where="a chat group, 7b1d9e"),
+     f"セーフライン通報 {REFERENCE} への追加（URLなし）", [
+         "セーフライン通報への追加",
+         "",
+         f"受付番号: {REFERENCE}",
+         "受付日時: 2026-11-28 23:05:09（日本時間）",
+         "フォームの言語: 英語（en）",
+         "通報者が、受付番号と追加用コードを入力して送りました。",
+         "",
+         "URL: なし（通報者はURLを書いていません。下の「URLのない場所」を見てください）",
+         "",
+         "URLのない場所（サービス名・アカウント名など）:",
+         "a chat group, 7b1d9e",
+         "",
+         "追加の説明:",
+         "（記入なし）",
+     ]),
+], ids=["urls", "where"])
+def test_an_addition_replies_to_its_report(keys, addition, subject, text):
+    sealed = seal_report(addition, keys, message_id=ADDITION_ID, replies_to=REPLIES_TO)
+    outer = parse(sealed)
+    assert sorted(name.lower() for name in outer.keys()) == sorted(name.lower() for name in OUTER_REPLY_HEADERS)
+    assert outer["Subject"] == f"Re: Safeline report {REFERENCE}"
+    _, message = inner(sealed, GPG_SECRET)
+    for headers in (outer, message):
+        assert (headers["Message-ID"], headers["In-Reply-To"], headers["References"]) == (
+            ADDITION_ID, REPLIES_TO, REPLIES_TO)
+    assert message["Subject"] == subject
+    staff_text, record, json_part = parts(message)
+    assert staff_text == "\n".join(text) + "\n"
+    assert record == {"format": 1, "kind": "addition", "reference": REFERENCE,
+                      "received_at": "2026-11-28T23:05:09+09:00", **addition.fields()}
+    assert json_part.get_filename() == f"addition-{REFERENCE}.json"
+
+
+@pytest.mark.parametrize("replies_to", [None, ""])
+def test_an_addition_without_its_report_s_message_id_is_refused(keys, replies_to):
+    addition = Addition(reference=REFERENCE, urls=("https://example.jp/x",), description="", lang="ja")
+    with pytest.raises(ValueError, match="replies to its report"):
+        seal_report(addition, keys, replies_to=replies_to)
+
+
+class NoOffset(tzinfo):
+    """A time zone that knows no offset: Python calls such a time naive (datetime's docs)."""
+
+    def utcoffset(self, moment):
+        return None
+
+    def dst(self, moment):
+        return None
+
+    def tzname(self, moment):
+        return None
+
+
+def test_a_time_whose_zone_gives_no_offset_is_refused(keys):
+    received_at = datetime(2026, 11, 28, 14, 5, 9, tzinfo=NoOffset())
+    assert received_at.tzinfo is not None and received_at.utcoffset() is None
+    with pytest.raises(ValueError, match="aware"):
+        seal_report(REPORT, keys, received_at=received_at)
+
+
+@pytest.mark.parametrize("mail_to", ["staff@example.org", [], ()])
+def test_mail_to_must_be_a_non_empty_list(keys, mail_to):
+    with pytest.raises(ValueError, match="non-empty list"):
+        seal_report(REPORT, keys, mail_to=mail_to)
+
+
+def test_the_armour_ends_its_part_without_a_blank_line(sealed):
+    # The line break before a boundary belongs to the boundary (RFC 2046, 5.1.1): the part holds
+    # the armour and nothing after it.
+    boundary = parse(sealed).get_boundary()
+    assert sealed.endswith(f"\r\n-----END PGP MESSAGE-----\r\n--{boundary}--\r\n".encode("ascii"))
