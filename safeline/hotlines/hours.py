@@ -93,9 +93,11 @@ def closures_text(directory: Directory, line: Line, _: Gettext, locale: str, tod
             # are the data's assumption, used by the badge alone.
             parts.append(period.name[locale])
             continue
-        # Any year will do for month-day pairs; the second year makes 12-29..01-03 a forward span.
-        start = datetime.date(2024, *period.from_)
-        end = datetime.date(2024 if period.to >= period.from_ else 2025, *period.to)
+        # The words show months and days only, and Babel picks the pattern by the greatest field
+        # that differs among those it has (CLDR gives MMMd none for the year): 12-29..01-03 reads
+        # 12月29日〜1月3日 even with both ends in one year.  A leap year, so 02-29 may be a bound
+        # (the model allows it), also at the end of a period over the year end.
+        start, end = datetime.date(2024, *period.from_), datetime.date(2024, *period.to)
         parts.append(
             _("{name} ({dates})").format(
                 name=period.name[locale], dates=typeset(format_interval(start, end, "MMMd", locale=locale), locale)
