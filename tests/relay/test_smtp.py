@@ -46,6 +46,7 @@ def test_urls_are_understood(url, expected):
     ("smtp://mail.example.org?tls=1", "query"),
     ("smtp://relay@mail.example.org", "password"),
     ("smtp://relay:@mail.example.org", "password"),
+    (f"smtp://:{SECRET}@mail.example.org", "user"),
 ])
 def test_bad_urls_are_named_in_one_line_without_the_password(url, complaint):
     with pytest.raises(ValueError) as raised:
