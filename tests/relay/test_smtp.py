@@ -57,6 +57,16 @@ def test_bad_urls_are_named_in_one_line_without_the_password(url, complaint):
     assert "s3cr" not in text
 
 
+@pytest.mark.parametrize("url, text", [
+    ("", "SMTP URL: scheme is none; use smtp://, smtp+starttls:// or smtps://"),
+    ("http://mail.example.org", "SMTP URL: scheme is 'http'; use smtp://, smtp+starttls:// or smtps://"),
+])
+def test_a_wrong_scheme_is_named(url, text):
+    with pytest.raises(ValueError) as raised:
+        SmtpTarget.from_url(url)
+    assert str(raised.value) == text
+
+
 def test_the_password_is_kept_out_of_repr_and_str():
     parsed = SmtpTarget.from_url(f"smtps://relay:{SECRET}@mail.example.org")
     assert parsed.password == "s3cr@t"

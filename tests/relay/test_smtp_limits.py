@@ -8,8 +8,10 @@ relay/smtp.py.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import threading
 import time
+import warnings
 
 import pytest
 
@@ -83,6 +85,19 @@ def test_the_deadline_gives_up_before_a_phase_limit(odd_server):
     error, took = refused(server, "SL-LIMIT-0002", limits(greeting=1.5, data_end=1, deadline=1.5))
     assert str(error) == "timed out at greeting (deadline: 0.5 s to the end of the data)"
     assert server.messages == []
+
+
+def test_a_connect_out_of_time_leaves_no_socket_open(odd_server):
+    # The connect limit is over before the socket is even given its timeout: it must be closed,
+    # not left to the garbage collector.
+    server = odd_server()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        error, _ = refused(server, "SL-LIMIT-0006", limits(connect=1e-9))
+        assert str(error) == "timed out at connect (1e-09 s)"
+        del error  # its context's traceback holds the socket
+        gc.collect()
+    assert [warning for warning in caught if issubclass(warning.category, ResourceWarning)] == []
 
 
 def test_limits_under_a_second_are_waited_for(odd_server):

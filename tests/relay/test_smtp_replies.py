@@ -53,6 +53,7 @@ def test_every_25x_to_the_data_is_a_success(odd_server, code):
     (b"500 5.0.0 no", PermanentDeliveryError, "server answered 500 5.0.0 to DATA"),
     (b"599 no", PermanentDeliveryError, "server answered 599 to DATA"),
     (b"600 what", TemporaryDeliveryError, "unexpected reply 600 to DATA"),
+    (b"700 what", TemporaryDeliveryError, "unexpected reply 700 to DATA"),
 ])
 def test_each_class_of_reply_code_ends_where_the_rfc_says(odd_server, reply, kind, text):
     server = odd_server({"end": Act(reply=reply + b"\r\n")})
@@ -82,6 +83,19 @@ def test_the_enhanced_status_may_follow_an_empty_first_line(odd_server):
     error = refused(to(server), sealed_message("SL-CODE-0004"))
     assert type(error) is PermanentDeliveryError
     assert str(error) == "server answered 550 5.7.1 to DATA"
+
+
+def test_an_enhanced_status_split_across_reads_is_kept_whole(odd_server):
+    server = odd_server({"end": Act(reply=(b"550 5.123.1", b"23 refused\r\n"), trickle=0.05)})
+    error = refused(to(server), sealed_message("SL-CODE-0005"))
+    assert str(error) == "server answered 550 5.123.123 to DATA"
+
+
+def test_251_to_rcpt_is_accepted(odd_server):
+    # 251: "user not local; will forward": the recipient is taken all the same.
+    server = odd_server({"RCPT": Act(reply=b"251 2.1.5 will forward\r\n")})
+    send(to(server), sealed_message("SL-RCPT-0001"))
+    assert server.count(message_id("SL-RCPT-0001")) == 1
 
 
 def test_replies_that_come_a_byte_at_a_time_are_read_whole(odd_server):
@@ -208,9 +222,18 @@ def test_mail_asks_for_size_and_8bitmime_only_when_offered_and_needed(odd_server
     assert mail.decode().split()[2:] == [option.format(size=len(message)) for option in options]
 
 
-# -- STARTTLS and smtps:// --------------------------------------------------------------------------------
+# -- AUTH, STARTTLS and smtps:// --------------------------------------------------------------------------------
 
 STARTTLS_EHLO = b"250-odd.test\r\n250 STARTTLS\r\n"
+
+
+def test_auth_not_offered_is_permanent(odd_server):
+    # Credentials are configured but the server offers no AUTH: someone has to look.
+    server = odd_server()
+    target = SmtpTarget.from_url(f"smtp://relay:s3cret@127.0.0.1:{server.port}", helo="relay.test")
+    error = refused(target, sealed_message("SL-AUTH-0001"))
+    assert (type(error), str(error)) == (PermanentDeliveryError, "server does not support AUTH")
+    assert server.messages == []
 
 
 def test_starttls_not_offered_is_a_temporary_tls_failure(odd_server):
