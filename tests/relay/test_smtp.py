@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import time
 
@@ -72,6 +73,13 @@ def test_the_password_is_kept_out_of_repr_and_str():
     assert parsed.password == "s3cr@t"
     assert "s3cr" not in repr(parsed)
     assert str(parsed) == "smtps://mail.example.org:465"
+
+
+def test_a_target_cannot_be_changed_once_made():
+    # One target is shared by every delivery (and thread) of the worker: none may redirect it.
+    parsed = SmtpTarget.from_url("smtps://mail.example.org")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        parsed.host = "elsewhere.example.org"
 
 
 def test_a_message_arrives_byte_for_byte(mail_server, target):
