@@ -197,7 +197,7 @@ def test_quit_follows_a_success_only(odd_server):
 @pytest.mark.parametrize("act", [Act(never=True), Act(reset=True), Act(close=True)], ids=["never", "reset", "close"])
 def test_a_quit_that_fails_after_the_250_changes_nothing(odd_server, act):
     server = odd_server({"QUIT": act})
-    send(to(server), sealed_message("SL-QUIT-0003"), timeouts=Timeouts(connect=2, greeting=2, command=0.2,
+    send(to(server), sealed_message("SL-QUIT-0003"), timeouts=Timeouts(connect=2, greeting=2, command=0.5,
                                                                        data_start=2, data_block=2, data_end=2,
                                                                        deadline=10))
     assert server.count(message_id("SL-QUIT-0003")) == 1

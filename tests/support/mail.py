@@ -185,8 +185,8 @@ class OddServer:
     aiosmtpd cannot be slow before its greeting, trickle a reply or send a line longer than
     its own limit; this one can.  ``acts`` maps a phase to an ``Act``: ``greeting``, ``EHLO``,
     ``MAIL``, ``RCPT``, ``DATA`` (the 354), ``data`` (reading the message), ``end`` (the reply
-    to the final dot), ``QUIT``, ``unknown`` (any other command, e.g. STARTTLS).  With ``first=n`` only the first n connections misbehave,
-    later ones answer normally.  Every message whose final dot arrived is kept in
+    to the final dot), ``QUIT``, ``unknown`` (any other command, e.g. STARTTLS).  With
+    ``first=n`` only the first n connections misbehave, later ones answer normally.  Every message whose final dot arrived is kept in
     ``messages`` (undotted), as a server that has taken it before answering would: the
     worst case for duplicates.  ``commands`` holds every command line received (CRLF stripped),
     ``ended`` counts the conversations that are over on the server's side.
