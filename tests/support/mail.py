@@ -186,10 +186,11 @@ class OddServer:
     its own limit; this one can.  ``acts`` maps a phase to an ``Act``: ``greeting``, ``EHLO``,
     ``MAIL``, ``RCPT``, ``DATA`` (the 354), ``data`` (reading the message), ``end`` (the reply
     to the final dot), ``QUIT``, ``unknown`` (any other command, e.g. STARTTLS).  With
-    ``first=n`` only the first n connections misbehave, later ones answer normally.  Every message whose final dot arrived is kept in
-    ``messages`` (undotted), as a server that has taken it before answering would: the
-    worst case for duplicates.  ``commands`` holds every command line received (CRLF stripped),
-    ``ended`` counts the conversations that are over on the server's side.
+    ``first=n`` only the first n connections misbehave, later ones answer normally.  Every
+    message whose final dot arrived is kept in ``messages`` (undotted), as a server that has
+    taken it before answering would: the worst case for duplicates.  ``commands`` holds every
+    command line received (CRLF stripped), ``ended`` counts the conversations that are over on
+    the server's side.
     """
 
     def __init__(self, acts: dict[str, Act] | None = None, *, first: int | None = None):
