@@ -179,20 +179,6 @@ def test_a_4xx_after_a_long_wait_is_temporary_and_names_no_text(mail_server, tar
     assert mail_server.messages() == []
 
 
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory) -> tuple[Path, Path]:
-    """A throwaway certificate for 127.0.0.1: (certificate, key)."""
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    try:
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                        "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                        "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True, timeout=30)
-    except FileNotFoundError:
-        pytest.fail("no openssl: apt-get install -y openssl (./run test installs it)")
-    return cert, key
-
-
 class SlowMail(MailStore):
     """devtools.mail's store, slow to answer MAIL too."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import time
 
@@ -46,6 +47,7 @@ def test_urls_are_understood(url, expected):
     ("smtp://mail.example.org?tls=1", "query"),
     ("smtp://relay@mail.example.org", "password"),
     ("smtp://relay:@mail.example.org", "password"),
+    (f"smtp://:{SECRET}@mail.example.org", "user"),
 ])
 def test_bad_urls_are_named_in_one_line_without_the_password(url, complaint):
     with pytest.raises(ValueError) as raised:
@@ -56,11 +58,28 @@ def test_bad_urls_are_named_in_one_line_without_the_password(url, complaint):
     assert "s3cr" not in text
 
 
+@pytest.mark.parametrize("url, text", [
+    ("", "SMTP URL: scheme is none; use smtp://, smtp+starttls:// or smtps://"),
+    ("http://mail.example.org", "SMTP URL: scheme is 'http'; use smtp://, smtp+starttls:// or smtps://"),
+])
+def test_a_wrong_scheme_is_named(url, text):
+    with pytest.raises(ValueError) as raised:
+        SmtpTarget.from_url(url)
+    assert str(raised.value) == text
+
+
 def test_the_password_is_kept_out_of_repr_and_str():
     parsed = SmtpTarget.from_url(f"smtps://relay:{SECRET}@mail.example.org")
     assert parsed.password == "s3cr@t"
     assert "s3cr" not in repr(parsed)
     assert str(parsed) == "smtps://mail.example.org:465"
+
+
+def test_a_target_cannot_be_changed_once_made():
+    # One target is shared by every delivery (and thread) of the worker: none may redirect it.
+    parsed = SmtpTarget.from_url("smtps://mail.example.org")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        parsed.host = "elsewhere.example.org"
 
 
 def test_a_message_arrives_byte_for_byte(mail_server, target):

@@ -3,6 +3,7 @@
 - ``mail_server``: the development mail server (``devtools.mail.DevMail``), stopped and
   started again by tests that take it away; ``odd_server``: servers that are slow or odd on
   purpose, phase by phase (``OddServer``);
+- ``certificate``: a throwaway certificate for 127.0.0.1, for servers that speak TLS;
 - ``outbox`` (an ``Outbox`` in the test's folder) and ``target`` (the ``SmtpTarget`` of
   ``mail_server``); ``sealed_message`` makes a message shaped like the relay's;
 - ``Worker``: the delivery worker's loop in a thread, for a ``with`` block.
@@ -14,10 +15,13 @@ server without a relay in front (a relay the tests start has its own: tests/supp
 from __future__ import annotations
 
 import socket
+import struct
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -75,6 +79,24 @@ def mail_server(tmp_path) -> Iterator[DevMail]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory) -> tuple[Path, Path]:
+    """A throwaway certificate for 127.0.0.1: (certificate, key).
+
+    A client trusts it with ``monkeypatch.setenv("SSL_CERT_FILE", certificate)``: the relay's
+    default TLS context reads that variable each time it is made.
+    """
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    try:
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True, timeout=30)
+    except FileNotFoundError:
+        pytest.fail("no openssl: apt-get install -y openssl (./run test installs it)")
+    return cert, key
 
 
 @pytest.fixture
@@ -141,15 +163,18 @@ class Act:
     """How the odd server answers at one phase instead of promptly.
 
     ``delay`` seconds of silence first; then ``reply`` (default: the normal one), all at once or
-    one byte every ``trickle`` seconds, and ``hang_up`` right after it if asked; or ``close``
-    the connection instead of answering; or ``never`` answer at all (until the server stops).
+    one byte every ``trickle`` seconds (a tuple of pieces: one piece every ``trickle`` seconds),
+    and ``hang_up`` right after it if asked; or ``close`` the connection instead of answering,
+    or ``reset`` it (a TCP RST: the client's next read fails with ECONNRESET); or ``never``
+    answer at all (until the server stops).
     At the phase ``data`` (after the 354) the server waits before reading the message.
     """
 
-    reply: bytes | None = None
+    reply: bytes | tuple[bytes, ...] | None = None
     delay: float = 0.0
     trickle: float = 0.0
     close: bool = False
+    reset: bool = False
     never: bool = False
     hang_up: bool = False
 
@@ -160,10 +185,12 @@ class OddServer:
     aiosmtpd cannot be slow before its greeting, trickle a reply or send a line longer than
     its own limit; this one can.  ``acts`` maps a phase to an ``Act``: ``greeting``, ``EHLO``,
     ``MAIL``, ``RCPT``, ``DATA`` (the 354), ``data`` (reading the message), ``end`` (the reply
-    to the final dot), ``QUIT``.  With ``first=n`` only the first n connections misbehave,
-    later ones answer normally.  Every message whose final dot arrived is kept in
-    ``messages`` (undotted), as a server that has taken it before answering would: the
-    worst case for duplicates.
+    to the final dot), ``QUIT``, ``unknown`` (any other command, e.g. STARTTLS).  With
+    ``first=n`` only the first n connections misbehave, later ones answer normally.  Every
+    message whose final dot arrived is kept in ``messages`` (undotted), as a server that has
+    taken it before answering would: the worst case for duplicates.  ``commands`` holds every
+    command line received (CRLF stripped), ``ended`` counts the conversations that are over on
+    the server's side.
     """
 
     def __init__(self, acts: dict[str, Act] | None = None, *, first: int | None = None):
@@ -171,6 +198,8 @@ class OddServer:
         self.first = first
         self.messages: list[bytes] = []
         self.connections = 0
+        self.commands: list[bytes] = []
+        self.ended = 0
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
@@ -214,6 +243,8 @@ class OddServer:
                 line = reader.readline()
                 if not line:
                     return
+                with self._lock:
+                    self.commands.append(line.rstrip(b"\r\n"))
                 verb = line.split(b" ", 1)[0].strip().upper().decode("ascii", "replace")
                 if verb == "DATA":
                     if not self._answer(conversation, "DATA", acts):
@@ -239,6 +270,8 @@ class OddServer:
                 self._sockets.discard(conversation)
             reader.close()
             _close_quietly(conversation)
+            with self._lock:
+                self.ended += 1
 
     def _answer(self, conversation: socket.socket, phase: str, acts: dict[str, Act]) -> bool:
         """Answer one phase as scripted; False when the conversation is over."""
@@ -252,13 +285,18 @@ class OddServer:
         if act.close:
             conversation.shutdown(socket.SHUT_RDWR)
             return False
+        if act.reset:
+            # Linger on, for 0 s: close() then sends an RST instead of a FIN.
+            conversation.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conversation.close()
+            return False
         if not act.trickle:
-            conversation.sendall(reply)
+            conversation.sendall(reply if isinstance(reply, bytes) else b"".join(reply))
         else:
-            for byte in reply:
+            for piece in ([bytes([byte]) for byte in reply] if isinstance(reply, bytes) else reply):
                 if self.stopping.wait(act.trickle):
                     return False
-                conversation.sendall(bytes([byte]))
+                conversation.sendall(piece)
         if act.hang_up:
             conversation.shutdown(socket.SHUT_RDWR)
             return False
