@@ -93,7 +93,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "relay/followup.py": ("tests/relay/test_followup.py", "tests/relay/test_followup_vectors.py"),
     "relay/outbox.py": ("tests/relay/test_outbox.py", "tests/relay/test_outbox_syscalls.py"),
     "relay/seal.py": ("tests/relay/test_seal.py",),
-    "relay/smtp.py": ("tests/relay/test_smtp.py",),
+    "relay/smtp.py": ("tests/relay/test_smtp.py", "tests/relay/test_smtp_replies.py", "tests/relay/test_smtp_limits.py"),
     "relay/delivery.py": ("tests/relay/test_delivery.py", "tests/relay/test_app_delivery.py"),
     "relay/config.py": ("tests/relay/test_app_config.py",),
     "relay/keys.py": ("tests/relay/test_keys.py",),
