@@ -424,3 +424,30 @@ def test_each_outcome_logs_one_line_with_its_size_and_how_long_it_took(tmp_path,
         ("INFO", f"{name} sent size={size} ms=0"),
         ("INFO", f"20261128T120102Z-SL-LOGS-0003.eml sent size={len(other)} ms=2500"),
     ]
+
+
+def test_an_unexpected_error_keeps_the_message_and_names_only_its_type(outbox, mail_server, target, caplog,
+                                                                        monkeypatch):
+    caplog.set_level(logging.INFO, logger="relay.delivery")
+    Clock(1.0, step=2.5).install(monkeypatch)
+    message = put(outbox, "SL-BUGS-0001")
+    schedule = Schedule(Backoff(base=5, cap=600))
+    # No recipients: send() raises ValueError, which no SMTP failure does.
+    assert deliver_once(outbox, target, ENVELOPE_FROM, [], now=0, schedule=schedule) == Counts(deferred=1)
+    assert [path.read_bytes() for path in outbox.pending()] == [message] and mail_server.messages() == []
+    assert [(record.levelname, record.getMessage()) for record in caplog.records] == [
+        ("ERROR", f"20261128T120102Z-SL-BUGS-0001.eml failed (ValueError) size={len(message)} ms=2500 attempt=1 "
+                  "retry_in=5s"),
+    ]
+    assert deliver_once(outbox, target, ENVELOPE_FROM, ENVELOPE_TO, now=5, schedule=schedule) == Counts(sent=1)
+    assert mail_server.count(message_id("SL-BUGS-0001")) == 1
+
+
+def test_a_pause_is_logged_to_the_millisecond(outbox, mail_server, target, caplog):
+    caplog.set_level(logging.INFO, logger="relay.delivery")
+    mail_server.fail_with_451 = True
+    put(outbox, "SL-BACK-0011")
+    schedule = Schedule(Backoff(base=0.0126, cap=1))
+    assert deliver_once(outbox, target, ENVELOPE_FROM, ENVELOPE_TO, now=0, schedule=schedule) == Counts(deferred=1)
+    [record] = caplog.records
+    assert record.getMessage().endswith(" attempt=1 retry_in=0.013s")
