@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections import Counter
+from types import SimpleNamespace
 
 import pytest
 
-from relay.delivery import Backoff, Counts, Schedule, deliver_once
+from relay import delivery
+from relay.delivery import Backoff, Counts, Schedule, deliver_once, run
 from relay.outbox import Outbox
 from relay.smtp import SmtpTarget, Timeouts
 from tests.support.mail import ENVELOPE_FROM, ENVELOPE_TO, Worker, message_id, sealed_message, wait_until
@@ -281,5 +286,171 @@ def test_schedule_forgets_messages_that_left(attempts):
     schedule = Schedule(Backoff(base=1, cap=8))
     for _ in range(attempts):
         schedule.failed("gone.eml", 0)
+    schedule.sent.add("sent-not-removed.eml")  # taken by the server, then its removal failed
     schedule.keep_only(set())
-    assert schedule.is_due("gone.eml", 0) and schedule.failures == {}
+    assert schedule.is_due("gone.eml", 0) and schedule.failures == {} and schedule.due == {}
+    assert schedule.sent == set()
+
+
+# -- the defaults operators rely on (README, "SMTP"), and what each outcome logs ----------------
+
+def test_defaults_retry_after_5_seconds_doubling_up_to_10_minutes():
+    assert [Backoff().delay(n) for n in range(1, 10)] == [5, 10, 20, 40, 80, 160, 320, 600, 600]
+    assert Backoff().delay(1, permanent=True) == 600
+
+
+def test_a_schedule_counts_each_failure_as_temporary_unless_told():
+    schedule = Schedule(Backoff(base=5, cap=600))
+    assert [schedule.failed("a.eml", 100) for _ in range(3)] == [5, 10, 20]
+    assert schedule.failures == {"a.eml": 3} and schedule.due == {"a.eml": 120}
+    assert schedule.failed("b.eml", 100, permanent=True) == 600 and schedule.due["b.eml"] == 700
+
+
+class Clock:
+    """Stands in for relay.delivery's ``time``: ``monotonic()`` gives ``now``, then moves it on
+    by ``step`` (0: it stays until the test moves it)."""
+
+    def __init__(self, now: float, step: float = 0.0):
+        self.now, self.step = now, step
+
+    def monotonic(self) -> float:
+        now = self.now
+        self.now += self.step
+        return now
+
+    def install(self, monkeypatch) -> Clock:
+        monkeypatch.setattr(delivery, "time", SimpleNamespace(monotonic=self.monotonic))
+        return self
+
+
+class Passes(threading.Event):
+    """``run``'s stop event: ``run`` waits on it once at the end of each pass, so each wait records
+    the pause asked for and whether a stale leftover in tmp/ was cleaned, then moves the clock to
+    the next pass's time and plants a new leftover; after the last pass it stops the worker."""
+
+    def __init__(self, clock: Clock, outbox: Outbox, times: list[float]):
+        super().__init__()
+        self.clock, self.outbox, self.times = clock, outbox, list(times)
+        self.pauses: list[float] = []
+        self.cleaned: list[bool] = []
+        self.clock.now = self.times.pop(0)
+        self.plant()
+
+    def plant(self) -> None:
+        self.leftover = self.outbox.tmp / f"leftover-{len(self.cleaned)}"
+        self.leftover.write_bytes(b"half a message")
+        hours_ago = time.time() - 2 * 3600  # stale by the wall clock, as clean_tmp judges
+        os.utime(self.leftover, (hours_ago, hours_ago))
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.pauses.append(timeout)
+        self.cleaned.append(not self.leftover.exists())
+        if self.times:
+            self.clock.now = self.times.pop(0)
+            self.plant()
+        else:
+            self.set()
+        return self.is_set()
+
+
+def test_the_worker_cleans_tmp_on_its_first_pass_then_every_5_minutes(outbox, mail_server, target, monkeypatch):
+    clock = Clock(0).install(monkeypatch)
+    passes = Passes(clock, outbox, [1000, 1299.5, 1300, 1300.001, 1599.999, 1600])
+    run(outbox, target, ENVELOPE_FROM, ENVELOPE_TO, stop=passes)
+    assert passes.cleaned == [True, False, True, False, False, True]
+    assert passes.pauses == [1.0] * 6  # it looks at the outbox every second unless told
+
+
+def test_the_running_worker_backs_off_5_seconds_doubling_up_to_10_minutes(outbox, mail_server, target, caplog,
+                                                                          monkeypatch):
+    caplog.set_level(logging.INFO, logger="relay.delivery")
+    mail_server.fail_with_451 = True
+    message = put(outbox, "SL-BACK-0010")
+    clock = Clock(0).install(monkeypatch)
+    due = [1000.0]
+    for pause in (5, 10, 20, 40, 80, 160, 320, 600, 600):
+        due.append(due[-1] + pause)
+    times = [moment for at in due[1:] for moment in (at - 0.01, at)]  # each due time, and just before it
+    run(outbox, target, ENVELOPE_FROM, ENVELOPE_TO, stop=Passes(clock, outbox, [1000.0, *times]))
+    name = "20261128T120102Z-SL-BACK-0010.eml"
+    ours = [record for record in caplog.records if record.name == "relay.delivery"]
+    texts = [record.getMessage() for record in ours]
+    assert texts == [f"{name} deferred (server answered 451 4.3.0 to DATA) size={len(message)} "
+                     f"ms=0 attempt={n} retry_in={pause}s"
+                     for n, pause in enumerate((5, 10, 20, 40, 80, 160, 320, 600, 600, 600), start=1)]
+    assert all(record.levelno == logging.WARNING for record in ours)
+    assert mail_server.messages() == [] and [path.name for path in outbox.pending()] == [name]
+
+
+class ReadOnlyOnce(Outbox):
+    """A real outbox whose first delete fails, as when the disk has just gone read-only."""
+
+    def __init__(self, folder):
+        super().__init__(folder)
+        self.refusals = 1
+
+    def remove(self, path) -> None:
+        if self.refusals:
+            self.refusals -= 1
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        super().remove(path)
+
+
+def test_each_outcome_logs_one_line_with_its_size_and_how_long_it_took(tmp_path, mail_server, target, caplog,
+                                                                      monkeypatch):
+    caplog.set_level(logging.INFO, logger="relay.delivery")
+    Clock(1.0, step=2.5).install(monkeypatch)  # each hand-off "takes" 2.5 s
+    outbox = ReadOnlyOnce(tmp_path / "outbox")
+    outbox.check_writable()
+    message = put(outbox, "SL-LOGS-0002")
+    name, size = "20261128T120102Z-SL-LOGS-0002.eml", len(message)
+    schedule = Schedule(Backoff(base=5, cap=600))
+
+    mail_server.fail_with = "550 5.7.1 not accepted"
+    assert deliver_once(outbox, target, ENVELOPE_FROM, ENVELOPE_TO, now=0, schedule=schedule) == Counts(refused=1)
+    mail_server.fail_with = None
+    assert deliver_once(outbox, target, ENVELOPE_FROM, ENVELOPE_TO, now=600, schedule=schedule) == Counts()
+    assert [path.name for path in outbox.pending()] == [name] and mail_server.count(message_id("SL-LOGS-0002")) == 1
+    # Taken by the server but still in the outbox: removed on the next pass, never sent again.
+    assert deliver_once(outbox, target, ENVELOPE_FROM, ENVELOPE_TO, now=601, schedule=schedule) == Counts(sent=1)
+    assert outbox.pending() == [] and mail_server.count(message_id("SL-LOGS-0002")) == 1
+    assert schedule == Schedule(Backoff(base=5, cap=600))  # nothing kept about a message that left
+    other = put(outbox, "SL-LOGS-0003")
+    assert deliver_once(outbox, target, ENVELOPE_FROM, ENVELOPE_TO, now=602, schedule=schedule) == Counts(sent=1)
+
+    assert [(record.levelname, record.getMessage()) for record in caplog.records
+            if record.name == "relay.delivery"] == [
+        ("ERROR", f"{name} refused (server answered 550 5.7.1 to DATA), kept; size={size} ms=2500 attempt=1 "
+                  "retry_in=600s"),
+        ("ERROR", f"{name} sent but not removed (Read-only file system) size={size} ms=2500"),
+        ("INFO", f"{name} sent size={size} ms=0"),
+        ("INFO", f"20261128T120102Z-SL-LOGS-0003.eml sent size={len(other)} ms=2500"),
+    ]
+
+
+def test_an_unexpected_error_keeps_the_message_and_names_only_its_type(outbox, mail_server, target, caplog,
+                                                                        monkeypatch):
+    caplog.set_level(logging.INFO, logger="relay.delivery")
+    Clock(1.0, step=2.5).install(monkeypatch)
+    message = put(outbox, "SL-BUGS-0001")
+    schedule = Schedule(Backoff(base=5, cap=600))
+    # No recipients: send() raises ValueError, which no SMTP failure does.
+    assert deliver_once(outbox, target, ENVELOPE_FROM, [], now=0, schedule=schedule) == Counts(deferred=1)
+    assert [path.read_bytes() for path in outbox.pending()] == [message] and mail_server.messages() == []
+    assert [(record.levelname, record.getMessage()) for record in caplog.records
+            if record.name == "relay.delivery"] == [
+        ("ERROR", f"20261128T120102Z-SL-BUGS-0001.eml failed (ValueError) size={len(message)} ms=2500 attempt=1 "
+                  "retry_in=5s"),
+    ]
+    assert deliver_once(outbox, target, ENVELOPE_FROM, ENVELOPE_TO, now=5, schedule=schedule) == Counts(sent=1)
+    assert mail_server.count(message_id("SL-BUGS-0001")) == 1
+
+
+def test_a_pause_is_logged_to_the_millisecond(outbox, mail_server, target, caplog):
+    caplog.set_level(logging.INFO, logger="relay.delivery")
+    mail_server.fail_with_451 = True
+    put(outbox, "SL-BACK-0011")
+    schedule = Schedule(Backoff(base=0.0126, cap=1))
+    assert deliver_once(outbox, target, ENVELOPE_FROM, ENVELOPE_TO, now=0, schedule=schedule) == Counts(deferred=1)
+    [record] = [record for record in caplog.records if record.name == "relay.delivery"]
+    assert record.getMessage().endswith(" attempt=1 retry_in=0.013s")
