@@ -8,6 +8,8 @@ changes with it.  A refusal's lines are compared whole: they are what an operato
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from pathlib import Path
 
 import pytest
@@ -88,6 +90,15 @@ def test_values_are_read_without_surrounding_spaces():
     assert settings.production
     assert settings.proxies == 2
     assert settings.site_origin == "https://safeline.example"  # and without a trailing slash
+
+
+def test_settings_cannot_be_changed_once_checked():
+    """Every check runs once, at start: a value changed afterwards would bypass it."""
+    settings = production()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.proxies = 99
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.delivery.outbox = Path("/tmp")
 
 
 def test_the_outbox_cap_is_read_in_mebibytes():
@@ -288,6 +299,17 @@ def test_the_delivery_worker_reads_only_its_own_settings():
     assert settings == DeliverySettings("production", ("staff@safeline.example",), "relay@safeline.example",
                                         PRODUCTION["RELAY_SMTP_URL"], Path("/var/lib/safeline/outbox"))
     assert settings.production is True
+
+
+def test_the_delivery_worker_reads_the_processs_environment(monkeypatch):
+    # Strings from os.environ are built at run time, never the interned literals of a test.
+    for name in [name for name in os.environ if name.startswith("RELAY_")]:
+        monkeypatch.delenv(name)
+    for name, value in DELIVERY.items():
+        monkeypatch.setenv(name, value)
+    settings = DeliverySettings.from_env()
+    assert settings.production is True
+    assert settings.mail_to == ("staff@safeline.example",)
 
 
 def test_the_delivery_workers_settings_in_development():
