@@ -95,7 +95,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "relay/seal.py": ("tests/relay/test_seal.py",),
     "relay/smtp.py": ("tests/relay/test_smtp.py", "tests/relay/test_smtp_replies.py", "tests/relay/test_smtp_limits.py"),
     "relay/delivery.py": ("tests/relay/test_delivery.py", "tests/relay/test_app_delivery.py"),
-    "relay/config.py": ("tests/relay/test_app_config.py",),
+    "relay/config.py": ("tests/relay/test_settings.py", "tests/relay/test_app_config.py"),
     "relay/keys.py": ("tests/relay/test_keys.py",),
     "safeline/hotlines/schedule.py": ("tests/test_schedule.py", "tests/test_hotline_sources.py"),
     "safeline/hotlines/hours.py": ("tests/test_hours_text.py", "tests/test_schedule.py", "tests/test_hotline_sources.py",
