@@ -171,6 +171,12 @@ class _Reader:
             raise ConfigError(self.problems)
 
 
+# An origin as a browser sends it in Origin, to be compared with it: lower-case scheme, a host name
+# or an address, a port of at most 65535, and nothing else (no user, path, query or fragment).
+_ORIGIN = re.compile(r"(?:http|https)://(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*"
+                     r"[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])"
+                     r"(?::(?:6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3}))?")
+
 @dataclass(frozen=True)
 class DeliverySettings:
     """What the delivery worker needs: where messages wait, and where and to whom they go."""
@@ -261,7 +267,7 @@ class Settings:
         site_origin = read.get("RELAY_SITE_ORIGIN").rstrip("/")
         if site_origin:
             parts = urlsplit(site_origin)
-            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query:
+            if not _ORIGIN.fullmatch(site_origin):
                 read.problems.append(f"RELAY_SITE_ORIGIN: must be scheme://host[:port] with nothing after it, "
                                      f"not {site_origin!r}")
             elif read.production and parts.scheme != "https":

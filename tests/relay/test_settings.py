@@ -238,10 +238,21 @@ def test_each_rate_limit_is_checked(name):
 
 
 @pytest.mark.parametrize("origin", ["ftp://safeline.example", "https://", "https://safeline.example/report",
-                                    "https://safeline.example?lang=ja", "safeline.example"])
+                                    "https://safeline.example?lang=ja", "safeline.example",
+                                    "https://safeline.example#top", "https://u:p@safeline.example",
+                                    "https://safeline.example:99999", "https://safeline.example:65536",
+                                    "https://safeline.example:0", "https://safeline.example;x",
+                                    "https://safe line.example", "https://-safeline.example"])
 def test_the_site_origin_is_a_scheme_and_a_host_only(origin):
     assert problems({**PRODUCTION, "RELAY_SITE_ORIGIN": origin}) == [
         f"RELAY_SITE_ORIGIN: must be scheme://host[:port] with nothing after it, not {origin.rstrip('/')!r}"]
+
+
+@pytest.mark.parametrize("origin", ["https://safeline.example", "https://www.safeline.example:8443",
+                                    "https://safeline.example:65535", "http://127.0.0.1:8000", "http://[::1]:8000",
+                                    "http://localhost"])
+def test_an_origin_as_browsers_send_it_is_accepted(origin):
+    assert development(RELAY_SITE_ORIGIN=origin).site_origin == origin
 
 
 def test_production_needs_an_absolute_outbox():
