@@ -19,12 +19,10 @@ from __future__ import annotations
 import datetime
 import logging
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from relay.quota import NOTHING_RESERVED, Counter, MemoryStore, Quota, RedisStore, Refused, Rule, Store
-from tests.support.redis_server import RedisServer
 from tests.support.relay_app import Clock
 
 # 2027-01-15 08:00 UTC: a clock value of today's size, where ``now - window`` made ``now / window``
@@ -33,21 +31,11 @@ T = datetime.datetime(2027, 1, 15, 8, 0, tzinfo=datetime.timezone.utc)
 HIGH = "1000 per hour"  # a limit that never refuses in these tests
 
 
-@pytest.fixture(scope="module")
-def redis(tmp_path_factory) -> Iterator[RedisServer]:
-    """One server for the module; each test that uses it starts from an empty database."""
-    server = RedisServer(tmp_path_factory.mktemp("redis-quota")).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture(params=["memory", "redis"])
 def store(request) -> Store:
     if request.param == "memory":
         return MemoryStore()
-    server = request.getfixturevalue("redis")
+    server = request.getfixturevalue("module_redis")
     server.client().flushdb()  # the site's counter has one key for everyone
     return RedisStore(server.url)
 
@@ -176,11 +164,11 @@ def test_the_memory_store_forgets_each_entry_once_its_window_has_passed():
     assert held() == [[start + 60, start + 100]] * 2
 
 
-def test_every_redis_key_expires_with_its_window(redis):
+def test_every_redis_key_expires_with_its_window(module_redis):
     """Per-second limits: the counts and the site's mark for the log both go within a second."""
-    client = redis.client()
+    client = module_redis.client()
     client.flushdb()
-    quota = Quota(RedisStore(redis.url), client="1 per second", network="1 per second", site="1 per second")
+    quota = Quota(RedisStore(module_redis.url), client="1 per second", network="1 per second", site="1 per second")
     started = time.monotonic()
     quota.reserve(("one",))
     assert refusal(quota, "two").first_of_window

@@ -13,7 +13,6 @@ import inspect
 import logging
 import os
 import signal
-import ssl
 import subprocess
 import sys
 import textwrap
@@ -23,17 +22,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from devtools.mail import MailStore
-from devtools.ports import free_port
 from relay.delivery import Backoff, Counts, Schedule, deliver_once, run
 from relay.outbox import Outbox
 from relay.smtp import (
     RFC_5321, PermanentDeliveryError, SmtpTarget, TemporaryDeliveryError, Timeouts, timeouts_from,
 )
 from tests.support.mail import (
-    ENVELOPE_FROM, ENVELOPE_TO, Act, OddServer, Worker, message_id, sealed_message, wait_until,
+    ENVELOPE_FROM, ENVELOPE_TO, Act, OddServer, Worker, message_id, sealed_message, tls_mail_server, wait_until,
 )
 from tests.support.site import ROOT
 
@@ -192,24 +189,13 @@ class SlowMail(MailStore):
 @pytest.mark.parametrize("scheme", ["smtp+starttls", "smtps"])
 def test_a_slow_reply_is_awaited_over_tls_too(tmp_path, certificate, monkeypatch, scheme):
     # STARTTLS and smtps:// shake hands on sockets whose limits we set ourselves: prove both work.
-    cert, key = certificate
-    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client's default context trusts it
-    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_side.load_cert_chain(cert, key)
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))  # the client's default context trusts it
     store = SlowMail(tmp_path / "received")
     store.delay = 1.0
-    port = free_port()
-    options = {"tls_context": server_side, "require_starttls": True} if scheme == "smtp+starttls" else \
-        {"ssl_context": server_side}
-    controller = Controller(store, hostname="127.0.0.1", port=port, ready_timeout=5, **options)
-    controller.start()
-    try:
-        tls = SmtpTarget.from_url(f"{scheme}://127.0.0.1:{port}", helo="relay.test")
+    with tls_mail_server(store, certificate, scheme) as tls:
         # A stop that is never set makes reads before the final dot wait in short slices:
         # those must resume cleanly on a TLS socket too.
         took = send(tls, "SL-TLS-0001", stop=threading.Event())
-    finally:
-        controller.stop()
     assert took >= 1.4
     assert store.count(message_id("SL-TLS-0001")) == 1
 

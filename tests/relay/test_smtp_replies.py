@@ -6,16 +6,14 @@ Fast (a few seconds in all): these run against every mutant of relay/smtp.py.
 
 from __future__ import annotations
 
-import ssl
 import tracemalloc
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from devtools.mail import MailStore
-from devtools.ports import free_port
 from relay.smtp import PermanentDeliveryError, SmtpTarget, TemporaryDeliveryError, Timeouts
-from tests.support.mail import ENVELOPE_FROM, ENVELOPE_TO, Act, OddServer, message_id, sealed_message, wait_until
+from tests.support.mail import (ENVELOPE_FROM, ENVELOPE_TO, Act, OddServer, message_id, sealed_message, tls_mail_server,
+                                wait_until)
 
 # Short enough that a mutant which waits where it should not fails in a second.
 QUICK = Timeouts(connect=2, greeting=1, command=1, data_start=1, data_block=1, data_end=1, deadline=5)
@@ -257,20 +255,8 @@ def test_only_220_to_starttls_starts_tls(odd_server, reply, kind, text):
 
 @pytest.mark.parametrize("scheme", ["smtp+starttls", "smtps"])
 def test_a_message_goes_over_tls(tmp_path, certificate, monkeypatch, scheme):
-    cert, key = certificate
-    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client's default context trusts it
-    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_side.load_cert_chain(cert, key)
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))  # the client's default context trusts it
     store = MailStore(tmp_path / "received")
-    port = free_port()
-    # STARTTLS is offered only on the plain port; smtps:// speaks TLS from the first byte.
-    options = {"tls_context": server_side, "require_starttls": True} if scheme == "smtp+starttls" else \
-        {"ssl_context": server_side}
-    controller = Controller(store, hostname="127.0.0.1", port=port, ready_timeout=5, **options)
-    controller.start()
-    try:
-        target = SmtpTarget.from_url(f"{scheme}://127.0.0.1:{port}", helo="relay.test")
+    with tls_mail_server(store, certificate, scheme) as target:
         send(target, sealed_message("SL-TLS-0003"))
-    finally:
-        controller.stop()
     assert store.count(message_id("SL-TLS-0003")) == 1

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterator
 
 import pytest
 
@@ -19,16 +18,6 @@ from tests.support.redis_server import RedisServer
 
 TWO_HOURS = 2 * 60 * 60  # as long as a form token lives (the pages: it expires after two hours)
 REFERENCE = "SL-AAAA-BBBB"
-
-
-@pytest.fixture(scope="module")
-def redis(tmp_path_factory) -> Iterator[RedisServer]:
-    """One server for the module's tests that keep it running; each test uses its own nonces."""
-    server = RedisServer(tmp_path_factory.mktemp("redis-tokens")).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -43,25 +32,25 @@ def lifetime(server: RedisServer, nonce: str) -> int:
     return client.ttl(key)
 
 
-def test_two_instances_share_one_claim_and_its_report(redis, nonce):
-    one, other = SpentTokens.from_uri(redis.url), SpentTokens.from_uri(redis.url)
+def test_two_instances_share_one_claim_and_its_report(module_redis, nonce):
+    one, other = SpentTokens.from_uri(module_redis.url), SpentTokens.from_uri(module_redis.url)
     assert isinstance(one, RedisSpentTokens)
     assert one.claim(nonce) is None  # free: this request sends the report
     held = other.claim(nonce)
     # A str, as submit compares it (``held == PENDING``): bytes would be taken for a reference.
     assert type(held) is str and held == PENDING
     assert other.lookup(nonce) == PENDING
-    assert TWO_HOURS - 5 < lifetime(redis, nonce) <= TWO_HOURS
+    assert TWO_HOURS - 5 < lifetime(module_redis, nonce) <= TWO_HOURS
 
     one.settle(nonce, REFERENCE)
     held = other.claim(nonce)
     assert type(held) is str and held == REFERENCE  # the same form sent again: its report
     assert other.lookup(nonce) == REFERENCE and type(other.lookup(nonce)) is str
-    assert TWO_HOURS - 5 < lifetime(redis, nonce) <= TWO_HOURS
+    assert TWO_HOURS - 5 < lifetime(module_redis, nonce) <= TWO_HOURS
 
 
-def test_a_released_claim_is_free_again_and_others_are_untouched(redis, nonce):
-    store, kept = RedisSpentTokens(redis.url), secrets.token_urlsafe(16)
+def test_a_released_claim_is_free_again_and_others_are_untouched(module_redis, nonce):
+    store, kept = RedisSpentTokens(module_redis.url), secrets.token_urlsafe(16)
     assert store.claim(nonce) is None and store.claim(kept) is None
     store.release(nonce)  # the report could not be stored: the reporter may send again
     assert store.lookup(nonce) is None

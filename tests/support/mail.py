@@ -15,17 +15,21 @@ server without a relay in front (a relay the tests start has its own: tests/supp
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 
 from devtools.mail import DevMail
+from devtools.ports import free_port
 from relay.delivery import run
 from relay.outbox import Outbox, message_id_of
 from relay.smtp import SmtpTarget, Timeouts
@@ -97,6 +101,26 @@ def certificate(tmp_path_factory) -> tuple[Path, Path]:
     except FileNotFoundError:
         pytest.fail("no openssl: apt-get install -y openssl (./run test installs it)")
     return cert, key
+
+
+@contextmanager
+def tls_mail_server(handler, certificate: tuple[Path, Path], scheme: str) -> Iterator[SmtpTarget]:
+    """aiosmtpd with ``handler`` on a free loopback port, speaking TLS as ``scheme`` says
+    (smtp+starttls: STARTTLS offered and required on the plain port; smtps: TLS from the first
+    byte); yields the relay's target for it.  The test makes the client trust ``certificate``
+    (SSL_CERT_FILE, see the fixture ``certificate``)."""
+    cert, key = certificate
+    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_side.load_cert_chain(cert, key)
+    port = free_port()
+    options = {"tls_context": server_side, "require_starttls": True} if scheme == "smtp+starttls" else \
+        {"ssl_context": server_side}
+    controller = Controller(handler, hostname="127.0.0.1", port=port, ready_timeout=5, **options)
+    controller.start()
+    try:
+        yield SmtpTarget.from_url(f"{scheme}://127.0.0.1:{port}", helo="relay.test")
+    finally:
+        controller.stop()
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ port stays reserved for ``start()`` again: the relay's RELAY_RATELIMIT_STORAGE k
 after a restart); ``freeze()``/``thaw()`` stop and continue the process (SIGSTOP/SIGCONT): a
 Redis that accepts connections and never answers.  Nothing is written to disk.
 
-The fixture ``redis_server`` gives a started server and stops it after the test.
+The fixture ``redis_server`` gives a started server and stops it after the test; ``module_redis``
+one server for a whole test module.
 ./run test installs the package (``apt-get install -y redis-server``) when it is missing.
 """
 
@@ -111,6 +112,17 @@ class RedisServer:
 
         return redis.Redis(host=HOST, port=self.port, db=0, password=self.password, socket_timeout=2,
                            socket_connect_timeout=2)
+
+
+@pytest.fixture(scope="module")
+def module_redis(tmp_path_factory) -> Iterator[RedisServer]:
+    """One server for a whole test module, for fast tests that leave it running: each test keeps
+    to keys of its own, or empties the database first."""
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture
