@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from relay import openpgp
-from relay.keys import StaffKeyError, StaffKeys, describe, is_development_key, load_staff_keys
+from relay.keys import StaffKey, StaffKeyError, StaffKeys, describe, is_development_key, load_staff_keys
 from tests.support.gnupg import make_key
 from tests.support.keys import FIXTURES, GPG_PUBLIC
 from tests.support.site import ROOT
@@ -290,3 +290,147 @@ def test_the_relay_stops_with_the_lines_alone_and_no_backtrace(tmp_path):
     assert lines[0].startswith(f"{tmp_path / 'broken.asc'}: not an OpenPGP public key (cannot read the OpenPGP key: ")
     assert lines[1].startswith(f"{tmp_path / 'sign-only.pub.asc'}: key ")
     assert "Traceback" not in result.stderr and "backtrace" not in result.stderr.lower()
+
+
+# Boundaries the docstrings promise, each at the exact instant and the microsecond around it.
+
+TICK = timedelta(microseconds=1)
+
+
+@pytest.fixture(scope="module")
+def later() -> openpgp.KeyPair:
+    """A key that expires in 40 days: far enough back for a "30 days left" moment."""
+    return openpgp.generate_key("Safeline Later <later@example.org>", validity_seconds=40 * 86400)
+
+
+def loaded(folder: Path, *pairs: openpgp.KeyPair) -> StaffKeys:
+    for number, pair in enumerate(pairs):
+        (folder / f"{number}.asc").write_bytes(pair.public)
+    return load_staff_keys(folder)
+
+
+def staff_key(name: str) -> StaffKey:
+    """A fixture key as the loader would hold it, whether or not it would load."""
+    cert = openpgp.parse_certs((FIXTURES / name).read_bytes())[0]
+    return StaffKey(FIXTURES / name, cert, openpgp.fingerprint(cert), tuple(openpgp.user_ids(cert)))
+
+
+@pytest.mark.parametrize("name, expired", [
+    ("expired.pub.asc", "expired on 2020-12-31"),
+    ("subkey-expired.pub.asc", "its encryption subkey expired on 2020-12-31"),
+])
+def test_a_key_stops_being_usable_at_its_expiry_instant(name, expired):
+    # The primary key (expired.pub.asc) or its only encryption subkey (subkey-expired.pub.asc)
+    # expires at 2020-12-31 00:00 UTC: usable a microsecond before, refused at that instant.
+    key = staff_key(name)
+    end = datetime(2020, 12, 31, tzinfo=timezone.utc)
+    assert key.problems(end - TICK) == []
+    [problem] = key.problems(end)
+    assert problem.startswith(expired)
+    assert key.usable_until(end - TICK) == end
+
+
+def test_ensure_usable_refuses_at_the_instant_the_first_key_expires(tmp_path, soon):
+    keys = loaded(tmp_path, soon)
+    now = datetime.now(timezone.utc)
+    end = keys.keys[0].usable_until(now)
+    keys.ensure_usable(now)
+    keys.ensure_usable(end - TICK)
+    with pytest.raises(StaffKeyError) as caught:
+        keys.ensure_usable(end)
+    assert "expired on " in caught.value.lines[0]
+
+
+def test_ensure_usable_does_not_walk_the_keys_inside_its_window(tmp_path, soon, monkeypatch):
+    """One comparison per report while every key stays usable (its docstring's promise)."""
+    keys = loaded(tmp_path, soon)
+    now = datetime.now(timezone.utc)
+    keys.ensure_usable(now)
+    walks = []
+    real = openpgp.encryption_keys
+    monkeypatch.setattr(openpgp, "encryption_keys", lambda *args: walks.append(args) or real(*args))
+    for moment in (now, now + TICK, now + DAY, now + 9 * DAY):
+        keys.ensure_usable(moment)
+    assert walks == []
+    # Before the window (the clock was set back) it checks again: the key did not exist yet.
+    with pytest.raises(StaffKeyError):
+        keys.ensure_usable(now - DAY)
+    assert walks
+
+
+def test_describe_after_a_key_expired_still_gives_its_expiry(tmp_path, soon):
+    # No encryption subkey is alive any more: the primary key's expiry still answers.
+    keys = loaded(tmp_path, soon)
+    end = openpgp.expiration(keys.certs[0])
+    assert [row.expires for row in describe(keys, end + DAY)] == [f"{end:%Y-%m-%d}"]
+    assert staff_key("subkey-expired.pub.asc").usable_until(datetime(2021, 6, 1, tzinfo=timezone.utc)) is None
+
+
+@pytest.mark.parametrize("left, says", [
+    (30 * DAY, "in 30 days"),
+    (DAY + TICK, "in 2 days"),  # days round up: a day and a moment is not "1 day"
+    (DAY, "in 1 day"),
+    (DAY - TICK, "in 23 hours"),  # hours round down
+    (timedelta(hours=2) - timedelta(seconds=1), "in 1 hour"),
+    (timedelta(hours=1), "in 1 hour"),
+    (timedelta(hours=1) - timedelta(seconds=1), "in 60 minutes"),  # minutes round up
+    (timedelta(seconds=61), "in 2 minutes"),
+    (timedelta(seconds=60), "in 1 minute"),
+    (TICK, "in 1 minute"),  # never "0 minutes"
+])
+def test_the_warning_counts_what_is_left_at_each_unit_boundary(tmp_path, later, left, says):
+    keys = loaded(tmp_path, later)
+    end = keys.keys[0].usable_until()
+    [warning] = keys.check_usable(end - left)
+    assert f"({says}): extend or replace it" in warning, warning
+
+
+def test_the_warning_starts_exactly_30_days_before_and_gives_the_time_within_a_day(tmp_path, later):
+    keys = loaded(tmp_path, later)
+    end = keys.keys[0].usable_until()
+    assert keys.check_usable(end - 30 * DAY - TICK) == []
+    [warning] = keys.check_usable(end - DAY)
+    assert f"expires on {end:%Y-%m-%d} (in 1 day)" in warning
+    [warning] = keys.check_usable(end - DAY + TICK)
+    assert f"expires on {end:%Y-%m-%d %H:%M} UTC (in 23 hours)" in warning
+
+
+def several_subkeys(home: Path, user_id: str, *subkeys: str) -> bytes:
+    """A GnuPG key whose primary key only certifies and signs, with one cv25519 encryption
+    subkey per lifetime in ``subkeys`` ("never", "10d", …): the armored public key."""
+    home.mkdir(parents=True, exist_ok=True)
+    home.chmod(0o700)
+    env = {**os.environ, "GNUPGHOME": str(home)}
+
+    def gpg(*args: str) -> bytes:
+        return subprocess.run(["gpg", "--batch", "--quiet", "--pinentry-mode", "loopback", "--passphrase", "", *args],
+                              env=env, check=True, capture_output=True, timeout=60).stdout
+
+    gpg("--quick-gen-key", user_id, "ed25519", "cert,sign", "never")
+    listing = gpg("--with-colons", "--list-keys", user_id).decode()
+    fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
+    for lifetime in subkeys:
+        gpg("--quick-add-key", fingerprint, "cv25519", "encr", lifetime)
+    return gpg("--armor", "--export", fingerprint)
+
+
+def test_a_key_lasts_as_long_as_its_last_living_encryption_subkey(tmp_path, gnupg_home):
+    # Three keys, none whose primary key expires: only the encryption subkeys end.
+    folder = tmp_path / "staff-keys"
+    folder.mkdir()
+    (folder / "a-never.asc").write_bytes(several_subkeys(gnupg_home, "Never <never@example.org>", "10d", "never"))
+    (folder / "b-later.asc").write_bytes(several_subkeys(gnupg_home, "Later <later@example.org>", "10d", "40d"))
+    (folder / "c-soon.asc").write_bytes(several_subkeys(gnupg_home, "Soon <soon@example.org>", "20d", "5d"))
+    keys = load_staff_keys(folder)
+    now = datetime.now(timezone.utc)
+    # One subkey ending soon does not matter while another lives on.
+    assert [row.expires for row in describe(keys, now)] == [
+        "never", f"{now + 40 * DAY:%Y-%m-%d}", f"{now + 20 * DAY:%Y-%m-%d}"]
+    assert len(keys.warnings) == 1 and "Soon <soon@example.org>" in keys.warnings[0] and "(in 20 days)" in keys.warnings[0]
+    # Once the first subkey has ended, the key is as usable as before, on the other one.
+    assert [re.search(r"\(in [^)]*\)", warning)[0] for warning in keys.check_usable(now + 11 * DAY)] == [
+        "(in 29 days)", "(in 9 days)"]
+    with pytest.raises(StaffKeyError) as caught:
+        keys.check_usable(now + 21 * DAY)
+    [line] = caught.value.lines
+    assert "Soon <soon@example.org>) its encryption subkey expired on " in line
