@@ -16,7 +16,7 @@ import pytest
 
 from relay import openpgp
 from relay.keys import StaffKey, StaffKeyError, StaffKeys, describe, is_development_key, load_staff_keys
-from tests.support.gnupg import make_key
+from tests.support.gnupg import GnupgKey, make_key
 from tests.support.keys import FIXTURES, GPG_PUBLIC
 from tests.support.site import ROOT
 
@@ -395,9 +395,10 @@ def test_the_warning_starts_exactly_30_days_before_and_gives_the_time_within_a_d
     assert f"expires on {end:%Y-%m-%d %H:%M} UTC (in 23 hours)" in warning
 
 
-def several_subkeys(home: Path, user_id: str, *subkeys: str) -> bytes:
-    """A GnuPG key whose primary key only certifies and signs, with one cv25519 encryption
-    subkey per lifetime in ``subkeys`` ("never", "10d", …): the armored public key."""
+def several_subkeys(home: Path, user_id: str, *subkeys: str, primary: str = "ed25519",
+                    encryption: str = "cv25519") -> GnupgKey:
+    """A GnuPG key whose primary key only certifies and signs, with one encryption subkey per
+    lifetime in ``subkeys`` ("never", "10d", …)."""
     home.mkdir(parents=True, exist_ok=True)
     home.chmod(0o700)
     env = {**os.environ, "GNUPGHOME": str(home)}
@@ -406,21 +407,22 @@ def several_subkeys(home: Path, user_id: str, *subkeys: str) -> bytes:
         return subprocess.run(["gpg", "--batch", "--quiet", "--pinentry-mode", "loopback", "--passphrase", "", *args],
                               env=env, check=True, capture_output=True, timeout=60).stdout
 
-    gpg("--quick-gen-key", user_id, "ed25519", "cert,sign", "never")
+    gpg("--quick-gen-key", user_id, primary, "cert,sign", "never")
     listing = gpg("--with-colons", "--list-keys", user_id).decode()
     fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
     for lifetime in subkeys:
-        gpg("--quick-add-key", fingerprint, "cv25519", "encr", lifetime)
-    return gpg("--armor", "--export", fingerprint)
+        gpg("--quick-add-key", fingerprint, encryption, "encr", lifetime)
+    return GnupgKey(public=gpg("--armor", "--export", fingerprint),
+                    secret=gpg("--armor", "--export-secret-keys", fingerprint), fingerprint=fingerprint)
 
 
 def test_a_key_lasts_as_long_as_its_last_living_encryption_subkey(tmp_path, gnupg_home):
     # Three keys, none whose primary key expires: only the encryption subkeys end.
     folder = tmp_path / "staff-keys"
     folder.mkdir()
-    (folder / "a-never.asc").write_bytes(several_subkeys(gnupg_home, "Never <never@example.org>", "10d", "never"))
-    (folder / "b-later.asc").write_bytes(several_subkeys(gnupg_home, "Later <later@example.org>", "10d", "40d"))
-    (folder / "c-soon.asc").write_bytes(several_subkeys(gnupg_home, "Soon <soon@example.org>", "20d", "5d"))
+    (folder / "a-never.asc").write_bytes(several_subkeys(gnupg_home, "Never <never@example.org>", "10d", "never").public)
+    (folder / "b-later.asc").write_bytes(several_subkeys(gnupg_home, "Later <later@example.org>", "10d", "40d").public)
+    (folder / "c-soon.asc").write_bytes(several_subkeys(gnupg_home, "Soon <soon@example.org>", "20d", "5d").public)
     keys = load_staff_keys(folder)
     now = datetime.now(timezone.utc)
     # One subkey ending soon does not matter while another lives on.
@@ -434,3 +436,20 @@ def test_a_key_lasts_as_long_as_its_last_living_encryption_subkey(tmp_path, gnup
         keys.check_usable(now + 21 * DAY)
     [line] = caught.value.lines
     assert "Soon <soon@example.org>) its encryption subkey expired on " in line
+
+
+def test_a_key_too_weak_for_sequoia_is_refused_with_one_clear_line(tmp_path, gnupg_home):
+    # pysequoia will not even read the user IDs of an RSA-1024 key (cut off since 2014).
+    folder = tmp_path / "staff-keys"
+    folder.mkdir()
+    weak = several_subkeys(gnupg_home, "Weak <weak@example.org>", "never", primary="rsa1024", encryption="rsa1024")
+    (folder / "a-weak.asc").write_bytes(weak.public)
+    shutil.copyfile(GPG_PUBLIC, folder / "b-staff.asc")
+    [line] = refusal(folder).lines
+    assert line == (f"{folder / 'a-weak.asc'}: key {weak.fingerprint} is refused by the OpenPGP policy:"
+                    " Policy rejected asymmetric algorithm: ask its owner for a new, stronger key")
+    # Its secret half, in a file without armor, is still called a secret.
+    binary = tmp_path / "weak.pub"
+    binary.write_bytes(dearmor(weak.secret))
+    [line] = refusal(binary).lines
+    assert line.startswith(f"{binary}: key {weak.fingerprint} holds SECRET key material: delete this file")
