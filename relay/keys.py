@@ -221,7 +221,7 @@ def _read_file(file: Path) -> tuple[list[StaffKey], list[str]]:
         except openpgp.OpenPGPError as error:  # a weak key, which pysequoia will not even read
             refused.append(f"{file}: key {fingerprint} holds SECRET key material: {_secret_advice(fingerprint)}"
                            if armored_secret or openpgp.has_secret_keys(cert)
-                           else f"{file}: key {fingerprint} is {error}: ask its owner for a new, stronger key")
+                           else f"{file}: key {fingerprint} is {error}: ask its owner for a new key")
     secret = [key for key in keys if armored_secret or openpgp.has_secret_keys(key.cert)]
     if secret or refused:
         return [], refused + [f"{file}: key {key.label} holds SECRET key material: {_secret_advice(key.fingerprint)}"

@@ -396,7 +396,7 @@ def test_the_warning_starts_exactly_30_days_before_and_gives_the_time_within_a_d
 
 
 def several_subkeys(home: Path, user_id: str, *subkeys: str, primary: str = "ed25519",
-                    encryption: str = "cv25519") -> GnupgKey:
+                    encryption: str = "cv25519", more_user_ids: tuple[str, ...] = ()) -> GnupgKey:
     """A GnuPG key whose primary key only certifies and signs, with one encryption subkey per
     lifetime in ``subkeys`` ("never", "10d", …)."""
     home.mkdir(parents=True, exist_ok=True)
@@ -412,6 +412,8 @@ def several_subkeys(home: Path, user_id: str, *subkeys: str, primary: str = "ed2
     fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
     for lifetime in subkeys:
         gpg("--quick-add-key", fingerprint, encryption, "encr", lifetime)
+    for more in more_user_ids:
+        gpg("--quick-add-uid", fingerprint, more)
     return GnupgKey(public=gpg("--armor", "--export", fingerprint),
                     secret=gpg("--armor", "--export-secret-keys", fingerprint), fingerprint=fingerprint)
 
@@ -447,9 +449,66 @@ def test_a_key_too_weak_for_sequoia_is_refused_with_one_clear_line(tmp_path, gnu
     shutil.copyfile(GPG_PUBLIC, folder / "b-staff.asc")
     [line] = refusal(folder).lines
     assert line == (f"{folder / 'a-weak.asc'}: key {weak.fingerprint} is refused by the OpenPGP policy:"
-                    " Policy rejected asymmetric algorithm: ask its owner for a new, stronger key")
+                    " Policy rejected asymmetric algorithm: ask its owner for a new key")
     # Its secret half, in a file without armor, is still called a secret.
     binary = tmp_path / "weak.pub"
     binary.write_bytes(dearmor(weak.secret))
     [line] = refusal(binary).lines
     assert line.startswith(f"{binary}: key {weak.fingerprint} holds SECRET key material: delete this file")
+
+
+def without_user_ids(armored: bytes) -> bytes:
+    """The binary packets of a key minus its user IDs and their signatures."""
+    data, kept, at, in_user_id = dearmor(armored), [], 0, False
+    while at < len(data):
+        if data[at] & 0x40:  # new packet format
+            tag, first = data[at] & 0x3F, data[at + 1]
+            head, length = ((2, first) if first < 192 else (3, ((first - 192) << 8) + data[at + 2] + 192)
+                            if first < 224 else (6, int.from_bytes(data[at + 2:at + 6], "big")))
+        else:
+            tag, size = (data[at] >> 2) & 0x0F, (1, 2, 4)[data[at] & 3]
+            head, length = 1 + size, int.from_bytes(data[at + 1:at + 1 + size], "big")
+        in_user_id = tag == 13 or (in_user_id and tag == 2)
+        if not in_user_id:
+            kept.append(data[at:at + head + length])
+        at += head + length
+    return b"".join(kept)
+
+
+def test_problems_name_a_key_by_its_first_user_id_or_say_it_has_none(tmp_path, gnupg_home):
+    folder = tmp_path / "staff-keys"
+    folder.mkdir()
+    two = several_subkeys(gnupg_home, "First <first@example.org>", "10d", more_user_ids=("Second <second@example.org>",))
+    (folder / "a-two.asc").write_bytes(two.public)
+    # A v6 key carries its flags and expiry on a direct-key signature, so it stays usable without any user ID.
+    bare = openpgp.generate_key("Gone <gone@example.org>", validity_seconds=10 * 86400, v6=True)
+    (folder / "b-bare.pub").write_bytes(without_user_ids(bare.public))
+    keys = load_staff_keys(folder)
+    assert [key.user_ids for key in keys] == [("First <first@example.org>", "Second <second@example.org>"), ()]
+    assert [warning.split(" expires on ")[0] for warning in keys.warnings] == [
+        f"staff key {two.fingerprint} (First <first@example.org>)", f"staff key {bare.fingerprint} (no user ID)"]
+
+
+def test_a_folder_reads_key_files_whatever_the_case_of_their_suffix_and_no_folders(tmp_path):
+    shutil.copyfile(GPG_PUBLIC, tmp_path / "STAFF.ASC")
+    (tmp_path / "old.asc").mkdir()  # a folder named like a key file is no key file
+    keys = load_staff_keys(tmp_path)
+    assert [key.path.name for key in keys] == ["STAFF.ASC"]
+    assert keys.warnings == [f"{tmp_path / 'old.asc'}: ignored, staff keys are read from *.asc and *.pub files only"]
+
+
+def test_a_folder_that_cannot_be_listed_is_refused(tmp_path, monkeypatch):
+    def denied(self):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "iterdir", denied)
+    assert refusal(tmp_path).lines == [f"{tmp_path}: cannot list this folder (Permission denied)"]
+
+
+def test_blank_is_not_set_and_no_keys_is_never_usable(monkeypatch):
+    monkeypatch.setenv("RELAY_STAFF_KEYS", "   ")
+    assert refusal(None).lines[0].startswith("RELAY_STAFF_KEYS is not set")
+    for keys in (StaffKeys([]), StaffKeys(())):
+        with pytest.raises(StaffKeyError) as caught:
+            keys.ensure_usable()
+        assert caught.value.lines == ["no staff keys loaded"]
