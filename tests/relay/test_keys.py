@@ -396,22 +396,25 @@ def test_the_warning_starts_exactly_30_days_before_and_gives_the_time_within_a_d
 
 
 def several_subkeys(home: Path, user_id: str, *subkeys: str, primary: str = "ed25519",
-                    encryption: str = "cv25519", more_user_ids: tuple[str, ...] = ()) -> GnupgKey:
+                    encryption: str = "cv25519", more_user_ids: tuple[str, ...] = (), revoked: int = 0) -> GnupgKey:
     """A GnuPG key whose primary key only certifies and signs, with one encryption subkey per
-    lifetime in ``subkeys`` ("never", "10d", …)."""
+    lifetime in ``subkeys`` ("never", "10d", …), the first ``revoked`` of them revoked."""
     home.mkdir(parents=True, exist_ok=True)
     home.chmod(0o700)
     env = {**os.environ, "GNUPGHOME": str(home)}
 
-    def gpg(*args: str) -> bytes:
+    def gpg(*args: str, answers: str | None = None) -> bytes:
         return subprocess.run(["gpg", "--batch", "--quiet", "--pinentry-mode", "loopback", "--passphrase", "", *args],
-                              env=env, check=True, capture_output=True, timeout=60).stdout
+                              env=env, check=True, capture_output=True, timeout=60,
+                              input=answers.encode() if answers else None).stdout
 
     gpg("--quick-gen-key", user_id, primary, "cert,sign", "never")
     listing = gpg("--with-colons", "--list-keys", user_id).decode()
     fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
     for lifetime in subkeys:
         gpg("--quick-add-key", fingerprint, encryption, "encr", lifetime)
+    for number in range(1, revoked + 1):  # select the subkey, revoke it (reason 0, no text), save
+        gpg("--command-fd", "0", "--edit-key", fingerprint, answers=f"key {number}\nrevkey\ny\n0\n\ny\nsave\n")
     for more in more_user_ids:
         gpg("--quick-add-uid", fingerprint, more)
     return GnupgKey(public=gpg("--armor", "--export", fingerprint),
@@ -512,3 +515,14 @@ def test_blank_is_not_set_and_no_keys_is_never_usable(monkeypatch):
         with pytest.raises(StaffKeyError) as caught:
             keys.ensure_usable()
         assert caught.value.lines == ["no staff keys loaded"]
+
+
+def test_a_revoked_encryption_subkey_is_refused_unless_another_lives(tmp_path, gnupg_home):
+    spare = tmp_path / "spare.asc"
+    spare.write_bytes(several_subkeys(gnupg_home, "Spare <spare@example.org>", "never", "never", revoked=1).public)
+    assert [row.expires for row in describe(load_staff_keys(spare))] == ["never"]
+    only = tmp_path / "only.asc"
+    key = several_subkeys(gnupg_home, "Only <only@example.org>", "never", revoked=1)
+    only.write_bytes(key.public)
+    assert refusal(only).lines == [
+        f"{only}: key {key.fingerprint} (Only <only@example.org>) its encryption subkey is revoked: cannot encrypt to it"]
