@@ -425,7 +425,8 @@ def test_a_key_lasts_as_long_as_its_last_living_encryption_subkey(tmp_path, gnup
     # Three keys, none whose primary key expires: only the encryption subkeys end.
     folder = tmp_path / "staff-keys"
     folder.mkdir()
-    (folder / "a-never.asc").write_bytes(several_subkeys(gnupg_home, "Never <never@example.org>", "10d", "never").public)
+    never = several_subkeys(gnupg_home, "Never <never@example.org>", "10d", "never")
+    (folder / "a-never.asc").write_bytes(never.public)
     (folder / "b-later.asc").write_bytes(several_subkeys(gnupg_home, "Later <later@example.org>", "10d", "40d").public)
     (folder / "c-soon.asc").write_bytes(several_subkeys(gnupg_home, "Soon <soon@example.org>", "20d", "5d").public)
     keys = load_staff_keys(folder)
@@ -433,7 +434,8 @@ def test_a_key_lasts_as_long_as_its_last_living_encryption_subkey(tmp_path, gnup
     # One subkey ending soon does not matter while another lives on.
     assert [row.expires for row in describe(keys, now)] == [
         "never", f"{now + 40 * DAY:%Y-%m-%d}", f"{now + 20 * DAY:%Y-%m-%d}"]
-    assert len(keys.warnings) == 1 and "Soon <soon@example.org>" in keys.warnings[0] and "(in 20 days)" in keys.warnings[0]
+    [warning] = keys.warnings
+    assert "Soon <soon@example.org>" in warning and "(in 20 days)" in warning
     # Once the first subkey has ended, the key is as usable as before, on the other one.
     assert [re.search(r"\(in [^)]*\)", warning)[0] for warning in keys.check_usable(now + 11 * DAY)] == [
         "(in 29 days)", "(in 9 days)"]
@@ -481,7 +483,8 @@ def without_user_ids(armored: bytes) -> bytes:
 def test_problems_name_a_key_by_its_first_user_id_or_say_it_has_none(tmp_path, gnupg_home):
     folder = tmp_path / "staff-keys"
     folder.mkdir()
-    two = several_subkeys(gnupg_home, "First <first@example.org>", "10d", more_user_ids=("Second <second@example.org>",))
+    two = several_subkeys(gnupg_home, "First <first@example.org>", "10d",
+                          more_user_ids=("Second <second@example.org>",))
     (folder / "a-two.asc").write_bytes(two.public)
     # A v6 key carries its flags and expiry on a direct-key signature, so it stays usable without any user ID.
     bare = openpgp.generate_key("Gone <gone@example.org>", validity_seconds=10 * 86400, v6=True)
@@ -525,4 +528,5 @@ def test_a_revoked_encryption_subkey_is_refused_unless_another_lives(tmp_path, g
     key = several_subkeys(gnupg_home, "Only <only@example.org>", "never", revoked=1)
     only.write_bytes(key.public)
     assert refusal(only).lines == [
-        f"{only}: key {key.fingerprint} (Only <only@example.org>) its encryption subkey is revoked: cannot encrypt to it"]
+        f"{only}: key {key.fingerprint} (Only <only@example.org>)"
+        " its encryption subkey is revoked: cannot encrypt to it"]
