@@ -60,8 +60,9 @@ def fingerprint(cert: Cert) -> str:
 
 
 def user_ids(cert: Cert) -> list[str]:
-    """The certificate's non-revoked user IDs."""
-    return [str(user_id) for user_id in cert.user_ids]
+    """The certificate's non-revoked user IDs.  Sequoia's policy checks the primary key here:
+    a key it refuses outright (RSA-1024, say) raises OpenPGPError."""
+    return _call("refused by the OpenPGP policy", lambda: [str(user_id) for user_id in cert.user_ids])
 
 
 def expiration(cert: Cert) -> datetime | None:

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from relay import openpgp
-from relay.keys import StaffKeyError, StaffKeys, describe, is_development_key, load_staff_keys
-from tests.support.gnupg import make_key
+from relay.keys import StaffKey, StaffKeyError, StaffKeys, describe, is_development_key, load_staff_keys
+from tests.support.gnupg import GnupgKey, make_key
 from tests.support.keys import FIXTURES, GPG_PUBLIC
 from tests.support.site import ROOT
 
@@ -290,3 +290,243 @@ def test_the_relay_stops_with_the_lines_alone_and_no_backtrace(tmp_path):
     assert lines[0].startswith(f"{tmp_path / 'broken.asc'}: not an OpenPGP public key (cannot read the OpenPGP key: ")
     assert lines[1].startswith(f"{tmp_path / 'sign-only.pub.asc'}: key ")
     assert "Traceback" not in result.stderr and "backtrace" not in result.stderr.lower()
+
+
+# Boundaries the docstrings promise, each at the exact instant and the microsecond around it.
+
+TICK = timedelta(microseconds=1)
+
+
+@pytest.fixture(scope="module")
+def later() -> openpgp.KeyPair:
+    """A key that expires in 40 days: far enough back for a "30 days left" moment."""
+    return openpgp.generate_key("Safeline Later <later@example.org>", validity_seconds=40 * 86400)
+
+
+def loaded(folder: Path, *pairs: openpgp.KeyPair) -> StaffKeys:
+    for number, pair in enumerate(pairs):
+        (folder / f"{number}.asc").write_bytes(pair.public)
+    return load_staff_keys(folder)
+
+
+def staff_key(name: str) -> StaffKey:
+    """A fixture key as the loader would hold it, whether or not it would load."""
+    cert = openpgp.parse_certs((FIXTURES / name).read_bytes())[0]
+    return StaffKey(FIXTURES / name, cert, openpgp.fingerprint(cert), tuple(openpgp.user_ids(cert)))
+
+
+@pytest.mark.parametrize("name, expired", [
+    ("expired.pub.asc", "expired on 2020-12-31"),
+    ("subkey-expired.pub.asc", "its encryption subkey expired on 2020-12-31"),
+])
+def test_a_key_stops_being_usable_at_its_expiry_instant(name, expired):
+    # The primary key (expired.pub.asc) or its only encryption subkey (subkey-expired.pub.asc)
+    # expires at 2020-12-31 00:00 UTC: usable a microsecond before, refused at that instant.
+    key = staff_key(name)
+    end = datetime(2020, 12, 31, tzinfo=timezone.utc)
+    assert key.problems(end - TICK) == []
+    [problem] = key.problems(end)
+    assert problem.startswith(expired)
+    assert key.usable_until(end - TICK) == end
+
+
+def test_ensure_usable_refuses_at_the_instant_the_first_key_expires(tmp_path, soon):
+    keys = loaded(tmp_path, soon)
+    now = datetime.now(timezone.utc)
+    end = keys.keys[0].usable_until(now)
+    keys.ensure_usable(now)
+    keys.ensure_usable(end - TICK)
+    with pytest.raises(StaffKeyError) as caught:
+        keys.ensure_usable(end)
+    assert "expired on " in caught.value.lines[0]
+
+
+def test_ensure_usable_does_not_walk_the_keys_inside_its_window(tmp_path, soon, monkeypatch):
+    """One comparison per report while every key stays usable (its docstring's promise)."""
+    keys = loaded(tmp_path, soon)
+    now = datetime.now(timezone.utc)
+    keys.ensure_usable(now)
+    walks = []
+    real = openpgp.encryption_keys
+    monkeypatch.setattr(openpgp, "encryption_keys", lambda *args: walks.append(args) or real(*args))
+    for moment in (now, now + TICK, now + DAY, now + 9 * DAY):
+        keys.ensure_usable(moment)
+    assert walks == []
+    # Before the window (the clock was set back) it checks again: the key did not exist yet.
+    with pytest.raises(StaffKeyError):
+        keys.ensure_usable(now - DAY)
+    assert walks
+
+
+def test_describe_after_a_key_expired_still_gives_its_expiry(tmp_path, soon):
+    # No encryption subkey is alive any more: the primary key's expiry still answers.
+    keys = loaded(tmp_path, soon)
+    end = openpgp.expiration(keys.certs[0])
+    assert [row.expires for row in describe(keys, end + DAY)] == [f"{end:%Y-%m-%d}"]
+    assert staff_key("subkey-expired.pub.asc").usable_until(datetime(2021, 6, 1, tzinfo=timezone.utc)) is None
+
+
+@pytest.mark.parametrize("left, says", [
+    (30 * DAY, "in 30 days"),
+    (DAY + TICK, "in 2 days"),  # days round up: a day and a moment is not "1 day"
+    (DAY, "in 1 day"),
+    (DAY - TICK, "in 23 hours"),  # hours round down
+    (timedelta(hours=2) - timedelta(seconds=1), "in 1 hour"),
+    (timedelta(hours=1), "in 1 hour"),
+    (timedelta(hours=1) - timedelta(seconds=1), "in 60 minutes"),  # minutes round up
+    (timedelta(seconds=61), "in 2 minutes"),
+    (timedelta(seconds=60), "in 1 minute"),
+    (TICK, "in 1 minute"),  # never "0 minutes"
+])
+def test_the_warning_counts_what_is_left_at_each_unit_boundary(tmp_path, later, left, says):
+    keys = loaded(tmp_path, later)
+    end = keys.keys[0].usable_until()
+    [warning] = keys.check_usable(end - left)
+    assert f"({says}): extend or replace it" in warning, warning
+
+
+def test_the_warning_starts_exactly_30_days_before_and_gives_the_time_within_a_day(tmp_path, later):
+    keys = loaded(tmp_path, later)
+    end = keys.keys[0].usable_until()
+    assert keys.check_usable(end - 30 * DAY - TICK) == []
+    [warning] = keys.check_usable(end - DAY)
+    assert f"expires on {end:%Y-%m-%d} (in 1 day)" in warning
+    [warning] = keys.check_usable(end - DAY + TICK)
+    assert f"expires on {end:%Y-%m-%d %H:%M} UTC (in 23 hours)" in warning
+
+
+def several_subkeys(home: Path, user_id: str, *subkeys: str, primary: str = "ed25519",
+                    encryption: str = "cv25519", more_user_ids: tuple[str, ...] = (), revoked: int = 0) -> GnupgKey:
+    """A GnuPG key whose primary key only certifies and signs, with one encryption subkey per
+    lifetime in ``subkeys`` ("never", "10d", …), the first ``revoked`` of them revoked."""
+    home.mkdir(parents=True, exist_ok=True)
+    home.chmod(0o700)
+    env = {**os.environ, "GNUPGHOME": str(home)}
+
+    def gpg(*args: str, answers: str | None = None) -> bytes:
+        return subprocess.run(["gpg", "--batch", "--quiet", "--pinentry-mode", "loopback", "--passphrase", "", *args],
+                              env=env, check=True, capture_output=True, timeout=60,
+                              input=answers.encode() if answers else None).stdout
+
+    gpg("--quick-gen-key", user_id, primary, "cert,sign", "never")
+    listing = gpg("--with-colons", "--list-keys", user_id).decode()
+    fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
+    for lifetime in subkeys:
+        gpg("--quick-add-key", fingerprint, encryption, "encr", lifetime)
+    for number in range(1, revoked + 1):  # select the subkey, revoke it (reason 0, no text), save
+        gpg("--command-fd", "0", "--edit-key", fingerprint, answers=f"key {number}\nrevkey\ny\n0\n\ny\nsave\n")
+    for more in more_user_ids:
+        gpg("--quick-add-uid", fingerprint, more)
+    return GnupgKey(public=gpg("--armor", "--export", fingerprint),
+                    secret=gpg("--armor", "--export-secret-keys", fingerprint), fingerprint=fingerprint)
+
+
+def test_a_key_lasts_as_long_as_its_last_living_encryption_subkey(tmp_path, gnupg_home):
+    # Three keys, none whose primary key expires: only the encryption subkeys end.
+    folder = tmp_path / "staff-keys"
+    folder.mkdir()
+    never = several_subkeys(gnupg_home, "Never <never@example.org>", "10d", "never")
+    (folder / "a-never.asc").write_bytes(never.public)
+    (folder / "b-later.asc").write_bytes(several_subkeys(gnupg_home, "Later <later@example.org>", "10d", "40d").public)
+    (folder / "c-soon.asc").write_bytes(several_subkeys(gnupg_home, "Soon <soon@example.org>", "20d", "5d").public)
+    keys = load_staff_keys(folder)
+    now = datetime.now(timezone.utc)
+    # One subkey ending soon does not matter while another lives on.
+    assert [row.expires for row in describe(keys, now)] == [
+        "never", f"{now + 40 * DAY:%Y-%m-%d}", f"{now + 20 * DAY:%Y-%m-%d}"]
+    [warning] = keys.warnings
+    assert "Soon <soon@example.org>" in warning and "(in 20 days)" in warning
+    # Once the first subkey has ended, the key is as usable as before, on the other one.
+    assert [re.search(r"\(in [^)]*\)", warning)[0] for warning in keys.check_usable(now + 11 * DAY)] == [
+        "(in 29 days)", "(in 9 days)"]
+    with pytest.raises(StaffKeyError) as caught:
+        keys.check_usable(now + 21 * DAY)
+    [line] = caught.value.lines
+    assert "Soon <soon@example.org>) its encryption subkey expired on " in line
+
+
+def test_a_key_too_weak_for_sequoia_is_refused_with_one_clear_line(tmp_path, gnupg_home):
+    # pysequoia will not even read the user IDs of an RSA-1024 key (cut off since 2014).
+    folder = tmp_path / "staff-keys"
+    folder.mkdir()
+    weak = several_subkeys(gnupg_home, "Weak <weak@example.org>", "never", primary="rsa1024", encryption="rsa1024")
+    (folder / "a-weak.asc").write_bytes(weak.public)
+    shutil.copyfile(GPG_PUBLIC, folder / "b-staff.asc")
+    [line] = refusal(folder).lines
+    assert line == (f"{folder / 'a-weak.asc'}: key {weak.fingerprint} is refused by the OpenPGP policy:"
+                    " Policy rejected asymmetric algorithm: ask its owner for a new key")
+    # Its secret half, in a file without armor, is still called a secret.
+    binary = tmp_path / "weak.pub"
+    binary.write_bytes(dearmor(weak.secret))
+    [line] = refusal(binary).lines
+    assert line.startswith(f"{binary}: key {weak.fingerprint} holds SECRET key material: delete this file")
+
+
+def without_user_ids(armored: bytes) -> bytes:
+    """The binary packets of a key minus its user IDs and their signatures."""
+    data, kept, at, in_user_id = dearmor(armored), [], 0, False
+    while at < len(data):
+        if data[at] & 0x40:  # new packet format
+            tag, first = data[at] & 0x3F, data[at + 1]
+            head, length = ((2, first) if first < 192 else (3, ((first - 192) << 8) + data[at + 2] + 192)
+                            if first < 224 else (6, int.from_bytes(data[at + 2:at + 6], "big")))
+        else:
+            tag, size = (data[at] >> 2) & 0x0F, (1, 2, 4)[data[at] & 3]
+            head, length = 1 + size, int.from_bytes(data[at + 1:at + 1 + size], "big")
+        in_user_id = tag == 13 or (in_user_id and tag == 2)
+        if not in_user_id:
+            kept.append(data[at:at + head + length])
+        at += head + length
+    return b"".join(kept)
+
+
+def test_problems_name_a_key_by_its_first_user_id_or_say_it_has_none(tmp_path, gnupg_home):
+    folder = tmp_path / "staff-keys"
+    folder.mkdir()
+    two = several_subkeys(gnupg_home, "First <first@example.org>", "10d",
+                          more_user_ids=("Second <second@example.org>",))
+    (folder / "a-two.asc").write_bytes(two.public)
+    # A v6 key carries its flags and expiry on a direct-key signature, so it stays usable without any user ID.
+    bare = openpgp.generate_key("Gone <gone@example.org>", validity_seconds=10 * 86400, v6=True)
+    (folder / "b-bare.pub").write_bytes(without_user_ids(bare.public))
+    keys = load_staff_keys(folder)
+    assert [key.user_ids for key in keys] == [("First <first@example.org>", "Second <second@example.org>"), ()]
+    assert [warning.split(" expires on ")[0] for warning in keys.warnings] == [
+        f"staff key {two.fingerprint} (First <first@example.org>)", f"staff key {bare.fingerprint} (no user ID)"]
+
+
+def test_a_folder_reads_key_files_whatever_the_case_of_their_suffix_and_no_folders(tmp_path):
+    shutil.copyfile(GPG_PUBLIC, tmp_path / "STAFF.ASC")
+    (tmp_path / "old.asc").mkdir()  # a folder named like a key file is no key file
+    keys = load_staff_keys(tmp_path)
+    assert [key.path.name for key in keys] == ["STAFF.ASC"]
+    assert keys.warnings == [f"{tmp_path / 'old.asc'}: ignored, staff keys are read from *.asc and *.pub files only"]
+
+
+def test_a_folder_that_cannot_be_listed_is_refused(tmp_path, monkeypatch):
+    def denied(self):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "iterdir", denied)
+    assert refusal(tmp_path).lines == [f"{tmp_path}: cannot list this folder (Permission denied)"]
+
+
+def test_blank_is_not_set_and_no_keys_is_never_usable(monkeypatch):
+    monkeypatch.setenv("RELAY_STAFF_KEYS", "   ")
+    assert refusal(None).lines[0].startswith("RELAY_STAFF_KEYS is not set")
+    for keys in (StaffKeys([]), StaffKeys(())):
+        with pytest.raises(StaffKeyError) as caught:
+            keys.ensure_usable()
+        assert caught.value.lines == ["no staff keys loaded"]
+
+
+def test_a_revoked_encryption_subkey_is_refused_unless_another_lives(tmp_path, gnupg_home):
+    spare = tmp_path / "spare.asc"
+    spare.write_bytes(several_subkeys(gnupg_home, "Spare <spare@example.org>", "never", "never", revoked=1).public)
+    assert [row.expires for row in describe(load_staff_keys(spare))] == ["never"]
+    only = tmp_path / "only.asc"
+    key = several_subkeys(gnupg_home, "Only <only@example.org>", "never", revoked=1)
+    only.write_bytes(key.public)
+    assert refusal(only).lines == [
+        f"{only}: key {key.fingerprint} (Only <only@example.org>)"
+        " its encryption subkey is revoked: cannot encrypt to it"]
