@@ -26,7 +26,8 @@ from safeline.site import ROOT
 from .problems import Problems
 
 HOTLINES = ROOT / "data" / "hotlines.yaml"
-# How far ahead an opening is followed: a line still open a week from now is "open 24 hours".
+# How far ahead an opening is followed: a line that stays open for the next eight days is "open 24
+# hours"; one that closes within them says until when (tests/relay/test_not_now.py pins both).
 SEARCH_DAYS = 8
 
 
