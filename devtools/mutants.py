@@ -13,14 +13,13 @@ project (never this work tree) with its own virtual environment (``.venv-mutants
 below), so its dependencies never mix with the project's; the tests themselves run with
 ``.venv``'s Python.  Not part of ``./run test``.
 
-A mutant faces only the tests that run its line.  The baseline run measures, with coverage, which
+A mutant faces first the tests that run its line.  The baseline run measures, with coverage, which
 test runs which line of the module (``devtools/mutant_coverage.py``); for each mutant, Cosmic Ray
 calls this module again (``--tests-for``), which finds the changed lines by comparing the file with
 its original and runs those tests first, in their usual order, stopping at the first failure; only
 a mutant they miss faces the others (a test may run the line in a subprocess, unmeasured).  A line
 run outside any test (at import) faces every test at once.  So the outcome is the full run's; only
-a kill comes sooner.
-Modules run side by side (``--jobs``, default: one per core), each in its own copy.
+a kill comes sooner.  Modules run side by side (``--jobs``, default: one per core), each in its own copy.
 
 Equivalent mutants are listed as ``MODULE  OPERATOR  SOURCE LINE  -- why``: the module, Cosmic
 Ray's operator name (``*``: every mutant of that line, e.g. a signature whose annotations are never

@@ -177,6 +177,7 @@ _ORIGIN = re.compile(r"(?:http|https)://(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9
                      r"[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])"
                      r"(?::(?:6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3}))?")
 
+
 @dataclass(frozen=True)
 class DeliverySettings:
     """What the delivery worker needs: where messages wait, and where and to whom they go."""
@@ -266,11 +267,10 @@ class Settings:
 
         site_origin = read.get("RELAY_SITE_ORIGIN").rstrip("/")
         if site_origin:
-            parts = urlsplit(site_origin)
             if not _ORIGIN.fullmatch(site_origin):
                 read.problems.append(f"RELAY_SITE_ORIGIN: must be scheme://host[:port] with nothing after it, "
                                      f"not {site_origin!r}")
-            elif read.production and parts.scheme != "https":
+            elif read.production and not site_origin.startswith("https://"):
                 read.problems.append("RELAY_SITE_ORIGIN: must be https:// in production")
 
         min_fill = read.number("RELAY_MIN_FILL_SECONDS", float, 0, 600)

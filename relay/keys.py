@@ -212,6 +212,10 @@ def _read_file(file: Path) -> tuple[list[StaffKey], list[str]]:
         if armored_secret:
             return [], [f"{file}: holds SECRET key material: {_secret_advice('FINGERPRINT')}"]
         return [], [f"{file}: not an OpenPGP public key ({error})"]
+
+    def holds_secret(label: str, fingerprint: str) -> str:
+        return f"{file}: key {label} holds SECRET key material: {_secret_advice(fingerprint)}"
+
     keys: list[StaffKey] = []
     refused: list[str] = []
     for cert in certs:
@@ -219,13 +223,11 @@ def _read_file(file: Path) -> tuple[list[StaffKey], list[str]]:
         try:
             keys.append(StaffKey(file, cert, fingerprint, tuple(openpgp.user_ids(cert))))
         except openpgp.OpenPGPError as error:  # a weak key, which pysequoia will not even read
-            refused.append(f"{file}: key {fingerprint} holds SECRET key material: {_secret_advice(fingerprint)}"
-                           if armored_secret or openpgp.has_secret_keys(cert)
+            refused.append(holds_secret(fingerprint, fingerprint) if armored_secret or openpgp.has_secret_keys(cert)
                            else f"{file}: key {fingerprint} is {error}: ask its owner for a new key")
     secret = [key for key in keys if armored_secret or openpgp.has_secret_keys(key.cert)]
     if secret or refused:
-        return [], refused + [f"{file}: key {key.label} holds SECRET key material: {_secret_advice(key.fingerprint)}"
-                              for key in secret]
+        return [], refused + [holds_secret(key.label, key.fingerprint) for key in secret]
     if not keys:
         return [], [f"{file}: holds no OpenPGP key"]
     return keys, []
