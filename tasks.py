@@ -188,12 +188,15 @@ def lighthouse(c, url=None):
     raise SystemExit(subprocess.run(command, cwd=ROOT).returncode)
 
 
-@task(iterable=["module"], help={"module": "a module to mutate (repeat it; default: all of devtools/mutants.py)"})
-def mutants(c, module=None):
+@task(
+    iterable=["module"],
+    help={"module": "a module to mutate (repeat it; default: all of devtools/mutants.py)", "jobs": "modules run side by side (default: one per core)"},
+)
+def mutants(c, module=None, jobs=None):
     """Mutation testing of the relay's core and the hours engine (cosmic-ray): scores and survivors."""
     from devtools.mutants import main
 
-    sys.exit(main(list(module or [])))
+    sys.exit(main(list(module or []) + ([f"--jobs={jobs}"] if jobs else [])))
 
 
 @task(name="read-mail")
