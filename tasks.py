@@ -192,7 +192,7 @@ def lighthouse(c, url=None):
     iterable=["module"],
     help={"module": "a module to mutate (repeat it; default: all of devtools/mutants.py)", "jobs": "modules run side by side (default: one per core)"},
 )
-def mutants(c, module=None, jobs=None):
+def mutants(c, module=None, jobs=0):
     """Mutation testing of the relay's core and the hours engine (cosmic-ray): scores and survivors."""
     from devtools.mutants import main
 
