@@ -155,3 +155,13 @@ def test_serve_runs_the_whole_stack_a_report_arrives_and_reads(project):
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=10)
+
+
+def test_run_mutants_turns_bare_words_into_modules_and_keeps_option_values():
+    """``./run mutants MODULE… --jobs N``: N is the option's value, not a module; the tool names
+    the one unknown module and stops before copying anything."""
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run([str(root / "run"), "mutants", "relay/not-a-module.py", "--jobs", "2", "-m", "relay/neither.py"],
+                            cwd=root, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "not a module this task knows: relay/not-a-module.py, relay/neither.py (" in result.stderr
