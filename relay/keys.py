@@ -67,12 +67,8 @@ class StaffKey:
         primary_end = openpgp.expiration(self.cert)
         return min((end for end in (primary_end, subkey_end) if end is not None), default=None)
 
-    def problems(self, now: datetime, *, probe: bool = False) -> list[str]:
-        """Why this key cannot be encrypted to at ``now``, one phrase each; empty if usable.
-
-        ``probe`` also encrypts a few bytes to the key alone, to catch what only Sequoia's
-        policy knows (weak algorithms, broken bindings); it cannot be told another ``now``.
-        """
+    def problems(self, now: datetime) -> list[str]:
+        """Why this key cannot be encrypted to at ``now``, one phrase each; empty if usable."""
         if openpgp.is_revoked(self.cert):
             return ["is revoked: remove it and ask its owner for their new key"]
         expires = openpgp.expiration(self.cert)
@@ -88,11 +84,21 @@ class StaffKey:
             if any(key.revoked for key in subkeys):
                 return ["its encryption subkey is revoked: cannot encrypt to it"]
             return ["its encryption subkey is not valid yet: check the server's clock"]
-        if probe:
-            try:
-                openpgp.encrypt(b"probe", [self.cert])
-            except openpgp.OpenPGPError as error:
-                return [f"has no encryption key usable now ({error})"]
+        return []
+
+    def refused_by_policy(self) -> list[str]:
+        """What only Sequoia's policy knows (weak algorithms, broken bindings), found by
+        encrypting a few bytes to this key alone; empty if it takes them.
+
+        Run once, at start: the policy judges the key's algorithms and signatures, not the
+        moment (pysequoia's encrypt ignores expiry and revocation; ``problems`` reads those).
+        Should one of the policy's cut-off dates pass while the relay runs, sealing a report
+        fails and the form says so, keeping what was typed (relay/submit.py).
+        """
+        try:
+            openpgp.encrypt(b"probe", [self.cert])
+        except openpgp.OpenPGPError as error:
+            return [f"has no encryption key usable now ({error})"]
         return []
 
 
@@ -184,7 +190,7 @@ def load_staff_keys(source: str | os.PathLike | None = None, *, now: datetime | 
                 lines.append(f"{file}: key {key.label} is also in {seen[key.fingerprint]}: keep one copy")
                 continue
             seen[key.fingerprint] = file
-            lines += [f"{file}: key {key.label} {problem}" for problem in key.problems(now, probe=True)]
+            lines += [f"{file}: key {key.label} {problem}" for problem in key.problems(now) or key.refused_by_policy()]
             keys.append(key)
     if lines:
         raise StaffKeyError(lines)

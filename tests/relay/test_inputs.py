@@ -7,6 +7,8 @@
   as the address they stand for (NFKC), and that address is what staff get.
 - URLs are read as browsers read them (the WHATWG URL standard): staff get the host a click
   on the address would open, not another one hidden behind a backslash.
+- The reference number and follow-up code of the form that adds to a report, as people copy
+  them: lower case, full width, spaced; anything else is left as typed, to be refused.
 
 Every request goes through the real relay (tests/relay/conftest.py); accepted reports are
 decrypted from the real outbox.
@@ -20,7 +22,7 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from relay import MAX_BODY
-from relay.report import MAX_URLS, validate
+from relay.report import MAX_URLS, normal_code, normal_reference, validate
 from tests.support.relay_app import accepted_record, outbox_files, stored_record
 from tests.support.reports import FORM_PATHS, VALID, get_token, parse, submit
 
@@ -271,6 +273,31 @@ def test_a_full_width_address_that_is_still_wrong_is_refused_kindly(client, outb
     assert outbox_files(outbox_dir) == []
 
 
+def longest_address(length: int) -> str:
+    """A valid address of exactly ``length`` characters: a 64-character local part and labels
+    of at most 63 characters."""
+    domain_length = length - 65
+    labels, left = [], domain_length - 3  # ".jp"
+    while left > 0:
+        label = min(63, left)
+        if left - label == 1:  # a lone "." left over: shorten this label by one
+            label -= 1
+        labels.append("d" * label)
+        left -= label + 1
+    address = "a" * 64 + "@" + ".".join(labels) + ".jp"
+    assert len(address) == length, len(address)
+    return address
+
+
+def test_the_longest_address_mail_allows_is_taken_one_more_is_too_long():
+    # 254 characters (MAX_EMAIL): RFC 5321's limit on a path, less its angle brackets.
+    longest = longest_address(254)
+    report, errors = validate({**VALID, "email": longest}, "en")
+    assert errors == {} and report.email == longest
+    _, errors = validate({**VALID, "email": longest_address(255)}, "en")
+    assert [p.message for p in errors["email"]] == ["This e-mail address is too long. Check it and enter it again."]
+
+
 def test_an_address_is_too_long_by_what_it_becomes():
     # "㍿" is four characters once normalised: the limit applies to what staff would get.
     _, errors = validate({**VALID, "email": "a@" + "㍿" * 70 + ".jp"}, "en")
@@ -319,3 +346,34 @@ def test_an_address_no_browser_could_open_on_the_internet_is_refused(client, out
 def test_a_search_page_is_recognised_by_the_host_a_browser_opens():
     _, errors = validate({**VALID, "urls": "https://ｗｗｗ．ｇｏｏｇｌｅ．ｃｏｍ/search?q=hanako"}, "en")
     assert "search results" in errors["urls"][0].message
+
+
+# -- (d) the reference number and code of the form that adds to a report ---------------------
+
+@pytest.mark.parametrize("typed, expected", [
+    ("SL-7K3F-Q9XD", "SL-7K3F-Q9XD"),
+    ("sl 7k3f q9xd", "SL-7K3F-Q9XD"),
+    ("ｓｌ７ｋ３ｆｑ９ｘｄ", "SL-7K3F-Q9XD"),
+    ("ＳＬ－７Ｋ３Ｆ－Ｑ９ＸＤ", "SL-7K3F-Q9XD"),
+    ("7k3f-q9xd", "SL-7K3F-Q9XD"),            # without its SL
+    ("sl-7k3f ー q9xd", "SL-7K3F-Q9XD"),     # the long vowel mark an input method types for a dash
+    (" sl-7k3f ", "SL-7K3F"),                 # too short: kept as typed, only trimmed and upper case
+    ("sl7k3fq9x", "SL7K3FQ9X"),
+    ("sl7k3fq9xde", "SL7K3FQ9XDE"),          # too long: the same
+    ("sl-7k3f-q9x!", "SL-7K3F-Q9X!"),        # not letters and digits: the same
+])
+def test_a_reference_is_read_as_people_copy_it(typed, expected):
+    assert normal_reference(typed) == expected
+
+
+@pytest.mark.parametrize("typed, expected", [
+    ("12345678", "12345678"),
+    ("1234 5678", "12345678"),
+    ("１２３４－５６７８", "12345678"),
+    ("1234567", "1234567"),       # the length is the validator's to judge
+    ("١٢٣٤٥٦٧٨", ""),             # digits, but not ones the code is written in
+    ("1234567a", ""),
+    ("+12345678", ""),
+])
+def test_a_code_is_its_digits_as_typed(typed, expected):
+    assert normal_code(typed) == expected

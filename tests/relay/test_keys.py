@@ -191,6 +191,16 @@ def test_every_problem_in_a_folder_gets_its_own_line(tmp_path):
     assert all(len(FPR.findall(line)) == 1 for line in lines)
 
 
+def test_a_key_already_read_is_named_and_the_keys_after_it_in_that_file_are_still_checked(tmp_path):
+    copy("staff-gpg-v4.pub.asc", tmp_path, "a-staff.asc")
+    both = tmp_path / "b-both.asc"
+    both.write_bytes((FIXTURES / "staff-gpg-v4.pub.asc").read_bytes() + (FIXTURES / "expired.pub.asc").read_bytes())
+    lines = refusal(tmp_path).lines
+    assert [line.split(": key ")[0] for line in lines] == [str(both), str(both)]
+    assert f"is also in {tmp_path / 'a-staff.asc'}: keep one copy" in lines[0]
+    assert lines[1].endswith("(Safeline Expired <expired@example.org>) expired on 2020-12-31: ask its owner to extend it, or remove it")
+
+
 def test_a_key_that_expires_within_30_days_gives_a_warning(tmp_path, soon, caplog):
     path = tmp_path / "soon.asc"
     path.write_bytes(soon.public)
@@ -530,3 +540,21 @@ def test_a_revoked_encryption_subkey_is_refused_unless_another_lives(tmp_path, g
     assert refusal(only).lines == [
         f"{only}: key {key.fingerprint} (Only <only@example.org>)"
         " its encryption subkey is revoked: cannot encrypt to it"]
+    # Revoked before its own end: revoked, not "expired" on a day still to come.
+    later = tmp_path / "later.asc"
+    key = several_subkeys(gnupg_home, "Later <later@example.org>", "10d", revoked=1)
+    later.write_bytes(key.public)
+    assert refusal(later).lines == [
+        f"{later}: key {key.fingerprint} (Later <later@example.org>)"
+        " its encryption subkey is revoked: cannot encrypt to it"]
+
+
+def test_an_encryption_subkey_too_weak_for_sequoia_is_caught_by_the_probe_at_start(tmp_path, gnupg_home):
+    # The primary key passes Sequoia's policy and the subkey's binding looks alive; only
+    # encrypting to it shows that the policy refuses RSA-1024.
+    weak = tmp_path / "weak.asc"
+    key = several_subkeys(gnupg_home, "Weak Subkey <weak-subkey@example.org>", "never", encryption="rsa1024")
+    weak.write_bytes(key.public)
+    [line] = refusal(weak).lines
+    assert line.startswith(f"{weak}: key {key.fingerprint} (Weak Subkey <weak-subkey@example.org>)"
+                           " has no encryption key usable now (")
