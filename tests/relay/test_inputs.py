@@ -321,7 +321,8 @@ def test_an_address_is_too_long_by_what_it_becomes():
     ("https:example.com/x", "https://example.com/x"),
     ("https://[2001:4860:4860::8888]:443/x", "https://[2001:4860:4860::8888]/x"),
     ("https://example.com/x?#frag", "https://example.com/x"),
-])
+    (f"https://{'a' * 63}.{'b' * 63}.{'c' * 63}.{'d' * 58}.jp/", f"https://{'a' * 63}.{'b' * 63}.{'c' * 63}.{'d' * 58}.jp/"),
+])  # the last: a name of 253 characters, the most DNS allows
 def test_an_address_is_stored_as_a_browser_reads_it(client, outbox_dir, staff_keys, typed, expected):
     assert accepted_record(client, outbox_dir, staff_keys, urls=typed)["urls"] == [expected]
 
@@ -336,6 +337,7 @@ def test_an_address_is_stored_as_a_browser_reads_it(client, outbox_dir, staff_ke
     "https://⑴.com/",             # "(1).com"
     "https://a\u200db.com/",
     "https://example.com:99999/",
+    f"https://{'a' * 63}.{'b' * 63}.{'c' * 63}.{'d' * 59}.jp/",  # 254 characters: longer than DNS allows
 ])
 def test_an_address_no_browser_could_open_on_the_internet_is_refused(client, outbox_dir, typed):
     response = submit(client, lang="en", urls=typed)
