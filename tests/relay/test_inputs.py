@@ -22,7 +22,7 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from relay import MAX_BODY
-from relay.report import MAX_URLS, normal_code, normal_reference, validate
+from relay.report import MAX_URLS, normal_code, normal_reference, validate, validate_addition
 from tests.support.relay_app import accepted_record, outbox_files, stored_record
 from tests.support.reports import FORM_PATHS, VALID, get_token, parse, submit
 
@@ -345,6 +345,30 @@ def test_an_address_no_browser_could_open_on_the_internet_is_refused(client, out
     assert outbox_files(outbox_dir) == []
 
 
+@pytest.mark.parametrize("typed", [
+    "https://www.google.com/maps/place/Tokyo",   # a search engine's host, but not its results
+    "https://example.com/search?q=hanako",        # a site's own search path and key, not an engine
+    "https://example.com/view?q=hanako",
+])
+def test_only_a_search_engines_result_page_counts_as_search_results(client, outbox_dir, staff_keys, typed):
+    assert accepted_record(client, outbox_dir, staff_keys, urls=typed)["urls"] == [typed]
+
+
+def test_an_ipv4_address_written_as_ipv6_is_judged_as_the_ipv4_address():
+    # ::ffff:8.8.8.8 is 8.8.8.8 to a browser: a global address, so a page that could be online.
+    report, errors = validate({**VALID, "urls": "https://[::ffff:8.8.8.8]/x"}, "en")
+    assert errors == {} and report.urls == ("https://[::ffff:808:808]/x",)
+
+
+def test_a_line_longer_than_the_limit_is_refused_even_if_its_address_would_be_short():
+    # Measured on what was typed: a long fragment, which the stored address drops, still counts.
+    _, errors = validate({**VALID, "urls": "https://example.com/#" + "a" * 2048}, "en")
+    assert [p.message for p in errors["urls"]] == [
+        "Line {line}: this address is longer than {max} characters. Copy it again from the address bar."]
+    report, errors = validate({**VALID, "urls": "https://example.com/#" + "a" * (2048 - 21)}, "en")
+    assert errors == {} and report.urls == ("https://example.com/",)
+
+
 def test_a_search_page_is_recognised_by_the_host_a_browser_opens():
     _, errors = validate({**VALID, "urls": "https://ｗｗｗ．ｇｏｏｇｌｅ．ｃｏｍ/search?q=hanako"}, "en")
     assert "search results" in errors["urls"][0].message
@@ -379,3 +403,13 @@ def test_a_reference_is_read_as_people_copy_it(typed, expected):
 ])
 def test_a_code_is_its_digits_as_typed(typed, expected):
     assert normal_code(typed) == expected
+
+
+@pytest.mark.parametrize("code, taken", [("1234 5678", True), ("1234567", False), ("123456789", False)])
+def test_a_follow_up_code_has_eight_digits(code, taken):
+    addition, errors = validate_addition({"reference": "SL-7K3F-Q9XD", "code": code, "urls": "https://example.com/a"}, "en")
+    if taken:
+        assert errors == {} and addition.reference == "SL-7K3F-Q9XD"
+    else:
+        assert [(p.message, p.params) for p in errors["code"]] == [
+            ("Enter the follow-up code shown with the reference number: {digits} digits.", (("digits", 8),))]
