@@ -10,6 +10,7 @@ installs strace (``apt-get install -y strace``) when it is missing.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -17,6 +18,8 @@ import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.support.site import ROOT
 
 STRACE = shutil.which("strace") or "/usr/bin/strace"
 CALLS = "openat,fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat,mkdir,mkdirat,chmod,fchmodat,flock,close"
@@ -43,10 +46,13 @@ def trace(program: str, cwd: Path) -> dict[str, list[Call]]:
     """The calls of ``program`` (run with ``sys.executable`` in ``cwd``), by the part
     ``mark(name)`` began; calls before the first mark are left out (Python's start-up)."""
     log = cwd / "strace.log"
+    # The program imports this tree's code, not whatever .venv's editable install points at:
+    # ./run mutants runs the tests in a copy of the tree, whose mutated module must be the one traced.
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")]))
     done = subprocess.run(
         ["strace", "-f", "-y", "-qq", "-e", f"trace={CALLS}", "-o", str(log),
          sys.executable, "-c", PRELUDE + textwrap.dedent(program)],
-        cwd=cwd, capture_output=True, text=True, timeout=120)
+        cwd=cwd, env={**os.environ, "PYTHONPATH": path}, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     parts: dict[str, list[Call]] = {}
     current = None
