@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -178,6 +180,76 @@ def test_stale_temporary_files_are_cleaned(outbox):
     assert list(outbox.tmp.iterdir()) == []
 
 
+def test_tmp_on_another_filesystem_is_refused_at_start_by_name(outbox, tmp_path):
+    """rename() from another filesystem fails (EXDEV): the check at start says why, in words."""
+    elsewhere = Path("/dev/shm")
+    if not elsewhere.is_dir() or os.stat(elsewhere).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("needs /dev/shm on a filesystem of its own")
+    other = Path(os.path.realpath(elsewhere)) / f"outbox-tmp-{os.getpid()}-{tmp_path.name}"
+    other.mkdir(mode=0o700)
+    try:
+        outbox.tmp.rmdir()
+        outbox.tmp.symlink_to(other)
+        with pytest.raises(OutboxUnwritableError) as raised:
+            outbox.check_writable()
+        assert str(raised.value) == (f"outbox {outbox.folder} is not writable:"
+                                     " tmp/ is on another filesystem, so rename() cannot be atomic")
+        assert list(other.iterdir()) == []
+        # Had it started anyway, a put would fail at its rename and take its temporary file back.
+        with pytest.raises(OSError) as raised:
+            outbox.put(b"x\r\n", "one.eml")
+        assert raised.value.errno == errno.EXDEV
+        assert list(other.iterdir()) == [] and outbox.pending() == []
+    finally:
+        shutil.rmtree(other)
+
+
+def test_a_missing_folder_holds_nothing_and_has_nothing_to_clean(tmp_path):
+    box = Outbox(tmp_path / "never-made")
+    assert box.pending() == [] and box.size() == 0
+    assert box.clean_tmp() == 0
+    with box.claim(box.folder / "gone.eml") as claim:
+        assert claim is None
+    assert not box.folder.exists()
+
+
+def test_a_temporary_file_is_stale_only_after_a_full_hour(outbox):
+    leftover = outbox.tmp / "crashed-write"
+    leftover.write_bytes(b"half")
+    written = 1_800_000_000.0
+    os.utime(leftover, (written, written))
+    assert outbox.clean_tmp(now=written + 3600) == 0  # an hour exactly: still kept
+    assert outbox.clean_tmp(now=written + 3600.25) == 1
+    assert not leftover.exists()
+    # The age is the caller's to choose.
+    leftover.write_bytes(b"half")
+    os.utime(leftover, (written, written))
+    assert outbox.clean_tmp(max_age=10, now=written + 10) == 0
+    assert outbox.clean_tmp(max_age=10, now=written + 10.25) == 1
+
+
+def test_message_id_is_read_from_the_first_64_kib_of_a_file_and_no_further(outbox):
+    line = b"Message-ID: <edge@safeline.test>\r\n"
+
+    def padded(size: int) -> bytes:
+        """Header lines of exactly ``size`` bytes before the Message-ID."""
+        lines, left = [], size
+        while left:
+            take = min(998, left)  # a header line as mail allows it; each ends in CRLF
+            if left - take in (1, 2, 3, 4, 5, 6, 7, 8, 9):  # too short for one more line
+                take -= 10
+            lines.append(b"X-Pad: " + b"a" * (take - 9) + b"\r\n")
+            left -= take
+        return b"".join(lines)
+
+    limit = 64 * 1024  # HEADER_LIMIT, as its comment promises
+    inside = outbox.put(padded(limit - len(line)) + line + b"\r\nbody\r\n", "inside.eml")
+    assert inside.read_bytes().index(line) + len(line) == limit
+    assert outbox.message_id(inside) == "<edge@safeline.test>"
+    beyond = outbox.put(padded(limit) + line + b"\r\nbody\r\n", "beyond.eml")
+    assert outbox.message_id(beyond) is None
+
+
 def test_message_id_is_read_from_the_header_block(outbox):
     path = outbox.put(sealed_message("SL-MSID-0001", size=2_000_000), "m.eml")
     assert outbox.message_id(path) == message_id("SL-MSID-0001")
@@ -240,6 +312,16 @@ def test_a_message_sent_and_removed_by_another_worker_is_not_claimed(outbox):
     finally:
         os.close(fd)
 
+    # Moved away rather than deleted (an operator's mv), so the old file still has a name.
+    fd = os.open(outbox.put(b"v\r\n", "three.eml"), os.O_RDONLY)
+    try:
+        os.rename(outbox.folder / "three.eml", outbox.folder / ".set-aside")
+        outbox.put(b"w\r\n", "three.eml")
+        assert os.fstat(fd).st_nlink == 1
+        assert _lock(fd, outbox.folder / "three.eml") is None
+    finally:
+        os.close(fd)
+
 
 def test_remove_deletes_the_file(outbox):
     path = outbox.put(b"x\r\n", "one.eml")
@@ -256,11 +338,14 @@ def test_a_capped_outbox_refuses_what_would_pass_its_cap_and_keeps_nothing_of_it
     box.check_writable()
     box.put(b"a" * 4000, "one.eml")
     box.put(b"b" * 4000, "two.eml")  # its own additions count at once, without listing again
-    with pytest.raises(OutboxFullError):
+    with pytest.raises(OutboxFullError) as raised:
         box.put(b"c" * 4000, "three.eml")
+    assert str(raised.value) == "[Errno 28] outbox holds 8,000 bytes, its cap is 10,000"
     assert sorted(path.name for path in box.pending()) == ["one.eml", "two.eml"]
     assert list(box.tmp.iterdir()) == []
     assert box.size() == 8000
+    box.put(b"c" * 2000, "three.eml")  # up to the cap exactly
+    assert box.size() == 10_000
 
 
 def test_near_its_cap_the_outbox_sees_what_others_stored_within_a_second(tmp_path):
@@ -275,3 +360,22 @@ def test_near_its_cap_the_outbox_sees_what_others_stored_within_a_second(tmp_pat
     (tmp_path / "outbox" / "one.eml").unlink()  # delivered
     time.sleep(1.1)
     box.put(b"c" * 2000, "three.eml")
+
+
+@pytest.mark.parametrize("held, trusted", [(4999, True), (5000, False)])
+def test_below_half_its_cap_the_outbox_counts_on_its_last_measure(tmp_path, held, trusted):
+    """Below half the cap a measure is trusted for USAGE_TTL_FAR (30 s), from half on for
+    USAGE_TTL_NEAR (1 s): meanwhile what another worker stored is not seen (the module's
+    reasoning for why that is safe)."""
+    box = Outbox(tmp_path / "outbox", max_bytes=10_000)
+    other = Outbox(tmp_path / "outbox")
+    box.check_writable()
+    box.put(b"a" * held, "one.eml")  # measured empty, then counts its own bytes
+    other.put(b"b" * 4000, "two.eml")
+    time.sleep(1.1)
+    if trusted:
+        box.put(b"c" * 2000, "three.eml")  # 4,999 + 2,000 by its count; 10,999 on disk
+        assert box.size() == held + 6000
+    else:
+        with pytest.raises(OutboxFullError):
+            box.put(b"c" * 2000, "three.eml")

@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.syscalls import Call, trace
 
-PROGRAM = """
+PROGRAM = r"""
 from relay.outbox import Outbox
 box = Outbox("box")
 mark("first-put"); box.put(b"one", "m1")
@@ -24,6 +24,9 @@ with box.claim(path) as claim:
     assert claim.data == b"two"
 mark("remove"); box.remove(path)
 mark("probe"); box.check_writable()
+crlf = box.put(b"Message-ID: <crlf@x>\r\nSubject: s\r\n\r\n" + b"x" * 2_000_000, "crlf")
+lf = box.put(b"Message-ID: <lf@x>\nSubject: s\n\n" + b"x" * 2_000_000, "lf")
+mark("message-id"); assert (box.message_id(crlf), box.message_id(lf)) == ("<crlf@x>", "<lf@x>")
 mark("end")
 """
 
@@ -90,3 +93,12 @@ def test_the_start_up_probe_takes_the_path_of_a_real_message(calls):
     probe = r"\.probe-\d+-[0-9a-f]{8}"
     in_order(calls["probe"], *writes(probe), rf'unlink "box/{probe}" = 0', OPEN_FOLDER.format(folder="box"),
              SYNC_FOLDER.format(folder="box"))
+
+
+def test_the_message_id_is_read_from_the_header_block_not_the_whole_file(calls):
+    # Delivery reads the Message-ID of every waiting message on each pass: a few kilobytes
+    # each, not the 64 KiB the header block may take at most, nor the megabytes of the message.
+    for name in ("crlf", "lf"):
+        read = sum(int(call.result) for call in calls["message-id"]
+                   if call.name == "read" and f"/box/{name}>" in call.args)
+        assert 0 < read <= 16 * 1024, (name, read)

@@ -22,7 +22,7 @@ from pathlib import Path
 from tests.support.site import ROOT
 
 STRACE = shutil.which("strace") or "/usr/bin/strace"
-CALLS = "openat,fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat,mkdir,mkdirat,chmod,fchmodat,flock,close"
+CALLS = "openat,read,fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat,mkdir,mkdirat,chmod,fchmodat,flock,close"
 MARKER = "/.syscalls-mark-"
 PRELUDE = f'''
 import os
