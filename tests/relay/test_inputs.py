@@ -367,6 +367,12 @@ def test_a_line_longer_than_the_limit_is_refused_even_if_its_address_would_be_sh
         "Line {line}: this address is longer than {max} characters. Copy it again from the address bar."]
     report, errors = validate({**VALID, "urls": "https://example.com/#" + "a" * (2048 - 21)}, "en")
     assert errors == {} and report.urls == ("https://example.com/",)
+    # And measured on what staff would get: percent-encoding makes each あ nine characters.
+    _, errors = validate({**VALID, "urls": "https://example.com/" + "あ" * 300}, "en")
+    assert [p.message for p in errors["urls"]] == [
+        "Line {line}: this address is longer than {max} characters. Copy it again from the address bar."]
+    report, errors = validate({**VALID, "urls": "https://example.com/" + "あ" * 225}, "en")
+    assert errors == {} and len(report.urls[0]) == 20 + 225 * 9
 
 
 def test_a_search_page_is_recognised_by_the_host_a_browser_opens():
