@@ -128,7 +128,8 @@ class Status:
 
 
 def tokyo(at: datetime.datetime) -> datetime.datetime:
-    if at.tzinfo is None or at.utcoffset() is None:
+    # The offset, not the tzinfo: a tzinfo whose utcoffset() is None leaves the instant naive.
+    if at.utcoffset() is None:
         raise ValueError(f"an instant needs a time zone: {at!r} is naive")
     return at.astimezone(TOKYO)
 
