@@ -128,7 +128,8 @@ class Status:
 
 
 def tokyo(at: datetime.datetime) -> datetime.datetime:
-    if at.tzinfo is None or at.utcoffset() is None:
+    # The offset, not the tzinfo: a tzinfo whose utcoffset() is None leaves the instant naive.
+    if at.utcoffset() is None:
         raise ValueError(f"an instant needs a time zone: {at!r} is naive")
     return at.astimezone(TOKYO)
 
@@ -165,9 +166,11 @@ def status(directory: Directory, line: Line, at: datetime.datetime, *, search_da
     ``search_days`` days; ``next_open`` is ``None`` when there is none.
     """
     now = tokyo(at)
-    today, clock = now.date(), now.time().replace(tzinfo=None)
+    today = now.date()
     for start, end in hours_on(directory, line, today):
-        if start <= clock < end:
+        # As instants, not clock times: 24:00 is stored as 23:59:59.999999, and the opening lasts
+        # through that last microsecond until midnight, as in the browser's badge.
+        if _at(today, start) <= now < _at(today, end):
             return Status(True, until=_open_until(directory, line, today, end, search_days))
     return Status(False, next_open=next_opening(directory, line, now, search_days=search_days))
 
