@@ -59,6 +59,13 @@ def test_put_takes_only_plain_file_names(outbox, name):
     assert outbox.pending() == []
 
 
+def test_tmp_is_refused_as_a_name_however_it_was_made(outbox):
+    made = "".join(["t", "mp"])  # built at run time, not the interned literal
+    with pytest.raises(ValueError):
+        outbox.put(b"x", made)
+    assert outbox.pending() == []
+
+
 def test_pending_is_oldest_first_and_ignores_tmp_and_dot_files(outbox):
     newer = outbox.put(b"1", "a-newer.eml")
     older = outbox.put(b"2", "b-older.eml")

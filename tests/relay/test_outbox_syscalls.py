@@ -102,3 +102,26 @@ def test_the_message_id_is_read_from_the_header_block_not_the_whole_file(calls):
         read = sum(int(call.result) for call in calls["message-id"]
                    if call.name == "read" and f"/box/{name}>" in call.args)
         assert 0 < read <= 16 * 1024, (name, read)
+
+
+def test_a_message_whose_name_may_not_be_durable_is_taken_back(tmp_path):
+    """The fsync of the folder after the rename fails (a disk error, made real by strace): put()
+    raises, so the reporter is told nothing was received, and the message must not be sent
+    either (tests/relay/test_outbox.py has the other failures of put)."""
+    from relay.outbox import Outbox
+
+    Outbox(tmp_path / "box").check_writable()  # the folders exist: put's only fsyncs are its own two
+    program = r"""
+from relay.outbox import Outbox
+box = Outbox("box")
+mark("put")
+try:
+    box.put(b"message", "m1")
+except OSError as error:
+    print("raised", error.errno)
+mark("end")
+"""
+    calls = trace(program, tmp_path, inject="fsync:error=EIO:when=2")
+    in_order(calls["put"], *writes("m1")[:4], r"fsync \d+<.*/box> = -1 EIO .*", r'unlink "box/m1" = 0')
+    assert sorted(path.name for path in (tmp_path / "box").iterdir()) == ["tmp"]
+    assert list((tmp_path / "box" / "tmp").iterdir()) == []

@@ -42,16 +42,20 @@ class Call:
     result: str
 
 
-def trace(program: str, cwd: Path) -> dict[str, list[Call]]:
+def trace(program: str, cwd: Path, *, inject: str | None = None) -> dict[str, list[Call]]:
     """The calls of ``program`` (run with ``sys.executable`` in ``cwd``), by the part
-    ``mark(name)`` began; calls before the first mark are left out (Python's start-up)."""
+    ``mark(name)`` began; calls before the first mark are left out (Python's start-up).
+
+    ``inject`` makes the kernel fail a call as a real fault would: strace's ``-e inject=``
+    syntax, e.g. ``"fsync:error=EIO:when=2"`` (the second fsync of the program fails).
+    """
     log = cwd / "strace.log"
     # The program imports this tree's code, not whatever .venv's editable install points at:
     # ./run mutants runs the tests in a copy of the tree, whose mutated module must be the one traced.
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")]))
     done = subprocess.run(
-        ["strace", "-f", "-y", "-qq", "-e", f"trace={CALLS}", "-o", str(log),
-         sys.executable, "-c", PRELUDE + textwrap.dedent(program)],
+        ["strace", "-f", "-y", "-qq", "-e", f"trace={CALLS}", *(["-e", f"inject={inject}"] if inject else []),
+         "-o", str(log), sys.executable, "-c", PRELUDE + textwrap.dedent(program)],
         cwd=cwd, env={**os.environ, "PYTHONPATH": path}, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     parts: dict[str, list[Call]] = {}
