@@ -277,13 +277,15 @@ def _lock(fd: int, path: Path) -> Claim | None:
     except BlockingIOError:
         return None
     # Another worker may have sent and removed the file between our open() and flock():
-    # then we hold a lock on a deleted file, and sending it again would be a duplicate.
+    # then we hold a lock on a deleted file, and sending it again would be a duplicate.  The
+    # name must still be the file we hold: while we hold it open, its inode number cannot go
+    # to another file, so a deleted or replaced file never matches.
     held = os.fstat(fd)
     try:
         current = os.stat(path, follow_symlinks=False)
     except FileNotFoundError:
         return None
-    if held.st_nlink == 0 or (held.st_dev, held.st_ino) != (current.st_dev, current.st_ino):
+    if (held.st_dev, held.st_ino) != (current.st_dev, current.st_ino):
         return None
     chunks = []
     while chunk := os.read(fd, 1 << 20):

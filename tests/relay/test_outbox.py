@@ -319,15 +319,28 @@ def test_a_message_sent_and_removed_by_another_worker_is_not_claimed(outbox):
     finally:
         os.close(fd)
 
-    # Moved away rather than deleted (an operator's mv), so the old file still has a name.
-    fd = os.open(outbox.put(b"v\r\n", "three.eml"), os.O_RDONLY)
-    try:
-        os.rename(outbox.folder / "three.eml", outbox.folder / ".set-aside")
-        outbox.put(b"w\r\n", "three.eml")
-        assert os.fstat(fd).st_nlink == 1
-        assert _lock(fd, outbox.folder / "three.eml") is None
-    finally:
-        os.close(fd)
+    # Moved away rather than deleted (an operator's mv), so the old file still has a name, and
+    # another file took its name: whether that one's inode number is lower or higher.
+    older = outbox.put(b"v\r\n", "older.eml")
+    newer = outbox.put(b"w\r\n", "newer.eml")
+    low, high = sorted((older, newer), key=lambda path: os.stat(path).st_ino)
+    for held, replacement in ((low, high), (high, low)):
+        name = outbox.folder / "three.eml"
+        os.rename(held, name)
+        fd = os.open(name, os.O_RDONLY)
+        try:
+            os.rename(name, outbox.folder / ".set-aside")
+            os.rename(replacement, name)
+            assert os.fstat(fd).st_nlink == 1
+            assert _lock(fd, name) is None
+            # Nor does a link at the name that leads to the file held.
+            os.rename(name, replacement)
+            os.symlink(".set-aside", name)
+            assert _lock(fd, name) is None
+            os.unlink(name)
+            os.rename(outbox.folder / ".set-aside", held)
+        finally:
+            os.close(fd)
 
 
 def test_remove_deletes_the_file(outbox):

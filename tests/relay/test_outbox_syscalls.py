@@ -8,11 +8,12 @@ read the system calls themselves (tests/support/syscalls.py).
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
 
-from tests.support.syscalls import Call, trace
+from tests.support.syscalls import Call, run_with_fault, trace
 
 PROGRAM = r"""
 from relay.outbox import Outbox
@@ -53,6 +54,7 @@ TEMPORARY = r'"box/tmp/{name}\.\d+\.[0-9a-f]{{8}}"'
 # from the first byte; O_CLOEXEC: no child process inherits the descriptor.
 CREATE = r"openat AT_FDCWD<.*>, {temporary}, O_WRONLY\|O_CREAT\|O_EXCL\|O_CLOEXEC, 0600 = \d+<.*>"
 SYNC_FILE = r"fsync \d+<.*/box/tmp/{name}\.\d+\.[0-9a-f]{{8}}> = 0"
+CLOSE_FILE = r"close \d+<.*/box/tmp/{name}\.\d+\.[0-9a-f]{{8}}> = 0"
 SYNC_FOLDER = r"fsync \d+<.*/{folder}> = 0"
 OPEN_FOLDER = r'openat AT_FDCWD<.*>, "{folder}", O_RDONLY\|O_CLOEXEC\|O_DIRECTORY = \d+<.*>'
 
@@ -60,7 +62,7 @@ OPEN_FOLDER = r'openat AT_FDCWD<.*>, "{folder}", O_RDONLY\|O_CLOEXEC\|O_DIRECTOR
 def writes(name: str) -> list[str]:
     """A message written as put() must: ``name`` a pattern of its final name."""
     temporary = TEMPORARY.format(name=name)
-    return [CREATE.format(temporary=temporary), SYNC_FILE.format(name=name),
+    return [CREATE.format(temporary=temporary), SYNC_FILE.format(name=name), CLOSE_FILE.format(name=name),
             rf'rename {temporary}, "box/{name}" = 0',
             OPEN_FOLDER.format(folder="box"), SYNC_FOLDER.format(folder="box")]
 
@@ -122,6 +124,44 @@ except OSError as error:
 mark("end")
 """
     calls = trace(program, tmp_path, inject="fsync:error=EIO:when=2")
-    in_order(calls["put"], *writes("m1")[:4], r"fsync \d+<.*/box> = -1 EIO .*", r'unlink "box/m1" = 0')
+    in_order(calls["put"], *writes("m1")[:5], r"fsync \d+<.*/box> = -1 EIO .*", r'unlink "box/m1" = 0')
     assert sorted(path.name for path in (tmp_path / "box").iterdir()) == ["tmp"]
     assert list((tmp_path / "box" / "tmp").iterdir()) == []
+
+
+def test_a_start_up_probe_that_cannot_be_renamed_leaves_nothing(tmp_path):
+    program = r"""
+from relay.outbox import Outbox, OutboxUnwritableError
+box = Outbox("box")
+mark("probe")
+try:
+    box.check_writable()
+except OutboxUnwritableError as error:
+    print(error)
+mark("end")
+"""
+    calls = trace(program, tmp_path, inject="rename:error=EIO:when=1")
+    probe = r"\.probe-\d+-[0-9a-f]{8}"
+    temporary = TEMPORARY.format(name=probe)
+    in_order(calls["probe"], rf"rename {temporary}, .* = -1 EIO .*", rf"unlink {temporary} = 0")
+    assert sorted(path.name for path in (tmp_path / "box").iterdir()) == ["tmp"]
+    assert list((tmp_path / "box" / "tmp").iterdir()) == []
+
+
+def test_a_message_gone_between_listing_and_looking_hides_no_other(tmp_path):
+    """Another worker delivers a message between the outbox's listing and its look at that
+    message (the kernel says ENOENT for that one file): the other messages still count."""
+    from relay.outbox import Outbox
+
+    box = Outbox(tmp_path / "box")
+    for name in ("a", "b", "c", "d"):
+        box.put(name.encode(), name)
+    first = next(entry.name for entry in os.scandir(box.folder) if entry.name != "tmp")  # the listing's order
+    program = f"""
+from relay.outbox import Outbox
+box = Outbox({str(box.folder)!r})
+print(" ".join(sorted(path.name for path in box.pending())), box.size())
+"""
+    shown = run_with_fault(program, tmp_path, calls="newfstatat,statx,lstat", error="ENOENT", path=box.folder / first)
+    others = sorted({"a", "b", "c", "d"} - {first})
+    assert shown == f"{' '.join(others)} 3\n"

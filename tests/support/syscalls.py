@@ -50,13 +50,10 @@ def trace(program: str, cwd: Path, *, inject: str | None = None) -> dict[str, li
     syntax, e.g. ``"fsync:error=EIO:when=2"`` (the second fsync of the program fails).
     """
     log = cwd / "strace.log"
-    # The program imports this tree's code, not whatever .venv's editable install points at:
-    # ./run mutants runs the tests in a copy of the tree, whose mutated module must be the one traced.
-    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")]))
     done = subprocess.run(
         ["strace", "-f", "-y", "-qq", "-e", f"trace={CALLS}", *(["-e", f"inject={inject}"] if inject else []),
          "-o", str(log), sys.executable, "-c", PRELUDE + textwrap.dedent(program)],
-        cwd=cwd, env={**os.environ, "PYTHONPATH": path}, capture_output=True, text=True, timeout=120)
+        cwd=cwd, env={**os.environ, "PYTHONPATH": _python_path()}, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     parts: dict[str, list[Call]] = {}
     current = None
@@ -71,3 +68,24 @@ def trace(program: str, cwd: Path, *, inject: str | None = None) -> dict[str, li
         elif current is not None and not (call.name == "close" and "<" not in call.args):
             parts[current].append(call)
     return parts
+
+
+def run_with_fault(program: str, cwd: Path, *, calls: str, error: str, path: Path | None = None) -> str:
+    """The standard output of ``program`` run with the system calls ``calls`` (e.g.
+    ``"newfstatat,statx"``) failing with ``error`` (e.g. ``"ENOENT"``), only those on ``path``
+    when given (an absolute path, as the program must name it): a race or a disk fault at an
+    exact place, made by the kernel."""
+    where = ["-P", str(path)] if path is not None else []
+    done = subprocess.run(
+        ["strace", "-f", "-qq", "-o", "/dev/null", *where, "-e", f"trace={calls}", "-e", f"inject={calls}:error={error}",
+         sys.executable, "-c", textwrap.dedent(program)],
+        cwd=cwd, env={**os.environ, "PYTHONPATH": _python_path()}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def _python_path() -> str:
+    """This tree first: the program imports this tree's code, not whatever .venv's editable
+    install points at (./run mutants runs the tests in a copy of the tree, whose mutated
+    module must be the one traced)."""
+    return os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")]))
