@@ -44,6 +44,14 @@ def test_put_creates_missing_folders(tmp_path):
     assert mode(box.folder) == 0o700
 
 
+def test_put_makes_tmp_in_a_folder_that_exists_without_it(tmp_path):
+    """An operator may make the outbox folder (with its owner and mode) and nothing in it."""
+    (tmp_path / "outbox").mkdir()
+    box = Outbox(tmp_path / "outbox")
+    box.put(b"x\r\n", "one.eml")
+    assert mode(box.tmp) == 0o700 and box.pending() == [box.folder / "one.eml"]
+
+
 def test_put_never_replaces_a_waiting_message(outbox):
     first = outbox.put(b"first\r\n", "same.eml")
     with pytest.raises(FileExistsError):
@@ -382,19 +390,20 @@ def test_near_its_cap_the_outbox_sees_what_others_stored_within_a_second(tmp_pat
     box.put(b"c" * 2000, "three.eml")
 
 
-@pytest.mark.parametrize("held, trusted", [(4999, True), (5000, False)])
-def test_below_half_its_cap_the_outbox_counts_on_its_last_measure(tmp_path, held, trusted):
+@pytest.mark.parametrize("cap, held, trusted", [(10_000, 4999, True), (10_000, 5000, False),
+                                               (10_001, 5000, True), (10_001, 5001, False)])
+def test_below_half_its_cap_the_outbox_counts_on_its_last_measure(tmp_path, cap, held, trusted):
     """Below half the cap a measure is trusted for USAGE_TTL_FAR (30 s), from half on for
     USAGE_TTL_NEAR (1 s): meanwhile what another worker stored is not seen (the module's
     reasoning for why that is safe)."""
-    box = Outbox(tmp_path / "outbox", max_bytes=10_000)
+    box = Outbox(tmp_path / "outbox", max_bytes=cap)
     other = Outbox(tmp_path / "outbox")
     box.check_writable()
     box.put(b"a" * held, "one.eml")  # measured empty, then counts its own bytes
     other.put(b"b" * 4000, "two.eml")
     time.sleep(1.1)
     if trusted:
-        box.put(b"c" * 2000, "three.eml")  # 4,999 + 2,000 by its count; 10,999 on disk
+        box.put(b"c" * 2000, "three.eml")  # within the cap by its count, past it on disk
         assert box.size() == held + 6000
     else:
         with pytest.raises(OutboxFullError):

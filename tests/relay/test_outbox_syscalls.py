@@ -165,3 +165,21 @@ print(" ".join(sorted(path.name for path in box.pending())), box.size())
     shown = run_with_fault(program, tmp_path, calls="newfstatat,statx,lstat", error="ENOENT", path=box.folder / first)
     others = sorted({"a", "b", "c", "d"} - {first})
     assert shown == f"{' '.join(others)} 3\n"
+
+
+def test_a_leftover_gone_between_listing_and_looking_stops_no_cleaning(tmp_path):
+    from relay.outbox import Outbox
+
+    box = Outbox(tmp_path / "box")
+    box.check_writable()
+    for name in ("a", "b", "c"):
+        (box.tmp / name).write_bytes(b"half")
+        os.utime(box.tmp / name, (1_000_000_000, 1_000_000_000))
+    first = next(entry.name for entry in os.scandir(box.tmp))
+    program = f"""
+from relay.outbox import Outbox
+print(Outbox({str(box.folder)!r}).clean_tmp())
+"""
+    shown = run_with_fault(program, tmp_path, calls="newfstatat,statx,stat", error="ENOENT", path=box.tmp / first)
+    assert shown == "2\n"
+    assert [path.name for path in box.tmp.iterdir()] == [first]
