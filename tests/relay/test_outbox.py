@@ -195,28 +195,33 @@ def test_stale_temporary_files_are_cleaned(outbox):
     assert list(outbox.tmp.iterdir()) == []
 
 
-def test_tmp_on_another_filesystem_is_refused_at_start_by_name(outbox, tmp_path):
-    """rename() from another filesystem fails (EXDEV): the check at start says why, in words."""
-    elsewhere = Path("/dev/shm")
-    if not elsewhere.is_dir() or os.stat(elsewhere).st_dev == os.stat(tmp_path).st_dev:
+@pytest.mark.parametrize("outbox_on", ["disk", "shm"])
+def test_tmp_on_another_filesystem_is_refused_at_start_by_name(tmp_path, outbox_on):
+    """rename() from another filesystem fails (EXDEV): the check at start says why, in words;
+    whichever of the two filesystems has the higher device number."""
+    shm = Path(os.path.realpath("/dev/shm"))
+    if not shm.is_dir() or os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
         pytest.skip("needs /dev/shm on a filesystem of its own")
-    other = Path(os.path.realpath(elsewhere)) / f"outbox-tmp-{os.getpid()}-{tmp_path.name}"
-    other.mkdir(mode=0o700)
+    on_shm = shm / f"outbox-{os.getpid()}-{tmp_path.name}"
+    on_shm.mkdir(mode=0o700)
     try:
-        outbox.tmp.rmdir()
-        outbox.tmp.symlink_to(other)
+        folder, elsewhere = (tmp_path / "outbox", on_shm) if outbox_on == "disk" else (on_shm / "outbox", tmp_path / "tmp")
+        folder.mkdir(mode=0o700)
+        elsewhere.mkdir(mode=0o700, exist_ok=True)
+        box = Outbox(folder)
+        box.tmp.symlink_to(elsewhere)
         with pytest.raises(OutboxUnwritableError) as raised:
-            outbox.check_writable()
-        assert str(raised.value) == (f"outbox {outbox.folder} is not writable:"
+            box.check_writable()
+        assert str(raised.value) == (f"outbox {box.folder} is not writable:"
                                      " tmp/ is on another filesystem, so rename() cannot be atomic")
-        assert list(other.iterdir()) == []
+        assert list(elsewhere.iterdir()) == []
         # Had it started anyway, a put would fail at its rename and take its temporary file back.
         with pytest.raises(OSError) as raised:
-            outbox.put(b"x\r\n", "one.eml")
+            box.put(b"x\r\n", "one.eml")
         assert raised.value.errno == errno.EXDEV
-        assert list(other.iterdir()) == [] and outbox.pending() == []
+        assert list(elsewhere.iterdir()) == [] and box.pending() == []
     finally:
-        shutil.rmtree(other)
+        shutil.rmtree(on_shm)
 
 
 def test_a_missing_folder_holds_nothing_and_has_nothing_to_clean(tmp_path):
@@ -265,6 +270,14 @@ def test_message_id_is_read_from_the_first_64_kib_of_a_file_and_no_further(outbo
     assert outbox.message_id(beyond) is None
 
 
+def test_a_link_in_the_folder_is_no_waiting_message(outbox):
+    """Only regular files are messages: a symbolic link (put there by hand, or by an attacker
+    who can write to the folder) is neither counted nor offered for sending."""
+    real = outbox.put(b"x\r\n", "real.eml")
+    os.symlink(real, outbox.folder / "link.eml")
+    assert outbox.pending() == [real] and outbox.size() == 3
+
+
 def test_message_id_is_read_from_the_header_block(outbox):
     path = outbox.put(sealed_message("SL-MSID-0001", size=2_000_000), "m.eml")
     assert outbox.message_id(path) == message_id("SL-MSID-0001")
@@ -275,6 +288,8 @@ def test_message_id_is_read_from_the_header_block(outbox):
     missing = outbox.put(b"Subject: x\r\n\r\nMessage-ID: <in-the-body@x>\r\n", "n.eml")
     assert outbox.message_id(missing) is None
     assert message_id_of(b"Message-ID: <lf@x>\nSubject: y\n\nbody\n") == "<lf@x>"
+    assert message_id_of(b"Message-ID: <no-end@x>") == "<no-end@x>"  # headers alone, not even a line end
+    assert message_id_of(b"\r\n\r\nMessage-ID: <body@x>\r\n") is None  # no headers at all
 
 
 def test_a_claimed_message_cannot_be_claimed_again(outbox):
@@ -390,21 +405,30 @@ def test_near_its_cap_the_outbox_sees_what_others_stored_within_a_second(tmp_pat
     box.put(b"c" * 2000, "three.eml")
 
 
-@pytest.mark.parametrize("cap, held, trusted", [(10_000, 4999, True), (10_000, 5000, False),
-                                               (10_001, 5000, True), (10_001, 5001, False)])
-def test_below_half_its_cap_the_outbox_counts_on_its_last_measure(tmp_path, cap, held, trusted):
-    """Below half the cap a measure is trusted for USAGE_TTL_FAR (30 s), from half on for
-    USAGE_TTL_NEAR (1 s): meanwhile what another worker stored is not seen (the module's
-    reasoning for why that is safe)."""
-    box = Outbox(tmp_path / "outbox", max_bytes=cap)
+class SteppedClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 10.0  # seconds since boot, as time.monotonic() counts them
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize("cap, held, ttl", [(10_000, 4999, 30.0), (10_000, 5000, 1.0),
+                                           (10_001, 5000, 30.0), (10_001, 5001, 1.0)])
+def test_a_measure_is_trusted_30_seconds_below_half_the_cap_and_1_second_from_half_on(tmp_path, cap, held, ttl):
+    """USAGE_TTL_FAR and USAGE_TTL_NEAR: meanwhile what another worker stored is not seen (the
+    module says why that is safe), and the first put after that time measures again."""
+    clock = SteppedClock()
+    box = Outbox(tmp_path / "outbox", max_bytes=cap, clock=clock)
     other = Outbox(tmp_path / "outbox")
     box.check_writable()
     box.put(b"a" * held, "one.eml")  # measured empty, then counts its own bytes
-    other.put(b"b" * 4000, "two.eml")
-    time.sleep(1.1)
-    if trusted:
-        box.put(b"c" * 2000, "three.eml")  # within the cap by its count, past it on disk
-        assert box.size() == held + 6000
-    else:
-        with pytest.raises(OutboxFullError):
-            box.put(b"c" * 2000, "three.eml")
+    other.put(b"b" * 5500, "two.eml")  # the disk now holds more than the cap
+    clock.now += ttl
+    box.put(b"", "three.eml")  # the measure is exactly ttl old: still trusted
+    clock.now += 0.001
+    with pytest.raises(OutboxFullError):
+        box.put(b"", "four.eml")
+    assert box.size() == held + 5500
