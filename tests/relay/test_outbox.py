@@ -233,7 +233,7 @@ def test_a_missing_folder_holds_nothing_and_has_nothing_to_clean(tmp_path):
     assert not box.folder.exists()
 
 
-def test_a_temporary_file_is_stale_only_after_a_full_hour(outbox):
+def test_only_our_temporary_files_older_than_an_hour_are_stale(outbox):
     leftover = outbox.tmp / "crashed-write"
     leftover.write_bytes(b"half")
     written = 1_800_000_000.0
@@ -246,6 +246,17 @@ def test_a_temporary_file_is_stale_only_after_a_full_hour(outbox):
     os.utime(leftover, (written, written))
     assert outbox.clean_tmp(max_age=10, now=written + 10) == 0
     assert outbox.clean_tmp(max_age=10, now=written + 10.25) == 1
+    # A file from the future (the clock was set back since) may be a write still going on.
+    leftover.write_bytes(b"half")
+    os.utime(leftover, (written, written))
+    assert outbox.clean_tmp(now=written - 7200) == 0
+    # Only what put() writes is removed: a link in tmp/ is none of ours, whatever it points at.
+    target = outbox.folder.parent / "not-ours"
+    target.write_bytes(b"")
+    os.utime(target, (written, written))
+    os.symlink(target, outbox.tmp / "a-link")
+    assert outbox.clean_tmp(now=written + 7200) == 1
+    assert [path.name for path in outbox.tmp.iterdir()] == ["a-link"]
 
 
 def test_message_id_is_read_from_the_first_64_kib_of_a_file_and_no_further(outbox):
@@ -284,6 +295,9 @@ def test_message_id_is_read_from_the_header_block(outbox):
 
     folded = outbox.put(b"Subject: x\r\nmessage-id:\r\n <folded@safeline.test>\r\n\r\nMessage-ID: <b@x>\r\n", "f.eml")
     assert outbox.message_id(folded) == "<folded@safeline.test>"
+
+    headers_only = outbox.put(b"Subject: x\r\nMessage-ID: <headers-only@x>\r\n", "h.eml")  # no blank line, no body
+    assert outbox.message_id(headers_only) == "<headers-only@x>"
 
     missing = outbox.put(b"Subject: x\r\n\r\nMessage-ID: <in-the-body@x>\r\n", "n.eml")
     assert outbox.message_id(missing) is None
@@ -426,7 +440,9 @@ def test_a_measure_is_trusted_30_seconds_below_half_the_cap_and_1_second_from_ha
     box.check_writable()
     box.put(b"a" * held, "one.eml")  # measured empty, then counts its own bytes
     other.put(b"b" * 5500, "two.eml")  # the disk now holds more than the cap
-    clock.now += ttl
+    clock.now += ttl / 2
+    box.put(b"", "half.eml")
+    clock.now += ttl / 2
     box.put(b"", "three.eml")  # the measure is exactly ttl old: still trusted
     clock.now += 0.001
     with pytest.raises(OutboxFullError):
