@@ -534,19 +534,15 @@ def test_a_revoked_encryption_subkey_is_refused_unless_another_lives(tmp_path, g
     spare = tmp_path / "spare.asc"
     spare.write_bytes(several_subkeys(gnupg_home, "Spare <spare@example.org>", "never", "never", revoked=1).public)
     assert [row.expires for row in describe(load_staff_keys(spare))] == ["never"]
-    only = tmp_path / "only.asc"
-    key = several_subkeys(gnupg_home, "Only <only@example.org>", "never", revoked=1)
-    only.write_bytes(key.public)
-    assert refusal(only).lines == [
-        f"{only}: key {key.fingerprint} (Only <only@example.org>)"
-        " its encryption subkey is revoked: cannot encrypt to it"]
-    # Revoked before its own end: revoked, not "expired" on a day still to come.
-    later = tmp_path / "later.asc"
-    key = several_subkeys(gnupg_home, "Later <later@example.org>", "10d", revoked=1)
-    later.write_bytes(key.public)
-    assert refusal(later).lines == [
-        f"{later}: key {key.fingerprint} (Later <later@example.org>)"
-        " its encryption subkey is revoked: cannot encrypt to it"]
+    # The only one revoked; "later": revoked before its own end, so revoked, not "expired" on
+    # a day still to come.
+    for name, lifetime in (("only", "never"), ("later", "10d")):
+        path = tmp_path / f"{name}.asc"
+        user_id = f"{name.title()} <{name}@example.org>"
+        key = several_subkeys(gnupg_home, user_id, lifetime, revoked=1)
+        path.write_bytes(key.public)
+        assert refusal(path).lines == [
+            f"{path}: key {key.fingerprint} ({user_id}) its encryption subkey is revoked: cannot encrypt to it"]
 
 
 def test_an_encryption_subkey_too_weak_for_sequoia_is_caught_by_the_probe_at_start(tmp_path, gnupg_home):
