@@ -38,7 +38,7 @@ def test_put_stores_the_exact_bytes_privately(outbox):
 
 
 def test_put_creates_missing_folders(tmp_path):
-    box = Outbox(tmp_path / "var" / "outbox")
+    box = Outbox(tmp_path / "var" / "spool" / "outbox")
     path = box.put(b"x\r\n", "one.eml")
     assert path.read_bytes() == b"x\r\n"
     assert mode(box.folder) == 0o700
