@@ -293,6 +293,7 @@ SYSTEM_PACKAGES = (
     ("redis-server", "redis-server", "redis"),  # shared limits and spent form tokens
     ("gpg", "gnupg", "gnupg"),  # classic clients read our mail; keys that expire in seconds
     ("systemd-analyze", "systemd", None),  # tests/test_systemd.py rates the shipped units
+    ("dovecot", "dovecot-imapd", "dovecot"),  # tests/staff/: the staff kit reads a real IMAP mailbox
     ("strace", "strace", None),  # tests/relay/test_outbox_syscalls.py: the outbox's fsyncs, in order (Linux only)
 )
 # nginx lives in /usr/sbin, which a user's PATH may lack.

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 from ada_url import URL, HostType
 from email_validator import EmailNotValidError, validate_email
 
+from safeline.record import REFERENCE, REFERENCE_ALPHABET, REFERENCE_LENGTH, ROLES
 from safeline.site import N_, Lang
 
 Role = Literal["self", "guardian"]
@@ -85,16 +86,10 @@ MAX_DESCRIPTION = 4000
 MAX_EMAIL = 254
 MAX_CONTACT_SAFETY = 500
 MAX_WHERE = 1000
-# Who may report: the person in the images, or the guardian of a child in them.  The form also
-# offers "other" (someone else), which the view answers with what else can be done.
-ROLES = ("self", "guardian")
+# Who may report (ROLES): the person in the images, or the guardian of a child in them.  The form
+# also offers "other" (someone else), which the view answers with what else can be done.
 FIELDS = ("role", "email", "contact_safety", "urls", "where", "description", "police", "consent")  # in the form's order
 ADDITION_FIELDS = ("reference", "code", "urls", "where", "description")  # the form that adds to a report
-# A reference number: SL- and two groups of four characters from REFERENCE_ALPHABET, which is
-# Crockford-like (no 0/O, 1/I/L or U), so a number read out on the phone is not misheard.
-REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
-REFERENCE_LENGTH = 8
-REFERENCE = re.compile(rf"SL-[{REFERENCE_ALPHABET}]{{4}}-[{REFERENCE_ALPHABET}]{{4}}")
 # What a reporter may type between the groups of a reference or a code: spaces and dashes,
 # including the long vowel mark and the dashes a Japanese input method makes.
 SEPARATORS = re.compile(r"[\s\-‐‑–—ー―]")

@@ -32,11 +32,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
+from safeline.record import FORMAT
+
 from . import openpgp
 from .keys import StaffKeys
 from .report import Addition, Report
 
-FORMAT = 1
 MIN_BUCKET = 4 * 1024
 # Japan has no daylight saving time, so a fixed offset is exact and needs no tz database.
 JAPAN = timezone(timedelta(hours=9), "JST")

@@ -1,0 +1,3 @@
+from staff.cli import main
+
+main()
