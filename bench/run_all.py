@@ -1,6 +1,6 @@
 """Run every benchmark, one after the other, each in its own process (group) with a time limit.
 
-    .venv/bin/python bench/run_all.py [--only a,b,c,d] [--quiet-wait 120] [--smoke]
+    .venv/bin/python bench/run_all.py [--only a,b,c,d,e,f] [--quiet-wait 120] [--smoke]
 
 Each benchmark prints its own figures, ratios and goals; this prints them in turn, then the
 lines that carry the verdicts, and exits with 1 when any benchmark failed (an error, or
@@ -26,6 +26,8 @@ BENCHMARKS = {
     "b": ("relay rate-limited rejections", "relay_ratelimited.py"),
     "c": ("outbox delivery into SMTP", "delivery_throughput.py"),
     "d": ("site build", "site_build.py"),
+    "e": ("staff kit: import against gpg alone", "staff_import.py"),
+    "f": ("staff kit: the case list with 10,000 cases", "staff_cases.py"),
 }
 
 
@@ -46,7 +48,7 @@ def _stop(process: subprocess.Popen, key: str, timeout: float) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="a,b,c,d", help="which benchmarks, e.g. a,c (default all)")
+    parser.add_argument("--only", default="a,b,c,d,e,f", help="which benchmarks, e.g. a,c (default all)")
     parser.add_argument("--quiet-wait", type=float, default=0.0,
                         help="before each, wait up to this many seconds for the machine to be idle")
     parser.add_argument("--timeout", type=float, default=300.0, help="time limit per benchmark (default 300 s)")
