@@ -1,0 +1,254 @@
+"""The staff mailbox over IMAP (staff/imap.py), against a real Dovecot on loopback.
+
+Each test has a mailbox of its own (``imap_account``) on the session's server, and a keyring of
+its own (``staff_keyring``, empty unless the test fills it): the password never comes from the
+keyring of the computer the tests run on.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+
+import pytest
+
+from devtools.ports import HOST, free_port
+from staff.imap import KEYRING_SERVICE, ImapError, ImapSource, parse_address
+from tests.support.mail import sealed_message
+
+
+def no_prompt(prompt: str) -> str:
+    raise AssertionError(f"the password was asked ({prompt!r}) where it must not be")
+
+
+def answer(password: str, asked: list[str] | None = None):
+    """A password prompt that answers ``password`` and notes what it was asked."""
+    def prompt(text: str) -> str:
+        if asked is not None:
+            asked.append(text)
+        return password
+    return prompt
+
+
+def one_line(error: pytest.ExceptionInfo) -> str:
+    text = str(error.value)
+    assert text and "\n" not in text and "\r" not in text
+    return text
+
+
+def messages(count: int, *, size: int = 0) -> list[bytes]:
+    """Relay-shaped messages (CRLF lines: IMAP's own form, so they come back byte for byte)."""
+    return [sealed_message(f"SL-{n:04d}-TEST", size=size) for n in range(count)]
+
+
+def in_keyring(staff_keyring, account) -> None:
+    staff_keyring.set_password(KEYRING_SERVICE, f"{account.user}@{HOST}", account.password)
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+def test_the_source_reads_exactly_the_delivered_messages_byte_for_byte(imap_account, certificate, staff_keyring):
+    sent = [*messages(3), sealed_message("SL-BIG0-TEST", size=300_000),
+            # 8-bit bytes and a lone byte that is not UTF-8: the source hands over bytes, untouched.
+            b"Subject: =?utf-8?b?5aCx5ZGK?=\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\xe5\xa0\xb1\xe5\x91\x8a \xff\r\n"]
+    uids = imap_account.deliver(sent)
+    in_keyring(staff_keyring, imap_account)
+    with ImapSource(imap_account.url, ca_file=certificate[0], password_prompt=no_prompt) as source:
+        assert len(source) == len(sent)
+        mails = list(source)
+    assert [mail.data for mail in mails] == sent
+    assert [mail.ident for mail in mails] == [str(uid) for uid in uids]
+
+
+def test_batches_cover_every_message_once_in_uid_order(imap_account, certificate):
+    sent = messages(23)
+    uids = imap_account.deliver(sent)
+    with ImapSource(imap_account.url, ca_file=certificate[0], password_prompt=answer(imap_account.password),
+                    keyring_service=None, batch=5) as source:
+        mails = list(source)
+        assert list(source) == mails  # iterating again reads the same, from the server
+    assert [(mail.ident, mail.data) for mail in mails] == [(str(uid), data) for uid, data in zip(uids, sent)]
+
+
+def test_an_empty_folder_has_no_mail(imap_account, certificate):
+    imap_account.deliver([], folder="Empty")
+    with ImapSource(f"{imap_account.url}/Empty", ca_file=certificate[0],
+                    password_prompt=answer(imap_account.password), keyring_service=None) as source:
+        assert len(source) == 0
+        assert list(source) == []
+
+
+def test_reading_changes_no_flag(imap_account, certificate):
+    uids = imap_account.deliver(messages(4))
+    with imap_account.client() as client:  # as the staff member's mail client would have left them
+        client.select_folder("INBOX")
+        client.add_flags([uids[1]], [b"\\Seen"])
+        client.add_flags([uids[2]], [b"\\Flagged", b"\\Answered"])
+    before = imap_account.flags()
+    assert before[uids[0]] == ()  # unread, and must stay so
+    with ImapSource(imap_account.url, ca_file=certificate[0], password_prompt=answer(imap_account.password),
+                    keyring_service=None) as source:
+        assert len(list(source)) == 4
+    assert imap_account.flags() == before
+
+
+def test_the_folder_comes_from_the_address(imap_account, certificate):
+    imap_account.deliver(messages(1))
+    reports = messages(2, size=1000)
+    imap_account.deliver(reports, folder="Safeline Reports")
+    with ImapSource(f"{imap_account.url}/Safeline%20Reports", ca_file=certificate[0],
+                    password_prompt=answer(imap_account.password), keyring_service=None) as source:
+        assert [mail.data for mail in source] == reports
+
+
+def test_a_missing_folder_is_one_line(imap_account, certificate):
+    with pytest.raises(ImapError) as error:
+        ImapSource(f"{imap_account.url}/Nowhere", ca_file=certificate[0],
+                   password_prompt=answer(imap_account.password), keyring_service=None)
+    assert "no folder 'Nowhere'" in one_line(error)
+
+
+def test_plain_imap_is_accepted_to_this_computer(imap_account):
+    sent = messages(2)
+    imap_account.deliver(sent)
+    with ImapSource(imap_account.plain_url, password_prompt=answer(imap_account.password),
+                    keyring_service=None) as source:
+        assert [mail.data for mail in source] == sent
+
+
+# -- the password ------------------------------------------------------------------------------
+
+def test_the_password_comes_from_the_keyring_when_it_holds_one(imap_account, certificate, staff_keyring):
+    in_keyring(staff_keyring, imap_account)
+    with ImapSource(imap_account.url, ca_file=certificate[0], password_prompt=no_prompt) as source:
+        assert len(source) == 0
+    assert staff_keyring.asked == [(KEYRING_SERVICE, f"{imap_account.user}@{HOST}")]
+
+
+def test_without_a_keyring_entry_the_password_is_asked(imap_account, certificate, staff_keyring):
+    asked: list[str] = []
+    with ImapSource(imap_account.url, ca_file=certificate[0], password_prompt=answer(imap_account.password, asked)):
+        pass
+    assert staff_keyring.asked == [(KEYRING_SERVICE, f"{imap_account.user}@{HOST}")]
+    assert asked == [f"IMAP password for {imap_account.user}@{HOST}: "]
+
+
+def test_a_wrong_password_is_one_line_that_does_not_repeat_it(imap_account, certificate, staff_keyring):
+    with pytest.raises(ImapError) as error:
+        ImapSource(imap_account.url, ca_file=certificate[0], password_prompt=answer("not-the-password-42"))
+    text = one_line(error)
+    assert f"refused the login of {imap_account.user}" in text and "check the user name and password" in text
+    assert "not-the-password-42" not in text and "keyring" not in text
+
+
+def test_a_stale_keyring_entry_is_named_as_the_likely_cause(imap_account, certificate, staff_keyring):
+    staff_keyring.set_password(KEYRING_SERVICE, f"{imap_account.user}@{HOST}", "an-old-password")
+    with pytest.raises(ImapError) as error:
+        ImapSource(imap_account.url, ca_file=certificate[0], password_prompt=no_prompt)
+    assert f"keyring's entry ({KEYRING_SERVICE}, {imap_account.user}@{HOST}) may be out of date" in one_line(error)
+
+
+def test_no_password_to_be_had_is_one_line(imap_account, certificate, staff_keyring):
+    def closed_stdin(prompt: str) -> str:
+        raise EOFError
+
+    with pytest.raises(ImapError) as error:
+        ImapSource(imap_account.url, ca_file=certificate[0], password_prompt=closed_stdin)
+    assert f"keyring set {KEYRING_SERVICE} {imap_account.user}@{HOST}" in one_line(error)
+
+
+# -- the address -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("url", ["imap://staff@mail.example.org", "imap://staff@192.0.2.1:143/INBOX",
+                                 "imap://staff@[2001:db8::1]", "imap://staff@127.0.0.1.example.org"])
+def test_plain_imap_to_another_computer_is_refused_before_any_connection(url):
+    with pytest.raises(ImapError) as error:
+        ImapSource(url, password_prompt=no_prompt)
+    assert "would send the password in clear text" in one_line(error)
+
+
+def test_the_address_is_taken_apart():
+    address = parse_address("imaps://staff%40safeline.example@mail.example.org/Reports/2026")
+    assert (address.user, address.host, address.port, address.folder, address.tls) == \
+        ("staff@safeline.example", "mail.example.org", 993, "Reports/2026", True)
+    assert address.account == "staff@safeline.example@mail.example.org"
+    assert parse_address("imaps://s@[::1]:10993").where == "[::1]:10993"
+    for loopback in ("imap://s@127.0.0.1", "imap://s@[::1]", "imap://s@LOCALHOST", "imap://s@127.1.2.3"):
+        assert parse_address(loopback).port == 143
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("imaps://staff:secret@mail.example.org", "holds a password"),
+    ("https://staff@mail.example.org", "scheme 'https'"),
+    ("mail.example.org", "no scheme"),
+    ("imaps://mail.example.org", "needs a user and a host"),
+    ("imaps://staff@mail.example.org:99999", "not an IMAP address"),
+    ("imaps://staff@mail.example.org/INBOX?x=1", "query or fragment"),
+])
+def test_a_wrong_address_is_one_line(url, says):
+    with pytest.raises(ImapError) as error:
+        ImapSource(url, password_prompt=no_prompt)
+    text = one_line(error)
+    assert says in text and "secret" not in text
+
+
+# -- the connection ----------------------------------------------------------------------------
+
+def test_an_untrusted_self_signed_certificate_fails_verification(imap_account, monkeypatch):
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)  # the system's authorities only
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    with pytest.raises(ImapError) as error:
+        ImapSource(imap_account.url, password_prompt=no_prompt, keyring_service=None)
+    text = one_line(error)
+    assert f"the certificate of {HOST}:{imap_account.server.port} is not trusted (self-signed certificate)" in text
+    assert "--imap-ca" in text
+
+
+def test_another_authority_than_the_servers_is_not_trusted(imap_account, tmp_path):
+    other = tmp_path / "other.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(tmp_path / "other.key"), "-out", str(other)], check=True, capture_output=True,
+                   timeout=30)
+    with pytest.raises(ImapError) as error:
+        ImapSource(imap_account.url, ca_file=other, password_prompt=no_prompt, keyring_service=None)
+    assert "is not trusted" in one_line(error)
+
+
+def test_a_certificate_for_another_name_is_not_trusted(imap_account, certificate):
+    # The test certificate names 127.0.0.1 only; the host name is checked even with its CA trusted.
+    url = f"imaps://{imap_account.user}@localhost:{imap_account.server.port}"
+    with pytest.raises(ImapError) as error:
+        ImapSource(url, ca_file=certificate[0], password_prompt=no_prompt, keyring_service=None)
+    assert "is not trusted (Hostname mismatch" in one_line(error)
+
+
+def test_a_missing_ca_file_is_one_line(imap_account, tmp_path):
+    with pytest.raises(ImapError) as error:
+        ImapSource(imap_account.url, ca_file=tmp_path / "none.pem", password_prompt=no_prompt)
+    assert "no certificate file" in one_line(error)
+
+
+def test_a_refused_connection_is_one_line():
+    port = free_port()  # nothing listens there
+    with pytest.raises(ImapError) as error:
+        ImapSource(f"imaps://staff@{HOST}:{port}", password_prompt=no_prompt, keyring_service=None)
+    assert one_line(error) == (f"{HOST}:{port} refused the connection: check the host and port of the IMAP address")
+
+
+def test_tls_to_a_plain_imap_port_is_one_line(imap_account, certificate):
+    url = f"imaps://{imap_account.user}@{HOST}:{imap_account.server.plain_port}"
+    with pytest.raises(ImapError) as error:
+        ImapSource(url, ca_file=certificate[0], password_prompt=no_prompt, keyring_service=None)
+    text = one_line(error)
+    assert text.startswith(f"TLS with {HOST}:{imap_account.server.plain_port} failed") and "imaps port" in text
+
+
+def test_a_server_that_never_answers_times_out_in_one_line():
+    with socket.socket() as silent:  # accepts connections (the kernel's backlog), says nothing
+        silent.bind((HOST, 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        with pytest.raises(ImapError) as error:
+            ImapSource(f"imaps://staff@{HOST}:{port}", password_prompt=no_prompt, keyring_service=None, timeout=0.3)
+    assert one_line(error) == f"{HOST}:{port} did not answer within 0.3 s: check the address and the network"
