@@ -7,14 +7,17 @@ keyring of the computer the tests run on.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 
 import pytest
 
 from devtools.ports import HOST, free_port
 from staff.imap import KEYRING_SERVICE, ImapError, ImapSource, parse_address
 from tests.support.mail import sealed_message
+from tests.support.staff_keyring import keyring_env
 
 
 def no_prompt(prompt: str) -> str:
@@ -252,3 +255,45 @@ def test_a_server_that_never_answers_times_out_in_one_line():
         with pytest.raises(ImapError) as error:
             ImapSource(f"imaps://staff@{HOST}:{port}", password_prompt=no_prompt, keyring_service=None, timeout=0.3)
     assert one_line(error) == f"{HOST}:{port} did not answer within 0.3 s: check the address and the network"
+
+
+# -- end to end: safeline-staff import --imap ------------------------------------------------------
+
+def staff_command(home, *args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess:
+    """``safeline-staff --home HOME …`` in a process of its own, without a terminal (a new session)."""
+    return subprocess.run([sys.executable, "-m", "staff", "--home", str(home.folder), *args], input=stdin,
+                          env={**os.environ, **env}, capture_output=True, text=True, timeout=300,
+                          start_new_session=True)
+
+
+def test_import_over_imap_takes_the_relay_mails_once(imap_account, certificate, relay_corpus, staff_home):
+    folder = relay_corpus.maildir
+    mails = [path.read_bytes() for path in sorted([*(folder / "new").iterdir(), *(folder / "cur").iterdir()])]
+    imap_account.deliver(mails)
+    flags = imap_account.flags()
+    command = ["import", "--imap", imap_account.url, "--imap-ca", str(certificate[0])]
+
+    # The password from the keyring: the test's own backend, named in PYTHON_KEYRING_BACKEND.
+    first = staff_command(staff_home, *command,
+                          env=keyring_env([(KEYRING_SERVICE, f"{imap_account.user}@{HOST}", imap_account.password)]))
+    assert (first.returncode, first.stderr) == (0, "")
+    assert first.stdout == relay_corpus.summary + "\n"
+
+    # The password typed (no keyring entry): getpass reads it from stdin without a terminal.
+    second = staff_command(staff_home, *command, env=keyring_env([]), stdin=imap_account.password + "\n")
+    assert second.returncode == 0, second.stderr
+    summary = second.stdout.strip()
+    assert summary.startswith("imported 0 reports, 0 additions; skipped ")
+    assert f"{relay_corpus.reports + relay_corpus.additions} already imported" in summary
+    assert int(summary.split("skipped ")[1].split()[0]) == len(mails)
+    assert imap_account.flags() == flags  # both imports left every message as it was
+
+
+def test_import_with_a_wrong_password_says_so_in_one_line(imap_account, certificate, staff_home):
+    result = staff_command(staff_home, "import", "--imap", imap_account.url, "--imap-ca", str(certificate[0]),
+                           env=keyring_env([(KEYRING_SERVICE, f"{imap_account.user}@{HOST}", "stale")]))
+    assert result.returncode == 1
+    assert result.stderr == (f"safeline-staff: {HOST}:{imap_account.server.port} refused the login of "
+                             f"{imap_account.user}: check the user name and password; the system keyring's entry "
+                             f"({KEYRING_SERVICE}, {imap_account.user}@{HOST}) may be out of date\n")
+    assert result.stdout == ""
