@@ -485,14 +485,14 @@ class Store:
             params.extend([ref, folded])
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
-    def cases(self, *, status: str | None = None, search: str | None = None, limit: int = 100,
+    def cases(self, *, status: str | None = None, search: str | None = None, limit: int | None = 100,
               offset: int = 0) -> list[CaseSummary]:
-        """The cases that match, newest activity first, ``limit`` from ``offset``."""
+        """The cases that match, newest activity first, ``limit`` (None: all) from ``offset``."""
         where, params = self._where(status, search)
         sql = (f"SELECT {_CASE_COLUMNS} FROM cases c{where} ORDER BY c.activity_key DESC, c.id DESC "
                f"LIMIT ? OFFSET ?")
         with self._lock:
-            rows = self._db.execute(sql, (*params, int(limit), int(offset))).fetchall()
+            rows = self._db.execute(sql, (*params, -1 if limit is None else int(limit), int(offset))).fetchall()
         return [self._summary(row) for row in rows]
 
     def count(self, *, status: str | None = None, search: str | None = None) -> int:

@@ -182,6 +182,32 @@ def test_a_deleted_case_leaves_only_keyed_digests_and_never_comes_back(store):
     assert not any(isinstance(value, bytes) and ref.encode() in value for value in all_values(store))
 
 
+def test_a_deleted_case_is_gone_from_every_page_of_the_file(tmp_path):
+    """Not only from the tables: from free pages and free space in pages too (secure_delete),
+    as whoever holds the key would see the file decrypted."""
+    made, key = new_store(tmp_path)
+    keep = report(email="keep@example.jp", description="残す通報")
+    gone = report(email="gone@example.jp", description="消す通報", urls=["https://gone.example/x"],
+                  contact_safety="昼だけ連絡可")
+    with made:
+        made.add(keep, message_id=message_id())
+        made.add(gone, message_id=message_id())
+        made.add(addition(gone.reference, description="追加の言葉"), message_id=message_id())
+        made.add_note(gone.reference, "電話した")
+        made.delete(gone.reference)
+    clear_copy = tmp_path / "clear.sqlite3"
+    clear_copy.write_bytes(made.path.read_bytes())
+    db = apsw.Connection(str(clear_copy))
+    db.execute(f"PRAGMA hexkey = '{key.hex()}'")
+    db.execute("PRAGMA rekey = ''")  # decrypt every page in place
+    db.close()
+    data = clear_copy.read_bytes()
+    assert data.startswith(b"SQLite format 3") and "keep@example.jp".encode() in data and "残す通報".encode() in data
+    for word in ("gone@example.jp", "消す通報", "gone.example", "昼だけ連絡可", "追加の言葉", "電話した", gone.reference):
+        assert word.encode() not in data, word
+        assert json.dumps(word)[1:-1].encode() not in data, word
+
+
 def test_tombstones_depend_on_the_store_key(tmp_path):
     gone, mid = report(), message_id()
     digests = []
