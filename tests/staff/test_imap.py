@@ -282,6 +282,7 @@ def test_import_over_imap_takes_the_relay_mails_once(imap_account, certificate, 
     # The password typed (no keyring entry): getpass reads it from stdin without a terminal.
     second = staff_command(staff_home, *command, env=keyring_env([]), stdin=imap_account.password + "\n")
     assert second.returncode == 0, second.stderr
+    assert f"IMAP password for {imap_account.user}@{HOST}: " in second.stderr
     summary = second.stdout.strip()
     assert summary.startswith("imported 0 reports, 0 additions; skipped ")
     assert f"{relay_corpus.reports + relay_corpus.additions} already imported" in summary
