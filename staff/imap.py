@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import getpass
 import ipaddress
+import logging
 import socket
 import ssl
 from collections.abc import Callable, Iterator
@@ -38,6 +39,10 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 
 from .mailbox import Mail
 from .problems import StaffError
+
+# imapclient traces the whole IMAP conversation at DEBUG, fetched messages included (a forged
+# clear-text "report" among them): never, even when an application logs DEBUG for itself.
+logging.getLogger("imapclient.imaplib").setLevel(logging.INFO)
 
 KEYRING_SERVICE = "safeline-staff"
 # One FETCH per this many UIDs: few round trips, a bounded amount of mail in memory at once.
@@ -172,6 +177,7 @@ class ImapSource:
             raise self._connection_problem(error) from None
 
     def _connection_problem(self, error: BaseException) -> ImapError:
+        """The one line for an expected failure of the connection; anything else (a bug) is raised as it is."""
         where = self.address.where
         if isinstance(error, ssl.SSLCertVerificationError):
             return ImapError(f"the certificate of {where} is not trusted ({one_line(error.verify_message)}): "
@@ -194,6 +200,17 @@ class ImapSource:
         if isinstance(error, IMAPClientError):
             return ImapError(f"{where} answered in a way this kit does not understand ({one_line(error)[:200]})")
         raise error
+
+    def _reading_problem(self, error: BaseException) -> ImapError:
+        """As ``_connection_problem``, for a connection lost in the middle of the mail."""
+        if isinstance(error, (TimeoutError, socket.timeout)):
+            detail = f"no answer within {self._timeout:g} s"
+        elif isinstance(error, (OSError, EOFError, IMAPClientError)):
+            detail = one_line(error)[:200] or type(error).__name__
+        else:
+            raise error
+        return ImapError(f"reading {self.address.folder!r} from {self.address.where} failed ({detail}): "
+                         "run the import again (what it imported already is skipped)")
 
     def _login(self, password_prompt: Callable[[str], str], service: str | None) -> None:
         account = self.address.account
@@ -245,8 +262,7 @@ class ImapSource:
                 # BODY.PEEK: reading sets no \Seen flag (EXAMINE already forbids it: twice safe).
                 answer = self._client.fetch(chunk, ["BODY.PEEK[]"])
             except Exception as error:  # noqa: BLE001
-                problem = self._connection_problem(error)
-                raise ImapError(f"{problem} (while reading; importing again skips what was imported)") from None
+                raise self._reading_problem(error) from None
             for uid in chunk:
                 # A message expunged by another client since the search is simply gone.
                 if (data := answer.get(uid, {}).get(b"BODY[]")) is not None:

@@ -7,6 +7,7 @@ keyring of the computer the tests run on.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import pytest
 
 from devtools.ports import HOST, free_port
 from staff.imap import KEYRING_SERVICE, ImapError, ImapSource, parse_address
+from tests.support.dovecot import Dovecot
 from tests.support.mail import sealed_message
 from tests.support.staff_keyring import keyring_env
 
@@ -61,6 +63,19 @@ def test_the_source_reads_exactly_the_delivered_messages_byte_for_byte(imap_acco
         mails = list(source)
     assert [mail.data for mail in mails] == sent
     assert [mail.ident for mail in mails] == [str(uid) for uid in uids]
+
+
+def test_nothing_of_the_conversation_is_logged_even_at_debug(imap_account, certificate, caplog):
+    caplog.set_level(logging.DEBUG)  # an application that logs everything for itself
+    sent = [sealed_message("SL-LOGS-TEST", body="a clear-text body that must not be logged\r\n")]
+    imap_account.deliver(sent)
+    caplog.clear()
+    with ImapSource(imap_account.url, ca_file=certificate[0], password_prompt=answer(imap_account.password),
+                    keyring_service=None) as source:
+        assert [mail.data for mail in source] == sent
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "clear-text body" not in logged and "SL-LOGS-TEST" not in logged
+    assert imap_account.password not in logged
 
 
 def test_batches_cover_every_message_once_in_uid_order(imap_account, certificate):
@@ -255,6 +270,28 @@ def test_a_server_that_never_answers_times_out_in_one_line():
         with pytest.raises(ImapError) as error:
             ImapSource(f"imaps://staff@{HOST}:{port}", password_prompt=no_prompt, keyring_service=None, timeout=0.3)
     assert one_line(error) == f"{HOST}:{port} did not answer within 0.3 s: check the address and the network"
+
+
+
+def test_a_server_gone_while_reading_is_one_line(tmp_path, certificate):
+    server = Dovecot(tmp_path / "dovecot", certificate).start()  # its own: this test stops it
+    try:
+        account = server.account()
+        account.deliver(messages(4))
+        source = ImapSource(account.url, ca_file=certificate[0], password_prompt=answer(account.password),
+                            keyring_service=None, batch=2)
+        mails = iter(source)
+        assert next(mails).ident == "1"
+        assert next(mails).ident == "2"
+        server.stop()
+        with pytest.raises(ImapError) as error:
+            next(mails)
+        text = one_line(error)
+        assert text.startswith(f"reading 'INBOX' from {HOST}:{server.port} failed (")
+        assert text.endswith("): run the import again (what it imported already is skipped)")
+        source.close()  # a connection already gone closes quietly
+    finally:
+        server.stop()
 
 
 # -- end to end: safeline-staff import --imap ------------------------------------------------------

@@ -157,7 +157,11 @@ class Dovecot:
         if self._own_folder:
             # The server's user must reach its folder: pytest's temp folder is root's alone.
             self.folder = Path(tempfile.mkdtemp(prefix="safeline-dovecot-"))
-            user = pwd.getpwnam(SYSTEM_USER)
+            try:
+                user = pwd.getpwnam(SYSTEM_USER)
+            except KeyError:
+                pytest.fail(f"the tests run as root, and Dovecot's system user {SYSTEM_USER!r} is missing: "
+                            "apt-get install -y dovecot-imapd makes it")
             self.uid, self.gid, self.user = user.pw_uid, user.pw_gid, SYSTEM_USER
         else:
             self.folder = Path(folder)
