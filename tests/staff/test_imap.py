@@ -55,7 +55,8 @@ def in_keyring(staff_keyring, account) -> None:
 def test_the_source_reads_exactly_the_delivered_messages_byte_for_byte(imap_account, certificate, staff_keyring):
     sent = [*messages(3), sealed_message("SL-BIG0-TEST", size=300_000),
             # 8-bit bytes and a lone byte that is not UTF-8: the source hands over bytes, untouched.
-            b"Subject: =?utf-8?b?5aCx5ZGK?=\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\xe5\xa0\xb1\xe5\x91\x8a \xff\r\n"]
+            b"Subject: =?utf-8?b?5aCx5ZGK?=\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+            b"\xe5\xa0\xb1\xe5\x91\x8a \xff\r\n"]
     uids = imap_account.deliver(sent)
     in_keyring(staff_keyring, imap_account)
     with ImapSource(imap_account.url, ca_file=certificate[0], password_prompt=no_prompt) as source:
