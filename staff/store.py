@@ -3,9 +3,10 @@
 SQLite3 Multiple Ciphers through ``apsw-sqlite3mc`` (chosen over SQLCipher's ``sqlcipher3``
 because it installs as a wheel on Linux, macOS and Windows with no system library to build
 against, and encrypts the main file, its rollback journal and its WAL alike). Its cipher is
-ChaCha20-Poly1305, keyed with the raw 256-bit store key (``PRAGMA hexkey``: no passphrase
-derivation, the key is random). The key comes from ``store-key.asc``, decrypted with the
-staff member's own OpenPGP key (``staff.setup.open_store``).
+ChaCha20-Poly1305, keyed with the random 256-bit store key (``PRAGMA hexkey``; the cipher's
+own key derivation runs on it once per opening, some 20 ms). The key comes from
+``store-key.asc``, decrypted with the staff member's own OpenPGP key
+(``staff.setup.open_store``).
 
 Nothing of a report is written anywhere else: temporary tables and sorts stay in memory
 (``temp_store = MEMORY``), search reads the store's own tables (no index outside it), and
@@ -30,6 +31,12 @@ The tables (``SCHEMA`` below; ``PRAGMA user_version`` holds the schema's version
 - ``phone_days``: the last phone case number given out per day.
 
 Times are stored as ISO 8601 with their offset, with a UTC sort key beside them.
+
+Speed, measured on 10,000 cases (2 cores, warm): a page of the case list (100 cases, with or
+without a status filter, with its count) takes under 1 ms, read through an index of ``cases``.
+Search has no index: it reads every case's folded words (``instr``, so a Japanese word of two
+characters such as 画像 matches as well as a longer one), 10 to 15 ms with descriptions of 300
+characters on average, about 90 ms with 2,000; a whole reference is found by its index at once.
 """
 
 from __future__ import annotations
@@ -48,7 +55,7 @@ from urllib.parse import urlsplit
 
 import apsw
 
-from safeline.record import LANGUAGES, ROLES, Record
+from safeline.record import LANGUAGES, REFERENCE_ALPHABET, REFERENCE_LENGTH, ROLES, Record
 
 from .cases import STATUSES, Case, CaseRecord, CaseSummary, CaseUrl, Note, StatusChange
 from .problems import StaffError
@@ -86,6 +93,7 @@ CREATE TABLE cases (
 );
 CREATE INDEX cases_by_activity ON cases (activity_key, id);
 CREATE INDEX cases_by_status ON cases (status, activity_key, id);
+CREATE INDEX cases_by_ref_key ON cases (ref_key);
 CREATE TABLE case_text (
     case_id INTEGER PRIMARY KEY,
     text TEXT NOT NULL
@@ -140,6 +148,8 @@ MIGRATIONS = {1: SCHEMA_V1}
 _CASE_COLUMNS = ("reference, origin, received_at, role, urls_open, urls_all, police_referral, status, "
                  "last_activity")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# A whole reference as reference_key() reduces it: SL and 8 characters, or TEL and 11 digits.
+WHOLE_REFERENCE = re.compile(rf"SL[{REFERENCE_ALPHABET}]{{{REFERENCE_LENGTH}}}|{PHONE_PREFIX}[0-9]{{11}}")
 
 
 class StoreError(StaffError):
@@ -185,6 +195,13 @@ def _message_id(message_id: str) -> str:
     if not text:
         raise ValueError("a mail without a Message-ID cannot be stored")
     return text
+
+
+def _json(fields: dict) -> str:
+    """The fields as JSON text, exactly as they came: UTF-8 for compactness, or with ASCII
+    escapes when a lone surrogate (which UTF-8 cannot hold) is among them."""
+    text = json.dumps(fields, ensure_ascii=False)
+    return json.dumps(fields) if _SURROGATE.search(text) else text
 
 
 def _moment(at: datetime | None) -> datetime:
@@ -276,7 +293,9 @@ class Store:
             db.set_busy_timeout(5000)
             db.execute("SELECT count(*) FROM sqlite_master").fetchall()
             db.execute("PRAGMA secure_delete = ON")
-            db.execute("PRAGMA cache_size = -32768")  # 32 MiB of decrypted pages, in memory only
+            # Up to 64 MiB of decrypted pages, in memory only: a search of 10,000 cases reads
+            # every case's words, and they then stay decrypted in memory, not read again.
+            db.execute("PRAGMA cache_size = -65536")
         except apsw.NotADBError:
             db.close()
             raise StoreError(f"{path}: wrong key or not a case store") from None
@@ -399,11 +418,10 @@ class Store:
         return case_id
 
     def _insert_record(self, case_id: int, kind: str, moment: datetime, mid: str | None, fields: dict) -> int:
-        # ensure_ascii: the fields exactly as they came, lone surrogates included.
         self._db.execute(
             "INSERT INTO records (case_id, kind, received_at, received_key, message_id, fields) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (case_id, kind, moment.isoformat(), _sort_key(moment), mid, json.dumps(fields)))
+            (case_id, kind, moment.isoformat(), _sort_key(moment), mid, _json(fields)))
         return self._db.last_insert_rowid()
 
     def _take_report(self, case_id: int, moment: datetime, fields: dict) -> None:
@@ -476,8 +494,13 @@ class Store:
             params.append(status)
         for term in (search or "").split():
             # Each word must match: a reference's beginning (typed with or without dashes, any
-            # case), part of a host, or part of the words of the case.
+            # case), part of a host, or part of the words of the case. A whole reference is
+            # looked up by its index alone.
             folded, ref = fold(term), reference_key(term)
+            if WHOLE_REFERENCE.fullmatch(ref):
+                clauses.append("c.ref_key = ?")
+                params.append(ref)
+                continue
             r, w = f"?{len(params) + 1}", f"?{len(params) + 2}"
             clauses.append(f"(({r} != '' AND (instr(c.ref_key, {r}) = 1 OR instr(c.ref_tail, {r}) = 1)) "
                            f"OR instr(c.hosts, {w}) > 0 "
