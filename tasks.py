@@ -25,6 +25,9 @@ from invoke import task
 from safeline.site import CATALOGS, LANGUAGES, ROOT, catalog_file
 
 POT = CATALOGS / "messages.pot"
+# The staff kit's own catalogs (domain "staff"): staff/translations/, extracted by staff/babel.cfg.
+STAFF_CATALOGS = ROOT / "staff" / "translations"
+STAFF_POT = STAFF_CATALOGS / "staff.pot"
 WATCHED = ("content", "theme", "data", "plugins", "safeline", "pelicanconf.py", "publishconf.py")
 PY = sys.executable
 
@@ -78,6 +81,9 @@ def _watch_and_rebuild(args: list[str], ready: threading.Event) -> None:
 def i18n_compile(c):
     """Compile the catalogs to .mo files (refuses fuzzy or missing translations)."""
     _pybabel("compile", "-d", str(CATALOGS), "--statistics")
+    # The staff kit reads its .po files at start (staff/translations); compiling them here
+    # checks them the same way.
+    _pybabel("compile", "-d", str(STAFF_CATALOGS), "-D", "staff", "--statistics")
 
 
 def _relay_stack(port: int, mail_port: int):
@@ -368,9 +374,12 @@ def _pybabel(*args: str) -> None:
 
 @task(name="i18n-extract")
 def i18n_extract(c):
-    """Collect every translatable string into theme/translations/messages.pot."""
+    """Collect every translatable string into theme/translations/messages.pot (and the staff
+    kit's into staff/translations/staff.pot)."""
     _pybabel("extract", "-F", "babel.cfg", "-o", str(POT), "--sort-by-file", "--no-wrap",
              "--project", "safeline", "--copyright-holder", "Safer Internet Association", ".")
+    _pybabel("extract", "-F", "staff/babel.cfg", "-o", str(STAFF_POT), "--sort-by-file", "--no-wrap",
+             "--project", "safeline-staff", "--copyright-holder", "Safer Internet Association", ".")
 
 
 @task(name="i18n-update", pre=[i18n_extract])
@@ -382,6 +391,10 @@ def i18n_update(c):
             _pybabel("update", "-i", str(POT), "-d", str(CATALOGS), "-l", lang, "--no-wrap", "--ignore-obsolete")
         else:
             _pybabel("init", "-i", str(POT), "-d", str(CATALOGS), "-l", lang, "--no-wrap")
+        staff = STAFF_CATALOGS / lang / "LC_MESSAGES" / "staff.po"
+        verb = "update" if staff.exists() else "init"
+        _pybabel(verb, "-i", str(STAFF_POT), "-d", str(STAFF_CATALOGS), "-D", "staff", "-l", lang, "--no-wrap",
+                 *(["--ignore-obsolete"] if verb == "update" else []))
 
 
 @task(name="deps-lock")

@@ -1,0 +1,65 @@
+"""The local web interface: ``safeline-staff serve``.
+
+A Flask application on 127.0.0.1 only, for the staff member at this computer: the case list,
+a case with its reports and additions, notes, status, cases from phone calls, deletion on
+request, and reply drafts opened in their own mail client. Japanese at ``/``, English at
+``/en/``. It works without JavaScript, loads nothing from any other host, and is guarded
+against other pages in the same browser (``guard``).
+
+``create_app`` (``app``) assembles the parts; ``server`` binds and makes the launch link.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import webbrowser
+
+from staff.problems import StaffError
+
+from .app import create_app
+from .server import DEFAULT_PORT, LocalServer
+
+__all__ = ["DEFAULT_PORT", "LocalServer", "create_app", "register"]
+
+PASSPHRASE_ENV = "SAFELINE_STAFF_PASSPHRASE"
+
+
+def register(commands) -> None:
+    command = commands.add_parser(
+        "serve", help="open the cases in your browser (a local interface on 127.0.0.1)",
+        description="Serve the case store on 127.0.0.1 only and open it in your browser, with a secret made for "
+                    "this start (the link printed). Stop with Ctrl+C. If your key file has a passphrase, it is "
+                    f"asked for (or taken from ${PASSPHRASE_ENV}, for scripts and tests).")
+    command.add_argument("--port", type=int, default=DEFAULT_PORT,
+                         help=f"the port on 127.0.0.1 (default: {DEFAULT_PORT}; 0 for any free port)")
+    command.add_argument("--no-browser", action="store_true", help="print the link only; do not open a browser")
+    command.set_defaults(func=serve)
+
+
+def serve(args) -> int:
+    from staff.home import Home
+    from staff.setup import open_store
+
+    if not 0 <= args.port <= 65535:
+        raise StaffError(f"--port {args.port}: give a port from 1 to 65535 (or 0 for any free port)")
+    store = open_store(Home(args.home), passphrase=os.environ.get(PASSPHRASE_ENV))
+    try:
+        try:
+            server = LocalServer(store, port=args.port)
+        except OSError as error:
+            raise StaffError(f"cannot listen on 127.0.0.1:{args.port} ({error.strerror or error}); "
+                             "choose another with --port") from None
+        print(f"The staff kit is at {server.url}", flush=True)
+        print("Open that link (it holds this start's secret); stop with Ctrl+C.", flush=True)
+        if not args.no_browser:
+            webbrowser.open(server.url)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            print("stopped", file=sys.stderr)
+        finally:
+            server.stop()
+    finally:
+        store.close()
+    return 0

@@ -1,0 +1,123 @@
+"""The case list, a case's page, and what staff do to a case: notes, status, deletion.
+
+Report text is shown as text only: autoescaped, each value in an isolating element (so a
+right-to-left override in one field cannot reorder the page around it), and URLs are NOT
+made into links. Showing is safer than linking: a click on a staff computer would visit a
+site that hosts the images (and tell it someone looked), so staff copy an address on purpose.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request
+
+from staff.store import STATUSES
+
+from .access import store
+from .errors import BadInput
+from .i18n import _, link
+from .text import REFERENCE
+
+bp = Blueprint("cases", __name__)
+
+PER_PAGE = 100
+MAX_SEARCH = 200
+MAX_NOTE = 20_000
+
+
+def case_or_404(reference: str):
+    if not REFERENCE.fullmatch(reference):
+        abort(404)
+    case = store().case(reference)
+    if case is None:
+        abort(404)
+    return case
+
+
+def _page_number() -> int:
+    value = request.args.get("page", "1")
+    if not value.isdigit() or int(value) < 1 or len(value) > 9:
+        raise BadInput(_("The page number must be a whole number from 1."))
+    return int(value)
+
+
+@bp.get("/")
+def case_list():
+    status = request.args.get("status", "")
+    if status and status not in STATUSES:
+        raise BadInput(_("There is no such status."))
+    search = request.args.get("q", "").strip()
+    if len(search) > MAX_SEARCH:
+        raise BadInput(_("The search is too long: use at most %(count)s characters.") % {"count": MAX_SEARCH})
+    page = _page_number()
+    cases = store()
+    filters = {"status": status or None, "search": search or None}
+    total = cases.count(**filters)
+    pages = max(1, -(-total // PER_PAGE))
+    if page > pages:
+        abort(404)
+    counts = {name: cases.count(status=name, search=search or None) for name in STATUSES}
+    counts_all = sum(counts.values()) if not status else cases.count(search=search or None)
+    found = cases.cases(**filters, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
+    return render_template("list.html", cases=found, total=total, counts=counts, counts_all=counts_all,
+                           status=status, search=search, page=page, pages=pages,
+                           first=(page - 1) * PER_PAGE + 1, last=(page - 1) * PER_PAGE + len(found),
+                           statuses=STATUSES)
+
+
+def page_url(**changes) -> str:
+    """The list with the current filters and ``changes`` (``page=2``, ``status="new"``)."""
+    values = {"status": request.args.get("status", ""), "q": request.args.get("q", "").strip(),
+              "page": request.args.get("page", "")}
+    values.update({name: str(value) for name, value in changes.items()})
+    return link("cases.case_list", **{name: value for name, value in values.items() if value and value != "1"})
+
+
+@bp.app_context_processor
+def helpers():
+    return {"page_url": page_url}
+
+
+def render_case(case, *, note_errors=None, note="", status=200):
+    hosts = {entry.url: entry.host for entry in case.urls}
+    return render_template("case.html", case=case, hosts=hosts, statuses=STATUSES,
+                           note_errors=note_errors or {}, note=note), status
+
+
+@bp.get("/case/<reference>")
+def case_page(reference):
+    return render_case(case_or_404(reference))
+
+
+@bp.post("/case/<reference>/note")
+def add_note(reference):
+    case = case_or_404(reference)
+    note = request.form.get("note", "").strip()
+    if not note:
+        return render_case(case, note_errors={"note": [_("Write the note before adding it.")]}, status=422)
+    if len(note) > MAX_NOTE:
+        return render_case(case, note=note, status=422, note_errors={
+            "note": [_("The note is too long: use at most %(count)s characters.") % {"count": MAX_NOTE}]})
+    store().add_note(case.reference, note)
+    return redirect(link("cases.case_page", reference=case.reference) + "#notes", 303)
+
+
+@bp.post("/case/<reference>/status")
+def set_status(reference):
+    case = case_or_404(reference)
+    status = request.form.get("status", "")
+    if status not in STATUSES:
+        raise BadInput(_("There is no such status."))
+    store().set_status(case.reference, status)
+    return redirect(link("cases.case_page", reference=case.reference), 303)
+
+
+@bp.get("/case/<reference>/delete")
+def confirm_delete(reference):
+    return render_template("delete.html", case=case_or_404(reference))
+
+
+@bp.post("/case/<reference>/delete")
+def delete(reference):
+    case = case_or_404(reference)
+    store().delete(case.reference)
+    return render_template("deleted.html", reference=case.reference)
