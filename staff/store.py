@@ -189,8 +189,10 @@ def host_of(url: str) -> str:
 
 
 def _message_id(message_id: str) -> str:
-    text = _clean(message_id).strip()
-    if text.startswith("<") and text.endswith(">"):
+    """A Message-ID as the store keeps it: without its angle brackets (a header may carry them
+    or not), so that ``seen`` finds a mail whichever way it was written."""
+    text = _clean(str(message_id or "")).strip()
+    if text.startswith("<") and text.endswith(">") and text[1:-1].strip():
         text = text[1:-1].strip()
     if not text:
         raise ValueError("a mail without a Message-ID cannot be stored")

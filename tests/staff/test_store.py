@@ -455,3 +455,13 @@ def test_times_are_stored_with_their_offset(store):
     with pytest.raises(ValueError):
         store.add_note(ref, "naive", at=datetime(2026, 12, 1))
     assert JAPAN.utcoffset(None) == timedelta(hours=9)
+
+
+def test_message_ids_are_compared_without_their_brackets(store):
+    first = report()
+    assert store.add(first, message_id="  <a@relay>  ") == "report"
+    assert store.seen("a@relay") and store.seen("<a@relay>")
+    assert store.add(addition(first.reference), message_id="<>") == "addition"  # odd, but a Message-ID
+    assert store.seen("<>") and not store.seen("<b@relay>")
+    with pytest.raises(ValueError):
+        store.add(addition(first.reference), message_id=" ")
