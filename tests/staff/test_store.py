@@ -465,3 +465,46 @@ def test_message_ids_are_compared_without_their_brackets(store):
     assert store.seen("<>") and not store.seen("<b@relay>")
     with pytest.raises(ValueError):
         store.add(addition(first.reference), message_id=" ")
+
+
+# -- speed by design ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("status", [None, "waiting"])
+def test_a_page_of_the_case_list_is_read_by_index_without_sorting(store, status):
+    """The case list of 10,000 cases stays fast because a page is read in index order and
+    the scan stops after it: no sort of the whole table, no temporary b-tree."""
+    where, params = store._where(status, None)
+    sql = f"SELECT reference FROM cases c{where} ORDER BY c.activity_key DESC, c.id DESC LIMIT ? OFFSET ?"
+    plan = " | ".join(row[3] for row in store._db.execute("EXPLAIN QUERY PLAN " + sql, (*params, 100, 0)))
+    assert ("cases_by_status" if status else "cases_by_activity") in plan and "TEMP B-TREE" not in plan, plan
+    count_plan = " | ".join(row[3] for row in store._db.execute(f"EXPLAIN QUERY PLAN SELECT count(*) FROM cases c{where}",
+                                                               params))
+    assert "COVERING INDEX" in count_plan, count_plan
+
+
+def test_the_store_serves_several_threads(store):
+    import threading
+
+    problems = []
+
+    def write():
+        try:
+            for i in range(50):
+                store.add(report(received_at=T0 + hours(i)), message_id=message_id())
+        except Exception as error:  # noqa: BLE001 -- reported below
+            problems.append(error)
+
+    def read():
+        try:
+            for _ in range(50):
+                store.cases(search="写真")
+                store.count(status="new")
+        except Exception as error:  # noqa: BLE001
+            problems.append(error)
+
+    threads = [threading.Thread(target=target) for target in (write, read, read)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert problems == [] and store.count() == 50
