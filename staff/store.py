@@ -32,11 +32,15 @@ The tables (``SCHEMA`` below; ``PRAGMA user_version`` holds the schema's version
 
 Times are stored as ISO 8601 with their offset, with a UTC sort key beside them.
 
-Speed, measured on 10,000 cases (2 cores, warm): a page of the case list (100 cases, with or
+Speed, measured on 10,000 cases (2 shared cores): a page of the case list (100 cases, with or
 without a status filter, with its count) takes under 1 ms, read through an index of ``cases``.
-Search has no index: it reads every case's folded words (``instr``, so a Japanese word of two
-characters such as 画像 matches as well as a longer one), 10 to 15 ms with descriptions of 300
-characters on average, about 90 ms with 2,000; a whole reference is found by its index at once.
+Search has no index: it reads every case's folded words once (``instr``, so a Japanese word of
+two characters such as 画像 matches as well as a longer one) into an in-memory list of hits,
+which the page and its counts then share until the store changes: 7 to 13 ms with descriptions
+of 300 characters on average, about 100 ms with 2,000 (more than the page cache holds). A whole
+reference is found by its index at once. FTS5's trigram index would find words of three
+characters or more without reading everything, but not 画像, and it would keep a second copy
+of every word to scrub when a case is deleted: not worth it at this size.
 """
 
 from __future__ import annotations
@@ -240,6 +244,8 @@ class Store:
         self._db = db
         self.path = path
         self._lock = threading.RLock()
+        self._generation = 0  # counts this connection's changes (search hits follow it)
+        self._hits_key: tuple | None = None
         # Tombstones are keyed with a key of their own, derived from the store key, so that
         # an HMAC found in the file says nothing without the store key.
         self._tomb_key = hmac.new(key, b"safeline-staff tombstones v1", hashlib.sha256).digest()
@@ -298,6 +304,8 @@ class Store:
             # Up to 64 MiB of decrypted pages, in memory only: a search of 10,000 cases reads
             # every case's words, and they then stay decrypted in memory, not read again.
             db.execute("PRAGMA cache_size = -65536")
+            # The ids (only) of the last search's cases, in memory (temp_store).
+            db.execute("CREATE TEMP TABLE search_hits (case_id INTEGER PRIMARY KEY)")
         except apsw.NotADBError:
             db.close()
             raise StoreError(f"{path}: wrong key or not a case store") from None
@@ -341,13 +349,21 @@ class Store:
     def batch(self) -> Iterator[Store]:
         """Many changes in one transaction: ``with store.batch(): store.add(...) …``. An
         exception inside rolls all of them back."""
-        with self._lock, self._db:
-            yield self
+        with self._lock:
+            try:
+                with self._db:
+                    yield self
+            finally:
+                self._generation += 1  # committed or rolled back: search hits are stale
 
     @contextmanager
     def _change(self) -> Iterator[apsw.Connection]:
-        with self._lock, self._db:
-            yield self._db
+        with self._lock:
+            try:
+                with self._db:
+                    yield self._db
+            finally:
+                self._generation += 1
 
     def _one(self, sql: str, params: Iterable = ()):
         return self._db.execute(sql, tuple(params)).fetchone()
@@ -488,13 +504,29 @@ class Store:
     # cases
 
     def _where(self, status: str | None, search: str | None) -> tuple[str, list]:
+        """The WHERE clause for the filters (with the lock held: it may fill the search's hits)."""
         clauses, params = [], []
         if status is not None:
             if status not in STATUSES:
-                raise StoreError(f"unknown status {status!r}: one of {', '.join(STATUSES)}")
+                raise StoreError(f"unknown status {_clean(str(status))[:40]!r}: one of {', '.join(STATUSES)}")
             clauses.append("c.status = ?")
             params.append(status)
-        for term in (search or "").split():
+        terms = tuple((search or "").split())
+        if terms:
+            self._find_hits(terms)
+            clauses.append("c.id IN (SELECT case_id FROM temp.search_hits)")
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def _find_hits(self, terms: tuple[str, ...]) -> None:
+        """Fill the in-memory table ``search_hits`` with the ids of the cases that match every
+        term, unless it holds them already. Searching reads every case's words; the web list
+        asks for one search's page and several counts, which then cost one reading, not six.
+        The hits stay valid until the store changes (here, or in another process: data_version)."""
+        key = (terms, self._generation, self._one("PRAGMA data_version")[0])
+        if key == self._hits_key:
+            return
+        clauses, params = [], []
+        for term in terms:
             # Each word must match: a reference's beginning (typed with or without dashes, any
             # case), part of a host, or part of the words of the case. A whole reference is
             # looked up by its index alone.
@@ -508,21 +540,25 @@ class Store:
                            f"OR instr(c.hosts, {w}) > 0 "
                            f"OR instr((SELECT text FROM case_text t WHERE t.case_id = c.id), {w}) > 0)")
             params.extend([ref, folded])
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+        self._hits_key = None
+        self._db.execute("DELETE FROM temp.search_hits")
+        self._db.execute("INSERT INTO temp.search_hits (case_id) SELECT c.id FROM cases c WHERE "
+                         + " AND ".join(clauses), params)
+        self._hits_key = key
 
     def cases(self, *, status: str | None = None, search: str | None = None, limit: int | None = 100,
               offset: int = 0) -> list[CaseSummary]:
         """The cases that match, newest activity first, ``limit`` (None: all) from ``offset``."""
-        where, params = self._where(status, search)
-        sql = (f"SELECT {_CASE_COLUMNS} FROM cases c{where} ORDER BY c.activity_key DESC, c.id DESC "
-               f"LIMIT ? OFFSET ?")
         with self._lock:
+            where, params = self._where(status, search)
+            sql = (f"SELECT {_CASE_COLUMNS} FROM cases c{where} ORDER BY c.activity_key DESC, c.id DESC "
+                   f"LIMIT ? OFFSET ?")
             rows = self._db.execute(sql, (*params, -1 if limit is None else int(limit), int(offset))).fetchall()
         return [self._summary(row) for row in rows]
 
     def count(self, *, status: str | None = None, search: str | None = None) -> int:
-        where, params = self._where(status, search)
         with self._lock:
+            where, params = self._where(status, search)
             return self._one(f"SELECT count(*) FROM cases c{where}", params)[0]
 
     @staticmethod

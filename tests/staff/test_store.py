@@ -508,3 +508,28 @@ def test_the_store_serves_several_threads(store):
     for thread in threads:
         thread.join()
     assert problems == [] and store.count() == 50
+
+
+def test_a_search_sees_every_change_made_since_the_last(tmp_path):
+    """Search results are kept between calls (the web list asks for a page and its counts);
+    any change, here or through another connection to the file, makes them read again."""
+    store, key = new_store(tmp_path)
+    with store, Store.open(store.path, key) as other:
+        assert store.count(search="紫陽花") == 0
+        first = report(description="紫陽花の写真")
+        store.add(first, message_id=message_id())
+        assert [c.reference for c in store.cases(search="紫陽花")] == [first.reference]
+        second = report(description="紫陽花がまた")
+        other.add(second, message_id=message_id())
+        assert store.count(search="紫陽花") == 2
+        store.set_status(first.reference, "closed")
+        assert store.count(status="closed", search="紫陽花") == 1
+        store.add_note(second.reference, "ヤマアラシ")
+        assert store.count(search="ヤマアラシ") == 1
+        with pytest.raises(RuntimeError), store.batch():
+            store.add(report(description="紫陽花の三件目"), message_id=message_id())
+            assert store.count(search="紫陽花") == 3
+            raise RuntimeError("rolled back")
+        assert store.count(search="紫陽花") == 2
+        other.delete(first.reference)
+        assert [c.reference for c in store.cases(search="紫陽花")] == [second.reference]
