@@ -70,7 +70,6 @@ JAPAN = timezone(timedelta(hours=9), "JST")
 KEY_BYTES = 32
 CIPHER = "chacha20"
 OUTCOMES = ("report", "addition", "duplicate", "deleted")
-ORIGINS = ("web", "phone")
 PHONE_PREFIX = "TEL"
 
 SCHEMA_VERSION = 1
@@ -574,7 +573,8 @@ class Store:
         row = self._one("SELECT id, reference FROM cases WHERE reference = ?", (reference,))
         if row is None:
             key = reference_key(reference)
-            rows = self._db.execute("SELECT id, reference FROM cases WHERE ref_key = ?", (key,)).fetchall() if key else []
+            rows = self._db.execute("SELECT id, reference FROM cases WHERE ref_key = ?", (key,)).fetchall()
+            rows = rows if key else []
             row = rows[0] if len(rows) == 1 else None
         return None if row is None else (row[0], row[1])
 

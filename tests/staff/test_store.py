@@ -477,8 +477,8 @@ def test_a_page_of_the_case_list_is_read_by_index_without_sorting(store, status)
     sql = f"SELECT reference FROM cases c{where} ORDER BY c.activity_key DESC, c.id DESC LIMIT ? OFFSET ?"
     plan = " | ".join(row[3] for row in store._db.execute("EXPLAIN QUERY PLAN " + sql, (*params, 100, 0)))
     assert ("cases_by_status" if status else "cases_by_activity") in plan and "TEMP B-TREE" not in plan, plan
-    count_plan = " | ".join(row[3] for row in store._db.execute(f"EXPLAIN QUERY PLAN SELECT count(*) FROM cases c{where}",
-                                                               params))
+    count_sql = f"EXPLAIN QUERY PLAN SELECT count(*) FROM cases c{where}"
+    count_plan = " | ".join(row[3] for row in store._db.execute(count_sql, params))
     assert "COVERING INDEX" in count_plan, count_plan
 
 
