@@ -182,3 +182,18 @@ def test_say_where_the_mail_is(staff_home):
 def test_not_a_maildir(staff_home, tmp_path):
     done = import_cli(staff_home, tmp_path)
     assert done.returncode == 1 and "not a Maildir" in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_a_maildir_is_read_in_cur_and_new_only(tmp_path, relay_corpus):
+    maildir = copy_maildir(relay_corpus.maildir, tmp_path / "Maildir")
+    (maildir / "tmp" / "1.half-delivered").write_bytes(b"Subject: half")
+    (maildir / "new" / ".hidden").write_bytes(b"Subject: hidden")
+    (maildir / "cur" / "sub").mkdir()
+    source = MaildirSource(maildir)
+    mails = list(source)
+    assert len(source) == len(mails) == len(list(relay_corpus.maildir.rglob("*.*")))
+    assert all(":" not in mail.ident for mail in mails)
+    # A mail the mail client moved away while importing is simply not there.
+    source = MaildirSource(maildir)
+    (maildir / "new" / "1765000100.M100P1.plain").unlink()
+    assert len(list(source)) == len(mails) - 1
