@@ -81,11 +81,13 @@ def run_import(args: argparse.Namespace) -> int:
     url = args.imap or (None if args.maildir else config.imap)
     if not args.maildir and not url:
         raise StaffError("say where the mail is: --maildir DIR or --imap URL")
+    # A mistyped folder is said before any passphrase is asked.
+    maildir = MaildirSource(args.maildir) if args.maildir else None
     identity = identity_of(home)
     store = open_store(home, identity=identity)
     try:
-        if args.maildir:
-            source = MaildirSource(args.maildir)
+        if maildir is not None:
+            source = maildir
         else:
             from .imap import ImapSource  # helper module of its own; only IMAP needs imapclient
 

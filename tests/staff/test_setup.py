@@ -84,7 +84,10 @@ def test_init_with_a_key_file(tmp_path, staff_gnupg):
                           passphrase=staff_gnupg.passphrase)
     with open_store(Home(home), identity=gnupg) as store:
         assert store.count() == 0
-    wrong = staff_cli("--home", str(home), "import", "--maildir", str(tmp_path), env={PASSPHRASE_ENV: "wrong"})
+    for sub in ("cur", "new", "tmp"):
+        (tmp_path / "Maildir" / sub).mkdir(parents=True)
+    wrong = staff_cli("--home", str(home), "import", "--maildir", str(tmp_path / "Maildir"),
+                      env={PASSPHRASE_ENV: "wrong"})
     assert wrong.returncode == 1 and wrong.stderr.count("\n") == 1 and "wrong passphrase" in wrong.stderr
 
 
@@ -107,5 +110,5 @@ def test_a_damaged_store_key(staff_home, staff_gnupg, content):
 
 
 def test_no_kit_yet(tmp_path):
-    result = staff_cli("--home", str(tmp_path / "none"), "import", "--maildir", str(tmp_path))
+    result = staff_cli("--home", str(tmp_path / "none"), "import", "--imap", "imaps://u@127.0.0.1/INBOX")
     assert result.returncode == 1 and "safeline-staff init" in result.stderr and result.stderr.count("\n") == 1
