@@ -197,3 +197,26 @@ def test_a_maildir_is_read_in_cur_and_new_only(tmp_path, relay_corpus):
     source = MaildirSource(maildir)
     (maildir / "new" / "1765000100.M100P1.plain").unlink()
     assert len(list(source)) == len(mails) - 1
+
+
+def test_a_report_sent_again_under_another_message_id_is_a_duplicate(staff_home, staff_gnupg, relay_corpus,
+                                                                        tmp_path):
+    """Import takes a report once by its reference too: the same report re-sent as a new mail."""
+    from relay import openpgp
+
+    from staff import message
+    from tests.support.staffkit import _pgp_mime
+
+    identity = GnuPGIdentity(staff_gnupg.fingerprint, gnupg_home=staff_gnupg.home)
+    original = sorted((relay_corpus.maildir / "cur").iterdir())[0].read_bytes()
+    outer_id, ciphertext = message.envelope(original)
+    clear = identity.decrypt(ciphertext).replace(outer_id.encode(), b"<resent@corpus.test>")
+    resent = _pgp_mime(openpgp.encrypt(clear, openpgp.parse_certs(staff_gnupg.public)),
+                       message_id="<resent@corpus.test>")
+    maildir = copy_maildir(relay_corpus.maildir, tmp_path / "Maildir")
+    (maildir / "new" / "9999999999.resent").write_bytes(resent)
+    with open_store(staff_home, identity=identity) as store:
+        tally = import_mail(MaildirSource(maildir), store, identity, progress=False)
+        assert store.count() == relay_corpus.reports
+    assert (tally.reports, tally.additions, tally.skipped["duplicate"]) == \
+        (relay_corpus.reports, relay_corpus.additions, 1)
