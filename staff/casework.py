@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -28,10 +27,11 @@ from typing import TextIO
 from safeline.record import LANGUAGES, ROLES
 
 from .cases import STATUS_LABELS, STATUSES, Case, CaseSummary
+from .home import Home
 from .problems import StaffError
+from .setup import PASSPHRASE_HELP, open_store
 from .store import JAPAN, Store, reference_key
 
-PASSPHRASE_ENV = "SAFELINE_STAFF_PASSPHRASE"
 ROLE_LABELS = {"self": "self (the person in the images)", "guardian": "guardian (of a child in the images)"}
 MAILBOX_NOTE = ("The mails themselves stay in the mailbox until you delete them there; "
                 "importing them again skips them.")
@@ -258,10 +258,8 @@ def _text_or_stdin(text: str) -> str:
 
 
 def _open(args) -> Store:
-    from .home import Home
-    from .setup import open_store
-
-    return open_store(Home(args.home), passphrase=os.environ.get(PASSPHRASE_ENV))
+    # The passphrase, when the key needs one, comes from the environment or is asked there.
+    return open_store(Home(args.home))
 
 
 def _stdout() -> TextIO:
@@ -280,10 +278,6 @@ def _run(work: Callable[..., int]) -> Callable[[argparse.Namespace], int]:
         with _open(args) as store:
             return work(store, args, _stdout())
     return run
-
-
-PASSPHRASE_HELP = (f"A secret key file's passphrase is asked for, or taken from ${PASSPHRASE_ENV} "
-                   "(for scripts and tests).")
 
 
 def register(commands) -> None:

@@ -263,3 +263,38 @@ def test_delete_with_yes_from_the_command_line(made, monkeypatch):
     assert status == 0 and "stay in the mailbox" in out
     with Store.open(made[0].path, made[1]) as reopened:
         assert reopened.count() == 0
+
+
+# -- end to end: the staff member's folder, the relay's mail, the command line ------------------
+
+def test_the_commands_on_a_real_staff_folder_after_an_import(staff_home, relay_corpus, capsys):
+    from staff.cli import main
+
+    def staff(*argv: str) -> str:
+        with pytest.raises(SystemExit) as exit:
+            main(["--home", str(staff_home.folder), *argv])
+        captured = capsys.readouterr()
+        assert exit.value.code == 0, captured.err
+        return captured.out
+
+    staff("import", "--maildir", str(relay_corpus.maildir))
+    listed = json.loads(staff("cases", "--json"))
+    assert listed["count"] == relay_corpus.reports
+    assert {case["reference"] for case in listed["cases"]} <= set(relay_corpus.references)
+    table = staff("cases")
+    assert table.splitlines()[-1] == f"{relay_corpus.reports} cases"
+    assert not RAW.search(table)
+    for case in listed["cases"]:
+        shown = staff("show", case["reference"])
+        assert shown.startswith(case["reference"]) and not RAW.search(shown)
+        assert json.loads(staff("show", case["reference"], "--json"))["reference"] == case["reference"]
+    reference = listed["cases"][0]["reference"]
+    staff("status", reference, "waiting")
+    staff("note", reference, "折り返し電話済み")
+    assert [c["reference"] for c in json.loads(staff("cases", "--json", "--search", "折り返し"))["cases"]] == [reference]
+    phone = staff("phone", "--role", "self", "--description", "電話の相談").strip()
+    assert json.loads(staff("show", phone, "--json"))["origin"] == "phone"
+    assert "stay in the mailbox" in staff("delete", reference, "--yes")
+    staff("import", "--maildir", str(relay_corpus.maildir))  # the deleted case does not come back
+    assert json.loads(staff("cases", "--json"))["count"] == relay_corpus.reports  # one deleted, one phone case
+    assert reference not in staff("cases")
