@@ -8,12 +8,14 @@ the relay does for every report) into a Maildir folder, then measures, in altern
 
 - baseline: ``gpg --batch --decrypt`` once per mail on the armored part of each (extracted
   beforehand, outside the timing), output thrown away: what a staff member's mail client
-  asks of GnuPG to show the same reports;
+  asks of GnuPG to show the same reports; one at a time, and also as many at a time as the
+  kit runs (``staff.importer.GPG_WORKERS``), so the kit's own overlap of gpg processes is
+  not counted as its speed;
 - the kit: ``safeline-staff import --maildir DIR`` into a fresh store (``init`` beforehand,
   outside the timing): reading every mail, decrypting it through the same gpg, parsing it and
   writing the case store.
 
-Goal (issue 22): the import takes at most 1.25× the baseline (medians over the rounds).
+Goal (issue 22): the import takes at most 1.25× the faster baseline (medians over the rounds).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -33,11 +36,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import add_run_options, load_average, smoke, wait_until_quiet  # noqa: E402
-from relay.followup import message_id_of  # noqa: E402
+from relay.followup import FollowUps  # noqa: E402
 from relay.intake import new_reference  # noqa: E402
 from relay.keys import load_staff_keys  # noqa: E402
 from relay.report import Report  # noqa: E402
 from relay.seal import seal  # noqa: E402
+from staff.importer import GPG_WORKERS  # noqa: E402
 
 GOAL = 1.25
 GPG = shutil.which("gpg") or "/usr/bin/gpg"
@@ -66,6 +70,7 @@ def make_mails(home: Path, fingerprint: str, maildir: Path, count: int) -> list[
     for sub in ("new", "cur", "tmp"):
         (maildir / sub).mkdir(parents=True)
     start = datetime(2026, 11, 1, 9, 0, tzinfo=JAPAN)
+    followups = FollowUps("bench-secret", "safeline.example")
     armored = []
     for n in range(count):
         reference = new_reference()
@@ -74,7 +79,7 @@ def make_mails(home: Path, fingerprint: str, maildir: Path, count: int) -> list[
                         description=f"説明 {n}: 元交際相手が画像を投稿しました。" * (1 + n % 5),
                         lang="ja" if n % 4 else "en", police_referral=n % 7 == 0,
                         contact_safety="平日の夜だけメールしてください" if n % 2 else "")
-        mail = seal(report, reference=reference, message_id=message_id_of(reference, "bench-secret"),
+        mail = seal(report, reference=reference, message_id=followups.message_id(reference),
                     received_at=start + timedelta(minutes=n), keys=keys, mail_from="relay@safeline.example",
                     mail_to=["staff@safeline.example"])
         (maildir / "new" / f"{1700000000 + n}.{n}.bench").write_bytes(mail)
@@ -88,6 +93,13 @@ def gpg_alone(home: Path, armored: list[bytes]) -> float:
     began = time.perf_counter()
     for message in armored:
         gpg(home, "--decrypt", stdin=message)
+    return time.perf_counter() - began
+
+
+def gpg_alone_overlapped(home: Path, armored: list[bytes], workers: int) -> float:
+    began = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(lambda message: gpg(home, "--decrypt", stdin=message), armored))
     return time.perf_counter() - began
 
 
@@ -123,21 +135,24 @@ def main() -> int:
             armored = make_mails(home, fingerprint, maildir, args.reports)
             gpg_alone(home, armored[:5])  # warm the agent and the page cache
             wait_until_quiet(args.quiet_wait)
-            baseline, kit, summary = [], [], ""
+            baseline, overlapped, kit, summary = [], [], [], ""
             for _ in range(args.rounds):
                 baseline.append(gpg_alone(home, armored))
+                overlapped.append(gpg_alone_overlapped(home, armored, GPG_WORKERS))
                 took, summary = kit_import(home, fingerprint, maildir, scratch, env)
                 kit.append(took)
         finally:
             subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True)
-    base, mine = statistics.median(baseline), statistics.median(kit)
+    one, both, mine = statistics.median(baseline), statistics.median(overlapped), statistics.median(kit)
+    base = min(one, both)
     print(f"mails: {args.reports} sealed reports (relay.seal), {args.rounds} rounds, medians")
-    print(f"gpg --decrypt per mail (baseline): {base:.2f} s ({base / args.reports * 1000:.1f} ms a mail)")
-    print(f"safeline-staff import:            {mine:.2f} s ({mine / args.reports * 1000:.1f} ms a mail)")
+    print(f"gpg --decrypt per mail, one at a time:  {one:.2f} s ({one / args.reports * 1000:.1f} ms a mail)")
+    print(f"gpg --decrypt per mail, {GPG_WORKERS} at a time:   {both:.2f} s ({both / args.reports * 1000:.1f} ms a mail)")
+    print(f"safeline-staff import:                 {mine:.2f} s ({mine / args.reports * 1000:.1f} ms a mail)")
     print(f"last import said: {summary}")
     ratio = mine / base
     verdict = "met" if ratio <= GOAL else "MISSED"
-    print(f"import / gpg alone: {ratio:.2f}× (goal ≤ {GOAL}×): {verdict}")
+    print(f"import / gpg alone (the faster way): {ratio:.2f}× (goal ≤ {GOAL}×): {verdict}")
     print(f"took {time.monotonic() - began:.0f} s; load average at the end {load_average()}")
     return 0
 

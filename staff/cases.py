@@ -25,8 +25,8 @@ CaseSummary (one line of the case list):
 - ``urls_open``: how many of the case's addresses are still to be removed. In part 1 of the
   kit every address is open (``urls_open == urls_all``); removal per address comes later.
 - ``urls_all``: how many distinct addresses the case holds (report and additions).
-- ``police_referral``: whether the reporter asked for their report to be passed to the
-  police (bool); ``null`` while the report is missing.
+- ``police_referral``: whether the reporter asked to be introduced to the police consultation
+  desk of their prefecture (the form's "police" box; bool); ``null`` while the report is missing.
 - ``status``: one of ``STATUSES``: ``"new"``, ``"in_progress"``, ``"waiting"``, ``"closed"``.
 - ``last_activity``: the latest of its records' times, its notes' and its status changes'.
 
