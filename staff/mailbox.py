@@ -3,6 +3,10 @@
 ``MaildirSource(folder)`` reads the messages in ``cur/`` and ``new/``, and never changes the
 mailbox: it does not mark, move or delete a message (the staff member's mail client keeps
 doing that), and writes nothing. ``tmp/`` holds messages still being delivered: not read.
+
+A folder without ``cur/`` and ``new/`` that holds ``.eml`` files (one message each, as mail
+clients export them and as ``./run serve``'s development mail server stores them) is read the
+same way, file by file in name order.
 """
 
 from __future__ import annotations
@@ -28,14 +32,18 @@ class MaildirSource:
 
     def __init__(self, folder: str | os.PathLike):
         self.folder = Path(folder)
-        if not (self.folder / "cur").is_dir() or not (self.folder / "new").is_dir():
-            raise StaffError(f"{self.folder} is not a Maildir folder (it has no cur/ and new/): "
-                             "give the folder of the mailbox that receives the reports")
+        if (self.folder / "cur").is_dir() and (self.folder / "new").is_dir():
+            subs, suffix = ("new", "cur"), ""
+        elif self.folder.is_dir() and any(self.folder.glob("*.eml")):
+            subs, suffix = (".",), ".eml"
+        else:
+            raise StaffError(f"{self.folder} is not a Maildir folder (it has no cur/ and new/) nor a folder of "
+                             ".eml files: give the folder of the mailbox that receives the reports")
         self._files = sorted(
             (entry.name, Path(entry.path))
-            for sub in ("new", "cur")
+            for sub in subs
             for entry in os.scandir(self.folder / sub)
-            if not entry.name.startswith(".") and entry.is_file()
+            if not entry.name.startswith(".") and entry.is_file() and entry.name.endswith(suffix)
         )
 
     def __len__(self) -> int:

@@ -184,6 +184,18 @@ def test_not_a_maildir(staff_home, tmp_path):
     assert done.returncode == 1 and "not a Maildir" in done.stderr and done.stderr.count("\n") == 1
 
 
+def test_a_folder_of_eml_files_is_read_as_a_mailbox(staff_home, relay_corpus, tmp_path):
+    # As ./run serve's development mail server stores mails, and mail clients export them.
+    folder = tmp_path / "exported"
+    folder.mkdir()
+    for n, mail in enumerate(sorted(MaildirSource(relay_corpus.maildir), key=lambda mail: mail.ident)):
+        (folder / f"{n:03}.eml").write_bytes(mail.data)
+    (folder / "notes.txt").write_bytes(b"not a mail")
+    done = import_cli(staff_home, folder)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == relay_corpus.summary + "\n"
+
+
 def test_a_maildir_is_read_in_cur_and_new_only(tmp_path, relay_corpus):
     maildir = copy_maildir(relay_corpus.maildir, tmp_path / "Maildir")
     (maildir / "tmp" / "1.half-delivered").write_bytes(b"Subject: half")
