@@ -29,6 +29,7 @@ import base64
 import binascii
 import os
 import re
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -278,6 +279,25 @@ def _fingerprint(value: str) -> str:
 
 # -- an armored secret key file --------------------------------------------------------------
 
+def _expired(tsk, path: Path) -> str | None:
+    """Why an expired key file cannot decrypt, and what to do; None when it has not expired.
+
+    Sequoia's policy uses no key past its expiry, not even to decrypt what was sent to it
+    before (GnuPG does). The store's key and every mail stay encrypted to this key, so
+    nothing is lost: extending the expiry brings them back.
+    """
+    try:
+        expiry = tsk.extract_certificate().expiration
+    except Exception:
+        return None
+    if expiry is None or expiry > datetime.now(timezone.utc):
+        return None
+    return (f"the key in {path} expired on {expiry:%Y-%m-%d}: extend it in your OpenPGP program "
+            "(gpg --quick-set-expire FINGERPRINT 1y, then the same with '*' for its subkeys) and "
+            "export it to this file again; the cases "
+            "and the mails stay encrypted to it, nothing is lost")
+
+
 class KeyFileIdentity:
     """An armored secret key, unlocked in memory (pysequoia); ``load`` reads it from a file."""
 
@@ -312,7 +332,8 @@ class KeyFileIdentity:
             return cls(tsk, tsk.decryptor(password=None), source=str(path))
         except Exception as error:
             if "encrypted" not in str(error):
-                raise KeyUnavailable(f"the key in {path} cannot decrypt: {_first_line(error)}") from None
+                raise KeyUnavailable(_expired(tsk, path) or f"the key in {path} cannot decrypt: "
+                                     f"{_first_line(error)}") from None
         if passphrase is None and ask is not None:
             passphrase = ask()
         if not passphrase:
@@ -321,7 +342,7 @@ class KeyFileIdentity:
         try:
             return cls(tsk, tsk.decryptor(password=passphrase), source=str(path))
         except Exception:
-            raise KeyUnavailable(f"wrong passphrase for the key in {path}") from None
+            raise KeyUnavailable(_expired(tsk, path) or f"wrong passphrase for the key in {path}") from None
 
     def decrypt(self, data: bytes) -> bytes:
         import pysequoia

@@ -175,3 +175,29 @@ def test_check_addressed_reads_the_recipients(staff, staff_gnupg, relay_cipherte
     recipients = addressed_to(relay_ciphertext)
     assert len(recipients) == 2  # both staff members' keys
     check_addressed(relay_ciphertext, staff)
+
+
+def test_an_expired_key_file_says_how_to_get_the_cases_back(gnupg_home, tmp_path):
+    # Sequoia uses no key past its expiry, even to decrypt what was sent to it before: the
+    # store's key cannot be opened. One line says why and how; extending the key is the cure,
+    # and the same store opens again with the key file exported anew.
+    import time
+
+    from staff.home import Config, Home
+    from staff.setup import init, open_store
+    from tests.support.gnupg import make_key
+
+    key = make_key(gnupg_home, "Expiring Staff <expiring@safeline.example>", seconds=4)
+    path = tmp_path / "key.asc"
+    path.write_bytes(key.secret)
+    home = Home(tmp_path / "kit")
+    init(home, Config(key_file=str(path)))
+    open_store(home).close()
+    time.sleep(5)
+    with pytest.raises(KeyUnavailable, match=r"expired on \d{4}-\d\d-\d\d: extend it .* nothing is lost"):
+        open_store(home)
+    gpg(gnupg_home, "--quick-set-expire", key.fingerprint, "1y", passphrase="")
+    gpg(gnupg_home, "--quick-set-expire", key.fingerprint, "1y", "*", passphrase="")
+    path.write_bytes(gpg(gnupg_home, "--armor", "--export-secret-keys", key.fingerprint, passphrase=""))
+    with open_store(home) as store:
+        assert store.count() == 0
