@@ -51,7 +51,8 @@ OPTIONAL = {"addition": {"where": ""}}
 
 class NotARecord(ValueError):
     """The data is not a relay record this reader can take; ``reason`` says which way:
-    ``"not json"``, ``"unknown format"`` or ``"malformed"``."""
+    ``"not json"``, ``"unknown format"`` or ``"malformed"``. The message names a field, never
+    a value from the data, so that it may be printed or logged."""
 
     def __init__(self, reason: str, detail: str = ""):
         super().__init__(f"{reason}: {detail}" if detail else reason)
@@ -77,15 +78,15 @@ def parse(data: bytes | str) -> Record:
     """The record in ``data`` (the JSON part's bytes), or ``NotARecord``."""
     try:
         value = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise NotARecord("not json", str(error)) from None
+    except (ValueError, UnicodeDecodeError):
+        raise NotARecord("not json") from None
     if not isinstance(value, dict) or "format" not in value:
         raise NotARecord("malformed", "not a JSON object with a format")
     if type(value["format"]) is not int or value["format"] != FORMAT:
-        raise NotARecord("unknown format", repr(value["format"])[:40])
+        raise NotARecord("unknown format", f"format is not {FORMAT}")
     kind = value.get("kind")
     if kind not in KINDS:
-        raise NotARecord("malformed", f"kind {str(kind)[:40]!r}")
+        raise NotARecord("malformed", "kind is not one of " + ", ".join(KINDS))
     reference = value.get("reference")
     if not isinstance(reference, str) or not REFERENCE.fullmatch(reference):
         raise NotARecord("malformed", "reference")
