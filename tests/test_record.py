@@ -13,7 +13,9 @@ import pytest
 
 from relay.report import Addition, Report
 from relay.seal import report_record
-from safeline.record import FORMAT, REFERENCE, NotARecord, Record, parse
+import dataclasses
+
+from safeline.record import FORMAT, REFERENCE, REFERENCE_ALPHABET, REFERENCE_LENGTH, NotARecord, Record, parse
 
 JAPAN = timezone(timedelta(hours=9))
 WHEN = datetime(2026, 12, 1, 10, 0, 0, tzinfo=JAPAN)
@@ -62,6 +64,21 @@ def test_a_field_added_later_is_kept_and_does_not_stop_the_reader():
 def test_the_relay_and_the_contract_share_the_format_and_the_reference():
     assert relay_report()["format"] == FORMAT == 1
     assert REFERENCE.fullmatch("SL-7K3F-Q9XD") and not REFERENCE.fullmatch("SL-7K3F-Q9X0")
+    # The relay draws REFERENCE_LENGTH characters and reads typed references by it: the
+    # pattern's two groups of four.
+    chars = REFERENCE_ALPHABET[:REFERENCE_LENGTH]
+    assert REFERENCE.fullmatch(f"SL-{chars[:4]}-{chars[4:]}") and len(chars) == REFERENCE_LENGTH == 8
+
+
+def test_a_record_is_a_value():
+    record = parse(as_mail_writes(relay_report()))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.reference = "SL-2222-2222"
+
+
+def test_a_refusal_says_its_reason_and_the_field():
+    assert str(NotARecord("malformed", "role")) == "malformed: role"
+    assert str(NotARecord("not json")) == "not json"
 
 
 def broken(change: dict, drop: tuple[str, ...] = ()) -> bytes:
@@ -79,6 +96,7 @@ def broken(change: dict, drop: tuple[str, ...] = ()) -> bytes:
     pytest.param(b'"report"', "malformed", id="a-string"),
     pytest.param(b'{"kind": "report"}', "malformed", id="no-format"),
     pytest.param(broken({"format": 2}), "unknown format", id="format-2"),
+    pytest.param(broken({"format": 0}), "unknown format", id="format-0"),
     pytest.param(broken({"format": "1"}), "unknown format", id="format-as-text"),
     pytest.param(broken({"format": True}), "unknown format", id="format-true"),
     pytest.param(broken({"format": 1.0}), "unknown format", id="format-float"),
