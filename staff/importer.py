@@ -1,0 +1,211 @@
+"""``safeline-staff import``: every relay mail of a mailbox into the case store, once.
+
+    safeline-staff import --maildir DIR
+    safeline-staff import --imap imaps://user@host[:port]/FOLDER     (or the address init kept)
+
+Each mail is read by ``staff.message``; a report or an addition goes into the store
+(``Store.add``), anything else is skipped and counted by kind. Importing again imports nothing
+twice: a mail whose Message-ID the store has seen is not even decrypted, and the store refuses
+a second report with the same reference. It ends with one line:
+
+    imported N reports, M additions; skipped K (a already imported, b not encrypted, …)
+
+naming only the kinds that occurred, in the order of ``staff.message.KINDS``; while it runs, a
+progress bar on stderr when stderr is a terminal.
+
+Speed: decrypting (one gpg process per mail) is nearly all the time, so a few mails are
+decrypted at once in threads (gpg-agent serves them together; a pinentry still asks only
+once), while this thread parses and stores them in mailbox order, in batches of one
+transaction when the store offers ``batch()``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from collections import Counter, deque
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from . import message
+from .home import Home
+from .mailbox import Mail, MaildirSource
+from .message import KINDS, Skipped
+from .openpgp import GnuPGIdentity, Identity, identity_of
+from .problems import StaffError
+from .setup import PASSPHRASE_HELP, open_store
+
+BATCH = 200  # mails per store transaction
+GPG_WORKERS = 2  # gpg processes at once: the machine's work is gpg's, not Python's
+
+
+@dataclass
+class Tally:
+    reports: int = 0
+    additions: int = 0
+    skipped: Counter = field(default_factory=Counter)
+
+    def skip(self, kind: str) -> None:
+        self.skipped[kind] += 1
+
+    def summary(self) -> str:
+        total = sum(self.skipped.values())
+        line = f"imported {self.reports} reports, {self.additions} additions; skipped {total}"
+        if total:
+            order = [kind for kind in KINDS if self.skipped[kind]] + \
+                    sorted(kind for kind in self.skipped if kind not in KINDS and self.skipped[kind])
+            line += " (" + ", ".join(f"{self.skipped[kind]} {kind}" for kind in order) + ")"
+        return line
+
+
+def register(commands) -> None:
+    parser = commands.add_parser(
+        "import", help="import the reports of a mailbox (Maildir or IMAP) into the case store",
+        description="Decrypt the relay's mails with your key and keep the reports and additions in the "
+                    "encrypted case store; other mails are skipped and counted. Importing again imports "
+                    "nothing twice; the mailbox is never changed. " + PASSPHRASE_HELP)
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--maildir", metavar="DIR", help="a Maildir folder (with cur/ and new/)")
+    where.add_argument("--imap", metavar="URL", help="imaps://user@host[:port]/FOLDER (default: the address "
+                       "given to init); the password comes from the system keyring, or is asked")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run_import)
+
+
+def run_import(args: argparse.Namespace) -> int:
+    home = Home(args.home)
+    config = home.config()
+    url = args.imap or (None if args.maildir else config.imap)
+    if not args.maildir and not url:
+        raise StaffError("say where the mail is: --maildir DIR or --imap URL")
+    identity = identity_of(home)
+    store = open_store(home, identity=identity)
+    try:
+        if args.maildir:
+            source = MaildirSource(args.maildir)
+        else:
+            from .imap import ImapSource  # helper module of its own; only IMAP needs imapclient
+
+            source = ImapSource(url)
+        try:
+            tally = import_mail(source, store, identity, progress=not args.no_progress)
+        finally:
+            close = getattr(source, "close", None)
+            if close:
+                close()
+    finally:
+        store.close()
+    print(tally.summary())
+    return 0
+
+
+def import_mail(source: Iterable[Mail], store, identity: Identity, *, progress: bool = True,
+                workers: int | None = None) -> Tally:
+    """Import every mail of ``source`` into ``store``; what was imported and skipped."""
+    tally = Tally()
+    if workers is None:
+        workers = GPG_WORKERS if isinstance(identity, GnuPGIdentity) else 1
+    bar = Progress(_length(source)) if progress and sys.stderr.isatty() else None
+    pending: deque[tuple[str | None, Future]] = deque()
+    batch = getattr(store, "batch", None)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decrypt") as pool:
+        try:
+            transaction = contextlib.ExitStack()
+            in_batch = 0
+            with transaction:
+                for mail in source:
+                    try:
+                        outer_id, ciphertext = message.envelope(mail.data)
+                    except Skipped as skipped:
+                        tally.skip(skipped.kind)
+                        _tick(bar)
+                        continue
+                    if outer_id is not None and store.seen(outer_id):
+                        tally.skip("already imported")
+                        _tick(bar)
+                        continue
+                    pending.append((outer_id, pool.submit(message.decrypt, ciphertext, identity)))
+                    # A few decryptions ahead of the store, no more: memory stays flat.
+                    while len(pending) > workers * 2:
+                        in_batch = _store_next(pending, store, tally, bar, transaction, batch, in_batch)
+                while pending:
+                    in_batch = _store_next(pending, store, tally, bar, transaction, batch, in_batch)
+        except BaseException:
+            for _, future in pending:
+                future.cancel()
+            raise
+        finally:
+            if bar:
+                bar.done()
+    return tally
+
+
+def _store_next(pending, store, tally: Tally, bar, transaction: contextlib.ExitStack, batch, in_batch: int) -> int:
+    outer_id, future = pending.popleft()
+    try:
+        message_id, record = message.record_of(future.result(), outer_id)
+    except Skipped as skipped:
+        tally.skip(skipped.kind)
+        _tick(bar)
+        return in_batch
+    if batch is not None and in_batch == 0:
+        transaction.enter_context(batch())
+    outcome = store.add(record, message_id=message_id)
+    if outcome == "report":
+        tally.reports += 1
+    elif outcome == "addition":
+        tally.additions += 1
+    else:
+        tally.skip("case deleted" if outcome == "deleted" else "duplicate")
+    _tick(bar)
+    in_batch += 1
+    if batch is not None and in_batch >= BATCH:
+        transaction.close()
+        return 0
+    return in_batch
+
+
+def _length(source) -> int | None:
+    try:
+        return len(source)
+    except TypeError:
+        return None
+
+
+def _tick(bar: Progress | None) -> None:
+    if bar:
+        bar.advance()
+
+
+class Progress:
+    """``[#####.....]  512/1000`` on stderr, redrawn at most ten times a second."""
+
+    WIDTH = 30
+
+    def __init__(self, total: int | None):
+        self.total = total
+        self.done_count = 0
+        self._drawn = 0.0
+
+    def advance(self) -> None:
+        self.done_count += 1
+        now = time.monotonic()
+        if now - self._drawn >= 0.1 or self.done_count == self.total:
+            self._drawn = now
+            self._draw()
+
+    def _draw(self) -> None:
+        if self.total:
+            filled = self.WIDTH * self.done_count // self.total
+            line = f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {self.done_count}/{self.total}"
+        else:
+            line = f"{self.done_count} mails"
+        sys.stderr.write("\r" + line)
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()

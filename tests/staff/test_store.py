@@ -1,0 +1,431 @@
+"""The case store: records in, cases out; encrypted at rest; idempotent import; deletion."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime, timedelta, timezone
+
+import apsw
+import pytest
+
+from safeline.record import parse
+from staff.cases import Case, CaseSummary
+from staff.problems import StaffError
+from staff.store import SCHEMA_VERSION, STATUSES, Store, StoreError
+from tests.support.staff_records import JAPAN, T0, addition, message_id, new_reference, new_store, report
+
+
+@pytest.fixture
+def store(tmp_path):
+    made, _ = new_store(tmp_path)
+    with made:
+        yield made
+
+
+def hours(n: float) -> timedelta:
+    return timedelta(hours=n)
+
+
+# -- records in, cases out ---------------------------------------------------------------------
+
+def test_a_report_and_its_additions_make_one_case_in_time_order(store):
+    first = report(received_at=T0, role="guardian", email="mother@example.jp", police_referral=True,
+                   contact_safety="平日の昼だけ", urls=["https://a.example.com/1", "https://b.example.org/2"])
+    ref = first.reference
+    assert store.add(addition(ref, received_at=T0 + hours(2), urls=["https://c.example.net/3"]),
+                     message_id=message_id()) == "addition"
+    assert store.add(first, message_id="<r@relay>") == "report"
+    assert store.add(addition(ref, received_at=T0 + hours(1), urls=["https://a.example.com/1", "https://d.example/4"]),
+                     message_id=message_id()) == "addition"
+
+    case = store.case(ref)
+    assert isinstance(case, Case)
+    assert (case.reference, case.origin, case.role, case.police_referral) == (ref, "web", "guardian", True)
+    assert (case.email, case.contact_safety, case.language, case.status) == ("mother@example.jp", "平日の昼だけ", "ja", "new")
+    assert case.received_at == T0
+    assert case.last_activity == T0 + hours(2)
+    assert [r.kind for r in case.records] == ["report", "addition", "addition"]
+    assert [r.received_at for r in case.records] == [T0, T0 + hours(1), T0 + hours(2)]
+    assert case.records[0].message_id == "r@relay"
+    assert case.records[0].fields == first.fields
+    assert [(u.url, u.host) for u in case.urls] == [
+        ("https://a.example.com/1", "a.example.com"), ("https://b.example.org/2", "b.example.org"),
+        ("https://d.example/4", "d.example"), ("https://c.example.net/3", "c.example.net")]
+    assert (case.urls_open, case.urls_all) == (4, 4)
+    # The case was made when its first mail came (the addition, received last).
+    assert [(h.status, h.at) for h in case.history] == [("new", T0 + hours(2))]
+
+    [summary] = store.cases()
+    assert summary == case.summary
+    assert isinstance(summary, CaseSummary) and not isinstance(summary, Case)
+
+
+def test_an_addition_before_its_report_makes_a_case_whose_report_is_missing(store):
+    ref = new_reference()
+    store.add(addition(ref, received_at=T0 + hours(3), urls=["https://late.example/1"], lang="en"),
+              message_id=message_id())
+    waiting = store.case(ref)
+    assert (waiting.role, waiting.police_referral, waiting.email) == (None, None, "")
+    assert waiting.received_at == T0 + hours(3)
+    assert waiting.language == "en"
+    assert waiting.to_json()["role"] is None
+
+    store.add(report(ref, received_at=T0, urls=["https://first.example/0", "https://late.example/1"]),
+              message_id=message_id())
+    case = store.case(ref)
+    assert (case.role, case.police_referral, case.received_at) == ("self", False, T0)
+    assert [u.url for u in case.urls] == ["https://first.example/0", "https://late.example/1"]
+    assert case.urls[1].first_received_at == T0
+    assert [r.kind for r in case.records] == ["report", "addition"]
+
+
+def test_json_forms_have_the_documented_fields(store):
+    ref = new_reference()
+    store.add(report(ref), message_id=message_id())
+    store.add_note(ref, "memo", at=T0 + hours(1))
+    case = store.case(ref)
+    data = json.loads(json.dumps(case.to_json()))
+    summary_fields = ["reference", "origin", "received_at", "role", "urls_open", "urls_all", "police_referral",
+                      "status", "last_activity"]
+    assert list(case.summary.to_json()) == summary_fields
+    assert list(data) == summary_fields + ["email", "contact_safety", "language", "records", "urls", "notes",
+                                           "history"]
+    assert list(data["records"][0]) == ["kind", "received_at", "message_id", "fields"]
+    assert list(data["urls"][0]) == ["url", "host", "first_received_at"]
+    assert data["notes"] == [{"at": "2026-12-01T11:00:00+09:00", "text": "memo"}]
+    assert list(data["history"][0]) == ["at", "status"]
+    assert data["received_at"] == "2026-12-01T10:00:00+09:00"
+    import staff.cases
+
+    for name in set(data) | {"kind", "message_id", "fields", "url", "host", "first_received_at", "at", "text"}:
+        assert f"``{name}``" in staff.cases.__doc__ or f'"{name}"' in staff.cases.__doc__, name
+
+
+# -- idempotence -------------------------------------------------------------------------------
+
+def test_importing_the_same_mail_again_stores_nothing(store):
+    first, mid = report(), message_id()
+    assert not store.seen(mid)
+    assert store.add(first, message_id=mid) == "report"
+    assert store.seen(mid) and store.seen(mid.strip("<>"))
+    assert store.add(first, message_id=mid) == "duplicate"
+    more, more_mid = addition(first.reference), message_id()
+    assert store.add(more, message_id=more_mid) == "addition"
+    assert store.add(more, message_id=more_mid) == "duplicate"
+    assert len(store.case(first.reference).records) == 2
+    assert store.count() == 1
+
+
+def test_a_second_report_for_the_same_reference_is_a_duplicate_and_is_seen_afterwards(store):
+    first = report()
+    store.add(first, message_id=message_id())
+    copy_mid = message_id()
+    assert store.add(report(first.reference, description="別の文"), message_id=copy_mid) == "duplicate"
+    assert store.seen(copy_mid)
+    assert [r.fields["description"] for r in store.case(first.reference).records] == [first.fields["description"]]
+
+
+def test_a_batch_is_one_transaction(store):
+    records = [report(received_at=T0 + hours(i)) for i in range(5)]
+    with store.batch():
+        for record in records:
+            assert store.add(record, message_id=message_id()) == "report"
+    assert store.count() == 5
+    with pytest.raises(RuntimeError), store.batch():
+        store.add(report(), message_id=message_id())
+        raise RuntimeError("the import stopped")
+    assert store.count() == 5
+
+
+# -- deletion ----------------------------------------------------------------------------------
+
+def all_values(store: Store) -> list:
+    """Every value in every table of the store, read with its key."""
+    db = store._db
+    values = []
+    for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+        for row in db.execute(f"SELECT * FROM {table}").fetchall():
+            values.extend(row)
+    return values
+
+
+def test_a_deleted_case_leaves_only_keyed_digests_and_never_comes_back(store):
+    keep = report(description="残す通報")
+    store.add(keep, message_id=message_id())
+    gone = report(email="gone@example.jp", description="消す通報の本文", urls=["https://gone.example/x"])
+    ref, report_mid, addition_mid, copy_mid = gone.reference, message_id(), message_id(), message_id()
+    store.add(gone, message_id=report_mid)
+    store.add(addition(ref), message_id=addition_mid)
+    store.add(report(ref), message_id=copy_mid)  # a duplicate: seen, not stored
+    store.add_note(ref, "電話した")
+    store.set_status(ref, "waiting")
+
+    assert store.delete(ref.lower()) is True
+    assert store.case(ref) is None
+    assert store.count() == 1
+    assert store.delete(ref) is False
+    for mid in (report_mid, addition_mid, copy_mid):
+        assert store.seen(mid)
+        assert store.add(gone, message_id=mid) == "deleted"
+    later_mid = message_id()
+    assert store.add(addition(ref), message_id=later_mid) == "deleted"
+    assert store.seen(later_mid)
+    assert store.add(report(ref), message_id=message_id()) == "deleted"
+    assert store.case(ref) is None and store.count() == 1
+
+    text = "\n".join(str(value) for value in all_values(store) if not isinstance(value, bytes))
+    for clear in (ref, ref.replace("-", ""), report_mid.strip("<>"), addition_mid.strip("<>"), copy_mid.strip("<>"),
+                  "gone@example.jp", "消す通報", "gone.example", "電話した"):
+        assert clear not in text
+    assert "残す通報" in text
+    assert not any(isinstance(value, bytes) and ref.encode() in value for value in all_values(store))
+
+
+def test_tombstones_depend_on_the_store_key(tmp_path):
+    gone, mid = report(), message_id()
+    digests = []
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        made, _ = new_store(tmp_path / name)
+        with made:
+            made.add(gone, message_id=mid)
+            made.delete(gone.reference)
+            digests.append({row[0] for row in made._db.execute("SELECT digest FROM tombstones")})
+    assert len(digests[0]) == 2 and not digests[0] & digests[1]
+
+
+# -- phone cases -------------------------------------------------------------------------------
+
+def test_phone_cases_are_numbered_per_japan_day(store):
+    late_evening_utc = datetime(2026, 12, 1, 16, 30, tzinfo=timezone.utc)  # 01:30 on 2 December in Japan
+    first = store.add_phone_case(role="guardian", description="電話で相談", at=late_evening_utc,
+                                 urls=["https://tel.example/a", " "], email="caller@example.jp",
+                                 contact_safety="携帯のみ", police_referral=True, language="en")
+    second = store.add_phone_case(role="self", description="二件目", at=late_evening_utc + hours(1))
+    next_day = store.add_phone_case(role="self", description="翌日", at=late_evening_utc + hours(24))
+    assert (first, second, next_day) == ("TEL-20261202-001", "TEL-20261202-002", "TEL-20261203-001")
+    case = store.case(first)
+    assert (case.origin, case.role, case.police_referral, case.language) == ("phone", "guardian", True, "en")
+    assert (case.email, case.contact_safety) == ("caller@example.jp", "携帯のみ")
+    assert case.received_at == late_evening_utc
+    assert case.received_at.utcoffset() == timedelta(hours=9)
+    assert [u.url for u in case.urls] == ["https://tel.example/a"]
+    [record] = case.records
+    assert (record.kind, record.message_id, record.fields["description"]) == ("report", None, "電話で相談")
+    assert store.cases(search="tel20261202")[-1].reference == first
+    store.delete(second)
+    assert store.add_phone_case(role="self", description="三件目", at=late_evening_utc) == "TEL-20261202-003"
+
+
+def test_a_phone_case_needs_a_known_role_and_language(store):
+    with pytest.raises(StoreError):
+        store.add_phone_case(role="friend", description="x")
+    with pytest.raises(StoreError):
+        store.add_phone_case(role="self", description="x", language="fr")
+    assert store.count() == 0
+
+
+# -- status, notes, history --------------------------------------------------------------------
+
+def test_status_changes_and_notes_are_kept_with_their_time(store):
+    ref = new_reference()
+    store.add(report(ref, received_at=T0), message_id=message_id())
+    store.set_status(ref, "in_progress", at=T0 + hours(1))
+    store.set_status(ref, "in_progress", at=T0 + hours(2))  # no change: not recorded
+    store.add_note(ref, "  連絡は夜  ", at=T0 + hours(3))
+    store.set_status(ref.replace("-", "").lower(), "closed", at=T0 + hours(4))
+    case = store.case(ref)
+    assert [(h.status, h.at) for h in case.history] == [
+        ("new", T0), ("in_progress", T0 + hours(1)), ("closed", T0 + hours(4))]
+    assert [(n.text, n.at) for n in case.notes] == [("連絡は夜", T0 + hours(3))]
+    assert case.status == "closed"
+    assert case.last_activity == T0 + hours(4)
+    with pytest.raises(StoreError):
+        store.set_status(ref, "done")
+    with pytest.raises(StoreError):
+        store.add_note(ref, "   ")
+    with pytest.raises(StoreError):
+        store.add_note("SL-2222-2222", "text")
+    assert issubclass(StoreError, StaffError)
+
+
+def test_the_list_is_newest_activity_first_filtered_by_status_and_paged(store):
+    refs = [new_reference() for _ in range(7)]
+    for i, ref in enumerate(refs):
+        store.add(report(ref, received_at=T0 + hours(i)), message_id=message_id())
+    store.add_note(refs[0], "today", at=T0 + hours(100))
+    store.set_status(refs[1], "waiting", at=T0 + hours(50))
+    store.set_status(refs[2], "waiting", at=T0 + hours(60))
+    assert [c.reference for c in store.cases()] == [refs[0], refs[2], refs[1], *reversed(refs[3:])]
+    assert [c.reference for c in store.cases(status="waiting")] == [refs[2], refs[1]]
+    assert store.count(status="waiting") == 2 and store.count(status="new") == 5 and store.count() == 7
+    assert [c.reference for c in store.cases(limit=2, offset=2)] == [refs[1], refs[6]]
+    assert store.cases(status="closed") == []
+    with pytest.raises(StoreError):
+        store.cases(status="open")
+    assert STATUSES == ("new", "in_progress", "waiting", "closed")
+
+
+# -- search ------------------------------------------------------------------------------------
+
+def test_search_by_reference_host_and_words(store):
+    photo = report(description="元交際相手が画像を投稿しました", urls=["https://img.Photos.example.com/a"])
+    video = report(description="A video was posted without consent", where="ＳＮＳのアカウント",
+                   urls=["https://clips.example.org/v"], contact_safety="no calls after 9pm")
+    for record in (photo, video):
+        store.add(record, message_id=message_id())
+    store.add_note(video.reference, "警察に相談済み")
+
+    def found(text):
+        return {c.reference for c in store.cases(search=text)}
+
+    both = {photo.reference, video.reference}
+    assert found("画像") == {photo.reference}  # a two-character Japanese word
+    assert found("投稿") == {photo.reference}
+    assert found("警察") == {video.reference}  # notes
+    assert found("sns") == {video.reference}  # full-width letters match
+    assert found("VIDEO") == {video.reference}  # any case
+    assert found("9pm") == {video.reference}  # contact safety
+    assert found("photos.example") == {photo.reference}  # part of a host, any case
+    assert found("example") == both
+    assert found(photo.reference) == {photo.reference}
+    assert found(photo.reference.lower().replace("-", "")) == {photo.reference}  # typed without dashes
+    assert found(photo.reference[:7].lower()) <= both and photo.reference in found(photo.reference[:7])
+    assert found(photo.reference[3:].replace("-", "")) == {photo.reference}  # without the series
+    assert found("画像 clips") == set()  # every word must match
+    assert found("画像 img") == {photo.reference}
+    assert found("見つからない") == set()
+    assert found("%") == set() and found("_") == set()  # no wildcards
+    assert store.count(search="example") == 2
+    assert found("") == both
+
+
+def test_search_finds_two_character_words_among_many_cases(store):
+    with store.batch():
+        for i in range(300):
+            store.add(report(received_at=T0 + timedelta(minutes=i), description=f"写真{i}件目"),
+                      message_id=message_id())
+        target = report(received_at=T0, description="動画も画像もある")
+        store.add(target, message_id=message_id())
+    assert [c.reference for c in store.cases(search="画像")] == [target.reference]
+    assert store.count(search="写真") == 300
+    assert len(store.cases(search="写真", limit=100, offset=250)) == 50
+
+
+# -- at rest -----------------------------------------------------------------------------------
+
+def test_the_file_reads_as_noise(tmp_path):
+    made, _ = new_store(tmp_path)
+    path = made.path
+    records = [report(email=f"person{i}@example.jp", description=f"秘密の説明{i} secretword{i}",
+                      urls=[f"https://leak{i}.example.com/img"], contact_safety=f"safety{i}")
+               for i in range(5)]
+    journal_seen = []
+    with made:
+        with made.batch():
+            for record in records:
+                made.add(record, message_id=f"<mid{record.reference}@relay>")
+            made.add_note(records[0].reference, "ノートの言葉")
+            # Mid-transaction, whatever journal SQLite keeps beside the file is encrypted too.
+            for sibling in tmp_path.iterdir():
+                if sibling != path:
+                    journal_seen.append(sibling.read_bytes())
+        made.add_phone_case(role="self", description="電話の言葉", email="tel@example.jp")
+    assert journal_seen, "no journal to look into"
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    data = path.read_bytes()
+    assert not data.startswith(b"SQLite format 3")
+    clear = ["ノートの言葉", "電話の言葉", "tel@example.jp", "TEL-"]
+    for record in records:
+        clear += [record.reference, record.reference.replace("-", ""), record.fields["email"],
+                  record.fields["description"], record.fields["contact_safety"], record.fields["urls"][0],
+                  record.fields["urls"][0].split("/")[2], f"mid{record.reference}",
+                  "secretword"]
+    for blob in [data, *journal_seen]:
+        for word in clear:
+            for encoding in ("utf-8", "utf-16-le", "utf-16-be"):
+                assert word.encode(encoding) not in blob, word
+            # JSON's ASCII escapes of the Japanese words, too.
+            assert json.dumps(word).strip('"').encode() not in blob, word
+
+
+def test_a_wrong_key_or_a_foreign_file_is_a_store_error(tmp_path):
+    made, key = new_store(tmp_path)
+    made.add(report(), message_id=message_id())
+    made.close()
+    with pytest.raises(StoreError, match="wrong key or not a case store"):
+        Store.open(made.path, secrets.token_bytes(32))
+    Store.open(made.path, key).close()  # the right key still opens it
+
+    noise = tmp_path / "noise.sqlite3"
+    noise.write_bytes(secrets.token_bytes(8192))
+    with pytest.raises(StoreError):
+        Store.open(noise, key)
+    plain = tmp_path / "plain.sqlite3"
+    db = apsw.Connection(str(plain))
+    db.execute("CREATE TABLE t (x)")
+    db.close()
+    with pytest.raises(StoreError):
+        Store.open(plain, key)
+    with pytest.raises(StoreError, match="init"):
+        Store.open(tmp_path / "missing.sqlite3", key)
+    with pytest.raises(StoreError, match="exists"):
+        Store.create(made.path, key)
+    with pytest.raises(ValueError):
+        Store.create(tmp_path / "short.sqlite3", b"short")
+
+
+def test_the_schema_has_a_version_and_a_newer_store_is_refused(tmp_path):
+    made, key = new_store(tmp_path)
+    assert made.schema_version == SCHEMA_VERSION >= 1
+    made._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    made.close()
+    with pytest.raises(StoreError, match="newer"):
+        Store.open(made.path, key)
+
+
+def test_an_older_store_is_migrated_when_opened(tmp_path, monkeypatch):
+    import staff.store as store_module
+
+    made, key = new_store(tmp_path)
+    ref = new_reference()
+    made.add(report(ref), message_id=message_id())
+    made.close()
+    later = SCHEMA_VERSION + 1
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", later)
+    monkeypatch.setitem(store_module.MIGRATIONS, later, "CREATE TABLE removals (url_id INTEGER, at TEXT);")
+    with Store.open(made.path, key) as reopened:
+        assert reopened.schema_version == later
+        assert reopened.case(ref).reference == ref
+        assert reopened._db.execute("SELECT count(*) FROM removals").fetchone() == (0,)
+
+
+# -- odd input ---------------------------------------------------------------------------------
+
+def test_text_json_allows_but_utf8_does_not_is_kept(store):
+    ref = new_reference()
+    data = json.dumps({"format": 1, "kind": "report", "reference": ref, "received_at": T0.isoformat(),
+                       "role": "self", "email": "x@example.jp", "contact_safety": "\ud800",
+                       "urls": ["https://odd.example/\udfff"], "where": "", "description": "lone \udc80 half\u0000",
+                       "police_referral": False, "consent": True, "language": "xx"})
+    record = parse(data.encode())
+    assert store.add(record, message_id="<odd\udcff@relay>") == "report"
+    case = store.case(ref)
+    assert case.records[0].fields == record.fields  # exactly as they came
+    assert case.contact_safety == "\ufffd" and case.language == "ja"
+    assert [c.reference for c in store.cases(search="half")] == [ref]
+    assert store.seen("<odd\udcff@relay>")
+
+
+def test_times_are_stored_with_their_offset(store):
+    ref = new_reference()
+    utc_time = datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc)
+    store.add(report(ref, received_at=utc_time), message_id=message_id())
+    store.add_note(ref, "n", at=utc_time)
+    case = store.case(ref)
+    assert case.received_at == utc_time and case.received_at.utcoffset() == timedelta(hours=9)
+    assert case.notes[0].at.isoformat() == "2026-12-01T10:00:00+09:00"
+    with pytest.raises(ValueError):
+        store.add_note(ref, "naive", at=datetime(2026, 12, 1))
+    assert JAPAN.utcoffset(None) == timedelta(hours=9)
