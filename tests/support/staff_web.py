@@ -1,7 +1,7 @@
 """The staff kit's web interface in tests: a store with cases, the app, a logged-in client.
 
 - ``filled_store(folder)``: a fresh store (random key) holding a few cases made as the relay
-  makes them (tests/support/staff_records.py): a report with two additions, a hostile report
+  makes them (``filled_into(store)`` adds them to any store) (tests/support/staff_records.py): a report with two additions, a hostile report
   (markup and script in every field, a right-to-left override, 30 URLs, 4,000 characters),
   an English report, an addition whose report has not come, and a phone case. Returns the
   store and ``Cases``, the references by name.
@@ -39,7 +39,13 @@ class Cases:
 
 
 def filled_store(folder: Path):
+    """A fresh store in ``folder`` (random key) with the cases of ``filled_into``."""
     store, _ = new_store(folder)
+    return store, filled_into(store)
+
+
+def filled_into(store) -> Cases:
+    """Adds the test cases to ``store``; their references."""
     plain = report(contact_safety="平日の夜だけメールしてください。夫が見ることがあります。", police_referral=True,
                    email="hanako@example.jp", where="掲示板", received_at=T0)
     store.add(plain, message_id=message_id())
@@ -58,7 +64,7 @@ def filled_store(folder: Path):
     store.add(addition(orphan_reference, received_at=T0 + timedelta(days=3)), message_id=message_id())
     phone = store.add_phone_case(role="self", description="電話で相談がありました。", urls=["https://phone.example.jp/x"],
                                  at=T0 + timedelta(days=4))
-    return store, Cases(plain=plain.reference, hostile=hostile.reference, english=english.reference,
+    return Cases(plain=plain.reference, hostile=hostile.reference, english=english.reference,
                         orphan=orphan_reference, phone=phone)
 
 
