@@ -93,7 +93,8 @@ def guard():
             g.forbidden_reason = "secret"
             abort(403)
         rest = [(name, value) for name, value in request.args.items(multi=True) if name != TOKEN_PARAM]
-        location = request.path + (f"?{urlencode(rest)}" if rest else "")
+        # One leading slash only: "//host/…" would send the browser to another host.
+        location = "/" + request.path.lstrip("/") + (f"?{urlencode(rest)}" if rest else "")
         response = Response(status=303, headers={"Location": location})
         response.set_cookie(cookie_name(int(_port())), session_value(secret), httponly=True, samesite="Strict",
                             path="/")

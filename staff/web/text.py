@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
+from safeline import record
+from staff.store import PHONE_PREFIX
 from staff.translations import N_
 
 # Japan keeps no daylight saving time: a fixed offset is exact, and needs no tz database.
 JAPAN = timezone(timedelta(hours=9), "JST")
-# A web report's (safeline.record.REFERENCE) or a phone case's reference.
-REFERENCE = re.compile(r"SL-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{4}-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{4}|TEL-\d{8}-\d{3,6}")
+# A web report's reference (the relay's, safeline.record) or a phone case's (TEL-YYYYMMDD-NNN).
+REFERENCE = re.compile(rf"{record.REFERENCE.pattern}|{PHONE_PREFIX}-\d{{8}}-\d{{3,6}}")
 
 STATUS_LABELS = {"new": N_("New"), "in_progress": N_("In progress"), "waiting": N_("Waiting"),
                  "closed": N_("Closed")}

@@ -220,3 +220,9 @@ def test_no_page_refers_to_another_host(client, cases):
         assert " style=" not in text.lower(), what  # the CSP allows no inline style
     css = client.get(ORIGIN + "/static/staff.css").get_data(as_text=True)
     assert "url(" not in css and "@import" not in css
+
+
+def test_the_redirect_after_the_token_never_leaves_the_origin(app):
+    response = app.test_client().get(f"{ORIGIN}/?token={SECRET}", environ_overrides={"PATH_INFO": "//evil.example/x"})
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/evil.example/x"

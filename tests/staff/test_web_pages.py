@@ -348,3 +348,30 @@ def test_japanese_pages_show_no_untranslated_words(client, cases):
 def test_the_status_labels_cover_the_stores_statuses():
     assert tuple(text.STATUS_LABELS) == STATUSES
     assert set(text.ROLE_LABELS) == {"self", "guardian"}
+
+
+def test_bytes_that_are_not_utf8_in_a_search_find_nothing(client):
+    assert "検索に合う案件はありません。" in get(client, "/?q=%FF%FE")
+
+
+@pytest.mark.parametrize("path", ["/case/%FF", "/?page=%C2%B2", "/?page=%EF%BC%91x", "/case/" + "A" * 5000,
+                                  "/en/case/SL-2345-6789/note", "/static/../app.py", "/%00", "/?status=%00"])
+def test_odd_requests_are_4xx_pages_never_500(client, path):
+    response = client.get(ORIGIN + path)
+    assert 400 <= response.status_code < 500, (path, response.status_code)
+
+
+def test_odd_text_in_forms_is_kept_or_refused_never_a_500(client, store, cases):
+    for note in ("a\x00b", "\ufeff\u202e\u2066note", "😀" * 1000):
+        response = client.post(f"{ORIGIN}/case/{cases.english}/note", data={"note": note, "csrf": csrf()})
+        assert response.status_code in (303, 422), repr(note)
+    response = client.post(ORIGIN + "/phone", data={"csrf": csrf(), "role": "self", "language": "ja",
+                                                     "description": "\x00", "email": "a@b\x00"})
+    assert response.status_code in (303, 422)
+    response = client.post(ORIGIN + "/phone", data={"csrf": csrf(), "role": ["self", "guardian"], "language": "ja",
+                                                    "description": "二つの役割"})
+    assert response.status_code in (303, 422)
+    response = client.post(ORIGIN + "/phone", data={"csrf": csrf(), "role": "self", "language": "ja",
+                                                    "description": "ファイル", "file": (__import__("io").BytesIO(b"x"), "a.jpg")},
+                           content_type="multipart/form-data")
+    assert response.status_code in (303, 422)
