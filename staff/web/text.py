@@ -7,7 +7,10 @@ isolating element), never as HTML and never as a link.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime, timedelta, timezone
+
+from markupsafe import Markup, escape
 
 from safeline import record
 from staff.store import PHONE_PREFIX
@@ -45,3 +48,17 @@ def iso(value) -> str:
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
     return str(value or "")
+
+
+def reveal(value) -> Markup:
+    """An address (URL or host) as text, with every invisible format character (Unicode Cf:
+    direction overrides and isolates, zero-width characters, BOM) shown as a visible
+    ``U+XXXX`` mark instead. An address is read to be checked and copied: a right-to-left
+    override could make ``…/‮moc.elgoog`` look like ``…/google.com``."""
+    parts = []
+    for char in str(value or ""):
+        if unicodedata.category(char) == "Cf":
+            parts.append(Markup(f'<span class="control">U+{ord(char):04X}</span>'))
+        else:
+            parts.append(escape(char))
+    return Markup("").join(parts)

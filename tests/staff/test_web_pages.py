@@ -375,3 +375,12 @@ def test_odd_text_in_forms_is_kept_or_refused_never_a_500(client, store, cases):
                                                     "description": "ファイル", "file": (__import__("io").BytesIO(b"x"), "a.jpg")},
                            content_type="multipart/form-data")
     assert response.status_code in (303, 422)
+
+
+def test_invisible_characters_in_an_address_are_shown_as_marks(client, store):
+    spoof = report(urls=("https://evil.example/\u202emoc.elgoog", "https://zero\u200bwidth.example/"))
+    store.add(spoof, message_id=message_id())
+    page = get(client, f"/case/{spoof.reference}")
+    assert "\u202e" not in page and "\u200b" not in page
+    assert 'https://evil.example/<span class="control">U+202E</span>moc.elgoog' in page
+    assert '<span class="control">U+200B</span>' in page

@@ -26,6 +26,7 @@ SECRET = "test-secret-" + "x" * 32
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)><a href="https://evil.example/">click</a>'
 RLO = "\u202eexe.txt"  # a right-to-left override: shown isolated, never reorders the page
 HOSTILE_URLS = tuple(f"https://h{index}.bad.example/p?q=<b>{index}</b>&x=\"'" for index in range(30))
+SPOOF_URL = "https://evil.example/\u202emoc.elgoog"  # shown with a visible U+202E mark
 LONG = ("長い説明。" * 800)[:4000]
 
 
@@ -58,6 +59,7 @@ def filled_into(store) -> Cases:
                      contact_safety=HOSTILE + RLO, where=HOSTILE, received_at=T0 + timedelta(days=1))
     store.add(hostile, message_id=message_id())
     english = report(email="alex@example.org", lang="en", description="Photos of me were posted.",
+                     urls=("https://images.example.com/p/9", SPOOF_URL),
                      contact_safety="Only write after 6 pm.", received_at=T0 + timedelta(days=2))
     store.add(english, message_id=message_id())
     orphan_reference = report().reference
