@@ -15,8 +15,8 @@ progress bar on stderr when stderr is a terminal.
 
 Speed: decrypting (one gpg process per mail) is nearly all the time, so a few mails are
 decrypted at once in threads (gpg-agent serves them together; a pinentry still asks only
-once), while this thread parses and stores them in mailbox order, in batches of one
-transaction when the store offers ``batch()``.
+once), while this thread parses and stores them in mailbox order, ``BATCH`` mails to a
+transaction (``Store.batch``).
 """
 
 from __future__ import annotations
@@ -71,6 +71,8 @@ def register(commands) -> None:
     where.add_argument("--maildir", metavar="DIR", help="a Maildir folder (with cur/ and new/)")
     where.add_argument("--imap", metavar="URL", help="imaps://user@host[:port]/FOLDER (default: the address "
                        "given to init); the password comes from the system keyring, or is asked")
+    parser.add_argument("--imap-ca", metavar="FILE", help="trust only this CA certificate (PEM) for the IMAP "
+                        "server, e.g. a server with its own authority (default: the system's authorities)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run_import)
 
@@ -81,15 +83,17 @@ def run_import(args: argparse.Namespace) -> int:
     url = args.imap or (None if args.maildir else config.imap)
     if not args.maildir and not url:
         raise StaffError("say where the mail is: --maildir DIR or --imap URL")
+    # A mistyped folder is said before any passphrase is asked.
+    maildir = MaildirSource(args.maildir) if args.maildir else None
     identity = identity_of(home)
     store = open_store(home, identity=identity)
     try:
-        if args.maildir:
-            source = MaildirSource(args.maildir)
+        if maildir is not None:
+            source = maildir
         else:
             from .imap import ImapSource  # helper module of its own; only IMAP needs imapclient
 
-            source = ImapSource(url)
+            source = ImapSource(url, ca_file=args.imap_ca)
         try:
             tally = import_mail(source, store, identity, progress=not args.no_progress)
         finally:
@@ -105,67 +109,90 @@ def run_import(args: argparse.Namespace) -> int:
 def import_mail(source: Iterable[Mail], store, identity: Identity, *, progress: bool = True,
                 workers: int | None = None) -> Tally:
     """Import every mail of ``source`` into ``store``; what was imported and skipped."""
-    tally = Tally()
     if workers is None:
         workers = GPG_WORKERS if isinstance(identity, GnuPGIdentity) else 1
     bar = Progress(_length(source)) if progress and sys.stderr.isatty() else None
-    pending: deque[tuple[str | None, Future]] = deque()
-    batch = getattr(store, "batch", None)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decrypt") as pool:
-        try:
-            transaction = contextlib.ExitStack()
-            in_batch = 0
-            with transaction:
-                for mail in source:
-                    try:
-                        outer_id, ciphertext = message.envelope(mail.data)
-                    except Skipped as skipped:
-                        tally.skip(skipped.kind)
-                        _tick(bar)
-                        continue
-                    if outer_id is not None and store.seen(outer_id):
-                        tally.skip("already imported")
-                        _tick(bar)
-                        continue
-                    pending.append((outer_id, pool.submit(message.decrypt, ciphertext, identity)))
-                    # A few decryptions ahead of the store, no more: memory stays flat.
-                    while len(pending) > workers * 2:
-                        in_batch = _store_next(pending, store, tally, bar, transaction, batch, in_batch)
-                while pending:
-                    in_batch = _store_next(pending, store, tally, bar, transaction, batch, in_batch)
-        except BaseException:
-            for _, future in pending:
+    run = _Run(store, bar)
+    this_run: set[str] = set()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decrypt") as pool, run:
+        for mail in source:
+            try:
+                outer_id, ciphertext = message.envelope(mail.data)
+            except Skipped as skipped:
+                run.skip(skipped.kind)
+                continue
+            if outer_id is not None and outer_id in this_run:
+                run.skip("duplicate")  # the same mail twice in the mailbox
+                continue
+            if outer_id is not None and store.seen(outer_id):
+                run.skip("already imported")
+                continue
+            if outer_id is not None:
+                this_run.add(outer_id)
+            run.pending.append((outer_id, pool.submit(message.decrypt, ciphertext, identity)))
+            # A few decryptions ahead of the store, no more: memory stays flat.
+            while len(run.pending) > workers * 2:
+                run.store_next()
+        while run.pending:
+            run.store_next()
+    return run.tally
+
+
+class _Run:
+    """One import's state: the tally, the decryptions under way (in mailbox order) and the
+    store's open transaction. As a context manager: on the way out, the last batch is
+    committed, or on an error rolled back with the decryptions not yet started cancelled."""
+
+    def __init__(self, store, bar: Progress | None):
+        self.store = store
+        self.bar = bar
+        self.tally = Tally()
+        self.pending: deque[tuple[str | None, Future]] = deque()
+        self._transaction = contextlib.ExitStack()
+        self._in_batch = 0
+
+    def __enter__(self) -> _Run:
+        return self
+
+    def __exit__(self, *error) -> None:
+        if error[0] is not None:
+            for _, future in self.pending:
                 future.cancel()
-            raise
+        try:
+            self._transaction.__exit__(*error)
         finally:
-            if bar:
-                bar.done()
-    return tally
+            if self.bar:
+                self.bar.done()
 
+    def skip(self, kind: str) -> None:
+        self.tally.skip(kind)
+        self._tick()
 
-def _store_next(pending, store, tally: Tally, bar, transaction: contextlib.ExitStack, batch, in_batch: int) -> int:
-    outer_id, future = pending.popleft()
-    try:
-        message_id, record = message.record_of(future.result(), outer_id)
-    except Skipped as skipped:
-        tally.skip(skipped.kind)
-        _tick(bar)
-        return in_batch
-    if batch is not None and in_batch == 0:
-        transaction.enter_context(batch())
-    outcome = store.add(record, message_id=message_id)
-    if outcome == "report":
-        tally.reports += 1
-    elif outcome == "addition":
-        tally.additions += 1
-    else:
-        tally.skip("case deleted" if outcome == "deleted" else "duplicate")
-    _tick(bar)
-    in_batch += 1
-    if batch is not None and in_batch >= BATCH:
-        transaction.close()
-        return 0
-    return in_batch
+    def store_next(self) -> None:
+        outer_id, future = self.pending.popleft()
+        try:
+            message_id, record = message.record_of(future.result(), outer_id)
+        except Skipped as skipped:
+            self.skip(skipped.kind)
+            return
+        if self._in_batch == 0:
+            self._transaction.enter_context(self.store.batch())
+        outcome = self.store.add(record, message_id=message_id)
+        if outcome == "report":
+            self.tally.reports += 1
+        elif outcome == "addition":
+            self.tally.additions += 1
+        else:
+            self.tally.skip("case deleted" if outcome == "deleted" else "duplicate")
+        self._tick()
+        self._in_batch += 1
+        if self._in_batch >= BATCH:
+            self._transaction.close()
+            self._in_batch = 0
+
+    def _tick(self) -> None:
+        if self.bar:
+            self.bar.advance()
 
 
 def _length(source) -> int | None:
@@ -173,11 +200,6 @@ def _length(source) -> int | None:
         return len(source)
     except TypeError:
         return None
-
-
-def _tick(bar: Progress | None) -> None:
-    if bar:
-        bar.advance()
 
 
 class Progress:

@@ -47,6 +47,9 @@ class MaildirSource:
                 data = path.read_bytes()
             except FileNotFoundError:
                 continue  # the mail client moved or deleted it meanwhile
+            except OSError as error:
+                raise StaffError(f"cannot read {path}: {error.strerror or error}; check the mailbox's "
+                                 "permissions") from None
             # The key is the name before the flags (":2,S"), the same in new/ and cur/.
             yield Mail(ident=name.split(":", 1)[0], data=data)
 

@@ -12,4 +12,6 @@ pytest_plugins = [
     "tests.support.mail",
     "tests.support.redis_server",
     "tests.support.browser",
+    "tests.support.dovecot",
+    "tests.support.staff_keyring",
 ]

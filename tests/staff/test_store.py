@@ -182,6 +182,32 @@ def test_a_deleted_case_leaves_only_keyed_digests_and_never_comes_back(store):
     assert not any(isinstance(value, bytes) and ref.encode() in value for value in all_values(store))
 
 
+def test_a_deleted_case_is_gone_from_every_page_of_the_file(tmp_path):
+    """Not only from the tables: from free pages and free space in pages too (secure_delete),
+    as whoever holds the key would see the file decrypted."""
+    made, key = new_store(tmp_path)
+    keep = report(email="keep@example.jp", description="残す通報")
+    gone = report(email="gone@example.jp", description="消す通報", urls=["https://gone.example/x"],
+                  contact_safety="昼だけ連絡可")
+    with made:
+        made.add(keep, message_id=message_id())
+        made.add(gone, message_id=message_id())
+        made.add(addition(gone.reference, description="追加の言葉"), message_id=message_id())
+        made.add_note(gone.reference, "電話した")
+        made.delete(gone.reference)
+    clear_copy = tmp_path / "clear.sqlite3"
+    clear_copy.write_bytes(made.path.read_bytes())
+    db = apsw.Connection(str(clear_copy))
+    db.execute(f"PRAGMA hexkey = '{key.hex()}'")
+    db.execute("PRAGMA rekey = ''")  # decrypt every page in place
+    db.close()
+    data = clear_copy.read_bytes()
+    assert data.startswith(b"SQLite format 3") and "keep@example.jp".encode() in data and "残す通報".encode() in data
+    for word in ("gone@example.jp", "消す通報", "gone.example", "昼だけ連絡可", "追加の言葉", "電話した", gone.reference):
+        assert word.encode() not in data, word
+        assert json.dumps(word)[1:-1].encode() not in data, word
+
+
 def test_tombstones_depend_on_the_store_key(tmp_path):
     gone, mid = report(), message_id()
     digests = []
@@ -429,3 +455,81 @@ def test_times_are_stored_with_their_offset(store):
     with pytest.raises(ValueError):
         store.add_note(ref, "naive", at=datetime(2026, 12, 1))
     assert JAPAN.utcoffset(None) == timedelta(hours=9)
+
+
+def test_message_ids_are_compared_without_their_brackets(store):
+    first = report()
+    assert store.add(first, message_id="  <a@relay>  ") == "report"
+    assert store.seen("a@relay") and store.seen("<a@relay>")
+    assert store.add(addition(first.reference), message_id="<>") == "addition"  # odd, but a Message-ID
+    assert store.seen("<>") and not store.seen("<b@relay>")
+    with pytest.raises(ValueError):
+        store.add(addition(first.reference), message_id=" ")
+
+
+# -- speed by design ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("status", [None, "waiting"])
+def test_a_page_of_the_case_list_is_read_by_index_without_sorting(store, status):
+    """The case list of 10,000 cases stays fast because a page is read in index order and
+    the scan stops after it: no sort of the whole table, no temporary b-tree."""
+    where, params = store._where(status, None)
+    sql = f"SELECT reference FROM cases c{where} ORDER BY c.activity_key DESC, c.id DESC LIMIT ? OFFSET ?"
+    plan = " | ".join(row[3] for row in store._db.execute("EXPLAIN QUERY PLAN " + sql, (*params, 100, 0)))
+    assert ("cases_by_status" if status else "cases_by_activity") in plan and "TEMP B-TREE" not in plan, plan
+    count_sql = f"EXPLAIN QUERY PLAN SELECT count(*) FROM cases c{where}"
+    count_plan = " | ".join(row[3] for row in store._db.execute(count_sql, params))
+    assert "COVERING INDEX" in count_plan, count_plan
+
+
+def test_the_store_serves_several_threads(store):
+    import threading
+
+    problems = []
+
+    def write():
+        try:
+            for i in range(50):
+                store.add(report(received_at=T0 + hours(i)), message_id=message_id())
+        except Exception as error:  # noqa: BLE001 -- reported below
+            problems.append(error)
+
+    def read():
+        try:
+            for _ in range(50):
+                store.cases(search="写真")
+                store.count(status="new")
+        except Exception as error:  # noqa: BLE001
+            problems.append(error)
+
+    threads = [threading.Thread(target=target) for target in (write, read, read)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert problems == [] and store.count() == 50
+
+
+def test_a_search_sees_every_change_made_since_the_last(tmp_path):
+    """Search results are kept between calls (the web list asks for a page and its counts);
+    any change, here or through another connection to the file, makes them read again."""
+    store, key = new_store(tmp_path)
+    with store, Store.open(store.path, key) as other:
+        assert store.count(search="紫陽花") == 0
+        first = report(description="紫陽花の写真")
+        store.add(first, message_id=message_id())
+        assert [c.reference for c in store.cases(search="紫陽花")] == [first.reference]
+        second = report(description="紫陽花がまた")
+        other.add(second, message_id=message_id())
+        assert store.count(search="紫陽花") == 2
+        store.set_status(first.reference, "closed")
+        assert store.count(status="closed", search="紫陽花") == 1
+        store.add_note(second.reference, "ヤマアラシ")
+        assert store.count(search="ヤマアラシ") == 1
+        with pytest.raises(RuntimeError), store.batch():
+            store.add(report(description="紫陽花の三件目"), message_id=message_id())
+            assert store.count(search="紫陽花") == 3
+            raise RuntimeError("rolled back")
+        assert store.count(search="紫陽花") == 2
+        other.delete(first.reference)
+        assert [c.reference for c in store.cases(search="紫陽花")] == [second.reference]

@@ -10,6 +10,8 @@
     mail           mail servers (fixtures: mail_server, odd_server), the outbox and the
                    delivery worker (fixtures: outbox, target)
     redis_server   Debian's redis-server (fixture: redis_server)
+    dovecot        Debian's Dovecot, a real IMAP mailbox over TLS (fixtures: dovecot, imap_account)
+    staff_keyring  a keyring backend of the tests' own for the staff kit (fixture: staff_keyring)
     folder_events  what the kernel saw happen in a folder (inotify): created, written, renamed
     relay_server   the relay under gunicorn, and a plain HTTP client for it
     nginx_server   deploy/nginx as shipped, over TLS, in front of a relay

@@ -12,6 +12,7 @@
   malformed JSON, an unknown format, damaged ciphertext). ``relay_maildir`` is its folder: read it,
   or ``copy_maildir`` it before changing anything.
 - ``staff_home``: a ``Home`` initialised for A's key (function scope, empty store).
+- ``staff_cli(*args, env=…)``: ``python -m staff`` in a process of its own.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from tests.support.gnupg import GPG, make_key
+from tests.support.site import ROOT
 
 PASSPHRASE = "correct horse battery staple ✓"
 LOCKED_USER_ID = "Safeline Staff B <staff-b@safeline.example>"
@@ -144,6 +147,17 @@ REPORTS = [
 ]
 
 
+def staff_cli(*args: str, env: dict | None = None, timeout: int = 120, **options) -> subprocess.CompletedProcess:
+    """``python -m staff ARGS`` as a staff member runs it, in a process of its own (without
+    SAFELINE_STAFF_PASSPHRASE unless ``env`` sets it)."""
+    environment = {name: value for name, value in os.environ.items() if name != "SAFELINE_STAFF_PASSPHRASE"}
+    environment.update(env or {})
+    if "stdout" not in options and "stderr" not in options:
+        options["capture_output"] = True
+    return subprocess.run([sys.executable, "-m", "staff", *args], cwd=ROOT, env=environment, text=True,
+                          timeout=timeout, **options)
+
+
 def copy_maildir(source: Path, target: Path) -> Path:
     shutil.copytree(source, target)
     return target
@@ -225,7 +239,8 @@ def build_corpus(folder: Path, keys: StaffGnupg) -> Corpus:
             assert response.status_code == 303, (lang, response.status_code)
             codes.append(sent_codes(client, response))
             corpus.reports += 1
-            corpus.secrets += [fields["email"], *fields["urls"].split("\n")[:3], fields["description"][:30]]
+            typed = [fields["email"], *fields["urls"].split("\n")[:3], fields["description"][:30], fields.get("where")]
+            corpus.secrets += [text for text in typed if text]
         corpus.references = [reference for reference, _ in codes]
         additions = [("ja", codes[0], {"urls": "https://more.example.com/p/ajisai2", "description": "追加です"}),
                      ("en", codes[1], {"urls": "", "where": "ChatApp group Otter5512",
