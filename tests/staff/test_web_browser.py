@@ -59,16 +59,10 @@ class Served:
         return self.origin + path
 
 
-# The command's own entry point (staff.cli.main, as `safeline-staff` runs it), leaving out only a
-# command module that is not in this tree (while the kit's parts are still being merged).
-LAUNCH = ("import importlib.util, sys, staff.cli as cli; "
-          "cli.COMMAND_MODULES = tuple(m for m in cli.COMMAND_MODULES if importlib.util.find_spec(m)); "
-          "cli.main(sys.argv[1:])")
-
-
 def start_serve(home) -> Served:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen([sys.executable, "-c", LAUNCH, "--home", str(home.folder), "serve", "--no-browser",
+    # python -m staff: the command's own entry point (staff.cli.main), as safeline-staff runs it.
+    process = subprocess.Popen([sys.executable, "-m", "staff", "--home", str(home.folder), "serve", "--no-browser",
                                 "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     lines: queue.Queue = queue.Queue()
 
