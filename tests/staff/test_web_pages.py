@@ -384,3 +384,29 @@ def test_invisible_characters_in_an_address_are_shown_as_marks(client, store):
     assert "\u202e" not in page and "\u200b" not in page
     assert 'https://evil.example/<span class="control">U+202E</span>moc.elgoog' in page
     assert '<span class="control">U+200B</span>' in page
+
+
+def test_every_case_imported_from_the_relays_own_mail_is_shown(staff_home, relay_corpus):
+    """The real chain: the relay's mails (hostile text and odd Unicode among them), imported with
+    the staff member's GnuPG key, then every case's pages in both languages."""
+    from staff.importer import import_mail
+    from staff.mailbox import MaildirSource
+    from staff.openpgp import identity_of
+    from staff.setup import open_store
+    from tests.support.staffkit import HOSTILE as CORPUS_HOSTILE
+
+    identity = identity_of(staff_home)
+    store = open_store(staff_home, identity=identity)
+    try:
+        import_mail(MaildirSource(relay_corpus.maildir), store, identity, progress=False)
+        client = client_for(make_app(store))
+        listed = references(get(client, "/?q="))
+        assert sorted(listed) == sorted(set(relay_corpus.references))
+        for reference in listed:
+            for path in (f"/case/{reference}", f"/en/case/{reference}", f"/case/{reference}/reply",
+                         f"/en/case/{reference}/delete"):
+                page = get(client, path)
+                assert CORPUS_HOSTILE not in page and "<script" not in page
+                assert all(href.startswith(("/", "#", "mailto:")) for href in re.findall(r'href="([^"]*)"', page))
+    finally:
+        store.close()
