@@ -410,3 +410,17 @@ def test_every_case_imported_from_the_relays_own_mail_is_shown(staff_home, relay
                 assert all(href.startswith(("/", "#", "mailto:")) for href in re.findall(r'href="([^"]*)"', page))
     finally:
         store.close()
+
+
+def test_japanese_pages_use_full_width_marks_beside_japanese(client, cases):
+    """The site's rule (safeline/typography.py): no half-width ( ) ? : ! beside Japanese text."""
+    from safeline import typography
+
+    found = []
+    for path in ("/", "/?status=waiting", f"/case/{cases.plain}", f"/case/{cases.orphan}", f"/case/{cases.phone}",
+                 f"/case/{cases.plain}/reply", f"/case/{cases.orphan}/reply", f"/case/{cases.plain}/delete", "/phone",
+                 "/nothing", "/?page=0"):
+        found += typography.findings(client.get(ORIGIN + path).get_data(as_text=True), path)
+    found += typography.findings(client.post(ORIGIN + "/phone", data={"csrf": csrf()}).get_data(as_text=True),
+                                 "phone with errors")
+    assert found == []
