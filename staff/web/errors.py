@@ -35,11 +35,14 @@ MESSAGES = {
     404: N_("There is no such page or case. A deleted case is gone for good."),
     405: N_("The request had something no form of this interface sends. Go back to the case list and try again."),
     413: N_("The text sent was too long. Shorten it and send it again."),
-    500: N_("The interface could not show this page. Your cases are safe in the store; try again, and if it goes on, tell whoever looks after the staff kit."),
+    500: N_("The interface could not show this page. Your cases are safe in the store; try again, and if it "
+            "goes on, tell whoever looks after the staff kit."),
 }
 FORBIDDEN = {
-    "secret": N_("Open the interface with the link that the command safeline-staff serve printed when it started (it ends in ?token=…). Each start makes a new link."),
-    "csrf": N_("The form was not sent from this interface, or the interface was started again since the page was opened. Go back, reload the page and send the form again."),
+    "secret": N_("Open the interface with the link that the command safeline-staff serve printed when it "
+                 "started (it ends in ?token=…). Each start makes a new link."),
+    "csrf": N_("The form was not sent from this interface, or the interface was started again since the page "
+               "was opened. Go back, reload the page and send the form again."),
 }
 
 

@@ -41,7 +41,8 @@ def _read(form) -> tuple[dict, dict]:
     if not values["description"]:
         errors["description"] = [_("Write what the caller described.")]
     elif len(values["description"]) > MAX_TEXT:
-        errors["description"] = [_("The description is too long: use at most %(count)s characters.") % {"count": MAX_TEXT}]
+        errors["description"] = [
+            _("The description is too long: use at most %(count)s characters.") % {"count": MAX_TEXT}]
     if len(values["where"]) > MAX_TEXT:
         errors["where"] = [_("This is too long: use at most %(count)s characters.") % {"count": MAX_TEXT}]
     urls = [line.strip() for line in values["urls"].splitlines() if line.strip()]
@@ -54,7 +55,8 @@ def _read(form) -> tuple[dict, dict]:
                   or email.startswith("@") or email.endswith("@")):
         errors["email"] = [_("Give an e-mail address like name@example.jp, or leave it empty.")]
     if len(values["contact_safety"]) > MAX_TEXT:
-        errors["contact_safety"] = [_("The notes are too long: use at most %(count)s characters.") % {"count": MAX_TEXT}]
+        errors["contact_safety"] = [
+            _("The notes are too long: use at most %(count)s characters.") % {"count": MAX_TEXT}]
     values["url_list"] = urls
     return values, errors
 

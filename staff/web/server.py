@@ -37,7 +37,8 @@ class LocalServer:
         # Our own socket: a port in use is an OSError here (werkzeug would exit the process).
         listener = socket.create_server((HOST, port))
         try:
-            self._server = make_server(HOST, listener.getsockname()[1], lambda environ, start: app["app"](environ, start),
+            self._server = make_server(HOST, listener.getsockname()[1],
+                                       lambda environ, start: app["app"](environ, start),
                                        threaded=True, request_handler=_Quiet, fd=listener.fileno())
         finally:
             listener.close()  # the server holds its own duplicate

@@ -35,7 +35,8 @@ AXE = Axe()
 # orientation and label-in-name, which axe leaves off by default.
 AXE_OPTIONS = {
     "resultTypes": ["violations"],
-    "rules": {name: {"enabled": True} for name in ("target-size", "css-orientation-lock", "label-content-name-mismatch")},
+    "rules": {name: {"enabled": True}
+              for name in ("target-size", "css-orientation-lock", "label-content-name-mismatch")},
 }
 WIDTHS = {"1280 px": (1280, 800), "390 px": (390, 844)}
 SCROLLS_SIDEWAYS = """() => {

@@ -144,7 +144,8 @@ def test_a_post_without_the_right_csrf_token_is_refused_and_changes_nothing(clie
         data = dict(form) if token is None else {**form, "csrf": token}
         response = client.post(ORIGIN + path, data=data)
         assert response.status_code == 403, path
-        assert "reload the page" in response.get_data(as_text=True) or "読み込みなおし" in response.get_data(as_text=True)
+        text = response.get_data(as_text=True)
+        assert "reload the page" in text or "読み込みなおし" in text
         assert_headers(response)
     assert (store.count(), store.case(cases.plain).to_json()) == before
 

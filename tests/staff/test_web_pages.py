@@ -9,6 +9,7 @@ confirmation, 4xx for bad input (never 500), and both languages complete.
 from __future__ import annotations
 
 import html
+import io
 import re
 import subprocess
 import sys
@@ -268,7 +269,8 @@ def test_a_phone_form_with_problems_is_a_422_listing_each_in_order(client, store
     response = post(client, "/en/phone", {"role": "cousin", "language": "fr", "description": " ",
                                           "urls": "https://a.example/ x", "email": "not an address"}, status=422)
     page = response.get_data(as_text=True)
-    summary = page[page.index('<div class="error-summary"'):page.index("</div>", page.index('<div class="error-summary"'))]
+    start = page.index('<div class="error-summary"')
+    summary = page[start:page.index("</div>", start)]
     anchors = re.findall(r'<a href="#([^"]+)">', summary)
     assert anchors == ["role-self", "language-ja", "description", "urls", "email"]
     for name in ("description", "urls", "email"):
@@ -371,8 +373,9 @@ def test_odd_text_in_forms_is_kept_or_refused_never_a_500(client, store, cases):
     response = client.post(ORIGIN + "/phone", data={"csrf": csrf(), "role": ["self", "guardian"], "language": "ja",
                                                     "description": "二つの役割"})
     assert response.status_code in (303, 422)
+    upload = (io.BytesIO(b"x"), "a.jpg")
     response = client.post(ORIGIN + "/phone", data={"csrf": csrf(), "role": "self", "language": "ja",
-                                                    "description": "ファイル", "file": (__import__("io").BytesIO(b"x"), "a.jpg")},
+                                                    "description": "ファイル", "file": upload},
                            content_type="multipart/form-data")
     assert response.status_code in (303, 422)
 

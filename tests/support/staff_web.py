@@ -1,7 +1,8 @@
 """The staff kit's web interface in tests: a store with cases, the app, a logged-in client.
 
 - ``filled_store(folder)``: a fresh store (random key) holding a few cases made as the relay
-  makes them (``filled_into(store)`` adds them to any store) (tests/support/staff_records.py): a report with two additions, a hostile report
+  makes them (tests/support/staff_records.py; ``filled_into(store)`` adds them to any store):
+  a report with two additions, a hostile report
   (markup and script in every field, a right-to-left override, 30 URLs, 4,000 characters),
   an English report, an addition whose report has not come, and a phone case. Returns the
   store and ``Cases``, the references by name.
