@@ -227,3 +227,11 @@ def test_the_redirect_after_the_token_never_leaves_the_origin(app):
     response = app.test_client().get(f"{ORIGIN}/?token={SECRET}", environ_overrides={"PATH_INFO": "//evil.example/x"})
     assert response.status_code == 303
     assert response.headers["Location"] == "/evil.example/x"
+
+
+@pytest.mark.parametrize(("site", "status"), [("cross-site", 403), ("same-site", 403), ("same-origin", 303),
+                                               ("none", 303)])
+def test_a_post_a_browser_says_came_from_another_site_is_refused(client, cases, site, status):
+    response = client.post(f"{ORIGIN}/case/{cases.english}/note", data={"note": "x", "csrf": csrf()},
+                           headers={"Sec-Fetch-Site": site})
+    assert response.status_code == status
