@@ -191,7 +191,7 @@ def test_every_answer_has_the_security_headers(client, cases):
     assert {200, 303, 400, 404, 405, 413, 422} <= seen
 
 
-def test_an_unexpected_error_is_a_500_page_with_the_headers_and_nothing_of_the_error(filled):
+def test_an_unexpected_error_is_a_500_page_with_the_headers_and_nothing_of_the_error(filled, caplog, capsys):
     class Broken:
         def count(self, **_):
             raise RuntimeError("SECRET REPORT TEXT")
@@ -202,6 +202,8 @@ def test_an_unexpected_error_is_a_500_page_with_the_headers_and_nothing_of_the_e
     assert response.status_code == 500
     assert "SECRET REPORT TEXT" not in response.get_data(as_text=True)
     assert_headers(response)
+    logged = caplog.text + "".join(capsys.readouterr())
+    assert "RuntimeError at test_web_guard.py:" in logged and "SECRET REPORT TEXT" not in logged
 
 
 # Anything that would make the browser ask another host: a URL with a scheme or // in an
