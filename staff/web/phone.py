@@ -18,8 +18,9 @@ MAX_URLS = 100
 MAX_EMAIL = 254
 ROLES = ("self", "guardian")
 LANGUAGES = ("ja", "en")
-# In the order of the form: the error summary lists problems in the same order.
-FIELDS = ("role", "language", "description", "where", "urls", "email", "contact_safety")
+# In the order of the form (how to contact them safely before their address, as on a case's
+# page): the error summary lists problems in the same order.
+FIELDS = ("role", "language", "description", "where", "urls", "contact_safety", "email")
 
 
 def _read(form) -> tuple[dict, dict]:
