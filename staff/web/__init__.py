@@ -11,18 +11,16 @@ against other pages in the same browser (``guard``).
 
 from __future__ import annotations
 
-import os
 import sys
 import webbrowser
 
+from staff.openpgp import PASSPHRASE_ENV
 from staff.problems import StaffError
 
 from .app import create_app
 from .server import DEFAULT_PORT, LocalServer
 
 __all__ = ["DEFAULT_PORT", "LocalServer", "create_app", "register"]
-
-PASSPHRASE_ENV = "SAFELINE_STAFF_PASSPHRASE"
 
 
 def register(commands) -> None:
@@ -43,7 +41,8 @@ def serve(args) -> int:
 
     if not 0 <= args.port <= 65535:
         raise StaffError(f"--port {args.port}: give a port from 1 to 65535 (or 0 for any free port)")
-    store = open_store(Home(args.home), passphrase=os.environ.get(PASSPHRASE_ENV))
+    # A key file's passphrase comes from the environment or is asked (staff.openpgp.identity_of).
+    store = open_store(Home(args.home))
     try:
         try:
             server = LocalServer(store, port=args.port)

@@ -34,7 +34,7 @@ def create_app(store, *, secret: str, lang_default: str = "ja", port: int | None
     app.extensions["staff_store"] = store
     app.register_blueprint(guard.bp)  # its hooks run before every other
     i18n.install(app)
-    app.jinja_env.filters.update(japan_time=text.japan_time, iso=text.iso)
+    app.jinja_env.filters.update(japan_time=text.japan_time, iso=text.iso, reveal=text.reveal)
     app.jinja_env.globals.update(STATUS_LABELS=text.STATUS_LABELS, ROLE_LABELS=text.ROLE_LABELS,
                                  ORIGIN_LABELS=text.ORIGIN_LABELS, KIND_LABELS=text.KIND_LABELS,
                                  LANGUAGE_LABELS=text.LANGUAGE_LABELS)

@@ -35,7 +35,7 @@ def case_or_404(reference: str):
 
 def _page_number() -> int:
     value = request.args.get("page", "1")
-    if not value.isdigit() or int(value) < 1 or len(value) > 9:
+    if not (value.isascii() and value.isdigit()) or len(value) > 9 or int(value) < 1:
         raise BadInput(_("The page number must be a whole number from 1."))
     return int(value)
 
@@ -50,14 +50,14 @@ def case_list():
         raise BadInput(_("The search is too long: use at most %(count)s characters.") % {"count": MAX_SEARCH})
     page = _page_number()
     cases = store()
-    filters = {"status": status or None, "search": search or None}
-    total = cases.count(**filters)
+    # Every case has one of the statuses: the counts by status give the total too.
+    counts = {name: cases.count(status=name, search=search or None) for name in STATUSES}
+    counts_all = sum(counts.values())
+    total = counts[status] if status else counts_all
     pages = max(1, -(-total // PER_PAGE))
     if page > pages:
         abort(404)
-    counts = {name: cases.count(status=name, search=search or None) for name in STATUSES}
-    counts_all = sum(counts.values()) if not status else cases.count(search=search or None)
-    found = cases.cases(**filters, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
+    found = cases.cases(status=status or None, search=search or None, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
     return render_template("list.html", cases=found, total=total, counts=counts, counts_all=counts_all,
                            status=status, search=search, page=page, pages=pages,
                            first=(page - 1) * PER_PAGE + 1, last=(page - 1) * PER_PAGE + len(found),

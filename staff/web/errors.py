@@ -2,10 +2,14 @@
 
 Bad input is a 4xx page with a message, never a 500. A ``StaffError`` raised while answering
 (the store could not do what was asked) is shown as its one-line message with 409: it says
-what to do. Nothing else is shown of an exception: a message could carry report text.
+what to do. Nothing else is shown or logged of an exception but its type and place: a message
+could carry report text.
 """
 
 from __future__ import annotations
+
+import traceback
+from pathlib import Path
 
 from flask import Flask, g, render_template
 from werkzeug.exceptions import HTTPException
@@ -35,11 +39,14 @@ MESSAGES = {
     404: N_("There is no such page or case. A deleted case is gone for good."),
     405: N_("The request had something no form of this interface sends. Go back to the case list and try again."),
     413: N_("The text sent was too long. Shorten it and send it again."),
-    500: N_("The interface could not show this page. Your cases are safe in the store; try again, and if it goes on, tell whoever looks after the staff kit."),
+    500: N_("The interface could not show this page. Your cases are safe in the store; try again, and if it "
+            "goes on, tell whoever looks after the staff kit."),
 }
 FORBIDDEN = {
-    "secret": N_("Open the interface with the link that the command safeline-staff serve printed when it started (it ends in ?token=…). Each start makes a new link."),
-    "csrf": N_("The form was not sent from this interface, or the interface was started again since the page was opened. Go back, reload the page and send the form again."),
+    "secret": N_("Open the interface with the link that the command safeline-staff serve printed when it "
+                 "started (it ends in ?token=…). Each start makes a new link."),
+    "csrf": N_("The form was not sent from this interface, or the interface was started again since the page "
+               "was opened. Go back, reload the page and send the form again."),
 }
 
 
@@ -68,7 +75,13 @@ def install(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
-        # The message is not shown (it could hold report text); the traceback goes to stderr,
-        # where Flask logs it, with no request data.
-        app.logger.exception("error while answering")
+        # Neither shown nor logged: the exception's message (it could hold report text). The
+        # log gets its type and where it was raised, enough to find the bug.
+        app.logger.error("error while answering: %s at %s", type(error).__name__, where(error))
         return error_page(500, _(MESSAGES[500]))
+
+
+def where(error: BaseException) -> str:
+    """The innermost frames of ``error``'s traceback as ``file:line function``, no values."""
+    frames = traceback.extract_tb(error.__traceback__)[-4:]
+    return " < ".join(f"{Path(frame.filename).name}:{frame.lineno} {frame.name}" for frame in reversed(frames))

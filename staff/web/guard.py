@@ -12,7 +12,8 @@ there, and a hostile DNS name can be made to point at 127.0.0.1 (DNS rebinding).
   and without a valid cookie: a 403 page that says to open the link the command printed. The
   style sheet alone is served without it (it is in the repository; the 403 page needs it).
 - Every POST carries a CSRF token (an HMAC of the secret) in a hidden field, else 403. With
-  SameSite=Strict a foreign page's POST has no cookie anyway; the token is the second lock.
+  SameSite=Strict a foreign page's POST has no cookie anyway; the token is the second lock,
+  and a browser's ``Sec-Fetch-Site`` saying another site sent it is a third.
 - Comparisons of secrets are constant-time (``hmac.compare_digest``).
 - Headers on every answer, errors included: a strict Content-Security-Policy (no script at
   all: the interface needs none), no referrer, nosniff, no caching (case data must not land
@@ -93,7 +94,8 @@ def guard():
             g.forbidden_reason = "secret"
             abort(403)
         rest = [(name, value) for name, value in request.args.items(multi=True) if name != TOKEN_PARAM]
-        location = request.path + (f"?{urlencode(rest)}" if rest else "")
+        # One leading slash only: "//host/…" would send the browser to another host.
+        location = "/" + request.path.lstrip("/") + (f"?{urlencode(rest)}" if rest else "")
         response = Response(status=303, headers={"Location": location})
         response.set_cookie(cookie_name(int(_port())), session_value(secret), httponly=True, samesite="Strict",
                             path="/")
@@ -103,9 +105,13 @@ def guard():
     if not _same(request.cookies.get(cookie_name(int(_port()))), session_value(secret)):
         g.forbidden_reason = "secret"
         abort(403)
-    if request.method not in ("GET", "HEAD") and not _same(request.form.get(CSRF_FIELD), csrf_token(secret)):
-        g.forbidden_reason = "csrf"
-        abort(403)
+    if request.method not in ("GET", "HEAD"):
+        # A browser says where a request comes from (Sec-Fetch-Site, whatever the referrer
+        # policy): a form sent from another site is refused even before its token is read.
+        if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none") or \
+                not _same(request.form.get(CSRF_FIELD), csrf_token(secret)):
+            g.forbidden_reason = "csrf"
+            abort(403)
     return None
 
 

@@ -13,7 +13,6 @@ environment is shared by the server's threads, so nothing per request is install
 from __future__ import annotations
 
 from flask import Flask, g, request, url_for
-from markupsafe import Markup
 
 from staff.translations import LANGUAGES, translations
 
@@ -84,5 +83,3 @@ def register_twice(app: Flask, blueprint) -> None:
     app.register_blueprint(blueprint)
     app.register_blueprint(blueprint, url_prefix=EN_PREFIX, name=f"{blueprint.name}_en")
 
-
-__all__ = ["Markup", "_", "current_lang", "install", "lang_of", "link", "register_twice"]

@@ -18,8 +18,9 @@ MAX_URLS = 100
 MAX_EMAIL = 254
 ROLES = ("self", "guardian")
 LANGUAGES = ("ja", "en")
-# In the order of the form: the error summary lists problems in the same order.
-FIELDS = ("role", "language", "description", "where", "urls", "email", "contact_safety")
+# In the order of the form (how to contact them safely before their address, as on a case's
+# page): the error summary lists problems in the same order.
+FIELDS = ("role", "language", "description", "where", "urls", "contact_safety", "email")
 
 
 def _read(form) -> tuple[dict, dict]:
@@ -41,7 +42,8 @@ def _read(form) -> tuple[dict, dict]:
     if not values["description"]:
         errors["description"] = [_("Write what the caller described.")]
     elif len(values["description"]) > MAX_TEXT:
-        errors["description"] = [_("The description is too long: use at most %(count)s characters.") % {"count": MAX_TEXT}]
+        errors["description"] = [
+            _("The description is too long: use at most %(count)s characters.") % {"count": MAX_TEXT}]
     if len(values["where"]) > MAX_TEXT:
         errors["where"] = [_("This is too long: use at most %(count)s characters.") % {"count": MAX_TEXT}]
     urls = [line.strip() for line in values["urls"].splitlines() if line.strip()]
@@ -54,7 +56,8 @@ def _read(form) -> tuple[dict, dict]:
                   or email.startswith("@") or email.endswith("@")):
         errors["email"] = [_("Give an e-mail address like name@example.jp, or leave it empty.")]
     if len(values["contact_safety"]) > MAX_TEXT:
-        errors["contact_safety"] = [_("The notes are too long: use at most %(count)s characters.") % {"count": MAX_TEXT}]
+        errors["contact_safety"] = [
+            _("The notes are too long: use at most %(count)s characters.") % {"count": MAX_TEXT}]
     values["url_list"] = urls
     return values, errors
 

@@ -11,6 +11,7 @@ would carry references and searches.
 from __future__ import annotations
 
 import secrets
+import socket
 import threading
 
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -33,9 +34,15 @@ class LocalServer:
         self.secret = secret or secrets.token_urlsafe(32)
         app = {}
         # Bind first, so that the app knows its real port (the Host check and the cookie's name).
-        self._server = make_server(HOST, port, lambda environ, start: app["app"](environ, start), threaded=True,
-                                   request_handler=_Quiet)
-        self.port = self._server.server_port
+        # Our own socket: a port in use is an OSError here (werkzeug would exit the process).
+        listener = socket.create_server((HOST, port))
+        try:
+            self._server = make_server(HOST, listener.getsockname()[1],
+                                       lambda environ, start: app["app"](environ, start),
+                                       threaded=True, request_handler=_Quiet, fd=listener.fileno())
+        finally:
+            listener.close()  # the server holds its own duplicate
+        self.port = self._server.server_address[1]
         self.app = create_app(store, secret=self.secret, port=self.port)
         app["app"] = self.app
         self._thread: threading.Thread | None = None

@@ -7,14 +7,19 @@ isolating element), never as HTML and never as a link.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime, timedelta, timezone
 
+from markupsafe import Markup, escape
+
+from safeline import record
+from staff.store import PHONE_PREFIX
 from staff.translations import N_
 
 # Japan keeps no daylight saving time: a fixed offset is exact, and needs no tz database.
 JAPAN = timezone(timedelta(hours=9), "JST")
-# A web report's (safeline.record.REFERENCE) or a phone case's reference.
-REFERENCE = re.compile(r"SL-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{4}-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{4}|TEL-\d{8}-\d{3,6}")
+# A web report's reference (the relay's, safeline.record) or a phone case's (TEL-YYYYMMDD-NNN).
+REFERENCE = re.compile(rf"{record.REFERENCE.pattern}|{PHONE_PREFIX}-\d{{8}}-\d{{3,6}}")
 
 STATUS_LABELS = {"new": N_("New"), "in_progress": N_("In progress"), "waiting": N_("Waiting"),
                  "closed": N_("Closed")}
@@ -43,3 +48,17 @@ def iso(value) -> str:
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
     return str(value or "")
+
+
+def reveal(value) -> Markup:
+    """An address (URL or host) as text, with every invisible format character (Unicode Cf:
+    direction overrides and isolates, zero-width characters, BOM) shown as a visible
+    ``U+XXXX`` mark instead. An address is read to be checked and copied: a right-to-left
+    override could make ``…/‮moc.elgoog`` look like ``…/google.com``."""
+    parts = []
+    for char in str(value or ""):
+        if unicodedata.category(char) == "Cf":
+            parts.append(Markup(f'<span class="control">U+{ord(char):04X}</span>'))
+        else:
+            parts.append(escape(char))
+    return Markup("").join(parts)

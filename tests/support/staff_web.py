@@ -1,7 +1,8 @@
 """The staff kit's web interface in tests: a store with cases, the app, a logged-in client.
 
 - ``filled_store(folder)``: a fresh store (random key) holding a few cases made as the relay
-  makes them (tests/support/staff_records.py): a report with two additions, a hostile report
+  makes them (tests/support/staff_records.py; ``filled_into(store)`` adds them to any store):
+  a report with two additions, a hostile report
   (markup and script in every field, a right-to-left override, 30 URLs, 4,000 characters),
   an English report, an addition whose report has not come, and a phone case. Returns the
   store and ``Cases``, the references by name.
@@ -26,6 +27,7 @@ SECRET = "test-secret-" + "x" * 32
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)><a href="https://evil.example/">click</a>'
 RLO = "\u202eexe.txt"  # a right-to-left override: shown isolated, never reorders the page
 HOSTILE_URLS = tuple(f"https://h{index}.bad.example/p?q=<b>{index}</b>&x=\"'" for index in range(30))
+SPOOF_URL = "https://evil.example/\u202emoc.elgoog"  # shown with a visible U+202E mark
 LONG = ("長い説明。" * 800)[:4000]
 
 
@@ -39,7 +41,13 @@ class Cases:
 
 
 def filled_store(folder: Path):
+    """A fresh store in ``folder`` (random key) with the cases of ``filled_into``."""
     store, _ = new_store(folder)
+    return store, filled_into(store)
+
+
+def filled_into(store) -> Cases:
+    """Adds the test cases to ``store``; their references."""
     plain = report(contact_safety="平日の夜だけメールしてください。夫が見ることがあります。", police_referral=True,
                    email="hanako@example.jp", where="掲示板", received_at=T0)
     store.add(plain, message_id=message_id())
@@ -52,13 +60,14 @@ def filled_store(folder: Path):
                      contact_safety=HOSTILE + RLO, where=HOSTILE, received_at=T0 + timedelta(days=1))
     store.add(hostile, message_id=message_id())
     english = report(email="alex@example.org", lang="en", description="Photos of me were posted.",
+                     urls=("https://images.example.com/p/9", SPOOF_URL),
                      contact_safety="Only write after 6 pm.", received_at=T0 + timedelta(days=2))
     store.add(english, message_id=message_id())
     orphan_reference = report().reference
     store.add(addition(orphan_reference, received_at=T0 + timedelta(days=3)), message_id=message_id())
     phone = store.add_phone_case(role="self", description="電話で相談がありました。", urls=["https://phone.example.jp/x"],
                                  at=T0 + timedelta(days=4))
-    return store, Cases(plain=plain.reference, hostile=hostile.reference, english=english.reference,
+    return Cases(plain=plain.reference, hostile=hostile.reference, english=english.reference,
                         orphan=orphan_reference, phone=phone)
 
 
