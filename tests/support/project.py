@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.support.site import ROOT
 
-PROJECT_FILES = ("content", "theme", "data", "plugins", "relay", "safeline", "devtools", "pelicanconf.py",
+PROJECT_FILES = ("content", "theme", "data", "plugins", "relay", "safeline", "staff", "devtools", "pelicanconf.py",
                  "publishconf.py", "tasks.py", "babel.cfg")
 
 
