@@ -245,3 +245,25 @@ def scratch_folder(keep: bool):
             print(f"kept {folder}")
         else:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+GPG = shutil.which("gpg") or "/usr/bin/gpg"
+
+
+def gpg(home: Path, *args: str, stdin: bytes | None = None) -> bytes:
+    """gpg in the throw-away ``home``, without questions; its stdout."""
+    return subprocess.run([GPG, "--homedir", str(home), "--batch", "--quiet", "--pinentry-mode", "loopback",
+                           "--passphrase", "", *args], input=stdin, check=True, capture_output=True).stdout
+
+
+@contextmanager
+def staff_gnupg(home: Path):
+    """A throw-away GnuPG ``home`` with one staff key (no passphrase: gpg-agent's questions are
+    not what the staff kit's benchmarks measure); yields its fingerprint, stops its agent after."""
+    home.mkdir(mode=0o700)
+    try:
+        gpg(home, "--quick-gen-key", "Bench Staff <staff@safeline.example>", "default", "default", "never")
+        listing = gpg(home, "--with-colons", "--list-keys").decode()
+        yield next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
+    finally:
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True)

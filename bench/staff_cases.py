@@ -24,7 +24,6 @@ import json
 import os
 import random
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -36,18 +35,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import add_run_options, load_average, smoke, wait_until_quiet  # noqa: E402
+from bench.common import add_run_options, load_average, smoke, staff_gnupg, wait_until_quiet  # noqa: E402
 from devtools.ports import HOST, free_port  # noqa: E402
 from safeline.record import REFERENCE_ALPHABET, parse  # noqa: E402
 
 GOAL_MS = 50.0
-GPG = shutil.which("gpg") or "/usr/bin/gpg"
 JAPAN = timezone(timedelta(hours=9))
-
-
-def gpg(home: Path, *args: str) -> bytes:
-    return subprocess.run([GPG, "--homedir", str(home), "--batch", "--quiet", "--pinentry-mode", "loopback",
-                           "--passphrase", "", *args], check=True, capture_output=True).stdout
 
 
 def reference(rng: random.Random) -> str:
@@ -107,6 +100,51 @@ def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[-1] if len(values) > 1 else values[0]
 
 
+def measure(scratch: Path, fingerprint: str, env: dict, args) -> dict[str, list[float]]:
+    """``init``, fill the store, start ``serve`` and time its pages; the server stops after."""
+    server = None
+    try:
+        staff_home = scratch / "kit"
+        base = [sys.executable, "-m", "staff", "--home", str(staff_home)]
+        subprocess.run([*base, "init", "--key", fingerprint], env=env, check=True, capture_output=True)
+        filled = time.monotonic()
+        fill(staff_home, args.cases, env)
+        print(f"store filled with {args.cases} cases in {time.monotonic() - filled:.1f} s "
+              f"({(staff_home / 'cases.sqlite3').stat().st_size / 1e6:.1f} MB)")
+        port = free_port()
+        server = subprocess.Popen([*base, "serve", "--no-browser", "--port", str(port)], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert server.stdout is not None
+        link = ""
+        for line in server.stdout:
+            if found := re.search(r"http://127\.0\.0\.1:\d+/\S*token=\S+", line):
+                link = found.group(0)
+                break
+        if not link:
+            raise RuntimeError("safeline-staff serve printed no link")
+        connection = http.client.HTTPConnection(HOST, port, timeout=30)
+        connection.host_header = f"{HOST}:{port}"
+        connection.request("GET", link.split(f":{port}", 1)[1], headers={"Host": connection.host_header})
+        response = connection.getresponse()
+        response.read()
+        cookie = response.getheader("Set-Cookie", "").split(";", 1)[0]
+        if not cookie:
+            raise RuntimeError(f"the launch link set no cookie ({response.status})")
+        style = re.search(r'href="(/static/[^"]+\.css)"', times_page(connection, cookie))
+        wait_until_quiet(args.quiet_wait)
+        rows = {}
+        rows["style sheet (baseline)"] = times(connection, style.group(1) if style else "/static/staff.css",
+                                               cookie, args.requests)
+        rows["case list, newest 100"] = times(connection, "/", cookie, args.requests)
+        rows["case list, status waiting"] = times(connection, "/?status=waiting", cookie, args.requests)
+        rows["search 削除"] = times(connection, "/?q=%E5%89%8A%E9%99%A4", cookie, max(3, args.requests // 5))
+        return rows
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(10)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=10_000)
@@ -119,52 +157,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-staff-cases-") as scratch_name:
         scratch = Path(scratch_name)
         home = scratch / "gnupg"
-        home.mkdir(mode=0o700)
         env = {**os.environ, "GNUPGHOME": str(home), "PYTHONPATH": str(ROOT)}
-        server = None
-        try:
-            gpg(home, "--quick-gen-key", "Bench Staff <staff@safeline.example>", "default", "default", "never")
-            listing = gpg(home, "--with-colons", "--list-keys").decode()
-            fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
-            staff_home = scratch / "kit"
-            base = [sys.executable, "-m", "staff", "--home", str(staff_home)]
-            subprocess.run([*base, "init", "--key", fingerprint], env=env, check=True, capture_output=True)
-            filled = time.monotonic()
-            fill(staff_home, args.cases, env)
-            print(f"store filled with {args.cases} cases in {time.monotonic() - filled:.1f} s "
-                  f"({(staff_home / 'cases.sqlite3').stat().st_size / 1e6:.1f} MB)")
-            port = free_port()
-            server = subprocess.Popen([*base, "serve", "--no-browser", "--port", str(port)], env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            assert server.stdout is not None
-            link = ""
-            for line in server.stdout:
-                if found := re.search(r"http://127\.0\.0\.1:\d+/\S*token=\S+", line):
-                    link = found.group(0)
-                    break
-            if not link:
-                raise RuntimeError("safeline-staff serve printed no link")
-            connection = http.client.HTTPConnection(HOST, port, timeout=30)
-            connection.host_header = f"{HOST}:{port}"
-            connection.request("GET", link.split(f":{port}", 1)[1], headers={"Host": connection.host_header})
-            response = connection.getresponse()
-            response.read()
-            cookie = response.getheader("Set-Cookie", "").split(";", 1)[0]
-            if not cookie:
-                raise RuntimeError(f"the launch link set no cookie ({response.status})")
-            style = re.search(r'href="(/static/[^"]+\.css)"', times_page(connection, cookie))
-            wait_until_quiet(args.quiet_wait)
-            rows = {}
-            rows["style sheet (baseline)"] = times(connection, style.group(1) if style else "/static/staff.css",
-                                                   cookie, args.requests)
-            rows["case list, newest 100"] = times(connection, "/", cookie, args.requests)
-            rows["case list, status waiting"] = times(connection, "/?status=waiting", cookie, args.requests)
-            rows["search 削除"] = times(connection, "/?q=%E5%89%8A%E9%99%A4", cookie, max(3, args.requests // 5))
-        finally:
-            if server is not None:
-                server.terminate()
-                server.wait(10)
-            subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True)
+        with staff_gnupg(home) as fingerprint:
+            rows = measure(scratch, fingerprint, env, args)
     baseline = statistics.median(rows["style sheet (baseline)"])
     print(f"{'':28} {'median':>8} {'p95':>8}  ratio of medians to the baseline")
     for name, values in rows.items():

@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import add_run_options, load_average, smoke, wait_until_quiet  # noqa: E402
+from bench.common import add_run_options, gpg, load_average, smoke, staff_gnupg, wait_until_quiet  # noqa: E402
 from relay.followup import FollowUps  # noqa: E402
 from relay.intake import new_reference  # noqa: E402
 from relay.keys import load_staff_keys  # noqa: E402
@@ -44,21 +44,8 @@ from relay.seal import seal  # noqa: E402
 from staff.importer import GPG_WORKERS  # noqa: E402
 
 GOAL = 1.25
-GPG = shutil.which("gpg") or "/usr/bin/gpg"
 STAFF = [sys.executable, "-m", "staff"]
 JAPAN = timezone(timedelta(hours=9))
-
-
-def gpg(home: Path, *args: str, stdin: bytes | None = None) -> bytes:
-    return subprocess.run([GPG, "--homedir", str(home), "--batch", "--quiet", "--pinentry-mode", "loopback",
-                           "--passphrase", "", *args], input=stdin, check=True, capture_output=True).stdout
-
-
-def make_key(home: Path) -> str:
-    home.mkdir(mode=0o700)
-    gpg(home, "--quick-gen-key", "Bench Staff <staff@safeline.example>", "default", "default", "never")
-    listing = gpg(home, "--with-colons", "--list-keys").decode()
-    return next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
 
 
 def make_mails(home: Path, fingerprint: str, maildir: Path, count: int) -> list[bytes]:
@@ -129,8 +116,7 @@ def main() -> int:
         scratch = Path(scratch_name)
         home = scratch / "gnupg"
         env = {**os.environ, "GNUPGHOME": str(home), "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-        try:
-            fingerprint = make_key(home)
+        with staff_gnupg(home) as fingerprint:
             maildir = scratch / "Maildir"
             armored = make_mails(home, fingerprint, maildir, args.reports)
             gpg_alone(home, armored[:5])  # warm the agent and the page cache
@@ -141,8 +127,6 @@ def main() -> int:
                 overlapped.append(gpg_alone_overlapped(home, armored, GPG_WORKERS))
                 took, summary = kit_import(home, fingerprint, maildir, scratch, env)
                 kit.append(took)
-        finally:
-            subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True)
     one, both, mine = statistics.median(baseline), statistics.median(overlapped), statistics.median(kit)
     base = min(one, both)
     print(f"mails: {args.reports} sealed reports (relay.seal), {args.rounds} rounds, medians")

@@ -257,13 +257,7 @@ class Store:
         path = Path(path)
         if path.exists() or path.is_symlink():
             raise StoreError(f"{path} exists already: a new case store is never written over a file")
-        db = cls._connect(path, key, create=True)
-        try:
-            cls._migrate(db, path)
-        except BaseException:
-            db.close()
-            raise
-        return cls(db, key, path)
+        return cls._ready(cls._connect(path, key, create=True), key, path, new=True)
 
     @classmethod
     def open(cls, path: Path, key: bytes) -> Store:
@@ -272,9 +266,13 @@ class Store:
         path = Path(path)
         if not path.is_file():
             raise StoreError(f"no case store at {path}: run `safeline-staff init` first")
-        db = cls._connect(path, key, create=False)
+        return cls._ready(cls._connect(path, key, create=False), key, path, new=False)
+
+    @classmethod
+    def _ready(cls, db: apsw.Connection, key: bytes, path: Path, *, new: bool) -> Store:
+        """The store on ``db``, its schema brought up to date; ``db`` closed if that fails."""
         try:
-            if db.execute("PRAGMA user_version").fetchone()[0] == 0:
+            if not new and db.execute("PRAGMA user_version").fetchone()[0] == 0:
                 raise StoreError(f"{path} is not a case store (wrong key or not a case store)")
             cls._migrate(db, path)
         except BaseException:

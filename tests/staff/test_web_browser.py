@@ -63,7 +63,8 @@ class Served:
 def start_serve(home) -> Served:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     # python -m staff: the command's own entry point (staff.cli.main), as safeline-staff runs it.
-    process = subprocess.Popen([sys.executable, "-m", "staff", "--home", str(home.folder), "serve", "--no-browser",
+    # -X faulthandler: a server that does not stop is made to show where each thread is (SIGABRT).
+    process = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "staff", "--home", str(home.folder), "serve", "--no-browser",
                                 "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     lines: queue.Queue = queue.Queue()
 
@@ -99,7 +100,15 @@ def served(tmp_path_factory, staff_gnupg):
     yield running
     running.process.send_signal(signal.SIGINT)  # as Ctrl+C: the command closes the store and ends
     try:
-        assert running.process.wait(timeout=30) == 0
+        assert running.process.wait(timeout=60) == 0
+    except subprocess.TimeoutExpired:
+        running.process.send_signal(signal.SIGABRT)
+        try:
+            running.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            pass
+        pytest.fail("safeline-staff serve did not stop on SIGINT; where its threads were:\n"
+                    + running.process.stderr.read()[-6000:])
     finally:
         if running.process.poll() is None:
             running.process.kill()
