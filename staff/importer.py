@@ -15,14 +15,13 @@ progress bar on stderr when stderr is a terminal.
 
 Speed: decrypting (one gpg process per mail) is nearly all the time, so a few mails are
 decrypted at once in threads (gpg-agent serves them together; a pinentry still asks only
-once), while this thread parses and stores them in mailbox order, ``BATCH`` mails to a
-transaction (``Store.batch``).
+once), while this thread parses them in mailbox order and stores them ``BATCH`` at a time in one
+short transaction (``Store.batch``), never holding the store while gpg works.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
 from collections import Counter, deque
@@ -38,7 +37,7 @@ from .openpgp import GnuPGIdentity, Identity, identity_of
 from .problems import StaffError
 from .setup import PASSPHRASE_HELP, open_store
 
-BATCH = 200  # mails per store transaction
+BATCH = 100  # records per store transaction
 GPG_WORKERS = 2  # gpg processes at once: the machine's work is gpg's, not Python's
 
 
@@ -94,8 +93,13 @@ def run_import(args: argparse.Namespace) -> int:
             from .imap import ImapSource  # helper module of its own; only IMAP needs imapclient
 
             source = ImapSource(url, ca_file=args.imap_ca)
+        tally = Tally()
         try:
-            tally = import_mail(source, store, identity, progress=not args.no_progress)
+            import_mail(source, store, identity, progress=not args.no_progress, tally=tally)
+        except KeyboardInterrupt:
+            # What was decrypted before Ctrl+C is stored (_Run): say so, and how to go on.
+            print(f"stopped: {tally.summary()}; import again to go on", file=sys.stderr)
+            return 130
         finally:
             close = getattr(source, "close", None)
             if close:
@@ -107,12 +111,13 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def import_mail(source: Iterable[Mail], store, identity: Identity, *, progress: bool = True,
-                workers: int | None = None) -> Tally:
-    """Import every mail of ``source`` into ``store``; what was imported and skipped."""
+                workers: int | None = None, tally: Tally | None = None) -> Tally:
+    """Import every mail of ``source`` into ``store``; what was imported and skipped (counted
+    into ``tally`` as it goes, when given: it then says what was done if the import stops)."""
     if workers is None:
         workers = GPG_WORKERS if isinstance(identity, GnuPGIdentity) else 1
     bar = Progress(_length(source)) if progress and sys.stderr.isatty() else None
-    run = _Run(store, bar)
+    run = _Run(store, bar, tally if tally is not None else Tally())
     this_run: set[str] = set()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decrypt") as pool, run:
         for mail in source:
@@ -140,16 +145,19 @@ def import_mail(source: Iterable[Mail], store, identity: Identity, *, progress: 
 
 class _Run:
     """One import's state: the tally, the decryptions under way (in mailbox order) and the
-    store's open transaction. As a context manager: on the way out, the last batch is
-    committed, or on an error rolled back with the decryptions not yet started cancelled."""
+    records decrypted but not yet stored. Records are stored ``BATCH`` at a time in one short
+    transaction, never while gpg works, so another safeline-staff (the interface, a second
+    import) waits for the store a moment at most. As a context manager: on the way out the
+    decryptions not yet started are cancelled and what was decrypted is stored, also after
+    Ctrl+C or a key that stopped working midway: it was read whole, and importing again
+    would only decrypt it once more."""
 
-    def __init__(self, store, bar: Progress | None):
+    def __init__(self, store, bar: Progress | None, tally: Tally):
         self.store = store
         self.bar = bar
-        self.tally = Tally()
+        self.tally = tally
         self.pending: deque[tuple[str | None, Future]] = deque()
-        self._transaction = contextlib.ExitStack()
-        self._in_batch = 0
+        self.ready: list[tuple[str, object]] = []
 
     def __enter__(self) -> _Run:
         return self
@@ -158,8 +166,9 @@ class _Run:
         if error[0] is not None:
             for _, future in self.pending:
                 future.cancel()
+            self._finish_started()
         try:
-            self._transaction.__exit__(*error)
+            self.flush()
         finally:
             if self.bar:
                 self.bar.done()
@@ -175,20 +184,33 @@ class _Run:
         except Skipped as skipped:
             self.skip(skipped.kind)
             return
-        if self._in_batch == 0:
-            self._transaction.enter_context(self.store.batch())
-        outcome = self.store.add(record, message_id=message_id)
-        if outcome == "report":
-            self.tally.reports += 1
-        elif outcome == "addition":
-            self.tally.additions += 1
-        else:
-            self.tally.skip("case deleted" if outcome == "deleted" else "duplicate")
+        self.ready.append((message_id, record))
         self._tick()
-        self._in_batch += 1
-        if self._in_batch >= BATCH:
-            self._transaction.close()
-            self._in_batch = 0
+        if len(self.ready) >= BATCH:
+            self.flush()
+
+    def _finish_started(self) -> None:
+        """After a stop: the decryptions gpg had started end in a moment; keep what they give."""
+        while self.pending and not self.pending[0][1].cancelled():
+            try:
+                self.store_next()
+            except Exception:  # the key stopped working, or the store: keep what is ready
+                break
+
+    def flush(self) -> None:
+        """Store the records decrypted so far, in one transaction."""
+        if not self.ready:
+            return
+        with self.store.batch():
+            outcomes = [self.store.add(record, message_id=message_id) for message_id, record in self.ready]
+        self.ready.clear()
+        for outcome in outcomes:
+            if outcome == "report":
+                self.tally.reports += 1
+            elif outcome == "addition":
+                self.tally.additions += 1
+            else:
+                self.tally.skip("case deleted" if outcome == "deleted" else "duplicate")
 
     def _tick(self) -> None:
         if self.bar:

@@ -155,6 +155,11 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 WHOLE_REFERENCE = re.compile(rf"SL[{REFERENCE_ALPHABET}]{{{REFERENCE_LENGTH}}}|{PHONE_PREFIX}[0-9]{{11}}")
 
 
+# How long a write waits for another safeline-staff (an import, the interface) to finish its own.
+BUSY_MS = 10_000
+BUSY = ("the case store is busy: another safeline-staff (an import, or the interface) kept writing for "
+        f"{BUSY_MS // 1000} s; try again when it has finished")
+
 class StoreError(StaffError):
     """The case store cannot be opened or used as asked."""
 
@@ -243,6 +248,7 @@ class Store:
         self._db = db
         self.path = path
         self._lock = threading.RLock()
+        self._writing = False  # inside _write's transaction
         self._generation = 0  # counts this connection's changes (search hits follow it)
         self._hits_key: tuple | None = None
         # Tombstones are keyed with a key of their own, derived from the store key, so that
@@ -295,8 +301,12 @@ class Store:
             db.execute(f"PRAGMA cipher = '{CIPHER}'")
             db.execute(f"PRAGMA hexkey = '{key.hex()}'")
             db.execute("PRAGMA temp_store = MEMORY")
-            db.set_busy_timeout(5000)
+            db.set_busy_timeout(BUSY_MS)
             db.execute("SELECT count(*) FROM sqlite_master").fetchall()
+            # WAL: the interface keeps reading while an import writes, and two writers take
+            # turns (the importer writes in short transactions); the WAL is encrypted like
+            # the file, and the last connection to close folds it back and removes it.
+            db.execute("PRAGMA journal_mode = WAL").fetchall()
             db.execute("PRAGMA secure_delete = ON")
             # Up to 64 MiB of decrypted pages, in memory only: a search of 10,000 cases reads
             # every case's words, and they then stay decrypted in memory, not read again.
@@ -346,21 +356,42 @@ class Store:
     def batch(self) -> Iterator[Store]:
         """Many changes in one transaction: ``with store.batch(): store.add(...) …``. An
         exception inside rolls all of them back."""
-        with self._lock:
-            try:
-                with self._db:
-                    yield self
-            finally:
-                self._generation += 1  # committed or rolled back: search hits are stale
+        with self._write():
+            yield self
 
     @contextmanager
     def _change(self) -> Iterator[apsw.Connection]:
+        with self._write():
+            yield self._db
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """A write transaction; inside another, a savepoint of it.
+
+        The outermost takes the write lock at once (BEGIN IMMEDIATE), so another safeline-staff
+        writing meanwhile (an import, the interface) is waited for, up to BUSY_MS. A deferred
+        transaction would read first, and then, if the other one committed in between, fail
+        at its first write with no wait at all (WAL's stale snapshot)."""
         with self._lock:
-            try:
+            if self._writing:
                 with self._db:
-                    yield self._db
+                    yield
+                return
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except apsw.BusyError:
+                raise StoreError(BUSY) from None
+            self._writing = True
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
             finally:
-                self._generation += 1
+                self._writing = False
+                self._generation += 1  # committed or rolled back: search hits are stale
 
     def _one(self, sql: str, params: Iterable = ()):
         return self._db.execute(sql, tuple(params)).fetchone()

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from staff.home import Config, Home
-from staff.importer import Tally, import_mail
+from staff.importer import GPG_WORKERS, Tally, import_mail
 from staff.mailbox import MaildirSource
 from staff.message import KINDS
 from staff.openpgp import PASSPHRASE_ENV, GnuPGIdentity, KeyFileIdentity
@@ -232,3 +232,77 @@ def test_a_report_sent_again_under_another_message_id_is_a_duplicate(staff_home,
         assert store.count() == relay_corpus.reports
     assert (tally.reports, tally.additions, tally.skipped["duplicate"]) == \
         (relay_corpus.reports, relay_corpus.additions, 1)
+
+
+def test_ctrl_c_keeps_what_was_decrypted_and_import_goes_on(staff_home, relay_corpus):
+    # A staff member stops an import midway: what was read whole is stored, the tally says
+    # so, and the next import takes up the rest without a mail twice.
+    mails = list(MaildirSource(relay_corpus.maildir))
+
+    class Interrupted:
+        def __len__(self):
+            return len(mails)
+
+        def __iter__(self):
+            yield from mails[:10]
+            raise KeyboardInterrupt
+
+    tally = Tally()
+    with open_store(staff_home) as store:
+        identity = GnuPGIdentity(store_identity_fingerprint(staff_home), gnupg_home=staff_home.config().gnupg_home)
+        with pytest.raises(KeyboardInterrupt):
+            import_mail(Interrupted(), store, identity, progress=False, tally=tally)
+        kept = store.count()
+    # Ten mails were read; those gpg had not started yet when Ctrl+C came were cancelled.
+    assert 10 - 2 * GPG_WORKERS <= tally.reports + tally.additions + sum(tally.skipped.values()) <= 10
+    assert tally.reports == kept > 0  # stored, not rolled back
+    done = import_cli(staff_home, relay_corpus.maildir)
+    assert done.returncode == 0, done.stderr
+    with open_store(staff_home) as store:
+        assert store.count() == relay_corpus.reports
+
+
+def store_identity_fingerprint(home) -> str:
+    return home.config().key
+
+
+def test_an_import_waits_for_another_writer_and_the_interface_reads_meanwhile(staff_home, relay_corpus):
+    # Another safeline-staff holds the store for a write (an import's batch, a note from the
+    # interface): this import waits its turn and finishes; a reader is never blocked.
+    import threading
+    import time
+
+    from tests.support.staff_records import report
+
+    holder = open_store(staff_home)
+    released = threading.Event()
+
+    def hold():
+        with holder.batch():
+            holder.add(report(), message_id="<held@relay>")
+            with open_store(staff_home) as reader:
+                assert reader.count() == 0  # reads while the write is open (WAL), without it
+            released.wait(30)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        time.sleep(0.5)
+        importing = subprocess.Popen([*staff_cli_command(staff_home), "import", "--maildir",
+                                      str(relay_corpus.maildir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        time.sleep(2)
+        released.set()
+        out, err = importing.communicate(timeout=120)
+    finally:
+        released.set()
+        thread.join()
+        holder.close()
+    assert importing.returncode == 0, err
+    assert out == relay_corpus.summary + "\n"
+
+
+def staff_cli_command(home) -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "staff", "--home", str(home.folder)]
