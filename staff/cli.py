@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from pathlib import Path
 
@@ -33,6 +34,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
+    # Ctrl+C (SIGINT) stops every command the same way: the store closed, one line said. Python
+    # leaves SIGINT ignored when the parent ignored it (a shell script's background job, some
+    # test runners), and `serve` would then not stop at all; SIGINT exists on Windows too.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         status = args.func(args)
     except StaffError as error:

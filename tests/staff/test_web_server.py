@@ -81,3 +81,26 @@ def test_a_busy_port_is_a_staff_error_that_says_what_to_do(staff_home):
         args.home = staff_home.folder
         with pytest.raises(StaffError, match="choose another with --port"):
             args.func(args)
+
+
+def test_ctrl_c_stops_serve_even_when_its_parent_ignored_sigint(staff_home):
+    # A shell starts a background job with SIGINT ignored, and Python then leaves it ignored:
+    # serve would run on after Ctrl+C (the browser tests once waited a minute for it).
+    import signal
+    import subprocess
+    import sys
+
+    from tests.support.site import ROOT
+
+    serving = subprocess.Popen([sys.executable, "-m", "staff", "--home", str(staff_home.folder), "serve",
+                                "--no-browser", "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        assert "http://127.0.0.1:" in serving.stdout.readline()
+        serving.send_signal(signal.SIGINT)
+        assert serving.wait(timeout=30) == 0
+    finally:
+        if serving.poll() is None:
+            serving.kill()
+            serving.wait()
