@@ -8,7 +8,9 @@ The templates are in the staff catalogs (``staff/translations``): a short, calm 
 names the reference and says staff received the report and are working on it, or asks what
 is needed. They say nothing about the images, hold no URL and repeat nothing of the
 description: a mail can be read by someone else (a shared computer, a partner's phone), and
-the contact-safety notes the reporter gave are shown beside the link for that reason.
+the contact-safety notes the reporter gave are shown beside the link for that reason. The
+subject names neither the hotline nor a report ("your inquiry" and the reference): it shows in
+mailbox lists and on a locked phone's notifications, where the body does not.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from staff.translations import N_, translate
 # looked up when the draft is made. %(reference)s is the case's reference.
 TEMPLATES = {
     "received": (
-        N_("Safeline: your report %(reference)s"),
+        N_("Your inquiry %(reference)s"),
         N_("Hello,\n\n"
            "This is Safeline's staff. We have received your report (reference number %(reference)s), "
            "and we are working on it.\n\n"
@@ -30,7 +32,7 @@ TEMPLATES = {
            "Safeline"),
     ),
     "question": (
-        N_("Safeline: a question about your report %(reference)s"),
+        N_("A question about your inquiry %(reference)s"),
         N_("Hello,\n\n"
            "This is Safeline's staff, about your report (reference number %(reference)s).\n\n"
            "To go on with it, we need to know the following:\n\n"

@@ -101,3 +101,13 @@ def test_drafts_carry_nothing_of_the_report():
     case = FakeCase(reference="SL-2345-6789", email="x@example.jp", language="ja")
     for draft in reply.drafts(case):
         assert "example" not in draft.body and "example" not in draft.subject
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("kind", reply.KINDS)
+def test_a_subject_names_neither_the_hotline_nor_a_report(language, kind):
+    # The subject shows in mailbox lists and on a locked phone's notifications, to whoever
+    # looks: only "your inquiry" and the reference.
+    draft = reply.draft(FakeCase(reference="SL-2345-6789", email="hanako@example.jp", language=language), kind)
+    for word in ("Safeline", "セーフライン", "report", "通報", "画像", "image", "削除", "remov"):
+        assert word.lower() not in draft.subject.lower(), (word, draft.subject)
