@@ -11,8 +11,11 @@ against other pages in the same browser (``guard``).
 
 from __future__ import annotations
 
+import html
+import os
 import sys
 import webbrowser
+from pathlib import Path
 
 from staff.openpgp import PASSPHRASE_ENV
 from staff.problems import StaffError
@@ -35,6 +38,28 @@ def register(commands) -> None:
     command.set_defaults(func=serve)
 
 
+LAUNCHER = "open.html"
+
+
+def open_in_browser(url: str, folder: Path) -> Path:
+    """Open ``url`` in the staff member's browser without putting its secret on a command line.
+
+    ``webbrowser`` starts the browser with the address as an argument, which every user of the
+    computer can read in the process list while the browser runs. As Jupyter does, the browser
+    gets instead a small page in the kit's own folder (the staff member's, readable by them
+    alone) that forwards to the link; it is removed when serve stops.
+    """
+    page = folder / LAUNCHER
+    text = ('<!doctype html><meta charset="utf-8"><title>Safeline staff kit</title>'
+            f'<meta http-equiv="refresh" content="0;url={html.escape(url)}">'
+            f'<p><a href="{html.escape(url)}">Safeline staff kit</a></p>\n')
+    descriptor = os.open(page, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(descriptor, "w", encoding="utf-8") as out:
+        out.write(text)
+    webbrowser.open(page.resolve().as_uri())
+    return page
+
+
 def serve(args) -> int:
     from staff.home import Home
     from staff.setup import open_store
@@ -49,16 +74,22 @@ def serve(args) -> int:
         except OSError as error:
             raise StaffError(f"cannot listen on 127.0.0.1:{args.port} ({error.strerror or error}); "
                              "choose another with --port") from None
-        print(f"The staff kit is at {server.url}", flush=True)
-        print("Open that link (it holds this start's secret); stop with Ctrl+C.", flush=True)
-        if not args.no_browser:
-            webbrowser.open(server.url)
+        launcher = None
+        # Ctrl+C may come at any moment from here on, even before serving starts (werkzeug's
+        # serve_forever takes it itself): every way out is the same clean stop.
         try:
+            print(f"The staff kit is at {server.url}", flush=True)
+            print("Open that link (it holds this start's secret); stop with Ctrl+C.", flush=True)
+            if not args.no_browser:
+                launcher = open_in_browser(server.url, Home(args.home).folder)
             server.serve_forever()
         except KeyboardInterrupt:
-            print("stopped", file=sys.stderr)
+            pass
         finally:
             server.stop()
+            if launcher is not None:
+                launcher.unlink(missing_ok=True)
     finally:
         store.close()
+    print("stopped", file=sys.stderr)
     return 0

@@ -23,6 +23,7 @@ there, and a hostile DNS name can be made to point at 127.0.0.1 (DNS rebinding).
 from __future__ import annotations
 
 import hashlib
+import html
 import hmac
 from urllib.parse import urlencode
 
@@ -82,6 +83,12 @@ def _host_allowed() -> bool:
     return bool(port) and host in (f"127.0.0.1:{port}", f"localhost:{port}")
 
 
+def _forward(location: str) -> str:
+    target = html.escape(location)
+    return ('<!doctype html><html lang="ja"><meta charset="utf-8"><title>Safeline staff kit</title>'
+            f'<meta http-equiv="refresh" content="0;url={target}"><p><a href="{target}">Safeline staff kit</a></p>\n')
+
+
 @bp.before_app_request
 def guard():
     if not _host_allowed():
@@ -96,7 +103,14 @@ def guard():
         rest = [(name, value) for name, value in request.args.items(multi=True) if name != TOKEN_PARAM]
         # One leading slash only: "//host/…" would send the browser to another host.
         location = "/" + request.path.lstrip("/") + (f"?{urlencode(rest)}" if rest else "")
-        response = Response(status=303, headers={"Location": location})
+        if request.headers.get("Sec-Fetch-Site") in ("cross-site", "same-site"):
+            # Opened from another page (serve's launcher is a file:// page in the kit's folder):
+            # the browser sends no SameSite=Strict cookie on a redirect of a navigation another
+            # site began, so this page sets the cookie and goes on by itself, a navigation of
+            # our own origin. Its address, with the token, is replaced at once.
+            response = Response(_forward(location), 200, mimetype="text/html")
+        else:
+            response = Response(status=303, headers={"Location": location})
         response.set_cookie(cookie_name(int(_port())), session_value(secret), httponly=True, samesite="Strict",
                             path="/")
         return response

@@ -66,5 +66,10 @@ class LocalServer:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        # shutdown() waits for a serve_forever loop to end; it would wait for ever if none ran
+        # (Ctrl+C before serving began), so only a loop of start()'s thread is asked to end.
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join()
+            self._thread = None
         self._server.server_close()

@@ -312,3 +312,42 @@ def test_the_reply_link_is_a_mailto_beside_the_contact_safety_notes(page, served
     assert links.count() == 2
     assert links.first.get_attribute("href").startswith("mailto:alex@example.org?subject=")
     assert page.locator(".caution").inner_text().count("Only write after 6 pm.") == 1
+
+
+def test_the_launcher_page_opens_the_kit_in_a_real_browser(browser, staff_home, tmp_path):
+    # serve hands the browser a file:// page that forwards to the link (no secret on a command
+    # line). A navigation begun by a file:// page is cross-site: Chromium sends no
+    # SameSite=Strict cookie on a redirect of it, so the guard answers with a page that goes
+    # on by itself. Without JavaScript, as always.
+    import time
+
+    recorded = tmp_path / "argv.txt"
+    fake = tmp_path / "browser"
+    fake.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > {recorded}\n")
+    fake.chmod(0o755)
+    serving = subprocess.Popen([sys.executable, "-m", "staff", "--home", str(staff_home.folder), "serve",
+                                "--port", "0"], env={**os.environ, "BROWSER": str(fake)},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        origin = re.search(r"http://127\.0\.0\.1:\d+", serving.stdout.readline()).group(0)
+        deadline = time.monotonic() + 30
+        # The script writes its line after the shell made the file: wait for the whole line.
+        while not (recorded.exists() and recorded.read_text().endswith("\n")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        page = context.new_page()
+        page.goto(recorded.read_text().strip())
+        page.wait_for_url(origin + "/", timeout=30_000)
+        page.wait_for_load_state()
+        # The case list, not the page that asks for the link (403).
+        assert "safeline-staff serve" not in page.content()
+        assert page.locator("form[role=search], input[name=q]").count() > 0
+        assert "token" not in page.url
+    finally:
+        context.close()
+        serving.send_signal(signal.SIGINT)
+        try:
+            serving.wait(timeout=30)
+        finally:
+            if serving.poll() is None:
+                serving.kill()
