@@ -103,9 +103,10 @@ def test_a_wrong_token_or_cookie_is_refused(app):
 
 def test_the_token_becomes_a_strict_cookie_and_a_redirect_without_it(app):
     client = app.test_client()
-    response = client.get(f"{ORIGIN}/en/?status=new&token={SECRET}&q=x")
+    # Every other parameter stays, repeated ones too, whatever their names sort before or after.
+    response = client.get(f"{ORIGIN}/en/?status=new&token={SECRET}&q=x&q=y&view=all")
     assert response.status_code == 303
-    assert response.headers["Location"] == "/en/?status=new&q=x"
+    assert response.headers["Location"] == "/en/?status=new&q=x&q=y&view=all"
     cookie = response.headers["Set-Cookie"]
     assert cookie.startswith(f"{cookie_name(PORT)}={session_value(SECRET)};")
     attributes = {part.strip().split("=")[0].lower(): part for part in cookie.split(";")[1:]}
@@ -237,3 +238,23 @@ def test_a_post_a_browser_says_came_from_another_site_is_refused(client, cases, 
     response = client.post(f"{ORIGIN}/case/{cases.english}/note", data={"note": "x", "csrf": csrf()},
                            headers={"Sec-Fetch-Site": site})
     assert response.status_code == status
+
+
+def test_the_port_the_server_was_given_decides_not_the_one_a_request_names(app):
+    # The app knows its port from serve (STAFF_PORT); SERVER_PORT is only what the WSGI server
+    # says, and is not what the Host header is checked against.
+    client = app.test_client()
+    response = client.get(f"/?token={SECRET}", headers={"Host": f"127.0.0.1:{PORT}"},
+                          base_url=f"http://127.0.0.1:{PORT + 1}")
+    assert response.status_code == 303
+
+
+def test_a_launch_from_another_page_sets_the_cookie_and_goes_on_by_itself(app):
+    # serve's launcher is a file:// page: the browser says the navigation is cross-site, and
+    # would send no Strict cookie on a redirect of it. A page of ours goes on instead.
+    client = app.test_client()
+    response = client.get(f"{ORIGIN}/en/?token={SECRET}&q=x", headers={"Sec-Fetch-Site": "cross-site"})
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert '<meta http-equiv="refresh" content="0;url=/en/?q=x">' in response.get_data(as_text=True)
+    assert response.headers["Set-Cookie"].startswith(f"{cookie_name(PORT)}={session_value(SECRET)};")
+    assert SECRET not in response.get_data(as_text=True)
