@@ -53,10 +53,8 @@ def envelope(mail: bytes) -> tuple[str | None, bytes]:
         outer = message_from_bytes(mail, policy=compat32)
         if outer.get_content_type() != "multipart/encrypted" or not outer.is_multipart():
             raise Skipped("not encrypted")
-        parts = outer.get_payload()
-        if not isinstance(parts, list) or len(parts) != 2:
-            raise Skipped("malformed")
-        control, payload = parts
+        # RFC 3156: exactly two parts; any other number fails to unpack, and is malformed below.
+        control, payload = outer.get_payload()
         if control.get_content_type() != "application/pgp-encrypted" or \
                 payload.get_content_type() != "application/octet-stream":
             raise Skipped("malformed")
