@@ -258,3 +258,18 @@ def test_a_launch_from_another_page_sets_the_cookie_and_goes_on_by_itself(app):
     assert '<meta http-equiv="refresh" content="0;url=/en/?q=x">' in response.get_data(as_text=True)
     assert response.headers["Set-Cookie"].startswith(f"{cookie_name(PORT)}={session_value(SECRET)};")
     assert SECRET not in response.get_data(as_text=True)
+
+
+def test_every_form_carries_the_token_a_post_needs(client, cases):
+    # What the page itself puts in its forms is what a POST is checked against: sent back as
+    # the page gave it, a note goes in.
+    import re
+
+    page = client.get(f"{ORIGIN}/case/{cases.english}").get_data(as_text=True)
+    hidden = re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', page)
+    assert hidden and set(hidden) == {("csrf", csrf())}
+    name, value = hidden[0]
+    response = client.post(f"{ORIGIN}/case/{cases.english}/note", data={"note": "from the page", name: value})
+    assert response.status_code == 303
+    for path in ("/phone", f"/case/{cases.english}/delete"):
+        assert f'name="csrf" value="{csrf()}"' in client.get(f"{ORIGIN}{path}").get_data(as_text=True)
