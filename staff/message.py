@@ -115,14 +115,6 @@ def record_of(clear: bytes, outer_id: str | None) -> tuple[str, Record]:
         raise Skipped("malformed") from None
 
 
-def message_id(mail: bytes) -> str | None:
-    """The outer Message-ID of ``mail`` alone (None when missing or odd), without decrypting."""
-    try:
-        return _message_id(message_from_bytes(mail, policy=compat32))
-    except Exception:  # noqa: BLE001
-        return None
-
-
 def _message_id(message: Message) -> str | None:
     values = message.get_all("Message-ID") or []
     if len(values) != 1:

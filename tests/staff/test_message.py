@@ -83,7 +83,6 @@ def test_the_steps_give_what_read_gives(relay_maildir, identity):
     mail = next(iter(MaildirSource(relay_maildir)))
     outer_id, ciphertext = message.envelope(mail.data)
     assert message.record_of(message.decrypt(ciphertext, identity), outer_id) == read(mail.data, identity)
-    assert message.message_id(mail.data) == outer_id
 
 
 @pytest.mark.parametrize("mail", [
