@@ -614,14 +614,8 @@ class Store:
                              "(`safeline-staff cases --search …`)")
         return found
 
-    def reference(self, typed: str) -> str | None:
-        """The reference of the case ``typed`` names (any case, dashes or not), or None."""
-        with self._lock:
-            found = self._find(typed)
-        return None if found is None else found[1]
-
     def case(self, reference: str) -> Case | None:
-        """Everything about the case ``reference`` (typed loosely, as ``reference()`` takes it)."""
+        """Everything about the case ``reference`` (typed loosely: any case, dashes or not)."""
         with self._lock:
             found = self._find(reference)
             if found is None:

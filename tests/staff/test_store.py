@@ -533,3 +533,11 @@ def test_a_search_sees_every_change_made_since_the_last(tmp_path):
         assert store.count(search="紫陽花") == 2
         other.delete(first.reference)
         assert [c.reference for c in store.cases(search="紫陽花")] == [second.reference]
+
+
+def test_an_address_written_down_without_its_scheme_still_has_its_host(store):
+    # Staff write down what a caller reads out: often "example.com/…", with no https://.
+    reference = store.add_phone_case(role="self", description="電話", urls=["Images.Example.COM/p/1", "https://a.example/x"])
+    assert [(u.url, u.host) for u in store.case(reference).urls] == [("Images.Example.COM/p/1", "images.example.com"),
+                                                                     ("https://a.example/x", "a.example")]
+    assert [c.reference for c in store.cases(search="images.example")] == [reference]
