@@ -541,3 +541,30 @@ def test_an_address_written_down_without_its_scheme_still_has_its_host(store):
     assert [(u.url, u.host) for u in store.case(reference).urls] == [("Images.Example.COM/p/1", "images.example.com"),
                                                                      ("https://a.example/x", "a.example")]
     assert [c.reference for c in store.cases(search="images.example")] == [reference]
+
+
+def test_an_encrypted_database_that_is_not_a_case_store_is_refused_not_made_into_one(tmp_path):
+    # Another program's SQLite file under the same key (or one left empty): opening it must
+    # not quietly turn it into a store.
+    key = secrets.token_bytes(32)
+    other = tmp_path / "other.sqlite3"
+    db = apsw.Connection(str(other))
+    db.execute("PRAGMA cipher = 'chacha20'").fetchall()  # apsw runs a statement as its rows are read
+    db.execute(f"PRAGMA hexkey = '{key.hex()}'").fetchall()
+    db.execute("CREATE TABLE notes_of_another_program (x)")
+    db.close()
+    with pytest.raises(StoreError, match="is not a case store"):
+        Store.open(other, key)
+    db = apsw.Connection(str(other))
+    db.execute("PRAGMA cipher = 'chacha20'").fetchall()  # apsw runs a statement as its rows are read
+    db.execute(f"PRAGMA hexkey = '{key.hex()}'").fetchall()
+    assert [row[0] for row in db.execute("SELECT name FROM sqlite_master")] == ["notes_of_another_program"]
+    db.close()
+
+
+def test_the_case_list_gives_100_cases_unless_told_otherwise(store):
+    with store.batch():
+        for n in range(101):
+            store.add(report(received_at=T0 + timedelta(minutes=n)), message_id=message_id())
+    assert len(store.cases()) == 100 and store.count() == 101
+    assert len(store.cases(limit=None)) == 101
