@@ -568,3 +568,15 @@ def test_the_case_list_gives_100_cases_unless_told_otherwise(store):
             store.add(report(received_at=T0 + timedelta(minutes=n)), message_id=message_id())
     assert len(store.cases()) == 100 and store.count() == 101
     assert len(store.cases(limit=None)) == 101
+
+
+def test_a_case_without_its_report_is_received_when_its_earliest_addition_was(store):
+    # Additions can arrive out of order, and before their report: until the report comes, the
+    # case was received when the earliest of them was.
+    reference = new_reference()
+    store.add(addition(reference, received_at=T0 + hours(2)), message_id=message_id())
+    store.add(addition(reference, received_at=T0 + hours(1)), message_id=message_id())
+    assert store.case(reference).received_at == T0 + hours(1)
+    assert store.cases()[0].received_at == T0 + hours(1)
+    store.add(report(reference, received_at=T0 + hours(3)), message_id=message_id())
+    assert store.case(reference).received_at == T0 + hours(3)  # the report's time, once it is here
