@@ -6,6 +6,9 @@ from __future__ import annotations
 import os
 import pty
 import subprocess
+import sys
+import threading
+import time
 
 import pytest
 
@@ -13,10 +16,11 @@ from staff.home import Config, Home
 from staff.importer import GPG_WORKERS, Tally, import_mail
 from staff.mailbox import MaildirSource
 from staff.message import KINDS
-from staff.openpgp import PASSPHRASE_ENV, GnuPGIdentity, KeyFileIdentity
+from staff.openpgp import PASSPHRASE_ENV, GnuPGIdentity, KeyFileIdentity, identity_of
 from staff.problems import StaffError
 from staff.setup import init, open_store
 from tests.support.folder_events import FolderEvents
+from tests.support.staff_records import report
 from tests.support.staffkit import copy_maildir, staff_cli
 
 # The corpus' skipped mails, again: the relay's own mails are now "already imported".
@@ -249,9 +253,8 @@ def test_ctrl_c_keeps_what_was_decrypted_and_import_goes_on(staff_home, relay_co
 
     tally = Tally()
     with open_store(staff_home) as store:
-        identity = GnuPGIdentity(store_identity_fingerprint(staff_home), gnupg_home=staff_home.config().gnupg_home)
         with pytest.raises(KeyboardInterrupt):
-            import_mail(Interrupted(), store, identity, progress=False, tally=tally)
+            import_mail(Interrupted(), store, identity_of(staff_home), progress=False, tally=tally)
         kept = store.count()
     # Ten mails were read; those gpg had not started yet when Ctrl+C came were cancelled.
     assert 10 - 2 * GPG_WORKERS <= tally.reports + tally.additions + sum(tally.skipped.values()) <= 10
@@ -262,18 +265,9 @@ def test_ctrl_c_keeps_what_was_decrypted_and_import_goes_on(staff_home, relay_co
         assert store.count() == relay_corpus.reports
 
 
-def store_identity_fingerprint(home) -> str:
-    return home.config().key
-
-
 def test_an_import_waits_for_another_writer_and_the_interface_reads_meanwhile(staff_home, relay_corpus):
     # Another safeline-staff holds the store for a write (an import's batch, a note from the
     # interface): this import waits its turn and finishes; a reader is never blocked.
-    import threading
-    import time
-
-    from tests.support.staff_records import report
-
     holder = open_store(staff_home)
     released = threading.Event()
 
@@ -288,9 +282,9 @@ def test_an_import_waits_for_another_writer_and_the_interface_reads_meanwhile(st
     thread.start()
     try:
         time.sleep(0.5)
-        importing = subprocess.Popen([*staff_cli_command(staff_home), "import", "--maildir",
-                                      str(relay_corpus.maildir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
+        importing = subprocess.Popen([sys.executable, "-m", "staff", "--home", str(staff_home.folder), "import",
+                                      "--maildir", str(relay_corpus.maildir)], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
         time.sleep(2)
         released.set()
         out, err = importing.communicate(timeout=120)
@@ -300,9 +294,3 @@ def test_an_import_waits_for_another_writer_and_the_interface_reads_meanwhile(st
         holder.close()
     assert importing.returncode == 0, err
     assert out == relay_corpus.summary + "\n"
-
-
-def staff_cli_command(home) -> list[str]:
-    import sys
-
-    return [sys.executable, "-m", "staff", "--home", str(home.folder)]

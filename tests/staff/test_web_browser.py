@@ -28,7 +28,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from staff.setup import open_store
-from tests.support.staff_web import HOSTILE, filled_into
+from tests.support.staff_web import HOSTILE, RecordingBrowser, filled_into, serving
 
 AXE = Axe()
 # As tests/browser/test_accessibility.py: every default rule, and WCAG 2.2's target size,
@@ -319,35 +319,18 @@ def test_the_launcher_page_opens_the_kit_in_a_real_browser(browser, staff_home, 
     # line). A navigation begun by a file:// page is cross-site: Chromium sends no
     # SameSite=Strict cookie on a redirect of it, so the guard answers with a page that goes
     # on by itself. Without JavaScript, as always.
-    import time
-
-    recorded = tmp_path / "argv.txt"
-    fake = tmp_path / "browser"
-    fake.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > {recorded}\n")
-    fake.chmod(0o755)
-    serving = subprocess.Popen([sys.executable, "-m", "staff", "--home", str(staff_home.folder), "serve",
-                                "--port", "0"], env={**os.environ, "BROWSER": str(fake)},
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    recording = RecordingBrowser(tmp_path)
     context = browser.new_context(java_script_enabled=False)
     try:
-        origin = re.search(r"http://127\.0\.0\.1:\d+", serving.stdout.readline()).group(0)
-        deadline = time.monotonic() + 30
-        # The script writes its line after the shell made the file: wait for the whole line.
-        while not (recorded.exists() and recorded.read_text().endswith("\n")) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        page = context.new_page()
-        page.goto(recorded.read_text().strip())
-        page.wait_for_url(origin + "/", timeout=30_000)
-        page.wait_for_load_state()
-        # The case list, not the page that asks for the link (403).
-        assert "safeline-staff serve" not in page.content()
-        assert page.locator("form[role=search], input[name=q]").count() > 0
-        assert "token" not in page.url
+        with serving(staff_home, env=recording.env) as (_, line):
+            origin = re.search(r"http://127\.0\.0\.1:\d+", line).group(0)
+            page = context.new_page()
+            page.goto(recording.opened())
+            page.wait_for_url(origin + "/", timeout=30_000)
+            page.wait_for_load_state()
+            # The case list, not the page that asks for the link (403).
+            assert "safeline-staff serve" not in page.content()
+            assert page.locator("form[role=search], input[name=q]").count() > 0
+            assert "token" not in page.url
     finally:
         context.close()
-        serving.send_signal(signal.SIGINT)
-        try:
-            serving.wait(timeout=30)
-        finally:
-            if serving.poll() is None:
-                serving.kill()

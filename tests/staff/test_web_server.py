@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import http.cookiejar
 import re
+import signal
 import socket
 import urllib.error
 import urllib.request
@@ -16,6 +17,7 @@ from staff.problems import StaffError
 from staff.web import LocalServer, register
 from staff.web.guard import cookie_name
 from tests.support.staff_records import new_store
+from tests.support.staff_web import RecordingBrowser, serving
 
 
 @pytest.fixture
@@ -86,64 +88,25 @@ def test_a_busy_port_is_a_staff_error_that_says_what_to_do(staff_home):
 def test_ctrl_c_stops_serve_even_when_its_parent_ignored_sigint(staff_home):
     # A shell starts a background job with SIGINT ignored, and Python then leaves it ignored:
     # serve would run on after Ctrl+C (the browser tests once waited a minute for it).
-    import signal
-    import subprocess
-    import sys
-
-    from tests.support.site import ROOT
-
-    serving = subprocess.Popen([sys.executable, "-m", "staff", "--home", str(staff_home.folder), "serve",
-                                "--no-browser", "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
-    try:
-        assert "http://127.0.0.1:" in serving.stdout.readline()
-        serving.send_signal(signal.SIGINT)
-        assert serving.wait(timeout=30) == 0
-    finally:
-        if serving.poll() is None:
-            serving.kill()
-            serving.wait()
+    with serving(staff_home, "--no-browser", ignore_sigint=True) as (process, line):
+        assert "http://127.0.0.1:" in line
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
 
 
 def test_the_browser_gets_no_secret_on_its_command_line(staff_home, tmp_path):
     # webbrowser starts the browser with the address as an argument, which any user of the
     # computer can read in the process list: it gets a page in the kit's folder instead, which
-    # forwards to the link and is gone once serve stops. BROWSER names the "browser" here: a
-    # script that writes down what it was given.
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    from tests.support.site import ROOT
-
-    seen = tmp_path / "browser-argv.txt"
-    browser = tmp_path / "browser"
-    browser.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > {seen}\n")
-    browser.chmod(0o755)
-    env = {**os.environ, "BROWSER": str(browser)}
-    serving = subprocess.Popen([sys.executable, "-m", "staff", "--home", str(staff_home.folder), "serve",
-                                "--port", "0"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
-    try:
-        link = re.search(r"http://127\.0\.0\.1:\d+/\?token=\S+", serving.stdout.readline()).group(0)
-        deadline = time.monotonic() + 30
-        # The script writes its line after the shell made the file: wait for the whole line.
-        while not (seen.exists() and seen.read_text().endswith("\n")) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        argv = seen.read_text()
-        token = link.split("token=", 1)[1]
-        assert token not in argv and argv.startswith("file://"), argv
-        page = staff_home.folder / "open.html"
-        assert argv.strip() == page.resolve().as_uri()
+    # forwards to the link and is gone once serve stops.
+    browser = RecordingBrowser(tmp_path)
+    page = staff_home.folder / "open.html"
+    with serving(staff_home, env=browser.env) as (process, line):
+        link = re.search(r"http://127\.0\.0\.1:\d+/\?token=\S+", line).group(0)
+        opened = browser.opened()
+        assert link.split("token=", 1)[1] not in opened
+        assert opened == page.resolve().as_uri()
         assert f'content="0;url={link}"' in page.read_text(encoding="utf-8")
         assert page.stat().st_mode & 0o077 == 0  # the staff member's alone
-        serving.send_signal(signal.SIGINT)
-        assert serving.wait(timeout=30) == 0
-        assert not page.exists()
-    finally:
-        if serving.poll() is None:
-            serving.kill()
-            serving.wait()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    assert not page.exists()

@@ -24,6 +24,11 @@ def gnupg_home(tmp_path):
     (and, left running, slows every later run on the machine); it is stopped afterwards."""
     home = tmp_path / "gnupg"
     yield home
+    stop_agent(home)
+
+
+def stop_agent(home: Path) -> None:
+    """Stop the gpg-agent of the throw-away ``home``, if GnuPG started one."""
     if home.exists() and shutil.which("gpgconf"):
         subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True, timeout=30)
 

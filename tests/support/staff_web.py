@@ -6,18 +6,30 @@
   (markup and script in every field, a right-to-left override, 30 URLs, 4,000 characters),
   an English report, an addition whose report has not come, and a phone case. Returns the
   store and ``Cases``, the references by name.
+- ``serving(home, *options)``: the real ``safeline-staff serve`` in a process of its own, with
+  the first line it printed (the launch link), stopped as Ctrl+C stops it afterwards;
+  ``RecordingBrowser(folder)``: a "browser" for ``BROWSER`` that only writes down what it was
+  given to open.
 - ``client_for(app)``: a Flask test client at ``http://127.0.0.1:PORT`` that has already opened
   the launch link, so it holds the cookie; ``csrf(app)`` the token a POST form carries.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from staff.web import create_app
 from staff.web.guard import csrf_token
+from tests.support.site import ROOT
 from tests.support.staff_records import T0, addition, message_id, new_store, report
 
 PORT = 18765
@@ -87,3 +99,45 @@ def client_for(app):
 
 def csrf() -> str:
     return csrf_token(SECRET)
+
+
+@contextmanager
+def serving(home, *options: str, env: dict | None = None,
+            ignore_sigint: bool = False) -> Iterator[tuple[subprocess.Popen, str]]:
+    """``python -m staff --home HOME serve --port 0 OPTIONS``: the process and the first line it
+    printed. Left running by the test, it is stopped with SIGINT (killed if that fails) after.
+    ``ignore_sigint`` starts it as a shell's background job is started: with SIGINT ignored."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "staff", "--home", str(home.folder), "serve", "--port", "0", *options],
+        cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None)
+    try:
+        yield process, process.stdout.readline()
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+class RecordingBrowser:
+    """A program for ``BROWSER`` (which ``webbrowser`` obeys) that writes its arguments to a file."""
+
+    def __init__(self, folder: Path):
+        self.program = folder / "browser"
+        self.seen = folder / "browser-argv.txt"
+        self.program.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > {self.seen}\n")
+        self.program.chmod(0o755)
+        self.env = {"BROWSER": str(self.program)}
+
+    def opened(self, timeout: float = 30) -> str:
+        """What it was asked to open (waiting for the whole line: the shell makes the file first)."""
+        deadline = time.monotonic() + timeout
+        while not (self.seen.exists() and self.seen.read_text().endswith("\n")):
+            if time.monotonic() > deadline:
+                raise AssertionError("serve opened no browser")
+            time.sleep(0.05)
+        return self.seen.read_text().strip()

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.gnupg import GPG, make_key
+from tests.support.gnupg import GPG, make_key, stop_agent
 from tests.support.site import ROOT
 
 PASSPHRASE = "correct horse battery staple ✓"
@@ -74,11 +74,6 @@ def make_locked_key(home: Path, user_id: str, passphrase: str) -> tuple[str, byt
     fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
     return (fingerprint, gpg(home, "--armor", "--export", fingerprint),
             gpg(home, "--armor", "--export-secret-keys", fingerprint, passphrase=passphrase))
-
-
-def stop_agent(home: Path) -> None:
-    if home.exists() and shutil.which("gpgconf"):
-        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True, timeout=30)
 
 
 @pytest.fixture(scope="session")
