@@ -112,3 +112,25 @@ def test_a_damaged_store_key(staff_home, staff_gnupg, content):
 def test_no_kit_yet(tmp_path):
     result = staff_cli("--home", str(tmp_path / "none"), "import", "--imap", "imaps://u@127.0.0.1/INBOX")
     assert result.returncode == 1 and "safeline-staff init" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_settings_have_defaults_and_bounds(tmp_path):
+    home = Home(tmp_path)
+    home.save_config(Config(key="A" * 40))
+    home.store_key_file.write_text("sealed")
+    config = home.config()
+    assert (config.recheck_days, config.retention_days, config.stats_threshold) == (7, 365, 5)
+    # An older config.json, written before the settings existed, reads with their defaults.
+    home.config_file.write_text(json.dumps({"key": "A" * 40}), encoding="utf-8")
+    assert home.config().recheck_days == 7
+    for name, value in (("recheck_days", 0), ("retention_days", "365"), ("stats_threshold", True),
+                        ("recheck_days", 366)):
+        home.config_file.write_text(json.dumps({"key": "A" * 40, name: value}), encoding="utf-8")
+        with pytest.raises(StaffError, match=rf'config\.json: .*"{name}" must be a whole number from'):
+            home.config()
+    home.config_file.write_text(json.dumps({"key": "A" * 40, "staff_keys": 3}), encoding="utf-8")
+    with pytest.raises(StaffError, match='"staff_keys" must be a text'):
+        home.config()
+    home.config_file.write_text("[1]", encoding="utf-8")
+    with pytest.raises(StaffError, match="not a JSON object"):
+        home.config()
