@@ -66,13 +66,14 @@ def user_ids(cert: Cert) -> list[str]:
 
 
 def expiration(cert: Cert) -> datetime | None:
-    """When the certificate (its primary key) expires, or None if never."""
-    return cert.expiration
+    """When the certificate (its primary key) expires, or None if never.  Sequoia's policy
+    checks the primary key here too (as for ``user_ids``), so a refusal is an OpenPGPError."""
+    return _call("refused by the OpenPGP policy", lambda: cert.expiration)
 
 
 def is_revoked(cert: Cert) -> bool:
     """Whether the certificate carries a valid revocation."""
-    return cert.is_revoked
+    return _call("refused by the OpenPGP policy", lambda: cert.is_revoked)
 
 
 def has_secret_keys(cert: Cert) -> bool:
