@@ -15,7 +15,8 @@ An event's bytes are canonical JSON in UTF-8 (keys sorted, no spaces), one objec
   microseconds (``2026-12-01T10:00:00.000000+09:00``);
 - ``author``: the author's primary key fingerprint, upper-case hex (40 or 64 digits);
 - ``case``: ``SL-XXXX-XXXX``, or a phone case's ``TEL-YYYYMMDD-NNN-FFFF`` (part 1's
-  ``TEL-YYYYMMDD-NNN`` stays valid);
+  ``TEL-YYYYMMDD-NNN`` stays valid); a ``phone_case`` event's is ``TEL-YYYYMMDD-NNN-FFFF``
+  with FFFF the last four digits of its author's fingerprint;
 - ``type``: one of ``EVENT_TYPES``; ``data``: that type's fields (``_DATA`` below), every one
   present, none other.
 
@@ -258,6 +259,11 @@ def _check(id: str, at: datetime, author: str, case: str, type: str, data) -> No
     _reference(case)
     if not isinstance(type, str) or type not in _DATA:
         raise BadEvent("event field type is not a type this kit knows")
+    if type == "phone_case":
+        # A phone case's reference is its author's: TEL-YYYYMMDD-NNN-FFFF, FFFF their fingerprint's end.
+        phone = PHONE_REFERENCE.fullmatch(case)
+        if phone is None or phone.group(3) != "-" + author[-4:]:
+            raise BadEvent("event field case is not a phone reference of the event's author")
     if not isinstance(data, dict):
         raise BadEvent("event field data is not an object")
     _keys(data, set(_DATA[type]), "data")

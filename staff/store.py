@@ -90,7 +90,7 @@ import apsw
 from safeline.record import LANGUAGES, REFERENCE_ALPHABET, REFERENCE_LENGTH, ROLES, Record
 
 from .cases import STATUSES, Case, CaseRecord, CaseSummary, CaseUrl, Note, StatusChange, UrlRequest, UrlState
-from .events import FINGERPRINT, PHONE_REFERENCE, URL_STATES, BadEvent, Event, canonical_url, new_event
+from .events import FINGERPRINT, PHONE_REFERENCE, BadEvent, Event, canonical_url, new_event
 from .facts import CaseFacts, Facts, UrlFacts
 from .problems import StaffError
 

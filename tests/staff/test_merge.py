@@ -62,7 +62,9 @@ def events(draw) -> Event:
         "delete": lambda: {},
         "phone_case": lambda: {"fields": {**PHONE_FIELDS, "role": draw(st.sampled_from(("self", "guardian")))}},
     }[kind]()
-    return new_event(ref, kind, data, author=draw(st.sampled_from(AUTHORS)), at=draw(st.sampled_from(TIMES)))
+    # A phone case is made under its author's reference (PHONE ends with A's last digits).
+    author = A if kind == "phone_case" else draw(st.sampled_from(AUTHORS))
+    return new_event(ref, kind, data, author=author, at=draw(st.sampled_from(TIMES)))
 
 
 def with_ids(made: list[Event]) -> list[Event]:
@@ -204,8 +206,9 @@ def test_a_deleted_case_s_events_leave_a_shared_address(store):
 
 
 def test_two_phone_case_events_for_one_reference_keep_the_first(store):
+    # (a kit restored from an old backup could number a day's phone case again)
     first = ev("phone_case", {"fields": PHONE_FIELDS}, ref=PHONE, at=T0)
-    second = ev("phone_case", {"fields": {**PHONE_FIELDS, "role": "guardian", "urls": []}}, ref=PHONE, author=B,
+    second = ev("phone_case", {"fields": {**PHONE_FIELDS, "role": "guardian", "urls": []}}, ref=PHONE,
                 at=T0 + timedelta(seconds=1))
     store.apply(second)
     assert store.case(PHONE).role == "guardian"
