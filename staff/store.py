@@ -68,7 +68,11 @@ which the page and its counts then share until the store changes: 7 to 13 ms wit
 of 300 characters on average, about 100 ms with 2,000 (more than the page cache holds). A whole
 reference is found by its index at once. FTS5's trigram index would find words of three
 characters or more without reading everything, but not 画像, and it would keep a second copy
-of every word to scrub when a case is deleted: not worth it at this size.
+of every word to scrub when a case is deleted: not worth it at this size. Applying an event
+is a handful of indexed statements (is it known, is its case buried, its case, its address, the
+row, the field it sets recomputed by one ``ORDER BY sort_key DESC LIMIT 1``): 100,000 events
+into 10,000 cases in one ``batch()`` take about 10 s here (some 100 µs each; reading their
+bytes, ``Event.from_bytes``, 5–20 µs each).
 """
 
 from __future__ import annotations
@@ -350,14 +354,6 @@ def _json(fields: dict) -> str:
     escapes when a lone surrogate (which UTF-8 cannot hold) is among them."""
     text = json.dumps(fields, ensure_ascii=False)
     return json.dumps(fields) if _SURROGATE.search(text) else text
-
-
-def _moment(at: datetime | None) -> datetime:
-    if at is None:
-        return datetime.now(JAPAN).replace(microsecond=0)
-    if at.utcoffset() is None:
-        raise ValueError("a time without an offset")
-    return at.astimezone(JAPAN)
 
 
 def _sort_key(moment: datetime) -> str:
