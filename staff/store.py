@@ -72,7 +72,7 @@ of every word to scrub when a case is deleted: not worth it at this size. Applyi
 is a handful of indexed statements (is it known, is its case buried, its case, its address, the
 row, the field it sets recomputed by one ``ORDER BY sort_key DESC LIMIT 1``): 100,000 events
 into 10,000 cases in one ``batch()`` take about 10 s here (some 100 µs each; reading their
-bytes, ``Event.from_bytes``, 5–20 µs each).
+bytes, ``Event.from_bytes``, some 20 µs each).
 """
 
 from __future__ import annotations

@@ -214,3 +214,23 @@ def test_random_bytes_are_an_event_or_bad_never_anything_else(raw):
         Event.from_bytes(raw)
     except BadEvent:
         pass
+
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                        max_size=3), max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(type=st.sampled_from(EVENT_TYPES), where=st.sampled_from(("top", "data")), name=st.text(max_size=12),
+       value=JSON_VALUES, pick=st.integers(0, 10))
+def test_any_field_changed_to_anything_is_read_or_refused_as_bad(type, where, name, value, pick):
+    ref = "TEL-20261201-001-1234" if type == "phone_case" else REF
+    event = new_event(ref, type, DATA[type], author=AUTHOR, at=T0).to_json()
+    target = event if where == "top" or not event["data"] else event["data"]
+    names = sorted(target)
+    target[names[pick % len(names)] if pick < 8 else name] = value
+    try:
+        Event.from_bytes(json.dumps(event).encode())
+    except BadEvent:
+        pass
