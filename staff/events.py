@@ -342,7 +342,7 @@ class Event:
             raise BadEvent("an event that is not JSON") from None
         if not isinstance(value, dict):
             raise BadEvent("an event that is not a JSON object")
-        if value.get("format") != EVENT_FORMAT or isinstance(value.get("format"), bool):
+        if type(value.get("format")) is not int or value["format"] != EVENT_FORMAT:
             raise BadEvent(f"an event of a format this kit does not read (it reads format {EVENT_FORMAT})")
         _keys(value, {"format", "id", "at", "author", "case", "type", "data"}, "(the event)")
         event = cls(id=value["id"], at=_at(value["at"]), author=value["author"], case=value["case"],

@@ -122,6 +122,7 @@ def _raw(**changes) -> bytes:
     (b"{", "JSON"),
     (_raw(format=2), "format"),
     (_raw(format=True), "format"),
+    (_raw(format=1.0), "format"),
     (_raw(format=...), "format"),
     (_raw(id="A" * 32), "id"),
     (_raw(id="a" * 31), "id"),
