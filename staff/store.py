@@ -94,7 +94,7 @@ import apsw
 from safeline.record import LANGUAGES, REFERENCE_ALPHABET, REFERENCE_LENGTH, ROLES, Record
 
 from .cases import STATUSES, Case, CaseRecord, CaseSummary, CaseUrl, Note, StatusChange, UrlRequest, UrlState
-from .events import FINGERPRINT, PHONE_REFERENCE, BadEvent, Event, canonical_url, new_event
+from .events import FINGERPRINT, MAX_NOTE, PHONE_REFERENCE, BadEvent, Event, canonical_url, new_event
 from .facts import CaseFacts, Facts, UrlFacts
 from .problems import StaffError
 
@@ -1278,44 +1278,61 @@ class Store:
     # -- a version-1 store's notes, history and phone cases become the owner's events ---------------
 
     def _adopt(self) -> None:
+        """A version-1 store's phone cases, status changes and notes become events of the owner
+        (queued to send), in one transaction, once. A note longer than an event holds becomes
+        several notes in a row; a phone case an event cannot hold (a text over its limits)
+        stays in this kit only (its record marked ``event_id = ''``)."""
         db = self._db
         waiting = (self._one("SELECT 1 FROM legacy_notes LIMIT 1") or self._one("SELECT 1 FROM legacy_history LIMIT 1")
                    or self._one("SELECT 1 FROM records WHERE message_id IS NULL AND event_id IS NULL LIMIT 1"))
         if not waiting:
             return
         author = self._author
+        changed: set[int] = set()
         with self._change():
             for record_id, case_id, at, fields in db.execute(
                     "SELECT id, case_id, received_at, fields FROM records WHERE message_id IS NULL "
                     "AND event_id IS NULL").fetchall():
+                changed.add(case_id)
                 reference = self._one("SELECT reference FROM cases WHERE id = ?", (case_id,))[0]
                 old = PHONE_REFERENCE.fullmatch(reference)
                 if old is not None and old.group(3) is None:
                     reference = f"{reference}-{author[-4:]}"
                     db.execute("UPDATE cases SET reference = ?, ref_key = ?, ref_tail = ? WHERE id = ?",
                                (reference, reference_key(reference), _reference_tail(reference), case_id))
-                fields = json.loads(fields)
-                event = new_event(reference, "phone_case", {"fields": _phone_fields(fields)}, author=author,
-                                  at=_when(at))
+                try:
+                    event = new_event(reference, "phone_case", {"fields": _phone_fields(json.loads(fields))},
+                                      author=author, at=_when(at))
+                except BadEvent:
+                    db.execute("UPDATE records SET event_id = '' WHERE id = ?", (record_id,))
+                    continue
                 self._insert_event(event, case_id, None, local=True)
                 db.execute("UPDATE records SET event_id = ? WHERE id = ?", (event.id, record_id))
-            rows = db.execute("SELECT case_id, at, status, 'status' FROM legacy_history h WHERE id != (SELECT id "
-                              "FROM legacy_history f WHERE f.case_id = h.case_id ORDER BY at_key, id LIMIT 1) "
-                              "UNION ALL SELECT case_id, at, text, 'note' FROM legacy_notes "
-                              "ORDER BY 1, 4, 2").fetchall()
+            # Every status change but each case's first row (its "new" when made), and the notes,
+            # in their order; two at the same time keep it, a microsecond apart.
+            rows = db.execute(
+                "SELECT case_id, 'status', at, at_key, id, status FROM legacy_history h WHERE id != (SELECT id "
+                "FROM legacy_history f WHERE f.case_id = h.case_id ORDER BY at_key, id LIMIT 1) "
+                "UNION ALL SELECT case_id, 'note', at, at_key, id, text FROM legacy_notes "
+                "ORDER BY 1, 2, 4, 5").fetchall()
             previous: dict[tuple, datetime] = {}
-            for case_id, at, value, kind in rows:
-                moment = _when(at)
-                last = previous.get((case_id, kind))
-                if last is not None and moment <= last:  # keep their order: never the same time
-                    moment = last + timedelta(microseconds=1)
-                previous[(case_id, kind)] = moment
+            for case_id, kind, at, _, _, value in rows:
+                changed.add(case_id)
                 reference = self._one("SELECT reference FROM cases WHERE id = ?", (case_id,))[0]
-                data = {"status": value} if kind == "status" else {"text": value}
-                self._apply(new_event(reference, kind, data, author=author, at=moment), local=True)
+                parts = ([{"status": value}] if kind == "status" else
+                         [{"text": value[start:start + MAX_NOTE]} for start in range(0, len(value), MAX_NOTE)])
+                for data in parts:
+                    if kind == "note" and not data["text"].strip():
+                        continue
+                    moment = _when(at)
+                    last = previous.get((case_id, kind))
+                    if last is not None and moment <= last:
+                        moment = last + timedelta(microseconds=1)
+                    previous[(case_id, kind)] = moment
+                    self._apply(new_event(reference, kind, data, author=author, at=moment), local=True)
             db.execute("DELETE FROM legacy_notes")
             db.execute("DELETE FROM legacy_history")
-            for (case_id,) in db.execute("SELECT id FROM cases").fetchall():
+            for case_id in changed:
                 self._refresh(case_id)
 
 

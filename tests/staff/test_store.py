@@ -484,6 +484,9 @@ def _v1_store(path, key: bytes) -> dict:
         db.execute("UPDATE cases SET status = ? WHERE id = ?", (status, case_id))
     db.execute("INSERT INTO notes (case_id, at, at_key, text) VALUES (1, ?, ?, '電話した')",
                (iso(T0 + hours(2)), key_of(T0 + hours(2))))
+    # a note longer than an event holds (part 1 had no limit)
+    db.execute("INSERT INTO notes (case_id, at, at_key, text) VALUES (1, ?, ?, ?)",
+               (iso(T0 + hours(6)), key_of(T0 + hours(6)), "長" * 20_000 + "末尾"))
     db.execute("INSERT INTO phone_days VALUES ('20261201', 1)")
     db.close()
     return {"web": web.reference, "more": more}
@@ -507,7 +510,10 @@ def test_a_version_1_store_keeps_its_cases_notes_and_history_as_the_owner_s_even
         assert [(h.status, h.at, h.author) for h in case.history] == [
             ("new", T0, None), ("in_progress", T0 + hours(4), AUTHOR),
             ("waiting", T0 + hours(4, ) + timedelta(microseconds=1), AUTHOR)]
-        assert [(n.text, n.at, n.author) for n in case.notes] == [("電話した", T0 + hours(2), AUTHOR)]
+        assert [(n.text[-2:], n.at, n.author) for n in case.notes] == [
+            ("した", T0 + hours(2), AUTHOR), ("長長", T0 + hours(6), AUTHOR),
+            ("末尾", T0 + hours(6) + timedelta(microseconds=1), AUTHOR)]
+        assert "".join(n.text for n in case.notes[1:]) == "長" * 20_000 + "末尾"
         assert store.cases(search="電話した")[0].reference == ref
         # The phone case keeps its old reference as a name, and takes the owner's four digits.
         phone = store.case("TEL-20261201-001")
@@ -516,7 +522,7 @@ def test_a_version_1_store_keeps_its_cases_notes_and_history_as_the_owner_s_even
         assert [c.reference for c in store.cases(search="tel-20261201-001-cafe")] == [phone.reference]
         assert (phone.status, phone.role, [u.url for u in phone.urls]) == ("closed", "guardian", ["https://tel.example/9"])
         pending = store.pending_events()
-        assert sorted(e.type for e in pending) == ["note", "phone_case", "status", "status", "status"]
+        assert sorted(e.type for e in pending) == ["note"] * 3 + ["phone_case"] + ["status"] * 3
         assert {e.author for e in pending} == {AUTHOR}
         assert [e.data["fields"]["description"] for e in pending if e.type == "phone_case"] == ["電話の相談"]
         assert store._db.execute("SELECT count(*) FROM legacy_notes").fetchone() == (0,)
@@ -524,8 +530,28 @@ def test_a_version_1_store_keeps_its_cases_notes_and_history_as_the_owner_s_even
         assert store.add_phone_case(role="self", description="x", at=T0) == "TEL-20261201-002-CAFE"
     with Store.open(path, key) as again:
         again.author = AUTHOR  # adopted once only
-        assert len(again.pending_events()) == 6
+        assert len(again.pending_events()) == 8
         assert again.add(made["more"], message_id="<a1@relay>") == "duplicate"
+
+
+def test_a_version_1_phone_case_an_event_cannot_hold_stays_in_this_kit(tmp_path):
+    path, key = tmp_path / "cases.sqlite3", secrets.token_bytes(32)
+    _v1_store(path, key)
+    db = apsw.Connection(str(path))
+    db.execute(f"PRAGMA hexkey = '{key.hex()}'")
+    fields = json.loads(db.execute("SELECT fields FROM records WHERE id = 3").fetchone()[0])
+    db.execute("UPDATE records SET fields = ? WHERE id = 3",
+               (json.dumps({**fields, "description": "長" * 20_001}),))
+    db.close()
+    with Store.open(path, key) as store:
+        store.author = AUTHOR
+        phone = store.case("TEL-20261201-001")
+        assert phone.reference == "TEL-20261201-001-CAFE" and len(phone.records[0].fields["description"]) == 20_001
+        assert "phone_case" not in {e.type for e in store.pending_events()}
+        assert [e.type for e in store.events(phone.reference)] == ["status"]  # its status still is shared
+    with Store.open(path, key) as again:
+        again.author = AUTHOR
+        assert len(again.pending_events()) == 6
 
 
 # -- odd input ---------------------------------------------------------------------------------
