@@ -12,7 +12,11 @@ format is ``safeline.record``. It imports nothing from ``relay/``.
 The data flow, one module each:
 
     mailbox (Maildir, IMAP) → message (PGP/MIME → decrypted record) → importer → store
-    store → casework (the command line) and web (the local interface: serve)
+    store → casework, removal (the command line) and web (the local interface: serve)
+
+Every change staff make to a case is an event (``events``): the store applies it and keeps it
+to send to the team; the team's events are applied the same way, in any order, to the same
+state.
 
 It uses no POSIX-only call (no fcntl, os.fork, signals beyond SIGINT, or file modes as the
 only protection), so that it runs on macOS and Windows; it is tested on Linux.
