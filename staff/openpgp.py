@@ -275,7 +275,8 @@ class GnuPGIdentity:
         ours = signer == self.fingerprint or signer[-16:] in self.key_ids
         if result.data and "SIG_CREATED" in statuses and ours:
             return result.data
-        failed = [value.split()[-1] for value in statuses.get("ERROR", []) if value.split()[-1].isdigit()]
+        failed = [value.split()[-1] for value in statuses.get("ERROR", []) + statuses.get("FAILURE", [])
+                  if value.split() and value.split()[-1].isdigit()]
         code = int(failed[0]) & 0xFFFF if failed else 0
         if "BAD_PASSPHRASE" in statuses or code == 11:
             reason = "wrong passphrase (check the passphrase)"
