@@ -20,9 +20,10 @@ Two uses:
   with its detached ``signature``), verified by pysequoia against these certificates only (no
   GnuPG keyring on the reading side). The signer must be a member that is neither revoked nor
   expired now; Sequoia itself checks that the signing key was alive when it signed. Otherwise
-  ``NotVerified`` with a ``kind``: ``unsigned`` (no signature, or none that verifies),
+  ``NotVerified`` with a ``kind``: ``unsigned`` (data that is no OpenPGP, a message without a
+  signature, or with none that verifies),
   ``unknown signer`` (signed by a key that is not in the folder), ``signer not current``
-  (a member's key, expired or revoked), ``malformed`` (not an OpenPGP signed message).
+  (a member's key, expired or revoked), ``malformed`` (OpenPGP, but not a signed message).
 """
 
 from __future__ import annotations
@@ -181,7 +182,10 @@ class Team:
         except Exception:
             # Sequoia says only "no valid signatures found": which keys it looked for tells why.
             if not called:
-                raise NotVerified(MALFORMED) from None
+                # Sequoia stopped before looking for a signer: data that is no OpenPGP at all
+                # (the first octet of a packet has its high bit set) carries no signature;
+                # OpenPGP that does not parse as a signed message is malformed.
+                raise NotVerified(UNSIGNED if not signed[:1] or not signed[0] & 0x80 else MALFORMED) from None
             known = [member for key_id in asked if (member := self.member(key_id))]
             if not known:
                 raise NotVerified(UNSIGNED if not asked else UNKNOWN_SIGNER) from None

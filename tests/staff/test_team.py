@@ -170,8 +170,8 @@ def test_what_no_member_signed(team_folder, staff_gnupg, case):
     made = {
         "literal": (gpg(staff_gnupg.home, "--store", input=b"hello there"), "unsigned"),
         "stranger": (None, "unknown signer"),
-        "garbage": (b"hello there", "malformed"),
-        "empty": (b"", "malformed"),
+        "garbage": (b"hello there", "unsigned"),
+        "empty": (b"", "unsigned"),
         "encrypted": (gpg(staff_gnupg.home, "--encrypt", "--recipient", staff_gnupg.fingerprint, input=b"x"),
                       "malformed"),
         "tampered": (signed.replace(b"hello there", b"hello thor!"), "unsigned"),
