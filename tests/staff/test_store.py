@@ -13,7 +13,7 @@ from safeline.record import parse
 from staff.cases import Case, CaseSummary
 from staff.problems import StaffError
 from staff.store import SCHEMA_VERSION, STATUSES, Store, StoreError
-from tests.support.staff_records import JAPAN, T0, addition, message_id, new_reference, new_store, report
+from tests.support.staff_records import AUTHOR, JAPAN, T0, addition, message_id, new_reference, new_store, report
 
 
 @pytest.fixture
@@ -53,8 +53,9 @@ def test_a_report_and_its_additions_make_one_case_in_time_order(store):
         ("https://a.example.com/1", "a.example.com"), ("https://b.example.org/2", "b.example.org"),
         ("https://d.example/4", "d.example"), ("https://c.example.net/3", "c.example.net")]
     assert (case.urls_open, case.urls_all) == (4, 4)
-    # The case was made when its first mail came (the addition, received last).
-    assert [(h.status, h.at) for h in case.history] == [("new", T0 + hours(2))]
+    # Its history starts with "new" when it was received (whichever mail came first: every kit
+    # of the team shows the same).
+    assert [(h.status, h.at) for h in case.history] == [("new", T0)]
 
     [summary] = store.cases()
     assert summary == case.summary
@@ -89,16 +90,17 @@ def test_json_forms_have_the_documented_fields(store):
     summary_fields = ["reference", "origin", "received_at", "role", "urls_open", "urls_all", "police_referral",
                       "status", "last_activity"]
     assert list(case.summary.to_json()) == summary_fields
-    assert list(data) == summary_fields + ["email", "contact_safety", "language", "records", "urls", "notes",
-                                           "history"]
+    assert list(data) == summary_fields + ["email", "contact_safety", "language", "assignee", "records", "urls",
+                                           "notes", "history"]
     assert list(data["records"][0]) == ["kind", "received_at", "message_id", "fields"]
-    assert list(data["urls"][0]) == ["url", "host", "first_received_at"]
-    assert data["notes"] == [{"at": "2026-12-01T11:00:00+09:00", "text": "memo"}]
-    assert list(data["history"][0]) == ["at", "status"]
+    assert list(data["urls"][0]) == ["url", "host", "first_received_at", "state", "next_on"]
+    assert data["notes"] == [{"at": "2026-12-01T11:00:00+09:00", "text": "memo", "author": AUTHOR}]
+    assert list(data["history"][0]) == ["at", "status", "author"]
     assert data["received_at"] == "2026-12-01T10:00:00+09:00"
     import staff.cases
 
-    for name in set(data) | {"kind", "message_id", "fields", "url", "host", "first_received_at", "at", "text"}:
+    for name in set(data) | {"kind", "message_id", "fields", "url", "host", "first_received_at", "at", "text",
+                             "state", "next_on", "author"}:
         assert f"``{name}``" in staff.cases.__doc__ or f'"{name}"' in staff.cases.__doc__, name
 
 
@@ -174,6 +176,12 @@ def test_a_deleted_case_leaves_only_keyed_digests_and_never_comes_back(store):
     assert store.add(report(ref), message_id=message_id()) == "deleted"
     assert store.case(ref) is None and store.count() == 1
 
+    # The deletion waits to be sent to the team (its event names the case); once sent, only
+    # digests stay.
+    [pending] = store.pending_events()
+    assert (pending.type, pending.case) == ("delete", ref)
+    store.mark_sent([pending.id])
+    assert store.pending_events() == []
     text = "\n".join(str(value) for value in all_values(store) if not isinstance(value, bytes))
     for clear in (ref, ref.replace("-", ""), report_mid.strip("<>"), addition_mid.strip("<>"), copy_mid.strip("<>"),
                   "gone@example.jp", "消す通報", "gone.example", "電話した"):
@@ -195,6 +203,7 @@ def test_a_deleted_case_is_gone_from_every_page_of_the_file(tmp_path):
         made.add(addition(gone.reference, description="追加の言葉"), message_id=message_id())
         made.add_note(gone.reference, "電話した")
         made.delete(gone.reference)
+        made.mark_sent(event.id for event in made.pending_events())  # the deletion reached the team
     clear_copy = tmp_path / "clear.sqlite3"
     clear_copy.write_bytes(made.path.read_bytes())
     db = apsw.Connection(str(clear_copy))
@@ -230,7 +239,8 @@ def test_phone_cases_are_numbered_per_japan_day(store):
                                  contact_safety="携帯のみ", police_referral=True, language="en")
     second = store.add_phone_case(role="self", description="二件目", at=late_evening_utc + hours(1))
     next_day = store.add_phone_case(role="self", description="翌日", at=late_evening_utc + hours(24))
-    assert (first, second, next_day) == ("TEL-20261202-001", "TEL-20261202-002", "TEL-20261203-001")
+    assert (first, second, next_day) == ("TEL-20261202-001-CAFE", "TEL-20261202-002-CAFE",
+                                          "TEL-20261203-001-CAFE")
     case = store.case(first)
     assert (case.origin, case.role, case.police_referral, case.language) == ("phone", "guardian", True, "en")
     assert (case.email, case.contact_safety) == ("caller@example.jp", "携帯のみ")
@@ -241,7 +251,7 @@ def test_phone_cases_are_numbered_per_japan_day(store):
     assert (record.kind, record.message_id, record.fields["description"]) == ("report", None, "電話で相談")
     assert store.cases(search="tel20261202")[-1].reference == first
     store.delete(second)
-    assert store.add_phone_case(role="self", description="三件目", at=late_evening_utc) == "TEL-20261202-003"
+    assert store.add_phone_case(role="self", description="三件目", at=late_evening_utc) == "TEL-20261202-003-CAFE"
 
 
 def test_a_phone_case_needs_a_known_role_and_language(store):
@@ -515,6 +525,7 @@ def test_a_search_sees_every_change_made_since_the_last(tmp_path):
     any change, here or through another connection to the file, makes them read again."""
     store, key = new_store(tmp_path)
     with store, Store.open(store.path, key) as other:
+        other.author = AUTHOR
         assert store.count(search="紫陽花") == 0
         first = report(description="紫陽花の写真")
         store.add(first, message_id=message_id())
