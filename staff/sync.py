@@ -82,7 +82,8 @@ class SyncTally:
 
     def offline_line(self) -> str:
         changes = f"{self.queued} local change{'' if self.queued == 1 else 's'}"
-        return f"offline: {self.offline}; {changes} stay queued and go with the next sync"
+        verbs = "stays queued and goes" if self.queued == 1 else "stay queued and go"
+        return f"offline: {self.offline}; {changes} {verbs} with the next sync"
 
 
 def sync(store, folder: EventFolder, identity: Identity, team: Team, *, tally: SyncTally | None = None) -> SyncTally:
