@@ -31,8 +31,12 @@ queued in the store, and one line says how many and why. The exit status is then
 a script or a scheduled sync must notice that the team did not get the changes, and tell
 it apart from a setting to fix (1) without parsing text.
 
-``sync(store, folder, identity, team)`` does the work and returns the ``SyncTally``, for the
-web interface's "sync on opening" as for this command.
+``sync(store, folder, identity, team)`` does the work on an open folder and returns the
+``SyncTally``; ``sync_config(config, store, identity)`` first reads the team's keys and opens
+the folder ``config`` names (an unreachable server is the tally's ``offline``, not an error),
+for the web interface's "sync on opening" as for this command. There, pass a
+``password_prompt`` that raises (no terminal to ask on): the password must then come from the
+system keyring.
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ class SyncTally:
     ignored_mails: list[tuple[str, str]] = field(default_factory=list)  # (UID or file name, kind)
     offline: str | None = None  # why the folder could not be reached, when it could not
     queued: int = 0  # local changes still waiting to be sent
+    warnings: list[str] = field(default_factory=list)  # entries of the staff keys' folder left out
 
     def summary(self) -> str:
         inner = f"applied {self.applied}, already known {self.known}"
@@ -167,6 +172,26 @@ def _receive(store, folder: EventFolder, identity: Identity, team: Team, tally: 
             store.set_sync_position(folder.name, position)
 
 
+def sync_config(config, store, identity: Identity, *, ca_file=None, password_prompt=None,
+                tally: SyncTally | None = None) -> SyncTally:
+    """``sync`` with the team's keys and the events folder of ``config`` (``staff.home.Config``);
+    ``StaffError`` for a setting to fix, ``tally.offline`` when the server cannot be reached."""
+    tally = tally if tally is not None else SyncTally()
+    team = Team.load(config.staff_keys)
+    tally.warnings = list(team.warnings)
+    options = {"password_prompt": password_prompt} if password_prompt is not None else {}
+    try:
+        folder = open_folder(config.events, ca_file=ca_file, **options)
+    except FolderUnreachable as error:
+        tally.offline = str(error)
+        tally.queued = len(store.pending_events())
+        return tally
+    try:
+        return sync(store, folder, identity, team, tally=tally)
+    finally:
+        folder.close()
+
+
 # -- the command -----------------------------------------------------------------------------
 
 def register(commands) -> None:
@@ -184,28 +209,19 @@ def register(commands) -> None:
 def run_sync(args: argparse.Namespace) -> int:
     home = Home(args.home)
     config = home.config()
-    team = Team.load(config.staff_keys)
-    for warning in team.warnings:
-        print(f"safeline-staff: {warning}", file=sys.stderr)
+    Team.load(config.staff_keys)  # a setting to fix is said before any passphrase is asked
     identity = identity_of(home)
     store = open_store(home, identity=identity)
     tally = SyncTally()
     try:
-        try:
-            folder = open_folder(config.events, ca_file=args.imap_ca)
-        except FolderUnreachable as error:
-            tally.offline = str(error)
-            tally.queued = len(store.pending_events())
-        else:
-            try:
-                sync(store, folder, identity, team, tally=tally)
-            except KeyboardInterrupt:
-                print(f"stopped: {tally.summary()}; sync again to go on", file=sys.stderr)
-                return 130
-            finally:
-                folder.close()
+        sync_config(config, store, identity, ca_file=args.imap_ca, tally=tally)
+    except KeyboardInterrupt:
+        print(f"stopped: {tally.summary()}; sync again to go on", file=sys.stderr)
+        return 130
     finally:
         store.close()
+    for warning in tally.warnings:
+        print(f"safeline-staff: {warning}", file=sys.stderr)
     print(tally.summary())
     for ident, kind in tally.ignored_mails[:LISTED]:
         print(f"ignored mail {ident} of the events folder: {kind}", file=sys.stderr)

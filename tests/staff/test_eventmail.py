@@ -207,3 +207,19 @@ def test_a_reader_whose_key_cannot_decrypt_is_stopped_not_rejected(b, team, staf
     with pytest.raises(KeyUnavailable):
         unseal(mail, wrong, team)
     assert NotForThisKey  # (imported for the kinds' names)
+
+
+def test_a_team_with_a_sequoia_made_key_still_writes_what_gnupg_reads(a, staff_gnupg, tmp_path):
+    """pitfalls.md: Sequoia's own keys announce SEIPDv2, which GnuPG 2.2 cannot read; with a
+    GnuPG-made key among the recipients the message stays classic, so a GnuPG kit reads it."""
+    tsk = pysequoia.Tsk.generate(user_id="Sequoia Staff <sequoia@safeline.example>",
+                                 profile=pysequoia.Profile.RFC4880)
+    secret = tmp_path / "c.sec.asc"
+    secret.write_bytes(str(tsk).encode("ascii"))
+    c = KeyFileIdentity.load(secret)
+    mixed = Team.load(key_folder(tmp_path / "mixed", {
+        "a.asc": staff_gnupg.public, "c.asc": str(tsk.extract_certificate()).encode("ascii")}))
+    event = note_by(c.fingerprint)
+    assert unseal(seal(event.to_bytes(), c, mixed), a, mixed) == (event.to_bytes(), c.fingerprint)
+    event = note_by(a.fingerprint)
+    assert unseal(seal(event.to_bytes(), a, mixed), c, mixed) == (event.to_bytes(), a.fingerprint)

@@ -11,14 +11,14 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from devtools.ports import HOST, free_port
-from staff.eventfolder import FolderUnreachable, open_folder
+from staff.eventfolder import open_folder
 from staff.eventmail import _mail, seal
 from staff.events import new_event
 from staff.home import Config, Home
 from staff.imap import KEYRING_SERVICE
-from staff.openpgp import GnuPGIdentity, KeyFileIdentity
+from staff.openpgp import GnuPGIdentity
 from staff.setup import init, open_store
-from staff.sync import OFFLINE_STATUS, SyncTally, sync
+from staff.sync import OFFLINE_STATUS, SyncTally, sync_config
 from staff.team import Team
 from tests.support.gnupg import stop_agent
 from tests.support.staff_keyring import keyring_env
@@ -45,14 +45,10 @@ class Kit:
         return open_folder(where or self.events, ca_file=self.ca_file, password_prompt=no_prompt)
 
     def sync(self, where: str | None = None) -> SyncTally:
-        try:
-            folder = self.folder(where)
-        except FolderUnreachable as error:
-            return SyncTally(offline=str(error), queued=len(self.store.pending_events()))
-        try:
-            return sync(self.store, folder, self.identity, self.team)
-        finally:
-            folder.close()
+        """As the web interface syncs: the config's folder and keys, no password asked."""
+        config = self.home.config()
+        config.events = where or config.events
+        return sync_config(config, self.store, self.identity, ca_file=self.ca_file, password_prompt=no_prompt)
 
 
 def no_prompt(prompt: str) -> str:

@@ -3,7 +3,7 @@ to now, and who signed a message, verified against the certificates alone (no Gn
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
@@ -27,7 +27,8 @@ def odd_keys(tmp_path_factory):
         revoked = fast_key(homes[1], "Revoked <revoked@safeline.example>")
         revoked_signed = gpg(homes[1], "--sign", input=b"signed before the revocation", passphrase="")
         revoked_public = revoke(homes[1], revoked.fingerprint)
-        yield {"expiring_home": homes[0], "expiring": expiring, "expiring_signed": expiring_signed, "expires": expiry_of(homes[0], expiring.fingerprint),
+        yield {"expiring_home": homes[0], "expiring": expiring, "expiring_signed": expiring_signed,
+               "expires": expiry_of(homes[0], expiring.fingerprint),
                "revoked": revoked, "revoked_public": revoked_public, "revoked_signed": revoked_signed}
     finally:
         for home in homes:
