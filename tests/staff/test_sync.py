@@ -245,3 +245,41 @@ def test_the_command_says_what_it_did_and_exits_3_offline(kits, imap_account, ce
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("offline: ") and "1 local change stays queued" in lines[0]
     b.store = open_store(b.home, identity=b.identity)
+
+
+def test_cases_from_the_relay_mail_share_one_history(kits, relay_corpus):
+    """Both kits read the same relay mail; what one does to a web report reaches the other, and
+    a kit that has not imported the report yet keeps the events until its report comes."""
+    from staff.importer import import_mail
+    from staff.mailbox import MaildirSource
+
+    a, b = kits
+    import_mail(MaildirSource(relay_corpus.maildir), a.store, a.identity, progress=False)
+    reference = relay_corpus.references[1]  # the guardian's report with three addresses
+    url = a.store.urls_of(reference)[0].url
+    a.store.set_status(reference, "in_progress")
+    a.store.add_request(reference, url, target="host", target_name="Example Hosting", method="email",
+                        sent_on=date(2026, 12, 3), recheck_days=7)
+    a.store.add_note(reference, "依頼を送った")
+    assert a.sync().sent == 3
+    got = b.sync()  # B has not imported the mail yet
+    assert (got.received, got.applied) == (3, 3)
+    import_mail(MaildirSource(relay_corpus.maildir), b.store, b.identity, progress=False)
+    assert state(b, reference) == state(a, reference)
+    assert b.store.url(url).state == "asked" and b.store.url(url).next_on == date(2026, 12, 10)
+
+
+def test_a_deletion_reaches_every_kit_and_later_changes_stay_out(kits):
+    a, b = kits
+    reference = phone_case(a)
+    a.sync()
+    b.sync()
+    b.store.add_note(reference, "B, before hearing of the deletion")
+    assert a.store.delete(reference)
+    assert a.sync().sent == 1
+    got = b.sync()
+    assert (got.sent, got.applied) == (1, 1)
+    assert b.store.case(reference) is None
+    late = a.sync()  # B's note arrives after the deletion: it stays out
+    assert late.summary() == "sent 0; received 1 (applied 0, already known 0, for deleted cases 1); ignored 0"
+    assert a.store.case(reference) is None
