@@ -75,13 +75,29 @@ class EventFolder(Protocol):
     def close(self) -> None: ...
 
 
+def check_where(where: str | None) -> None:
+    """``FolderError``/``ImapError`` when ``where`` (``Config.events``) is no events folder
+    address, said without connecting (before any passphrase or password is asked)."""
+    if where is None or not where.strip():
+        raise FolderError('no "events" in config.json: set it to the team\'s events folder, '
+                          "imaps://USER@HOST/FOLDER (or a local folder)")
+    if where.startswith(("imaps:", "imap:")):
+        _imap_address(where)
+
+
+def _imap_address(url: str):
+    address = parse_address(url)
+    if address.folder.upper() == "INBOX":
+        raise FolderError("the events need a folder of their own, not INBOX where the reports arrive: "
+                          "write it at the end of the address, imaps://USER@HOST/Safeline-Events")
+    return address
+
+
 def open_folder(where: str | None, *, ca_file: str | Path | None = None,
                 password_prompt: Callable[[str], str] = getpass.getpass,
                 keyring_service: str | None = KEYRING_SERVICE, timeout: float = TIMEOUT) -> EventFolder:
     """The events folder ``where`` (``Config.events``), opened (IMAP: connected and logged in)."""
-    if where is None or not where.strip():
-        raise FolderError('no "events" in config.json: set it to the team\'s events folder, '
-                          "imaps://USER@HOST/FOLDER (or a local folder)")
+    check_where(where)
     if where.startswith(("imaps:", "imap:")):
         return ImapEventFolder(where, ca_file=ca_file, password_prompt=password_prompt,
                                keyring_service=keyring_service, timeout=timeout)
@@ -139,10 +155,7 @@ class ImapEventFolder:
     def __init__(self, url: str, *, ca_file: str | Path | None = None,
                  password_prompt: Callable[[str], str] = getpass.getpass,
                  keyring_service: str | None = KEYRING_SERVICE, timeout: float = TIMEOUT, batch: int = BATCH):
-        address = parse_address(url)
-        if address.folder.upper() == "INBOX":
-            raise FolderError("the events need a folder of their own, not INBOX where the reports arrive: "
-                              "write it at the end of the address, imaps://USER@HOST/Safeline-Events")
+        address = _imap_address(url)
         self.address = address
         self.name = f"imap:{address.account}:{address.port}/{address.folder}"
         self.position: str | None = None

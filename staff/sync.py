@@ -47,7 +47,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from .eventfolder import EventFolder, FolderUnreachable, open_folder
+from .eventfolder import EventFolder, FolderUnreachable, check_where, open_folder
 from .eventmail import KINDS, Rejected, seal, unseal
 from .home import Home
 from .openpgp import GnuPGIdentity, Identity, identity_of, short
@@ -209,7 +209,9 @@ def register(commands) -> None:
 def run_sync(args: argparse.Namespace) -> int:
     home = Home(args.home)
     config = home.config()
-    Team.load(config.staff_keys)  # a setting to fix is said before any passphrase is asked
+    # A setting to fix is said before any passphrase or password is asked.
+    Team.load(config.staff_keys)
+    check_where(config.events)
     identity = identity_of(home)
     store = open_store(home, identity=identity)
     tally = SyncTally()

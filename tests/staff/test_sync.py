@@ -283,3 +283,15 @@ def test_a_deletion_reaches_every_kit_and_later_changes_stay_out(kits):
     late = a.sync()  # B's note arrives after the deletion: it stays out
     assert late.summary() == "sent 0; received 1 (applied 0, already known 0, for deleted cases 1); ignored 0"
     assert a.store.case(reference) is None
+
+
+def test_a_kit_without_team_settings_says_what_to_set(staff_home, team_keys):
+    done = staff_cli("--home", str(staff_home.folder), "sync")
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.count("\n") == 1 and '"staff_keys"' in done.stderr
+    config = staff_home.config()
+    config.staff_keys = str(team_keys)
+    staff_home.save_config(config)
+    done = staff_cli("--home", str(staff_home.folder), "sync")
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.count("\n") == 1 and '"events"' in done.stderr
