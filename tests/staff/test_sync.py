@@ -295,3 +295,20 @@ def test_a_kit_without_team_settings_says_what_to_set(staff_home, team_keys):
     done = staff_cli("--home", str(staff_home.folder), "sync")
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr.count("\n") == 1 and '"events"' in done.stderr
+
+
+def test_the_mail_server_holds_nothing_readable(kits, imap_account):
+    a, b = kits
+    reference = phone_case(a)
+    a.store.add_note(reference, "Marmoset7341 紫陽花ヤマアラシ")
+    a.store.add_request(reference, URL, target="host", target_name="Otter Hosting 5512", method="email",
+                        sent_on=date(2026, 12, 3), ticket="TICKET-99881", recheck_days=7)
+    a.sync()
+    b.sync()
+    stored = imap_account.server.folder / "home" / imap_account.user
+    files = [path for path in stored.rglob("*") if path.is_file()]
+    assert len([path for path in files if "Safeline-Events" in str(path)]) >= 3
+    data = b"".join(path.read_bytes() for path in files)
+    for secret in (reference, "Marmoset7341", "紫陽花", "Otter Hosting", "TICKET-99881", "images.example.com",
+                   "hanako@example.jp", a.identity.fingerprint, b.identity.fingerprint):
+        assert secret.encode() not in data, secret
