@@ -18,6 +18,14 @@ Before anything is decrypted, the message's session-key packets are read here
 hidden recipient is never handed to gpg, which would otherwise open a pinentry for a mail
 nobody sent to this key.
 
+Signing (``sign``: the team's events, staff/eventmail.py) makes an **inline-signed** binary
+OpenPGP message (one-pass signature, literal data, signature), not a detached signature: the
+reader takes the event's bytes out of the very message it verified (pysequoia's ``verify``
+returns them), so no valid signature can ever be paired with other bytes; it is one blob to
+encrypt; and binary mode signs the bytes as they are (a text-mode or MIME multipart/signed
+signature would depend on line endings that mail servers rewrite). The reader needs only the
+team's certificates, never a GnuPG keyring (staff/team.py verifies with pysequoia).
+
 Errors are one line and never carry clear text: ``NotForThisKey`` and ``NotEncrypted`` (that
 mail is skipped), ``OpenPGPError`` (that mail is damaged), ``KeyUnavailable`` (the key cannot be
 used at all: wrong passphrase, pinentry cancelled, no such key; the import stops).
@@ -70,6 +78,11 @@ class Identity(Protocol):
     def decrypt(self, data: bytes) -> bytes: ...
 
     def encrypt_to_self(self, data: bytes) -> bytes: ...
+
+    def sign(self, data: bytes) -> bytes:
+        """``data`` as an inline-signed binary OpenPGP message made with this key
+        (``KeyUnavailable`` when the key cannot sign now: expired, revoked, locked)."""
+        ...
 
 
 # -- which keys a message is for ------------------------------------------------------------
@@ -250,6 +263,33 @@ class GnuPGIdentity:
         return result.data
 
 
+    def sign(self, data: bytes) -> bytes:
+        """Inline-signed, binary (see the module's docstring); the passphrase, if given, goes by
+        loopback pinentry as for ``decrypt``, else GnuPG's own pinentry asks."""
+        result = self._gpg.sign(data, keyid=self.fingerprint, passphrase=self._passphrase, binary=True,
+                                clearsign=False, detach=False)
+        statuses = _statuses(result.stderr)
+        signer = (result.fingerprint or "").upper()
+        # The signature must come from this key (its primary key or one of its subkeys): GnuPG
+        # falls back to another secret key of the home when --default-key cannot sign.
+        ours = signer == self.fingerprint or signer[-16:] in self.key_ids
+        if result.data and "SIG_CREATED" in statuses and ours:
+            return result.data
+        failed = [value.split()[-1] for value in statuses.get("ERROR", []) + statuses.get("FAILURE", [])
+                  if value.split() and value.split()[-1].isdigit()]
+        code = int(failed[0]) & 0xFFFF if failed else 0
+        if "BAD_PASSPHRASE" in statuses or code == 11:
+            reason = "wrong passphrase (check the passphrase)"
+        elif "KEYEXPIRED" in statuses or "SIGEXPIRED" in statuses:
+            reason = "it has expired: extend it (gpg --quick-set-expire)"
+        elif "KEYREVOKED" in statuses:
+            reason = "it is revoked"
+        else:
+            reason = (_GPG_ERRORS.get(code) or _gpg_says(result.stderr, "signing failed:")
+                      or result.status or "refused")
+        raise KeyUnavailable(f"GnuPG cannot sign with your key {short(self.fingerprint)}: {reason}")
+
+
 def _statuses(stderr: str) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for line in stderr.splitlines():
@@ -304,6 +344,7 @@ class KeyFileIdentity:
     def __init__(self, tsk, decryptor, *, source: str = "the key"):
         self._tsk = tsk
         self._decryptor = decryptor
+        self._password: str | None = None  # set by load: the signer is unlocked when first used
         self._cert = tsk.extract_certificate()
         self.fingerprint = self._cert.fingerprint.upper()
         self.key_ids = _key_ids(self._cert)
@@ -340,9 +381,11 @@ class KeyFileIdentity:
             raise KeyUnavailable(f"the key in {path} is protected by a passphrase: give it "
                                  f"(or set {PASSPHRASE_ENV})")
         try:
-            return cls(tsk, tsk.decryptor(password=passphrase), source=str(path))
+            identity = cls(tsk, tsk.decryptor(password=passphrase), source=str(path))
         except Exception:
             raise KeyUnavailable(_expired(tsk, path) or f"wrong passphrase for the key in {path}") from None
+        identity._password = passphrase
+        return identity
 
     def decrypt(self, data: bytes) -> bytes:
         import pysequoia
@@ -365,6 +408,19 @@ class KeyFileIdentity:
             return pysequoia.encrypt(bytes=data, recipients=[self._cert], armor=True)
         except Exception as error:
             raise KeyUnavailable(f"cannot encrypt to {self._source}: {_first_line(error)}") from None
+
+
+    def sign(self, data: bytes) -> bytes:
+        """Inline-signed, binary (see the module's docstring), with the key's signing (sub)key."""
+        import pysequoia
+
+        try:
+            signer = self._tsk.signer(password=self._password)
+            return bytes(pysequoia.sign(signer=signer, bytes=data, mode=pysequoia.SignatureMode.INLINE,
+                                        armor=False))
+        except Exception as error:
+            raise KeyUnavailable(f"cannot sign with {self._source}: {_first_line(error)} "
+                                 "(is it expired or revoked?)") from None
 
 
 def _key_ids(cert) -> frozenset[str]:

@@ -201,3 +201,66 @@ def test_an_expired_key_file_says_how_to_get_the_cases_back(gnupg_home, tmp_path
     path.write_bytes(gpg(gnupg_home, "--armor", "--export-secret-keys", key.fingerprint, passphrase=""))
     with open_store(home) as store:
         assert store.count() == 0
+
+
+# -- signing (the team's events) ---------------------------------------------------------------
+
+def signed_content(home, signed: bytes) -> tuple[bytes, str]:
+    """What GnuPG (a classic client, with the signer's public key) reads out of ``signed``, and
+    the fingerprint it says made the good signature."""
+    import subprocess
+
+    from tests.support.gnupg import GPG
+
+    done = subprocess.run([GPG, "--batch", "--status-fd", "2", "--decrypt"], input=signed, capture_output=True,
+                          timeout=60, env={**os.environ, "GNUPGHOME": str(home)}, check=True)
+    valid = [line.split()[2] for line in done.stderr.decode(errors="replace").splitlines() if line.startswith("[GNUPG:] VALIDSIG")]
+    return done.stdout, valid[0]
+
+
+SIGNED = "イベント {\"a\": 1}\r\nlast line without end".encode()
+
+
+def test_gnupg_signs_inline_in_binary_and_the_bytes_stay_as_they_were(staff, staff_gnupg):
+    signed = staff.sign(SIGNED)
+    assert not signed.startswith(b"-----BEGIN")  # binary: no armor, no text mode
+    assert signed_content(staff_gnupg.home, signed) == (SIGNED, staff_gnupg.fingerprint)
+
+
+def test_gnupg_signs_with_a_passphrase_by_loopback(staff_gnupg):
+    locked = GnuPGIdentity(staff_gnupg.locked_fingerprint, gnupg_home=staff_gnupg.locked_home,
+                           passphrase=staff_gnupg.passphrase)
+    assert signed_content(staff_gnupg.locked_home, locked.sign(SIGNED)) == (SIGNED, staff_gnupg.locked_fingerprint)
+    wrong = GnuPGIdentity(staff_gnupg.locked_fingerprint, gnupg_home=staff_gnupg.locked_home,
+                          passphrase="not the passphrase")
+    with pytest.raises(KeyUnavailable) as raised:
+        wrong.sign(SIGNED)
+    message = str(raised.value)
+    assert "\n" not in message and "wrong passphrase" in message
+
+
+def test_a_key_file_signs_and_gnupg_reads_it(staff_gnupg, tmp_path):
+    path = tmp_path / "locked.asc"
+    path.write_bytes(staff_gnupg.locked_secret)
+    identity = KeyFileIdentity.load(path, staff_gnupg.passphrase)
+    signed = identity.sign(SIGNED)
+    assert not signed.startswith(b"-----BEGIN")
+    assert signed_content(staff_gnupg.locked_home, signed) == (SIGNED, staff_gnupg.locked_fingerprint)
+    plain = tmp_path / "plain.asc"
+    plain.write_bytes(staff_gnupg.secret)
+    assert signed_content(staff_gnupg.home, KeyFileIdentity.load(plain).sign(b"x")) == (b"x", staff_gnupg.fingerprint)
+
+
+def test_gnupg_signs_with_this_key_and_no_other(staff_gnupg, tmp_path):
+    """A home with two secret keys: the signature is the identity's own key's."""
+    from tests.support.gnupg import stop_agent
+    from tests.support.staff_team import fast_key
+
+    home = tmp_path / "two-keys"
+    first = fast_key(home, "First <first@safeline.example>")
+    second = fast_key(home, "Second <second@safeline.example>")
+    try:
+        for key in (first, second):
+            assert signed_content(home, GnuPGIdentity(key.fingerprint, gnupg_home=home).sign(b"x"))[1] == key.fingerprint
+    finally:
+        stop_agent(home)
