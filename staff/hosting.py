@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import re
 import socket
 import sys
 import threading
@@ -46,6 +47,7 @@ from typing import TextIO
 
 import ada_url
 
+from .casework import japan_time, terminal_text
 from .home import Home
 from .problems import StaffError
 from .rdap import CACHE_FOLDER, TIMEOUT, Client, RdapError
@@ -53,6 +55,9 @@ from .rdap import CACHE_FOLDER, TIMEOUT, Client, RdapError
 JAPAN = timezone(timedelta(hours=9), "JST")
 INTERNET_NOTE = ("This contacts the internet from this computer: your DNS resolver, IANA and the "
                  "registries (RDAP) see which host is looked up.")
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:(?![0-9])")
 
 
 class HostingError(StaffError):
@@ -73,14 +78,12 @@ def host_of_url(url: str) -> str:
     """The host of ``url`` as a browser reads it: a lower-case A-label name or an IP address
     (IPv6 without brackets). A URL typed without its scheme is read as ``http://``."""
     text = (url or "").strip()
-    parsed = None
-    for candidate in (text, "http://" + text):
-        try:
-            parsed = ada_url.URL(candidate)
-        except ValueError:
-            continue
-        if parsed.hostname:
-            break
+    # "example.com/x" and "localhost:8080/x" were typed without a scheme; "mailto:…" has one.
+    if "://" not in text and not _SCHEME.match(text):
+        text = "http://" + text
+    try:
+        parsed = ada_url.URL(text)
+    except ValueError:
         parsed = None
     if parsed is None or not parsed.hostname:
         raise HostingError("not a web address with a host name: check the URL")
@@ -182,14 +185,13 @@ def lookup(url: str, home: Home, *, timeout: float = TIMEOUT, now: datetime | No
 # -- the command -----------------------------------------------------------------------------------
 
 def _show(value) -> str:
-    from .casework import terminal_text
     return "?" if value is None else terminal_text(value)
 
 
-def print_lookup(url: str, found: Lookup, *, out: TextIO = sys.stdout) -> None:
+def print_lookup(url: str, found: Lookup, *, out: TextIO | None = None) -> None:
     """The suggestion for people: what was found, and what was not."""
-    from .casework import japan_time, terminal_text
     host = found.host
+    out = out or sys.stdout
 
     def write(*parts):
         print(*parts, file=out)

@@ -318,7 +318,7 @@ class Client:
             chunks, size = [], 0
             while True:
                 _remaining(deadline, connection)
-                chunk = response.read(65536)
+                chunk = response.read1(65536)  # one receive: the deadline is checked between them
                 if not chunk:
                     break
                 size += len(chunk)

@@ -7,7 +7,8 @@ which replaces ``{base}`` in the recorded files, so that the bootstrap files and
 back to it. ``bootstrap_url`` is what ``Config.rdap_bootstrap`` takes. ``requests`` lists the
 paths asked for, in order, with their headers. ``iana_down`` makes the bootstrap files answer
 503 (IANA unreachable while the registries answer); ``bootstrap_headers`` are added to the
-bootstrap files' answers (``Cache-Control``, ``Expires``); each bootstrap file has an ``ETag``
+bootstrap files' answers (``Cache-Control``, ``Expires``), ``bootstrap_override`` replaces their
+body; each bootstrap file has an ``ETag``
 and answers ``304`` to a matching ``If-None-Match``.
 
 The routes (``ROUTES``, first match wins) map a path to an answer: the IANA files; APNIC, which
@@ -79,6 +80,7 @@ class RdapServer:
         self.requests: list[tuple[str, dict]] = []
         self.iana_down = False
         self.bootstrap_headers: dict[str, str] = {}
+        self.bootstrap_override: bytes | None = None   # served instead of every bootstrap file
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -118,6 +120,8 @@ class RdapServer:
         if kind == "bootstrap":
             if self.iana_down:
                 return self.send(handler, 503, b"IANA is down\n", "text/plain")
+            if self.bootstrap_override is not None:
+                return self.send(handler, 200, self.bootstrap_override, "application/json")
             headers = {"ETag": ETAG, "Last-Modified": LAST_MODIFIED, **self.bootstrap_headers}
             if handler.headers.get("If-None-Match") == ETAG:
                 return self.send(handler, 304, b"", headers=headers)
@@ -131,7 +135,8 @@ class RdapServer:
             rest = match.groupdict().get("rest", "")
             return self.send(handler, status, b"", headers={"Location": location.format(base=self.base, rest=rest)})
         if kind == "status":
-            return self.send(handler, answer[1], self.recorded("not-found.json").replace(b"404", str(answer[1]).encode()))
+            body = self.recorded("not-found.json").replace(b"404", str(answer[1]).encode())
+            return self.send(handler, answer[1], body)
         if kind == "slow":
             time.sleep(answer[1])
             return self.send(handler, 200, self.recorded("arin-network.json"))
