@@ -15,7 +15,8 @@ count; when nothing at all is found, ``lookup`` raises the ``HostingError``.
 The result is the data of the ``url_host`` event (``store.set_url_host(ref, url, host)``) once
 the staff member confirms it: a dict of JSON values,
 
-- ``addresses``: the host's IP addresses (texts; IPv4 first), ``[]`` when the name does not resolve;
+- ``addresses``: the host's IP addresses (texts; IPv4 first; at most 16), ``[]`` when the name
+  does not resolve;
 - ``network``: ``{"holder", "country", "handle", "name", "abuse_email", "rdap_url"}`` or None:
   the holder is the network's registrant's name (vCard ``fn``), or the first line of its
   "description" remark (APNIC, JPNIC); ``country`` the network's two-letter country code; ``name``
@@ -48,11 +49,14 @@ from typing import TextIO
 import ada_url
 
 from .casework import japan_time, terminal_text
+from .events import canonical_url
 from .home import Home
 from .problems import StaffError
 from .rdap import CACHE_FOLDER, TIMEOUT, Client, RdapError
+from .setup import PASSPHRASE_HELP, open_store
 
 JAPAN = timezone(timedelta(hours=9), "JST")
+MAX_ADDRESSES = 16
 INTERNET_NOTE = ("This contacts the internet from this computer: your DNS resolver, IANA and the "
                  "registries (RDAP) see which host is looked up.")
 
@@ -125,7 +129,7 @@ def resolve(name: str, *, timeout: float = TIMEOUT, getaddrinfo=socket.getaddrin
             continue
         if address not in found:
             found.append(address)
-    return sorted(found, key=lambda text: ":" in text)
+    return sorted(found, key=lambda text: ":" in text)[:MAX_ADDRESSES]
 
 
 def overseas(country: str | None) -> bool | None:
@@ -226,24 +230,64 @@ def print_lookup(url: str, found: Lookup, *, out: TextIO | None = None) -> None:
         write(f"Note:         {terminal_text(note)}")
 
 
-def run_lookup(args: argparse.Namespace) -> int:
+def run_lookup(args: argparse.Namespace, *, confirm=None) -> int:
     home = Home(args.home)
-    if not args.json:
-        print(INTERNET_NOTE, file=sys.stderr)
-    found = lookup(args.url, home)
-    if args.json:
-        print(json.dumps(found.to_json(), indent=2, ensure_ascii=True))
-    else:
-        print_lookup(args.url, found)
+    store = None
     if args.save:
-        return save(args, home, found)
+        if not args.yes and not (confirm or sys.stdin.isatty()):
+            raise HostingError("--save asks you to confirm what was found: run it in a terminal, or add --yes")
+        # The case and its URL are checked before anything goes out to the internet.
+        store = open_store(home)
+    try:
+        url = args.url
+        if store is not None:
+            url = _url_of_case(store, args.save, args.url)
+        if not args.json:
+            print(INTERNET_NOTE, file=sys.stderr)
+        found = lookup(url, home)
+        if args.json:
+            print(json.dumps(found.to_json(), indent=2, ensure_ascii=True))
+        else:
+            print_lookup(url, found)
+        if store is None:
+            return 0
+        return save(store, args.save, url, found, yes=args.yes, confirm=confirm or _ask)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _url_of_case(store, reference: str, url: str) -> str:
+    """The case's own form of ``url`` (canonical, as events carry it); a StaffError when the
+    case does not hold it."""
+    case = store.case(reference)
+    if case is None:
+        raise HostingError("no such case: check the reference (`safeline-staff cases` lists them)")
+    wanted = canonical_url(url)
+    for held in case.urls:
+        if canonical_url(held.url) == wanted:
+            return wanted
+    raise HostingError("the case holds no such URL: give it as `safeline-staff show` lists it")
+
+
+def _ask(question: str) -> bool:
+    try:
+        answer = input(question)
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def save(store, reference: str, url: str, found: Lookup, *, yes: bool = False, confirm=_ask) -> int:
+    """``--save REF``: keep the suggestion with the URL (a ``url_host`` event for the team),
+    once the staff member confirms it."""
+    if not yes and not confirm("Keep this as the URL's host? [y/N] "):
+        print("not kept", file=sys.stderr)
+        return 0
+    case = store.case(reference)
+    store.set_url_host(case.reference, url, found.host)
+    print(f"kept with the URL in {terminal_text(case.reference)}", file=sys.stderr)
     return 0
-
-
-def save(args: argparse.Namespace, home: Home, found: Lookup) -> int:
-    """``--save REF``: keep the suggestion with the URL, once the staff member confirms it."""
-    raise HostingError("--save is not available yet: the store cannot keep a host until part 2's store "
-                       "arrives; the lookup above was not saved")
 
 
 def register(commands) -> None:
@@ -255,6 +299,7 @@ def register(commands) -> None:
     parser.add_argument("url", help="the URL (as reported)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--save", metavar="REFERENCE",
-                        help="keep the result with this URL of the case REFERENCE (after you confirm it)")
+                        help="keep the result with this URL of the case REFERENCE once you confirm it (the team "
+                        f"gets it with the next sync). {PASSPHRASE_HELP}")
     parser.add_argument("--yes", action="store_true", help="with --save: keep it without asking")
     parser.set_defaults(func=run_lookup)

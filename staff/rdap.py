@@ -56,6 +56,7 @@ FRESH_DEFAULT = timedelta(days=1)
 FRESH_MOST = timedelta(days=7)
 MAX_DOMAIN_QUERIES = 4
 TEXT_LIMIT = 200
+URL_LIMIT = 500                 # a longer address (after a registry's redirects) is not kept
 USER_AGENT = "safeline-staff (RDAP)"
 ACCEPT = "application/rdap+json, application/json;q=0.9"
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -230,7 +231,7 @@ def network_of(obj, url: str) -> dict:
         "handle": clean_text(obj.get("handle")),
         "name": clean_text(obj.get("name")),
         "abuse_email": _abuse_email(obj),
-        "rdap_url": url,
+        "rdap_url": _kept_url(url),
     }
 
 
@@ -246,8 +247,12 @@ def registrar_of(obj, url: str) -> dict | None:
     return {
         "name": _name_of(entity) or clean_text(entity.get("handle")),
         "abuse_email": _abuse_email(entity),
-        "rdap_url": url,
+        "rdap_url": _kept_url(url),
     }
+
+
+def _kept_url(url: str) -> str | None:
+    return url if len(url) <= URL_LIMIT and clean_text(url, URL_LIMIT) == url else None
 
 
 # -- HTTP -----------------------------------------------------------------------------------------

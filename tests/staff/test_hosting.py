@@ -438,3 +438,55 @@ def test_lookup_needs_a_staff_error_not_a_traceback_for_a_bad_url(home, capsys):
     status, _, err = run(capsys, "--home", str(home.folder), "lookup", "http://")
     assert status == 1 and "Traceback" not in err and "check the URL" in err
     assert isinstance(HostingError("x"), StaffError)
+
+
+# -- keeping it with a case's URL (--save) -------------------------------------------------------------
+
+@pytest.fixture
+def kit(staff_home, rdap):
+    """A real kit (A's GnuPG key, an encrypted store) whose RDAP goes to the local server, with
+    one case holding two URLs."""
+    from dataclasses import replace
+
+    from staff.setup import open_store
+
+    staff_home.save_config(replace(staff_home.config(), rdap_bootstrap=rdap.bootstrap_url))
+    with open_store(staff_home) as store:
+        reference = store.add_phone_case(role="self", description="photos", urls=[
+            "http://192.0.2.10/Gallery/../photo 1", "http://localhost:8000/x"])
+    return staff_home, reference
+
+
+def test_save_checks_the_case_and_its_url_before_anything_goes_out(kit, rdap, capsys):
+    home, reference = kit
+    status, out, err = run(capsys, "--home", str(home.folder), "lookup", "--save", "SL-0000-0000", "--yes",
+                           "http://192.0.2.10/photo%201")
+    assert status == 1 and "no such case" in err and out == ""
+    status, out, err = run(capsys, "--home", str(home.folder), "lookup", "--save", reference, "--yes",
+                           "http://192.0.2.99/")
+    assert status == 1 and "the case holds no such URL" in err and out == ""
+    assert rdap.paths() == []
+
+
+def test_save_in_a_script_needs_yes(kit, rdap, capsys):
+    home, reference = kit
+    status, _, err = run(capsys, "--home", str(home.folder), "lookup", "--save", reference,
+                         "http://192.0.2.10/photo%201")
+    assert status == 1 and "add --yes" in err
+    assert rdap.paths() == []
+
+
+def test_a_suggestion_not_confirmed_is_not_kept(kit, rdap, capsys):
+    from staff.hosting import run_lookup
+    from staff.setup import open_store
+
+    home, reference = kit
+    args = parser().parse_args(["--home", str(home.folder), "lookup", "--save", reference,
+                                "http://192.0.2.10/Gallery/../photo 1"])
+    asked = []
+    assert run_lookup(args, confirm=lambda question: asked.append(question) or False) == 0
+    assert asked == ["Keep this as the URL's host? [y/N] "]
+    assert "not kept" in capsys.readouterr().err
+    assert rdap.paths()[-1] == "/jpnic/ip/192.0.2.10"
+    with open_store(home) as store:
+        assert not getattr(store, "pending_events", lambda: [])()
