@@ -490,3 +490,22 @@ def test_a_suggestion_not_confirmed_is_not_kept(kit, rdap, capsys):
     assert rdap.paths()[-1] == "/jpnic/ip/192.0.2.10"
     with open_store(home) as store:
         assert not getattr(store, "pending_events", lambda: [])()
+
+
+def test_a_production_bootstrap_never_allows_plain_http_even_to_this_computer(tmp_path):
+    rdap_client = Client("https://data.iana.org/rdap/", tmp_path)
+    assert not rdap_client._allowed("http://127.0.0.1:8080/ip/192.0.2.1")
+    assert rdap_client._allowed("https://rdap.example/ip/192.0.2.1")
+    assert not rdap_client._allowed("https://rdap.example:bad/ip/192.0.2.1")
+    assert not rdap_client._allowed("https:///ip/192.0.2.1")
+
+
+@pytest.mark.xfail(strict=True, reason="staff/events.py (STORE's) takes only flat host data, while the brief's "
+                   "host has network and registrar objects: to be settled by the coordinator")
+def test_what_a_lookup_finds_is_valid_data_of_a_url_host_event(home, rdap):
+    from staff.events import Event, new_event
+
+    found = lookup("https://www.example.co.jp/x", home, now=NOW, resolver=lambda name: ["192.0.2.10"])
+    event = new_event("SL-ABCD-EFGH", "url_host", {"url": "https://www.example.co.jp/x", "host": found.host},
+                      author="A" * 40)
+    assert Event.from_bytes(event.to_bytes()).data["host"] == found.host
