@@ -7,7 +7,11 @@ that it contacts the internet from their computer): nothing here runs by itself.
    is resolved by the computer's own resolver (``socket.getaddrinfo``);
 2. the network of the first address (IPv4 first), from the regional registry that holds it
    (RDAP, ``staff.rdap``): its holder, its country and its handle;
-3. the registered domain of the name and its registrar, from the domain's registry (RDAP).
+3. the registered domain of the name and its registrar, from the domain's registry (RDAP). Which
+   part of the name is registered (``example.co.jp`` of ``www.example.co.jp``) the registry
+   itself says: the kit asks for the shortest names first (``co.jp``, then ``example.co.jp``) and
+   keeps the first it holds, so no copy of the Public Suffix List has to be shipped and kept
+   up to date, and the registry learns no more of the host name than the registered domain.
 
 Each part that fails is named in ``Lookup.problems`` (one line each) and the others still
 count; when nothing at all is found, ``lookup`` raises the ``HostingError``.
@@ -19,7 +23,8 @@ the staff member confirms it: a dict of JSON values,
   does not resolve;
 - ``network``: ``{"holder", "country", "handle", "name", "abuse_email", "rdap_url"}`` or None:
   the holder is the network's registrant's name (vCard ``fn``), or the first line of its
-  "description" remark (APNIC, JPNIC); ``country`` the network's two-letter country code; ``name``
+  "description" remark (APNIC, JPNIC); ``country`` the network's two-letter country code (for
+  a network without one, as ARIN's are, its registrant's address's country); ``name``
   the network's name (e.g. ``EXAMPLE-NET``); ``abuse_email`` its abuse contact; ``rdap_url`` where
   the registry's answer came from. Any of them may be None (what the registry did not say);
 - ``registrar``: ``{"name", "abuse_email", "rdap_url"}`` or None;
@@ -29,7 +34,13 @@ the staff member confirms it: a dict of JSON values,
   what "domestic or overseas" in the statistics counts;
 - ``looked_up_at``: when, ISO 8601 with the offset (Japan time).
 
-The texts come from the internet: each is a single line of at most 200 characters; show them
+``safeline-staff lookup URL`` prints the suggestion (``--json``: ``{"host", "problems",
+"notes"}``); with ``--save REFERENCE`` it first checks that the case holds that URL (before
+anything goes out), then asks the staff member to confirm (or ``--yes``) and keeps it with the
+URL: ``store.set_url_host``, a ``url_host`` event the team gets with the next sync.
+
+The texts come from the internet: each is a single line (names at most 200 characters, e-mail
+addresses 254, URLs 500; longer URLs are dropped); show them
 as untrusted (``staff.casework.terminal_text``).
 """
 
