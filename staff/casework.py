@@ -298,7 +298,7 @@ def register(commands) -> None:
                                  description="Show a case: its reports and additions in time order, addresses "
                                  "with their host, how it is safe to contact the reporter, notes and history. "
                                  f"{PASSPHRASE_HELP}")
-    parser.add_argument("reference", metavar="REFERENCE", help="e.g. SL-ABCD-2345 or TEL-20261201-001 "
+    parser.add_argument("reference", metavar="REFERENCE", help="e.g. SL-ABCD-2345 or TEL-20261201-001-A1B2 "
                         "(any case, dashes optional)")
     parser.add_argument("--json", action="store_true", help="print JSON for scripts (fields: see staff/cases.py)")
     parser.set_defaults(func=_run(lambda store, args, out: show_case(store, args.reference, as_json=args.json,
@@ -321,7 +321,7 @@ def register(commands) -> None:
 
     parser = commands.add_parser("phone", help="make a case from a phone call",
                                  description="Make a case from a phone call; prints its reference "
-                                 f"(TEL-YYYYMMDD-NNN, Japan date). {PASSPHRASE_HELP}")
+                                 f"(TEL-YYYYMMDD-NNN-FFFF: Japan date, number, your key). {PASSPHRASE_HELP}")
     parser.add_argument("--role", required=True, choices=ROLES, help="self: the person in the images; "
                         "guardian: of a child in them")
     parser.add_argument("--description", required=True, metavar="TEXT", help="what the caller said (- reads "

@@ -15,7 +15,7 @@ import pytest
 from staff import casework
 from staff.problems import StaffError
 from staff.store import Store
-from tests.support.staff_records import T0, addition, message_id, new_reference, new_store, report
+from tests.support.staff_records import AUTHOR, T0, addition, message_id, new_reference, new_store, report
 
 # What must never reach a terminal raw: ESC (ANSI), other C0 and C1 controls, bidi controls,
 # line and paragraph separators.
@@ -42,11 +42,18 @@ def run(function, *args, **kwargs) -> str:
     return out.getvalue()
 
 
+def reopen(path, key) -> Store:
+    """The store reopened from its file with its owner, as ``staff.setup.open_store`` gives it."""
+    store = Store.open(path, key)
+    store.author = AUTHOR
+    return store
+
+
 def command(made, monkeypatch, argv: list[str], stdin: str = "") -> tuple[int, str]:
     """Run a casework command as the command line does: parsed by its own subparsers, on the
     store reopened from its file (as ``staff.setup.open_store`` would give it)."""
     store, key = made
-    monkeypatch.setattr(casework, "_open", lambda args: Store.open(store.path, key))
+    monkeypatch.setattr(casework, "_open", lambda args: reopen(store.path, key))
     monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
     out = io.StringIO()
     monkeypatch.setattr("sys.stdout", out)
@@ -229,7 +236,7 @@ def test_a_phone_case_from_the_command_line(made, monkeypatch):
         "--language", "en", "--where", "掲示板"], stdin="子どもの写真\n")
     assert status == 0
     reference = out.strip()
-    assert re.fullmatch(r"TEL-\d{8}-001", reference)
+    assert re.fullmatch(r"TEL-\d{8}-001-CAFE", reference)
     with Store.open(made[0].path, made[1]) as reopened:
         case = reopened.case(reference)
     assert (case.origin, case.role, case.email, case.contact_safety, case.police_referral, case.language) == (
