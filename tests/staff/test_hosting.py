@@ -489,7 +489,8 @@ def test_a_suggestion_not_confirmed_is_not_kept(kit, rdap, capsys):
     assert "not kept" in capsys.readouterr().err
     assert rdap.paths()[-1] == "/jpnic/ip/192.0.2.10"
     with open_store(home) as store:
-        assert not getattr(store, "pending_events", lambda: [])()
+        assert [event for event in store.pending_events() if event.type == "url_host"] == []
+        assert store.url("http://192.0.2.10/photo%201").host_info is None
 
 
 def test_a_production_bootstrap_never_allows_plain_http_even_to_this_computer(tmp_path):
@@ -509,3 +510,22 @@ def test_what_a_lookup_finds_is_valid_data_of_a_url_host_event(home, rdap):
     event = new_event("SL-ABCD-EFGH", "url_host", {"url": "https://www.example.co.jp/x", "host": found.host},
                       author="A" * 40)
     assert Event.from_bytes(event.to_bytes()).data["host"] == found.host
+
+
+@pytest.mark.xfail(strict=True, reason="staff/events.py (STORE's) takes only flat host data, while the brief's "
+                   "host has network and registrar objects: to be settled by the coordinator")
+def test_a_confirmed_suggestion_is_kept_with_the_url_as_an_event(kit, rdap, capsys):
+    from staff.hosting import run_lookup
+    from staff.setup import open_store
+
+    home, reference = kit
+    args = parser().parse_args(["--home", str(home.folder), "lookup", "--json", "--save", reference,
+                                "http://192.0.2.10/photo%201"])
+    assert run_lookup(args, confirm=lambda question: True) == 0
+    out, err = capsys.readouterr()
+    host = json.loads(out)["host"]
+    assert f"kept with the URL in {reference}" in err
+    with open_store(home) as store:
+        assert store.url("http://192.0.2.10/photo%201").host_info == host
+        [event] = [event for event in store.pending_events() if event.type == "url_host"]
+        assert event.data == {"url": "http://192.0.2.10/photo%201", "host": host}
