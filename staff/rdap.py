@@ -75,6 +75,11 @@ class NotFound(RdapError):
     """The registry answered that it holds no such object (HTTP 404)."""
 
 
+class BadQuery(RdapError):
+    """The registry refused the query itself (HTTP 400, 422): for a domain, a name it does not
+    register at all (a second-level suffix such as ``ne.jp`` may be answered so)."""
+
+
 @dataclass(frozen=True)
 class Answer:
     url: str          # where the answer finally came from (after redirects)
@@ -364,6 +369,8 @@ class Client:
         where = host_of(answer.url)
         if answer.status == 404:
             raise NotFound(f"the registry at {where} has no record of it")
+        if answer.status in (400, 422):
+            raise BadQuery(f"the registry at {where} refused the query (HTTP {answer.status})")
         if answer.status == 429:
             raise RdapError(f"the registry at {where} asks to wait (too many lookups): try again later")
         if answer.status != 200:
@@ -508,7 +515,7 @@ class Client:
             candidate = ".".join(labels[-size:])
             try:
                 url, obj = self.get_json(base + "domain/" + candidate)
-            except NotFound:
+            except (NotFound, BadQuery):
                 continue
             return candidate, registrar_of(obj, url)
         raise NotFound("the registry has no record of this domain")

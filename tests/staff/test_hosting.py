@@ -18,7 +18,7 @@ from staff.cli import main, parser
 from staff.home import Home
 from staff.hosting import HostingError, host_of_url, lookup, resolve
 from staff.problems import StaffError
-from staff.rdap import CACHE_FOLDER, Client, RdapError, freshness, network_of, registrar_of
+from staff.rdap import CACHE_FOLDER, Client, RdapError, freshness, network_of, parse_bootstrap, registrar_of
 from tests.support.staff_rdap import RdapServer, write_kit_config
 
 NOW = datetime(2026, 12, 7, 1, 0, tzinfo=timezone.utc)
@@ -119,6 +119,14 @@ def test_the_registered_domain_is_asked_for_from_the_shortest_name_up(home, rdap
     assert domain == "example.co.jp" and registrar["name"] == "株式会社レジストラ見本"
     # The registry never learns more of the host name than the domain it holds.
     assert rdap.paths() == ["/iana/dns.json", "/jprs/rdap/domain/co.jp", "/jprs/rdap/domain/example.co.jp"]
+
+
+def test_a_suffix_the_registry_refuses_to_look_up_is_passed_over(home, rdap):
+    domain, _ = client(home, rdap).domain("www.example.ne.jp")
+    assert domain == "example.ne.jp"
+    assert rdap.paths()[1:] == ["/jprs/rdap/domain/ne.jp", "/jprs/rdap/domain/example.ne.jp"]
+    with pytest.raises(RdapError, match=r"refused the query \(HTTP 400\)"):
+        client(home, rdap).get_json(rdap.base + "jprs/rdap/domain/ne.jp")
 
 
 def test_a_gtld_registrar_with_its_abuse_contact(home, rdap):
@@ -233,6 +241,20 @@ def test_any_json_is_read_without_crashing(value):
         if result is not None:
             assert all(v is None or isinstance(v, str) for v in result.values())
             assert all(v is None or ("\n" not in v and len(v) <= 254) for v in result.values())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.binary(max_size=200), JSON.map(lambda value: json.dumps({"services": value}).encode()),
+                 SHAPED.map(lambda value: json.dumps(value).encode())))
+def test_any_bootstrap_file_is_read_or_refused_in_one_line(body):
+    try:
+        services = parse_bootstrap(body, "iana.example")
+    except RdapError as error:
+        assert "\n" not in str(error)
+        return
+    for entries, urls in services:
+        assert entries and urls
+        assert all(isinstance(text, str) for text in entries + urls)
 
 
 # -- the bootstrap files and their cache --------------------------------------------------------------

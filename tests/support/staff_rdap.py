@@ -54,6 +54,8 @@ ROUTES = [
     (r"/ripe/ip/.+", _file("ripe-network.json")),
     (r"/local/ip/.+", _file("local-network.json")),
     (r"/jprs/rdap/domain/example\.co\.jp", _file("jprs-domain.json")),
+    (r"/jprs/rdap/domain/ne\.jp", ("status", 400)),
+    (r"/jprs/rdap/domain/example\.ne\.jp", _file("jprs-domain.json")),
     (r"/gtld/com/v1/domain/example\.com", _file("gtld-domain.json")),
     (r"/errors/ip/203\.0\.113\.1", _file("server-error.json", 503)),
     (r"/errors/ip/203\.0\.113\.2", ("slow", SLOW_SECONDS)),
