@@ -282,10 +282,9 @@ def _url_of_case(store, reference: str, url: str) -> str:
 
 
 def _ask(question: str) -> bool:
-    try:
-        answer = input(question)
-    except EOFError:
-        return False
+    # The question goes to stderr: with --json, stdout holds only the JSON.
+    print(question, end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline()
     return answer.strip().lower() in ("y", "yes")
 
 

@@ -551,3 +551,16 @@ def test_a_confirmed_suggestion_is_kept_with_the_url_as_an_event(kit, rdap, caps
         assert store.url("http://192.0.2.10/photo%201").host_info == host
         [event] = [event for event in store.pending_events() if event.type == "url_host"]
         assert event.data == {"url": "http://192.0.2.10/photo%201", "host": host}
+
+
+@pytest.mark.parametrize(("typed", "kept"), [("y\n", True), ("YES\n", True), ("\n", False), ("n\n", False),
+                                             ("", False)])
+def test_the_question_is_asked_on_stderr_and_only_yes_keeps(monkeypatch, capsys, typed, kept):
+    import io
+
+    from staff.hosting import _ask
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(typed))
+    assert _ask("Keep? [y/N] ") is kept
+    out, err = capsys.readouterr()
+    assert out == "" and err == "Keep? [y/N] "
