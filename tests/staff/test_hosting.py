@@ -564,3 +564,12 @@ def test_the_question_is_asked_on_stderr_and_only_yes_keeps(monkeypatch, capsys,
     assert _ask("Keep? [y/N] ") is kept
     out, err = capsys.readouterr()
     assert out == "" and err == "Keep? [y/N] "
+
+
+@pytest.mark.parametrize("order", [1, -1], ids=["narrow-last", "narrow-first"])
+def test_the_longest_bootstrap_entry_wins_for_a_domain(tmp_path, order):
+    rdap_client = Client("https://iana.example/", tmp_path)
+    rdap_client._services["dns.json"] = [(["jp"], ["https://jp.example/"]),
+                                         (["CO.JP."], ["http://co.example/", "https://co.example/rdap"])][::order]
+    assert rdap_client.server_for_domain("www.example.co.jp") == ("https://co.example/rdap/", 2)
+    assert rdap_client.server_for_domain("example.jp") == ("https://jp.example/", 1)
