@@ -187,16 +187,22 @@ ERRORS = [
 ]
 
 
+SLOW = {"203.0.113.2", "203.0.113.12"}
+
+
 @pytest.mark.parametrize(("address", "message"), ERRORS, ids=[address for address, _ in ERRORS])
 def test_each_misbehaving_registry_is_one_line_that_names_no_looked_up_value(home, rdap, address, message):
+    # Only the slow registries get the short timeout: on a busy machine a quick answer may take
+    # longer than that. They are cut at the deadline, not when their answer ends (after 5 s, 12 s).
+    timeout = QUICK if address in SLOW else 10
     start = time.monotonic()
     with pytest.raises(RdapError, match=message) as caught:
-        client(home, rdap, timeout=QUICK).ip_network(address)
-    assert time.monotonic() - start < 2.5  # the slow ones are cut at the deadline, not when they end
+        client(home, rdap, timeout=timeout).ip_network(address)
+    assert address not in SLOW or time.monotonic() - start < 4
     text = str(caught.value)
     assert "\n" not in text and address not in text and "/ip/" not in text
     with pytest.raises(HostingError) as whole:
-        lookup(f"http://{address}/secret-path", home, timeout=QUICK, now=NOW)
+        lookup(f"http://{address}/secret-path", home, timeout=timeout, now=NOW)
     assert str(whole.value).startswith("nothing found: network: ") and "secret-path" not in str(whole.value)
 
 

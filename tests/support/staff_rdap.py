@@ -32,7 +32,7 @@ RECORDED = ROOT / "tests" / "staff" / "rdap"
 ETAG = '"bootstrap-2026-11-20"'
 LAST_MODIFIED = "Fri, 20 Nov 2026 21:00:02 GMT"
 HUGE = 2 * 1024 * 1024
-SLOW_SECONDS = 3.0
+SLOW_SECONDS = 5.0
 
 
 def _file(name: str, status: int = 200, content_type: str = "application/rdap+json"):
