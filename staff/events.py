@@ -15,7 +15,8 @@ An event's bytes are canonical JSON in UTF-8 (keys sorted, no spaces), one objec
   microseconds (``2026-12-01T10:00:00.000000+09:00``);
 - ``author``: the author's primary key fingerprint, upper-case hex (40 or 64 digits);
 - ``case``: ``SL-XXXX-XXXX``, or a phone case's ``TEL-YYYYMMDD-NNN-FFFF`` (part 1's
-  ``TEL-YYYYMMDD-NNN`` stays valid);
+  ``TEL-YYYYMMDD-NNN`` stays valid); a ``phone_case`` event's is ``TEL-YYYYMMDD-NNN-FFFF``
+  with FFFF the last four digits of its author's fingerprint;
 - ``type``: one of ``EVENT_TYPES``; ``data``: that type's fields (``_DATA`` below), every one
   present, none other.
 
@@ -63,6 +64,7 @@ MAX_PHONE_URLS = 200
 MAX_HOST_KEYS = 40
 MAX_HOST_TEXT = 2_000
 MAX_HOST_LIST = 100
+MAX_HOST_DEPTH = 4
 MAX_HOST_BYTES = 32 * 1024
 
 EVENT_ID = re.compile(r"[0-9a-f]{32}")
@@ -156,28 +158,40 @@ def _phone_fields(value) -> dict:
 
 def _host(value) -> dict:
     """What a staff member confirmed from a host lookup (``staff.hosting`` defines its fields):
-    here only bounded: an object of at most MAX_HOST_KEYS fields, each text, a number, true or
-    false, null, or a list of such; ``overseas`` true, false or null."""
-    if not isinstance(value, dict) or len(value) > MAX_HOST_KEYS:
-        raise BadEvent(f"event field data.host is not an object of at most {MAX_HOST_KEYS} fields")
+    here only bounded: an object (fields nested at most MAX_HOST_DEPTH deep) of at most
+    MAX_HOST_KEYS fields each, whose values are text, numbers, true, false, null, lists or
+    objects; ``overseas`` true, false or null; MAX_HOST_BYTES in all."""
+    if not isinstance(value, dict):
+        raise BadEvent("event field data.host is not an object")
 
-    def scalar(item, name: str) -> None:
+    def check(item, depth: int) -> None:
         if isinstance(item, str):
-            _text(item, name, MAX_HOST_TEXT)
-        elif not (item is None or isinstance(item, (bool, int)) or isinstance(item, float)):
-            raise BadEvent(f"event field {name} is not text, a number, true, false or null")
-        if isinstance(item, int) and not isinstance(item, bool) and abs(item) > 2**53:
-            raise BadEvent(f"event field {name} is out of range")
-
-    for key, item in value.items():
-        _text(key, "data.host (a field name)", 64, empty=False)
-        if isinstance(item, list):
+            _text(item, "data.host (a text)", MAX_HOST_TEXT)
+        elif isinstance(item, bool) or item is None:
+            pass
+        elif isinstance(item, int):
+            if abs(item) > 2**53:
+                raise BadEvent("event field data.host (a number) is out of range")
+        elif isinstance(item, float):
+            if item != item or item in (float("inf"), float("-inf")):
+                raise BadEvent("event field data.host (a number) is out of range")
+        elif depth >= MAX_HOST_DEPTH:
+            raise BadEvent(f"event field data.host is nested more than {MAX_HOST_DEPTH} deep")
+        elif isinstance(item, list):
             if len(item) > MAX_HOST_LIST:
-                raise BadEvent(f"event field data.host.{key[:64]} has more than {MAX_HOST_LIST} items")
+                raise BadEvent(f"event field data.host has a list of more than {MAX_HOST_LIST} items")
             for part in item:
-                scalar(part, "data.host (a list item)")
+                check(part, depth + 1)
+        elif isinstance(item, dict):
+            if len(item) > MAX_HOST_KEYS:
+                raise BadEvent(f"event field data.host has an object of more than {MAX_HOST_KEYS} fields")
+            for key, part in item.items():
+                _text(key, "data.host (a field name)", 64, empty=False)
+                check(part, depth + 1)
         else:
-            scalar(item, "data.host (a field)")
+            raise BadEvent("event field data.host holds something JSON does not")
+
+    check(value, 0)
     if "overseas" in value and value["overseas"] is not None and not isinstance(value["overseas"], bool):
         raise BadEvent("event field data.host.overseas is not true, false or null")
     if len(json.dumps(value, ensure_ascii=False).encode("utf-8")) > MAX_HOST_BYTES:
@@ -258,6 +272,11 @@ def _check(id: str, at: datetime, author: str, case: str, type: str, data) -> No
     _reference(case)
     if not isinstance(type, str) or type not in _DATA:
         raise BadEvent("event field type is not a type this kit knows")
+    if type == "phone_case":
+        # A phone case's reference is its author's: TEL-YYYYMMDD-NNN-FFFF, FFFF their fingerprint's end.
+        phone = PHONE_REFERENCE.fullmatch(case)
+        if phone is None or phone.group(3) != "-" + author[-4:]:
+            raise BadEvent("event field case is not a phone reference of the event's author")
     if not isinstance(data, dict):
         raise BadEvent("event field data is not an object")
     _keys(data, set(_DATA[type]), "data")

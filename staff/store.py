@@ -90,7 +90,7 @@ import apsw
 from safeline.record import LANGUAGES, REFERENCE_ALPHABET, REFERENCE_LENGTH, ROLES, Record
 
 from .cases import STATUSES, Case, CaseRecord, CaseSummary, CaseUrl, Note, StatusChange, UrlRequest, UrlState
-from .events import FINGERPRINT, PHONE_REFERENCE, URL_STATES, BadEvent, Event, canonical_url, new_event
+from .events import FINGERPRINT, PHONE_REFERENCE, BadEvent, Event, canonical_url, new_event
 from .facts import CaseFacts, Facts, UrlFacts
 from .problems import StaffError
 
@@ -239,6 +239,8 @@ CREATE TABLE retired_urls (
     removed_on TEXT
 );
 CREATE INDEX retired_urls_of_case ON retired_urls (case_digest);
+-- a version-1 phone case's record, until it becomes its owner's event (found without reading every record)
+CREATE INDEX records_to_adopt ON records (id) WHERE message_id IS NULL AND event_id IS NULL;
 """
 
 
@@ -285,8 +287,9 @@ _CASE_COLUMNS = ("reference, origin, received_at, role, urls_open, urls_all, pol
                  "last_activity")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # A whole reference as reference_key() reduces it: SL and 8 characters, or TEL and 11 digits.
-# (a phone case of part 2 has 4 hex digits more: TEL-YYYYMMDD-NNN-FFFF).
-WHOLE_REFERENCE = re.compile(rf"SL[{REFERENCE_ALPHABET}]{{{REFERENCE_LENGTH}}}|{PHONE_PREFIX}[0-9]{{11}}(?:[0-9A-F]{{4}})?")
+# (a phone case of part 2: TEL-YYYYMMDD-NNN-FFFF; its first part alone, as part 1 wrote it,
+# is looked up as the beginning of a reference: it may be several kits' cases).
+WHOLE_REFERENCE = re.compile(rf"SL[{REFERENCE_ALPHABET}]{{{REFERENCE_LENGTH}}}|{PHONE_PREFIX}[0-9]{{11}}[0-9A-F]{{4}}")
 OLD_PHONE_KEY = re.compile(rf"{PHONE_PREFIX}[0-9]{{11}}")
 
 

@@ -138,7 +138,8 @@ def test_show_puts_contact_safety_and_police_referral_before_the_email(store):
         < text.index("SNSのアカウント") < text.index("        一行目\n        二行目") \
         < text.index("[2] addition  2026-12-01 12:00") < text.index("追加の説明")
     assert text.index("Notes (1)") < text.index("メールは控える") < text.index("History")
-    assert re.search(r"2026-12-01 10:00  new\n  2026-12-01 14:00  waiting\n$", text)
+    assert re.search(r"History\n  2026-12-01 10:00  new\n  2026-12-01 14:00  waiting\n\nWho did what, when\n", text)
+    assert text.endswith("CAFE (you): status: waiting\n")
 
 
 def test_show_a_phone_case_and_a_case_without_report(store):

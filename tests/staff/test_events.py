@@ -31,7 +31,9 @@ DATA = {
                   "next_on": None},
     "url_next": {"url": "https://a.example/1", "next_on": "2026-12-09"},
     "url_host": {"url": "https://a.example/1", "host": {"addresses": ["192.0.2.1"], "overseas": True,
-                                                          "country": "US", "looked_up_at": "2026-12-01T10:00:00+09:00"}},
+                                                          "network": {"holder": "Example", "country": "US"},
+                                                          "registrar": None, "asn": 64500, "score": 0.5,
+                                                          "looked_up_at": "2026-12-01T10:00:00+09:00"}},
     "delete": {},
     "retire": {},
 }
@@ -46,7 +48,8 @@ def test_every_type_has_an_example():
 
 @pytest.mark.parametrize("type", EVENT_TYPES)
 def test_each_type_goes_to_bytes_and_back(type):
-    event = new_event(REF, type, DATA[type], author=AUTHOR, at=T0)
+    ref = "TEL-20261201-001-1234" if type == "phone_case" else REF
+    event = new_event(ref, type, DATA[type], author=AUTHOR, at=T0)
     raw = event.to_bytes()
     value = json.loads(raw)
     assert list(value) == sorted(value)
@@ -91,6 +94,14 @@ def test_phone_references_old_and_new_are_cases():
     for ref in ("TEL-20261301-001", "TEL-20261201-1", "TEL-20261201-001-abcd", "SL-ABCD-2341", "sl-abcd-2345"):
         with pytest.raises(BadEvent, match="case"):
             new_event(ref, "status", {"status": "closed"}, author=AUTHOR)
+
+
+def test_a_phone_case_is_made_under_its_author_s_reference():
+    fields = {"fields": PHONE_FIELDS}
+    assert new_event("TEL-20261201-001-1234", "phone_case", fields, author=AUTHOR).case == "TEL-20261201-001-1234"
+    for ref in ("TEL-20261201-001-BBBB", "TEL-20261201-001", REF):
+        with pytest.raises(BadEvent, match="phone reference"):
+            new_event(ref, "phone_case", fields, author=AUTHOR)
 
 
 def _raw(**changes) -> bytes:
@@ -156,7 +167,11 @@ def test_from_bytes_refuses_what_is_not_an_event_naming_the_field_never_the_valu
     ("url_state", {**DATA["url_state"], "state": "gone"}, "data.state"),
     ("url_state", {**DATA["url_state"], "on": None}, "data.on"),
     ("url_host", {"url": "https://a/", "host": {"overseas": "yes"}}, "overseas"),
-    ("url_host", {"url": "https://a/", "host": {"x": {"nested": 1}}}, "data.host"),
+    ("url_host", {"url": "https://a/", "host": {"x": {"a": {"b": {"c": {"d": 1}}}}}}, "deep"),
+    ("url_host", {"url": "https://a/", "host": {"x": [1] * 101}}, "list"),
+    ("url_host", {"url": "https://a/", "host": {"x": "y" * 2001}}, "longer"),
+    ("url_host", {"url": "https://a/", "host": {"x": ["y" * 1000] * 40}}, "larger"),
+    ("url_host", {"url": "https://a/", "host": []}, "data.host"),
     ("url_host", {"url": "https://a/", "host": {f"k{i}": 1 for i in range(41)}}, "data.host"),
     ("url_host", {"url": "https://a/", "host": {"big": 2**60}}, "range"),
     ("phone_case", {"fields": {**PHONE_FIELDS, "role": "friend"}}, "data.fields.role"),
@@ -167,9 +182,9 @@ def test_from_bytes_refuses_what_is_not_an_event_naming_the_field_never_the_valu
 ])
 def test_new_event_checks_as_reading_does(type, data, field):
     with pytest.raises(BadEvent, match=field):
-        new_event(REF, type, data, author=AUTHOR, at=T0)
+        new_event("TEL-20261201-001-1234" if type == "phone_case" else REF, type, data, author=AUTHOR, at=T0)
     value = {"format": 1, "id": "0" * 32, "at": T0.isoformat(timespec="microseconds"), "author": AUTHOR,
-             "case": REF, "type": type, "data": data}
+             "case": "TEL-20261201-001-1234" if type == "phone_case" else REF, "type": type, "data": data}
     with pytest.raises(BadEvent, match=field):
         Event.from_bytes(json.dumps(value).encode())
 

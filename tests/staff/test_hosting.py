@@ -529,8 +529,6 @@ def test_a_production_bootstrap_never_allows_plain_http_even_to_this_computer(tm
     assert not rdap_client._allowed("https:///ip/192.0.2.1")
 
 
-@pytest.mark.xfail(strict=True, reason="staff/events.py (STORE's) takes only flat host data, while the brief's "
-                   "host has network and registrar objects: to be settled by the coordinator")
 def test_what_a_lookup_finds_is_valid_data_of_a_url_host_event(home, rdap):
     from staff.events import Event, new_event
 
@@ -540,8 +538,6 @@ def test_what_a_lookup_finds_is_valid_data_of_a_url_host_event(home, rdap):
     assert Event.from_bytes(event.to_bytes()).data["host"] == found.host
 
 
-@pytest.mark.xfail(strict=True, reason="staff/events.py (STORE's) takes only flat host data, while the brief's "
-                   "host has network and registrar objects: to be settled by the coordinator")
 def test_a_confirmed_suggestion_is_kept_with_the_url_as_an_event(kit, rdap, capsys):
     from staff.hosting import run_lookup
     from staff.setup import open_store

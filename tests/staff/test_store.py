@@ -512,6 +512,8 @@ def test_a_version_1_store_keeps_its_cases_notes_and_history_as_the_owner_s_even
         # The phone case keeps its old reference as a name, and takes the owner's four digits.
         phone = store.case("TEL-20261201-001")
         assert phone.reference == "TEL-20261201-001-CAFE" and store.case("tel20261201001").reference == phone.reference
+        assert [c.reference for c in store.cases(search="TEL-20261201-001")] == [phone.reference]
+        assert [c.reference for c in store.cases(search="tel-20261201-001-cafe")] == [phone.reference]
         assert (phone.status, phone.role, [u.url for u in phone.urls]) == ("closed", "guardian", ["https://tel.example/9"])
         pending = store.pending_events()
         assert sorted(e.type for e in pending) == ["note", "phone_case", "status", "status", "status"]
