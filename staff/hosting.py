@@ -39,6 +39,8 @@ the staff member confirms it: a dict of JSON values,
 anything goes out), then asks the staff member to confirm (or ``--yes``) and keeps it with the
 URL: ``store.set_url_host``, a ``url_host`` event the team gets with the next sync.
 
+``summary(host)`` makes one line of it for lists ("Example Hosting K.K. (JP), registrar …").
+
 The texts come from the internet: each is a single line (names at most 200 characters, e-mail
 addresses 254, URLs 500; longer URLs are dropped); show them
 as untrusted (``staff.casework.terminal_text``).
@@ -195,6 +197,26 @@ def lookup(url: str, home: Home, *, timeout: float = TIMEOUT, now: datetime | No
         "looked_up_at": moment.isoformat(timespec="seconds"),
     }
     return Lookup(data, problems, client.notes)
+
+
+def summary(host) -> str:
+    """One line for a confirmed host (a ``UrlState.host_info``, from any kit's event: read
+    defensively): "network holder (country), registrar NAME (domain)"; what is missing is left
+    out. Not escaped: show it through ``terminal_text`` or a template."""
+    if not isinstance(host, dict):
+        return ""
+    parts = []
+    network = host.get("network") if isinstance(host.get("network"), dict) else {}
+    holder, country = network.get("holder"), network.get("country")
+    if isinstance(holder, str) and holder:
+        parts.append(holder + (f" ({country})" if isinstance(country, str) and country else ""))
+    elif isinstance(country, str) and country:
+        parts.append(f"a network in {country}")
+    registrar = host.get("registrar") if isinstance(host.get("registrar"), dict) else {}
+    name, domain = registrar.get("name"), host.get("domain")
+    if isinstance(name, str) and name:
+        parts.append(f"registrar {name}" + (f" ({domain})" if isinstance(domain, str) and domain else ""))
+    return ", ".join(parts)
 
 
 # -- the command -----------------------------------------------------------------------------------

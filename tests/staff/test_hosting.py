@@ -575,3 +575,13 @@ def test_the_longest_bootstrap_entry_wins_for_a_domain(tmp_path, order):
                                          (["CO.JP."], ["http://co.example/", "https://co.example/rdap"])][::order]
     assert rdap_client.server_for_domain("www.example.co.jp") == ("https://co.example/rdap/", 2)
     assert rdap_client.server_for_domain("example.jp") == ("https://jp.example/", 1)
+
+
+def test_a_confirmed_host_in_one_line(home, rdap):
+    from staff.hosting import summary
+
+    found = lookup("https://www.example.co.jp/x", home, now=NOW, resolver=lambda name: ["192.0.2.10"])
+    assert summary(found.host) == "Example Hosting K.K. (JP), registrar 株式会社レジストラ見本 (example.co.jp)"
+    assert summary({"network": {"country": "US"}, "registrar": None}) == "a network in US"
+    for odd in (None, [], "text", {"network": "x", "registrar": 5}, {"network": {"holder": 3}}):
+        assert summary(odd) == ""
