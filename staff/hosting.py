@@ -222,7 +222,7 @@ def summary(host) -> str:
 # -- the command -----------------------------------------------------------------------------------
 
 def _show(value) -> str:
-    return "?" if value is None else terminal_text(value)
+    return "not given" if value is None else terminal_text(value)
 
 
 def print_lookup(url: str, found: Lookup, *, out: TextIO | None = None) -> None:
@@ -238,8 +238,8 @@ def print_lookup(url: str, found: Lookup, *, out: TextIO | None = None) -> None:
     write(f"Addresses:    {', '.join(host['addresses']) or '(none)'}")
     network = host["network"]
     if network:
-        write(f"Network:      {_show(network['holder'])} ({_show(network['country'])})"
-              f"  name {_show(network['name'])}, handle {_show(network['handle'])}")
+        write(f"Network:      {_show(network['holder'])}, country {_show(network['country'])}")
+        write(f"  name:       {_show(network['name'])} (handle {_show(network['handle'])})")
         if network["abuse_email"]:
             write(f"  abuse:      {_show(network['abuse_email'])}")
         write(f"  RDAP:       {_show(network['rdap_url'])}")
@@ -251,6 +251,8 @@ def print_lookup(url: str, found: Lookup, *, out: TextIO | None = None) -> None:
         if registrar["abuse_email"]:
             write(f"  abuse:      {_show(registrar['abuse_email'])}")
         write(f"  RDAP:       {_show(registrar['rdap_url'])}")
+    elif ip_literal(host_of_url(url)):
+        write("Registrar:    (none: the URL's host is an IP address)")
     else:
         domain = f" (domain {_show(host['domain'])})" if host["domain"] else ""
         write(f"Registrar:    (not found){domain}")

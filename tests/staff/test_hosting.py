@@ -426,9 +426,11 @@ def test_the_command_says_it_contacts_the_internet_and_shows_a_suggestion(home, 
     assert status == 0
     assert "contacts the internet from this computer" in err
     assert "suggestion" in out and "check it" in out
-    assert "Network:      Example Hosting K.K. (JP)" in out
+    assert ("Network:      Example Hosting K.K., country JP\n"
+            "  name:       EXAMPLE-HOSTING-NET (handle 192.0.2.0 - ") in out
     assert "abuse@hosting.example" in out
     assert "Hosted:       domestic (Japan)" in out
+    assert "Registrar:    (none: the URL's host is an IP address)" in out
     assert "Looked up:" in out and "(JST)" in out
 
 
@@ -450,6 +452,8 @@ def test_the_command_when_nothing_is_found(home, rdap, capsys):
 def test_the_command_escapes_what_registries_say(home, rdap, capsys):
     status, out, _ = run(capsys, "--home", str(home.folder), "lookup", "http://203.0.113.5/")
     assert status == 0 and "\x1b" not in out and "\u202e" not in out
+    assert ("Network:      not given, country not given\n"
+            "  name:       [31mRED [0m NET SECOND LINE (handle not given)") in out
 
 
 def test_help_says_that_it_contacts_the_internet():
@@ -581,7 +585,8 @@ def test_a_confirmed_host_in_one_line(home, rdap):
     from staff.hosting import summary
 
     found = lookup("https://www.example.co.jp/x", home, now=NOW, resolver=lambda name: ["192.0.2.10"])
-    assert summary(found.host) == "Example Hosting K.K. (JP), registrar 株式会社レジストラ見本 (example.co.jp)"
+    expected = "Example Hosting K.K. (JP), registrar 株式会社レジストラ見本 (example.co.jp)"
+    assert summary(found.host) == expected
     assert summary({"network": {"country": "US"}, "registrar": None}) == "a network in US"
     for odd in (None, [], "text", {"network": "x", "registrar": 5}, {"network": {"holder": 3}}):
         assert summary(odd) == ""
