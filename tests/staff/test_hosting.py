@@ -590,3 +590,18 @@ def test_a_confirmed_host_in_one_line(home, rdap):
     assert summary({"network": {"country": "US"}, "registrar": None}) == "a network in US"
     for odd in (None, [], "text", {"network": "x", "registrar": 5}, {"network": {"holder": 3}}):
         assert summary(odd) == ""
+
+
+def test_save_with_yes_from_the_command_line(kit, rdap, capsys):
+    from staff.setup import open_store
+
+    home, reference = kit
+    status, out, err = run(capsys, "--home", str(home.folder), "lookup", "--save", reference.lower(), "--yes",
+                           "http://localhost:8000/x")
+    assert status == 0 and f"kept with the URL in {reference}" in err
+    assert "セーフライン試験ホスティング株式会社" in out
+    with open_store(home) as store:
+        info = store.url("http://localhost:8000/x").host_info
+        assert info["network"]["holder"] == "セーフライン試験ホスティング株式会社" and info["overseas"] is False
+        assert [case.reference for case in store.cases()] == [reference]
+        assert [event.type for event in store.events(reference)][-1] == "url_host"
