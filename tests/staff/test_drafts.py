@@ -332,15 +332,17 @@ def reporter_traces(reference: str) -> list[str]:
 
 
 @pytest.mark.parametrize(("target", "language"), SHIPPED_TEMPLATES)
-def test_nothing_of_the_reporter_appears_in_a_draft(case_store, target, language):
+@pytest.mark.parametrize("to", ["abuse@site-one.example", ""])
+def test_nothing_of_the_reporter_appears_in_a_draft(case_store, target, language, to):
     store, reference = case_store
-    draft = drafts.case_draft(store, reference, target=target, language=language, today=TODAY,
-                              to="abuse@site-one.example")
-    link = draft.mailto
-    _, fields = parse_mailto(link)
-    everything = "\n".join([draft.subject, draft.body, link, *fields["subject"], *fields["body"]])
-    for trace in reporter_traces(reference):
-        assert trace.lower() not in everything.lower(), (target, language, trace)
+    draft = drafts.case_draft(store, reference, target=target, language=language, today=TODAY, to=to)
+    assert draft.to == to
+    for link in (draft.mailto, draft.short_mailto):
+        address, fields = parse_mailto(link)
+        assert address == to
+        everything = "\n".join([draft.subject, draft.body, link, *fields["subject"], *fields.get("body", [])])
+        for trace in reporter_traces(reference):
+            assert trace.lower() not in everything.lower(), (target, language, trace)
     assert "https://site-two.example/q/2" in draft.body and "https://site-one.example/p/3" in draft.body
 
 
@@ -387,7 +389,7 @@ def test_previous_request_ticket_and_language_come_from_the_addresses_log(case_s
     overseas = {"overseas": True}
     states = {
         "https://site-one.example/p/1": SimpleNamespace(host_info=overseas, requests=(
-            request("site", date(2026, 11, 20), "OLD-1"), request("site", date(2026, 11, 27), "NEW-2"),
+            request("site", date(2026, 11, 27), "NEW-2"), request("site", date(2026, 11, 20), "OLD-1"),
             request("host", date(2026, 11, 30), "HOST-9"))),
         "https://site-two.example/q/2": SimpleNamespace(host_info=overseas, requests=(
             {"target": "site", "sent_on": "2026-11-28", "ticket": ""},)),
