@@ -101,23 +101,21 @@ import argparse
 import difflib
 import hashlib
 import re
-import shutil
 import sys
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
+from .events import METHODS, TARGETS, canonical_url
 from .problems import StaffError
 from .reply import mailto
 
-TARGETS = ("site", "host", "registrar", "search", "platform", "police")
 DEFAULT_TARGETS = ("site", "host", "registrar", "search", "platform")  # police: see the docstring
 LANGUAGES = ("ja", "en")
-METHODS = ("form", "email", "post")
 FOLDER_NAME = "request-templates"
 SENDER_FILE = "sender.txt"
 README_FILE = "README.md"
@@ -550,29 +548,19 @@ def check_folder(folder: Path | None) -> tuple[list[str], list[str], int]:
 
 # -- a case's draft ------------------------------------------------------------------------------
 
-def _canonical(text: str) -> str:
-    """An address as the store keeps it (``staff.events.canonical_url``: as browsers parse it),
-    so that a --url typed another way still finds it."""
-    try:
-        from .events import canonical_url
-    except ImportError:  # a store without events (part 1): addresses are kept as typed
-        return text.strip()
-    return canonical_url(text)
-
-
 def choose_urls(case_urls: Sequence[str], wanted: Sequence[str]) -> list[str]:
     """The case's addresses that ``wanted`` names (an address, or its number in `show`), in the
     order given; all of them when ``wanted`` is empty."""
     if not wanted:
         return list(case_urls)
-    by_canonical = {_canonical(url): url for url in case_urls}
+    by_canonical = {canonical_url(url): url for url in case_urls}
     chosen = []
     for index, item in enumerate(wanted, start=1):
         item = item.strip()
         if item.isdigit() and 1 <= int(item) <= len(case_urls):
             url = case_urls[int(item) - 1]
         else:
-            url = item if item in case_urls else by_canonical.get(_canonical(item))
+            url = item if item in case_urls else by_canonical.get(canonical_url(item))
         if url is None:
             raise StaffError(f"--url number {index} is not an address of this case: give the address as "
                              "`safeline-staff show REFERENCE` lists it, or its number there")
@@ -623,15 +611,20 @@ def default_language(states: Sequence) -> str:
 def case_draft(store, reference: str, *, target: str, language: str | None = None, urls: Sequence[str] = (),
                to: str = "", target_name: str = "", ticket: str = "", folder: Path | None = None,
                today: date | None = None, recheck_days: int = 7) -> Draft:
-    """The draft of a request to ``target`` about ``urls`` of the case ``reference``."""
+    """The draft of a request to ``target`` about ``urls`` of the case ``reference`` (by default
+    every address of the case not yet removed)."""
     from .store import JAPAN
 
     case = store.case(reference)
     if case is None:
         raise StaffError("no such case: see `safeline-staff cases --search TEXT`")
     chosen = choose_urls([url.url for url in case.urls], urls)
+    if not urls:  # all of them: but not those already removed
+        removed = {getattr(state, "url", None) for state in _url_states(store, chosen)
+                   if getattr(state, "state", None) == "removed"}
+        chosen = [url for url in chosen if url not in removed]
     if not chosen:
-        raise StaffError("the case has no address to ask about")
+        raise StaffError("no address of this case is left to ask about (all removed?): give --url to choose one")
     states = _url_states(store, chosen)
     language = language or default_language(states)
     template = load_template(folder, target, language)

@@ -24,8 +24,9 @@ from tests.support.staff_records import T0, addition, message_id, new_store, rep
 TODAY = date(2026, 12, 6)
 SHIPPED_TEMPLATES = [(target, language) for target in drafts.DEFAULT_TARGETS for language in drafts.LANGUAGES]
 # A value for every placeholder that is not per address, each one distinctive.
-SENDER = {"sender_name": "ホットラインName", "sender_organisation": "OrgOfHotline", "sender_email": "desk@hotline.example",
-          "sender_phone": "00-0000-0000", "sender_website": "https://hotline.example/", "sender_address": "PostalPlace 1",
+SENDER = {"sender_name": "ホットラインName", "sender_organisation": "OrgOfHotline",
+          "sender_email": "desk@hotline.example", "sender_phone": "00-0000-0000",
+          "sender_website": "https://hotline.example/", "sender_address": "PostalPlace 1",
           "staff_name": "StaffPerson"}
 URLS = ("https://one.example/a?x=1&y=2", "https://two.example/b", "https://one.example/c#frag")
 
@@ -242,7 +243,8 @@ def test_the_police_have_no_template_unless_the_team_writes_one(tmp_path):
     write(folder / "police.ja.txt", "件名: 情報提供\n\n{url}\n")
     assert drafts.load_template(folder, "police", "ja").subject == "情報提供"
     write(folder / "police.en.txt", "Subject: x\n\n{nope}\n")
-    assert any(p.startswith(f"{folder / 'police.en.txt'}:3: unknown placeholder") for p in drafts.check_folder(folder)[0])
+    problems = drafts.check_folder(folder)[0]
+    assert any(p.startswith(f"{folder / 'police.en.txt'}:3: unknown placeholder") for p in problems)
 
 
 def test_sender_txt_by_language_and_shipped_facts_only():
@@ -348,10 +350,13 @@ def test_nothing_of_the_reporter_appears_in_a_draft(case_store, target, language
 
 def test_chosen_addresses_by_address_or_number_in_the_cases_order_given(case_store):
     store, reference = case_store
-    draft = drafts.case_draft(store, reference, target="site", language="en", urls=["3", "https://site-one.example/p/1"],
-                              today=TODAY)
+    draft = drafts.case_draft(store, reference, target="site", language="en",
+                              urls=["3", "https://site-one.example/p/1"], today=TODAY)
     assert draft.urls == ("https://site-one.example/p/3", "https://site-one.example/p/1")
     assert "site-two" not in draft.body and draft.subject.endswith("(site-one.example)")
+    # An address typed as a browser would still read it is the same address.
+    again = drafts.case_draft(store, reference, target="site", urls=["HTTPS://Site-Two.EXAMPLE/q/../q/2"], today=TODAY)
+    assert again.urls == ("https://site-two.example/q/2",)
     with pytest.raises(StaffError) as raised:
         drafts.case_draft(store, reference, target="site", urls=["https://elsewhere.example/secret-path"])
     assert "secret-path" not in str(raised.value) and "--url number 1" in str(raised.value)
@@ -388,7 +393,8 @@ def test_previous_request_ticket_and_language_come_from_the_addresses_log(case_s
     request = lambda target, on, ticket="": SimpleNamespace(target=target, sent_on=on, ticket=ticket)  # noqa: E731
     overseas = {"overseas": True}
     states = {
-        "https://site-one.example/p/1": SimpleNamespace(host_info=overseas, requests=(
+        "https://site-one.example/p/1": SimpleNamespace(url="https://site-one.example/p/1", state="asked",
+                                                         host_info=overseas, requests=(
             request("site", date(2026, 11, 27), "NEW-2"), request("site", date(2026, 11, 20), "OLD-1"),
             request("host", date(2026, 11, 30), "HOST-9"))),
         "https://site-two.example/q/2": SimpleNamespace(host_info=overseas, requests=(
@@ -404,6 +410,11 @@ def test_previous_request_ticket_and_language_come_from_the_addresses_log(case_s
     states["https://site-one.example/p/3"] = SimpleNamespace(host_info={"overseas": False}, requests=())
     first = drafts.case_draft(fake, reference, target="search", today=TODAY)
     assert first.language == "ja" and "前回" not in first.body and "受付番号" not in first.body
+    # By default an address already removed is left out; chosen by hand, it is there.
+    states["https://site-one.example/p/1"].state = "removed"
+    assert "https://site-one.example/p/1" not in drafts.case_draft(fake, reference, target="site", today=TODAY).urls
+    assert drafts.case_draft(fake, reference, target="site", urls=["1"], today=TODAY).urls == (
+        "https://site-one.example/p/1",)
 
 
 def test_sent_is_refused_without_a_request_log(case_store):
@@ -447,7 +458,8 @@ def test_the_commands_init_check_and_draft(staff_home):
 
     write(folder / "host.en.txt", "Subject: x\n\n{url}\n{sender_mail}\n")
     result = staff_cli(*home, "drafts", "check")
-    assert result.returncode == 1 and f"{folder / 'host.en.txt'}:4: unknown placeholder {{sender_mail}}" in result.stderr
+    assert result.returncode == 1
+    assert f"{folder / 'host.en.txt'}:4: unknown placeholder {{sender_mail}}" in result.stderr
     result = staff_cli(*home, "draft", record.reference, "--target", "host", "--lang", "en")
     assert result.returncode == 1 and f"host.en.txt:4: unknown placeholder" in result.stderr
     assert "Traceback" not in result.stderr
