@@ -9,7 +9,7 @@ import re
 import shutil
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -464,3 +464,36 @@ def test_the_commands_init_check_and_draft(staff_home):
     assert result.returncode == 1 and f"host.en.txt:4: unknown placeholder" in result.stderr
     assert "Traceback" not in result.stderr
     assert "{sender_email}" in staff_cli(*home, "drafts", "placeholders").stdout
+
+
+def test_sent_records_one_request_per_address_and_the_next_draft_knows_it(staff_home):
+    from staff.setup import open_store
+    from staff.store import JAPAN, Store
+    from tests.support.staffkit import staff_cli
+
+    if not hasattr(Store, "add_request"):
+        pytest.skip("the store has no request log yet (STORE's add_request)")
+    urls = ("https://sent.example/a/1", "https://sent.example/a/2")
+    with open_store(staff_home) as store:
+        record = report(urls=urls, email=REPORTER["email"])
+        store.add(record, message_id=message_id())
+    home = ["--home", str(staff_home.folder)]
+    result = staff_cli(*home, "draft", record.reference, "--target", "site", "--lang", "en", "--sent")
+    assert result.returncode == 1 and "--target-name" in result.stderr
+    result = staff_cli(*home, "draft", record.reference, "--target", "site", "--lang", "en", "--url", "2",
+                       "--to", "abuse@sent.example", "--sent", "--target-name", "Sent Example Inc.",
+                       "--ticket", "SE-77")
+    assert result.returncode == 0, result.stderr
+    assert "recorded: 1 request(s) sent today by email" in result.stdout
+    today = datetime.now(JAPAN).date()
+    with open_store(staff_home) as store:
+        state = store.url(urls[1])
+        field_of = lambda r, name: r[name] if isinstance(r, dict) else getattr(r, name)  # noqa: E731
+        assert [tuple(field_of(r, name) for name in ("target", "target_name", "method", "ticket"))
+                for r in state.requests] == [
+            ("site", "Sent Example Inc.", "email", "SE-77")]
+        assert state.state == "asked" and state.next_on == today + timedelta(days=7)
+        assert not store.url(urls[0]).requests
+    result = staff_cli(*home, "draft", record.reference, "--target", "site", "--lang", "en", "--url", "2")
+    assert f"We first wrote to you about this on {drafts.format_date(today, 'en')}." in result.stdout
+    assert "Your ticket number: SE-77" in result.stdout
