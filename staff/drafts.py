@@ -420,7 +420,8 @@ def fill(template: Template, *, urls: Sequence[str], language: str, today: date,
         "ticket": _one_line(ticket.strip()),
         "target_name": _one_line(target_name.strip()),
     })
-    subject = " ".join(_substitute(template.subject, values).split())
+    # Brackets around a value that is empty (an address without a host name) go too.
+    subject = " ".join(re.sub(r"[(（]\s*[)）]", "", _substitute(template.subject, values)).split())
     lines: list[str] = []
     dropped = False
     for _, line in template.body:

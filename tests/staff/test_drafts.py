@@ -115,6 +115,13 @@ def test_a_line_whose_placeholders_are_all_empty_is_left_out_and_one_with_a_valu
     assert draft.body == f"A\n\nboth:  X\nB\n{URLS[0]}"
 
 
+def test_an_address_without_a_host_leaves_no_empty_brackets_in_the_subject():
+    for target, language in SHIPPED_TEMPLATES:
+        draft = drafts.fill(drafts.load_template(None, target, language), urls=["PhotoSphere app @someone"],
+                            language=language, today=TODAY)
+        assert not re.search(r"[(（]\s*[)）]", draft.subject), draft.subject
+
+
 def test_values_from_addresses_cannot_break_lines_or_steer_a_terminal(tmp_path):
     template = drafts.read_template(write(tmp_path / "site.ja.txt", "件名: {hosts}\n\n{url}\n"))
     draft = drafts.fill(template, urls=["https://x.example/a\nInjected: line\x1b[31m\u202e"], language="ja",
