@@ -18,7 +18,8 @@ from .home import HOME_ENV
 from .problems import StaffError
 
 # In the order `safeline-staff --help` lists them.
-COMMAND_MODULES = ("staff.setup", "staff.importer", "staff.casework", "staff.drafts", "staff.web")
+COMMAND_MODULES = ("staff.setup", "staff.importer", "staff.casework", "staff.removal", "staff.drafts",
+                   "staff.web")
 
 
 def parser() -> argparse.ArgumentParser:
