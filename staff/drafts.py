@@ -571,11 +571,8 @@ def choose_urls(case_urls: Sequence[str], wanted: Sequence[str]) -> list[str]:
 
 
 def _url_states(store, urls: Sequence[str]) -> list:
-    """The store's per-address state (part 2's ``store.url``), where it has one."""
-    lookup = getattr(store, "url", None)
-    if lookup is None:
-        return []
-    return [state for state in (lookup(url) for url in urls) if state is not None]
+    """Each address's state in the store (``UrlState``: its requests, its host)."""
+    return [state for state in (store.url(url) for url in urls) if state is not None]
 
 
 def _history(states: Sequence, target: str) -> tuple[date | None, str]:
@@ -583,27 +580,19 @@ def _history(states: Sequence, target: str) -> tuple[date | None, str]:
     latest: date | None = None
     ticket, ticket_on = "", None
     for state in states:
-        for request in getattr(state, "requests", ()) or ():
-            get = request.get if isinstance(request, dict) else lambda name, r=request: getattr(r, name, None)
-            if get("target") != target:
+        for request in state.requests:
+            if request.target != target:
                 continue
-            sent_on = get("sent_on")
-            if isinstance(sent_on, str):
-                try:
-                    sent_on = date.fromisoformat(sent_on)
-                except ValueError:
-                    continue
-            if not isinstance(sent_on, date):
-                continue
-            latest = sent_on if latest is None or sent_on > latest else latest
-            if get("ticket") and (ticket_on is None or sent_on >= ticket_on):
-                ticket, ticket_on = get("ticket"), sent_on
+            if latest is None or request.sent_on > latest:
+                latest = request.sent_on
+            if request.ticket and (ticket_on is None or request.sent_on >= ticket_on):
+                ticket, ticket_on = request.ticket, request.sent_on
     return latest, ticket
 
 
 def default_language(states: Sequence) -> str:
     """English when every address's confirmed host is overseas, else Japanese."""
-    infos = [getattr(state, "host_info", None) for state in states]
+    infos = [state.host_info for state in states]
     if infos and all(isinstance(info, dict) and info.get("overseas") is True for info in infos):
         return "en"
     return "ja"
@@ -621,8 +610,7 @@ def case_draft(store, reference: str, *, target: str, language: str | None = Non
         raise StaffError("no such case: see `safeline-staff cases --search TEXT`")
     chosen = choose_urls([url.url for url in case.urls], urls)
     if not urls:  # all of them: but not those already removed
-        removed = {getattr(state, "url", None) for state in _url_states(store, chosen)
-                   if getattr(state, "state", None) == "removed"}
+        removed = {state.url for state in _url_states(store, chosen) if state.state == "removed"}
         chosen = [url for url in chosen if url not in removed]
     if not chosen:
         raise StaffError("no address of this case is left to ask about (all removed?): give --url to choose one")
@@ -659,11 +647,8 @@ def print_draft(draft: Draft, out: TextIO, *, long_link: bool = False) -> None:
 def record_sent(store, reference: str, draft: Draft, *, target_name: str, method: str, ticket: str,
                 sent_on: date, recheck_days: int) -> list[str]:
     """``--sent``: one request event per address (STORE's ``add_request``)."""
-    add = getattr(store, "add_request", None)
-    if add is None:
-        raise StaffError("this kit cannot record requests yet (its store has no request log)")
     case = store.case(reference)
-    return [add(case.reference, url, target=draft.target, target_name=target_name, method=method,
+    return [store.add_request(case.reference, url, target=draft.target, target_name=target_name, method=method,
                 sent_on=sent_on, ticket=ticket, recheck_days=recheck_days) for url in draft.urls]
 
 
@@ -754,10 +739,12 @@ def register(commands) -> None:
     parser.add_argument("--lang", choices=LANGUAGES, help="the request's language (default: en when every "
                         "address's confirmed host is overseas, else ja)")
     parser.add_argument("--url", action="append", default=[], dest="urls", metavar="URL",
-                        help="an address of the case, or its number in `show` (again for each; default: all)")
+                        help="an address of the case, or its number in `urls` or `show` (again for each; "
+                        "default: all not yet removed)")
     parser.add_argument("--to", metavar="ADDRESS", help="the e-mail address the request goes to (for the "
                         "mailto: link)")
-    parser.add_argument("--target-name", default="", metavar="NAME", help="the recipient's name ({target_name})")
+    parser.add_argument("--target-name", "--name", default="", metavar="NAME", help="the recipient's name "
+                        "({target_name}; as `request --name`)")
     parser.add_argument("--ticket", default="", metavar="TEXT", help="the target's ticket number ({ticket}; "
                         "default: the one recorded with an earlier request)")
     parser.add_argument("--sent", action="store_true", help="record that you sent this request today (one "

@@ -8,10 +8,8 @@ import io
 import re
 import shutil
 import tomllib
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
@@ -382,56 +380,33 @@ def test_the_kits_folder_is_read_when_present(case_store, tmp_path):
     assert draft.template == folder / "site.en.txt"
 
 
-# A store as part 2 has it: each address's state with its host information and request log.
-@dataclass
-class FakeStore:
-    inner: object
-    states: dict = field(default_factory=dict)
-
-    def case(self, reference):
-        return self.inner.case(reference)
-
-    def url(self, url):
-        return self.states.get(url)
-
-
 def test_previous_request_ticket_and_language_come_from_the_addresses_log(case_store):
     store, reference = case_store
-    request = lambda target, on, ticket="": SimpleNamespace(target=target, sent_on=on, ticket=ticket)  # noqa: E731
-    overseas = {"overseas": True}
-    states = {
-        "https://site-one.example/p/1": SimpleNamespace(url="https://site-one.example/p/1", state="asked",
-                                                         host_info=overseas, requests=(
-            request("site", date(2026, 11, 27), "NEW-2"), request("site", date(2026, 11, 20), "OLD-1"),
-            request("host", date(2026, 11, 30), "HOST-9"))),
-        "https://site-two.example/q/2": SimpleNamespace(host_info=overseas, requests=(
-            {"target": "site", "sent_on": "2026-11-28", "ticket": ""},)),
-        "https://site-one.example/p/3": SimpleNamespace(host_info=overseas, requests=()),
-    }
-    fake = FakeStore(store, states)
-    draft = drafts.case_draft(fake, reference, target="site", today=TODAY)
-    assert draft.language == "en"  # every address's host is overseas
-    assert "We first wrote to you about this on 28 November 2026." in draft.body
+    one, two, three = "https://site-one.example/p/1", "https://site-two.example/q/2", "https://site-one.example/p/3"
+
+    def sent(url, target, on, ticket=""):
+        store.add_request(reference, url, target=target, target_name="Someone", method="email", sent_on=on,
+                          ticket=ticket, recheck_days=7)
+
+    # Recorded out of order: the latest date and the latest ticket count, per kind of target.
+    sent(one, "site", date(2026, 11, 27), "NEW-2")
+    sent(one, "site", date(2026, 11, 20), "OLD-1")
+    sent(one, "host", date(2026, 11, 30), "HOST-9")
+    sent(two, "site", date(2026, 11, 25))
+    for url in (one, two, three):
+        store.set_url_host(reference, url, {"overseas": True})
+    draft = drafts.case_draft(store, reference, target="site", today=TODAY)
+    assert draft.language == "en"  # every address's confirmed host is overseas
+    assert "We first wrote to you about this on 27 November 2026." in draft.body
     assert "Your ticket number: NEW-2" in draft.body and "HOST-9" not in draft.body
-    assert "TYPED" in drafts.case_draft(fake, reference, target="site", ticket="TYPED", today=TODAY).body
-    states["https://site-one.example/p/3"] = SimpleNamespace(host_info={"overseas": False}, requests=())
-    first = drafts.case_draft(fake, reference, target="search", today=TODAY)
+    assert "TYPED" in drafts.case_draft(store, reference, target="site", ticket="TYPED", today=TODAY).body
+    store.set_url_host(reference, three, {"overseas": False})
+    first = drafts.case_draft(store, reference, target="search", today=TODAY)
     assert first.language == "ja" and "前回" not in first.body and "受付番号" not in first.body
     # By default an address already removed is left out; chosen by hand, it is there.
-    states["https://site-one.example/p/1"].state = "removed"
-    assert "https://site-one.example/p/1" not in drafts.case_draft(fake, reference, target="site", today=TODAY).urls
-    assert drafts.case_draft(fake, reference, target="site", urls=["1"], today=TODAY).urls == (
-        "https://site-one.example/p/1",)
-
-
-def test_sent_is_refused_without_a_request_log(case_store):
-    store, reference = case_store
-    draft = drafts.case_draft(store, reference, target="site", language="ja", today=TODAY)
-    if hasattr(store, "add_request"):
-        pytest.skip("the store records requests (tested with the command)")
-    with pytest.raises(StaffError, match="cannot record"):
-        drafts.record_sent(store, reference, draft, target_name="X", method="form", ticket="", sent_on=TODAY,
-                           recheck_days=7)
+    store.set_url_state(reference, one, "removed", on=TODAY)
+    assert drafts.case_draft(store, reference, target="site", today=TODAY).urls == (two, three)
+    assert drafts.case_draft(store, reference, target="site", urls=["1"], today=TODAY).urls == (one,)
 
 
 # -- the commands ------------------------------------------------------------------------------
@@ -475,11 +450,9 @@ def test_the_commands_init_check_and_draft(staff_home):
 
 def test_sent_records_one_request_per_address_and_the_next_draft_knows_it(staff_home):
     from staff.setup import open_store
-    from staff.store import JAPAN, Store
+    from staff.store import JAPAN
     from tests.support.staffkit import staff_cli
 
-    if not hasattr(Store, "add_request"):
-        pytest.skip("the store has no request log yet (STORE's add_request)")
     urls = ("https://sent.example/a/1", "https://sent.example/a/2")
     with open_store(staff_home) as store:
         record = report(urls=urls, email=REPORTER["email"])
@@ -495,9 +468,7 @@ def test_sent_records_one_request_per_address_and_the_next_draft_knows_it(staff_
     today = datetime.now(JAPAN).date()
     with open_store(staff_home) as store:
         state = store.url(urls[1])
-        field_of = lambda r, name: r[name] if isinstance(r, dict) else getattr(r, name)  # noqa: E731
-        assert [tuple(field_of(r, name) for name in ("target", "target_name", "method", "ticket"))
-                for r in state.requests] == [
+        assert [(r.target, r.target_name, r.method, r.ticket) for r in state.requests] == [
             ("site", "Sent Example Inc.", "email", "SE-77")]
         assert state.state == "asked" and state.next_on == today + timedelta(days=7)
         assert not store.url(urls[0]).requests
