@@ -564,7 +564,7 @@ def choose_urls(case_urls: Sequence[str], wanted: Sequence[str]) -> list[str]:
             url = item if item in case_urls else by_canonical.get(canonical_url(item))
         if url is None:
             raise StaffError(f"--url number {index} is not an address of this case: give the address as "
-                             "`safeline-staff show REFERENCE` lists it, or its number there")
+                             "`safeline-staff urls REFERENCE` lists it, or its number there")
         if url not in chosen:
             chosen.append(url)
     return chosen
