@@ -406,9 +406,10 @@ def _per_sum(counts: dict[str, int], hidden: dict[str, str], sums: list, k: int)
         for index, (total, parts) in enumerate(sums):
             if index in settled or _safe(counts, hidden, total, parts, k):
                 continue
-            # A part shown, else the total (a sum whose parts are all hidden but one, the rest 0).
-            candidates = (sorted((counts[part], part) for part in parts if part not in hidden and counts[part] > 0)
-                          or [(counts[total], total)] * (total not in hidden and counts[total] > 0))
+            candidates = sorted((counts[part], part) for part in parts if part not in hidden and counts[part] > 0)
+            if not candidates and sum(1 for cell in (total, *parts) if cell in hidden) == 1:
+                # One hidden part, the others 0: it is the total; hide that too.
+                candidates = [(counts[total], total)]
             if candidates:
                 hidden[candidates[0][1]] = HIDDEN
             else:

@@ -285,14 +285,15 @@ def test_no_small_number_can_be_worked_out_from_the_others(threshold):
 
 
 @pytest.mark.parametrize("threshold", [3, 5])
-def test_every_sum_shown_adds_up(threshold):
+def test_every_sum_shown_adds_up_and_none_hides_one_number_alone(threshold):
     rng = random.Random(100 + threshold)
-    for _ in range(100):
+    for _ in range(200):
         result = compute(_random_facts(rng), *APRIL, threshold=threshold)
         for total, parts in SUMS:
             values = [result.row(key).value for key in (total, *parts)]
             if None not in values:
                 assert values[0] == sum(values[1:]), total
+            assert values.count(None) != 1, (total, [result.shown(key) for key in (total, *parts)])
 
 
 def test_a_rate_or_median_of_a_small_group_is_not_shown():
