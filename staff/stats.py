@@ -550,7 +550,7 @@ def compute(facts: Facts, start: date, end: date, threshold: int = 5) -> Statist
                 parts = ("first_asked" + suffix, "first_asked_removed" + suffix, "first_asked_not_removed" + suffix)
                 if asked == 0:
                     rows.append(Row(key, kind, None, NOTHING, level))
-                elif asked < threshold or any(part in hidden for part in parts):
+                elif any(part in hidden for part in parts):
                     rows.append(Row(key, kind, None, HIDDEN, level))
                 else:
                     removed = counts["first_asked_removed" + suffix]
