@@ -156,6 +156,7 @@ HIDDEN = "x"  # hidden so that another hidden number cannot be worked out, or a 
 NOTHING = "—"
 BOM = "\ufeff"
 CSV_HEADER = ("key", "label_ja", "label_en", "value")
+PERIOD_BACKWARDS = "the period ends before it starts: give --from a date on or before --to"
 
 LOCATIONS = ("domestic", "overseas", "unknown")
 LOCATION_LABELS = {
@@ -525,7 +526,7 @@ def _days_text(value: float) -> str:
 def compute(facts: Facts, start: date, end: date, threshold: int = 5) -> Statistics:
     """The statistics of ``facts`` for the Japan dates ``start`` to ``end``, both included."""
     if start > end:
-        raise StaffError("the period ends before it starts: give --from a date on or before --to")
+        raise StaffError(PERIOD_BACKWARDS)
     if threshold < 1:
         raise StaffError("the statistics threshold must be 1 or more: fix stats_threshold in config.json")
     counts, days = _counts(facts, start, end)
@@ -576,10 +577,18 @@ def _day(text: str, option: str) -> date:
         raise StaffError(f"{option} takes a date written YYYY-MM-DD (a Japan date)") from None
 
 
+def period(start: str, end: str) -> tuple[date, date]:
+    """The period given as ``--from`` and ``--to``, checked."""
+    first, last = _day(start, "--from"), _day(end, "--to")
+    if first > last:
+        raise StaffError(PERIOD_BACKWARDS)
+    return first, last
+
+
 def run_stats(store, *, start: str, end: str, threshold: int, as_csv: bool = False, lang: str = "en",
               out: TextIO | None = None, binary=None) -> int:
     """``stats``: the statistics of the store's facts; CSV bytes go to ``binary``."""
-    result = compute(store.facts(), _day(start, "--from"), _day(end, "--to"), threshold)
+    result = compute(store.facts(), *period(start, end), threshold)
     if as_csv:
         target = binary if binary is not None else sys.stdout.buffer
         target.write(result.csv_bytes())
@@ -610,7 +619,7 @@ def register(commands) -> None:
 
     def run(args: argparse.Namespace) -> int:
         threshold = Home(args.home).config().stats_threshold
-        _day(args.start, "--from"), _day(args.end, "--to")  # a wrong date is said before the key is asked for
+        period(args.start, args.end)  # a wrong period is said before the key is asked for
         with _open(args) as store:
             return run_stats(store, start=args.start, end=args.end, threshold=threshold, as_csv=args.csv,
                              lang=args.lang, out=_stdout())

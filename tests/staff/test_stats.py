@@ -403,3 +403,61 @@ def test_the_command_prints_the_table_or_writes_the_csv():
 
 def test_locations_are_the_three_groups_of_every_url_number():
     assert LOCATIONS == ("domestic", "overseas", "unknown")
+
+
+# -- the command line --------------------------------------------------------------------------
+
+class _Opened(_Store):
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsysbinary):
+    """``safeline-staff --home … stats …`` through the kit's own ``main``, on a staff folder whose
+    config.json sets the threshold, with the store's opening replaced by the hand-counted set."""
+    from staff import casework
+    from staff.cli import main
+    from staff.home import Config, Home
+
+    home = Home(tmp_path / "home")
+    home.save_config(Config(key="0" * 40, stats_threshold=3))
+    home.store_key_file.write_bytes(b"not used: the store is not opened")
+    monkeypatch.setattr(casework, "_open", lambda args: _Opened(HAND_SET))
+
+    def staff(*argv: str) -> tuple[int, bytes, str]:
+        with pytest.raises(SystemExit) as exit:
+            main(["--home", str(home.folder), "stats", *argv])
+        captured = capsysbinary.readouterr()
+        return exit.value.code, captured.out, captured.err.decode("utf-8")
+    return staff
+
+
+def test_the_stats_command_uses_the_threshold_of_the_settings(cli):
+    status, out, err = cli("--from", "2026-04-01", "--to", "2026-04-30")
+    assert status == 0 and err == ""
+    assert out.decode("utf-8") == compute(HAND_SET, *APRIL, threshold=3).table("en")
+    status, out, _err = cli("--from", "2026-04-01", "--to", "2026-04-30", "--lang", "ja")
+    assert out.decode("utf-8").startswith("統計 2026-04-01")
+
+
+def test_the_stats_command_writes_the_csv_bytes(cli):
+    status, out, _err = cli("--from", "2026-04-01", "--to", "2026-04-30", "--csv")
+    assert status == 0 and out == compute(HAND_SET, *APRIL, threshold=3).csv_bytes()
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (("--from", "2026/04/01", "--to", "2026-04-30"), "--from takes a date written YYYY-MM-DD"),
+    (("--from", "2026-04-01", "--to", "april"), "--to takes a date written YYYY-MM-DD"),
+    (("--from", "2026-05-01", "--to", "2026-04-30"), "the period ends before it starts"),
+])
+def test_the_stats_command_says_what_is_wrong_in_one_line(cli, monkeypatch, argv, said):
+    from staff import casework
+
+    monkeypatch.setattr(casework, "_open", lambda args: pytest.fail("the store is opened for a wrong period"))
+    status, out, err = cli(*argv)
+    assert status == 1 and out == b""
+    assert err.startswith("safeline-staff: ") and said in err and err.count("\n") == 1
