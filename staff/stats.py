@@ -43,7 +43,8 @@ where the address's confirmed host is: ``domestic`` (in Japan), ``overseas``, ``
   period (``removed_on <= to``), or not (yet). Counting removals up to the period's end only
   makes the numbers of a past period the same whenever they are made (a URL removed later
   counts in the period it was asked in when the statistics are made again, which is why a
-  year's statistics are best made some weeks after its end: Safe Line publishes in summer).
+  year's statistics are best made some weeks after its end: SIA published its 2017 numbers in
+  August 2018, https://www.itmedia.co.jp/news/articles/1808/20/news109.html).
 - ``removal_rate``: ``first_asked_removed / first_asked``, as a whole percent (half up).
 - ``days_to_first_request``: median days from the URL's first report (``reported_on``) to its
   first request, over ``first_asked``.
@@ -85,7 +86,8 @@ Small numbers are not shown (``Config.stats_threshold``, *k*, default 5)
 - A rate or a median is not shown (``x``) for a group under *k* (a rate over 3 URLs tells
   about one person, and the 3 URLs are probably one person's), nor when a count it is made
   from is hidden (a rate and its denominator give back its numerator). A group of *k* URLs may
-  still be one person's: the facts do not say how many cases a URL's group comes from.
+  still be one person's: the facts do not say how many cases a URL's group comes from (SIA
+  itself explains its 2017 revenge porn rate by single reporters with hundreds of URLs).
 - ``—``: nothing to show (a rate of no URLs, a median of none).
 
 The result
@@ -114,8 +116,9 @@ What the official pages found state:
 
 - https://safe-line.jp/statistics/archive2015 (Safe Line's statistics of 2015, "2015年1月から
   12月までの実績"): 通報受領・パトロール総件数 (reports received and items found by its own
-  patrol, counted per item of information), each category with うち国外 (of which overseas),
-  and 掲載サイトの所在地 (where the sites are: 国内 / 国外). Ours: ``urls_reported`` split
+  patrol, counted per item of information), each category (違法情報, 有害情報, and
+  リベンジポルノに準じた情報として特別に対応した情報) with うち国外 (of which overseas), and
+  掲載サイトの所在地 (where the sites are: 国内 / 国外). Ours: ``urls_reported`` split
   domestic / overseas (items, like theirs; we have no patrol, so reports only).
 - https://saferinternet.or.jp/info/4392 (SIA's 2017 report, 違法・有害情報対策活動報告):
   削除を依頼した違法・有害情報 (items asked to be removed) and 削除率 (the share of them
@@ -123,11 +126,13 @@ What the official pages found state:
   相談を寄せた者 (the number of people who consulted, "150名") and its 削除率. Ours:
   ``first_asked`` (items asked, each once), ``first_asked_removed`` and ``removal_rate``,
   split domestic / overseas; ``reports`` counts cases where theirs counts people (one person
-  may make several reports: ours can be higher).
-- Found only in third-party articles quoting SIA's 2015 report, not on an official page:
-  revenge porn removal requests split 国内 / 海外 with a removal rate for each
-  (https://www.sankeibiz.jp/econome/news/151115/ecc1511150823003-n2.htm), and the time a
-  removal took in bands (3日以内, 2週間以内; https://netatopi.jp/article/1001772.html). Our
+  may make several reports: ours can be higher). The same page explains the lower revenge
+  porn rate by single reporters whose requests ran to hundreds of URLs.
+- Found only in third-party articles quoting SIA's reports, not on an official page: revenge
+  porn removal requests split 国内 / 海外 with a removal rate for each (2015,
+  https://www.sankeibiz.jp/econome/news/151115/ecc1511150823003-n2.htm); revenge porn
+  相談件数 (consultations), 削除依頼件数, the number removed, and the time removal took in
+  bands (3日以内, 2週間以内; 2015 report, https://netatopi.jp/article/1001772.html). Our
   ``days_request_to_removal`` is a median, not bands: it matches none of theirs exactly.
 - Not found in anything Safe Line or SIA publishes (as far as found): reports by role (the
   person or a guardian), with or without a URL, web or phone, police referrals asked, removal
