@@ -1,7 +1,8 @@
 """Casework on the command line: list cases, show one, change its status, add notes, make a
 case from a phone call, delete a case on request.
 
-``safeline-staff cases`` and ``show`` print for people (aligned plain text, times in Japan
+``safeline-staff cases`` and ``show`` (with each address's removal work, who the case is given
+to, and who did what, when: the case's events) print for people (aligned plain text, times in Japan
 time) or, with ``--json``, for scripts (the fields are documented in ``staff.cases``).
 
 What a report holds was typed by anyone on the internet: every piece of it printed to the
@@ -27,7 +28,9 @@ from typing import TextIO
 from safeline.record import LANGUAGES, ROLES
 
 from .cases import STATUS_LABELS, STATUSES, Case, CaseSummary
+from .events import Event
 from .home import Home
+from .openpgp import short
 from .problems import StaffError
 from .setup import PASSPHRASE_HELP, open_store
 from .store import JAPAN, Store, reference_key
@@ -132,6 +135,7 @@ def show_case(store: Store, reference: str, *, as_json: bool = False, out: TextI
     write(f"  last activity:  {japan_time(case.last_activity)}")
     write(f"  role:           {t(ROLE_LABELS.get(case.role, case.role) if case.role else 'no report yet')}")
     write(f"  form language:  {t(case.language)}")
+    write(f"  given to:       {_who(store, case.assignee)}")
     write("")
     # Whether and how it is safe to contact the reporter comes before any way to contact them.
     write("Before contacting the reporter")
@@ -143,10 +147,14 @@ def show_case(store: Store, reference: str, *, as_json: bool = False, out: TextI
         write("  contact safety: (nothing written)")
     write(f"  e-mail: {t(case.email) if case.email else '(none)'}")
     write("")
+    from .removal import url_lines
+
     write(f"Addresses (open {case.urls_open} / all {case.urls_all})")
-    for number, url in enumerate(case.urls, start=1):
+    for number, url in enumerate(store.urls_of(case.reference), start=1):
         write(f"  {number}. {t(url.url)}")
-        write(f"     host: {t(url.host) or '(none)'}  first received {japan_time(url.first_received_at)}")
+        write(f"     first received {japan_time(url.first_received_at)}")
+        for line in url_lines(store, url, reference=case.reference):
+            write(line)
     if not case.urls:
         write("  (none)")
     write("")
@@ -164,7 +172,44 @@ def show_case(store: Store, reference: str, *, as_json: bool = False, out: TextI
     write("History")
     for change in case.history:
         write(f"  {japan_time(change.at)}  {t(STATUS_LABELS.get(change.status, change.status))}")
+    write("")
+    write("Who did what, when")
+    events = store.events(case.reference)
+    for event in events:
+        write(f"  {japan_time(event.at)}  {_who(store, event.author)}: {describe_event(event)}")
+    if not events:
+        write("  (nothing yet)")
     return 0
+
+
+def _who(store: Store, fingerprint: str | None) -> str:
+    if fingerprint is None:
+        return "nobody"
+    return short(fingerprint) + (" (you)" if fingerprint == store.author else "")
+
+
+def describe_event(event: Event) -> str:
+    """One line for what the event did (its values shown as text a terminal does not obey)."""
+    t, data = terminal_text, event.data
+    if event.type == "phone_case":
+        return "made the case from a phone call"
+    if event.type == "status":
+        return f"status: {t(STATUS_LABELS.get(data['status'], data['status']))}"
+    if event.type == "assign":
+        return f"gave the case to {short(data['to'])}" if data["to"] else "gave the case to nobody"
+    if event.type == "note":
+        return "added a note"
+    if event.type == "request":
+        return (f"request for {t(data['url'])} to {t(data['target'])} {t(data['target_name'])!r} by "
+                f"{t(data['method'])}, sent {t(data['sent_on'])}")
+    if event.type == "url_state":
+        reason = f" ({t(data['reason'])})" if data["reason"] else ""
+        return f"{t(data['url'])}: {t(data['state'])} on {t(data['on'])}{reason}"
+    if event.type == "url_next":
+        return f"{t(data['url'])}: next {t(data['next_on'] or 'none')}"
+    if event.type == "url_host":
+        return f"{t(data['url'])}: who hosts it, confirmed"
+    return t(event.type)
 
 
 # A record's fields shown in the case's header instead (role, e-mail, contact safety, police
@@ -298,7 +343,7 @@ def register(commands) -> None:
                                  description="Show a case: its reports and additions in time order, addresses "
                                  "with their host, how it is safe to contact the reporter, notes and history. "
                                  f"{PASSPHRASE_HELP}")
-    parser.add_argument("reference", metavar="REFERENCE", help="e.g. SL-ABCD-2345 or TEL-20261201-001 "
+    parser.add_argument("reference", metavar="REFERENCE", help="e.g. SL-ABCD-2345 or TEL-20261201-001-A1B2 "
                         "(any case, dashes optional)")
     parser.add_argument("--json", action="store_true", help="print JSON for scripts (fields: see staff/cases.py)")
     parser.set_defaults(func=_run(lambda store, args, out: show_case(store, args.reference, as_json=args.json,
@@ -321,7 +366,7 @@ def register(commands) -> None:
 
     parser = commands.add_parser("phone", help="make a case from a phone call",
                                  description="Make a case from a phone call; prints its reference "
-                                 f"(TEL-YYYYMMDD-NNN, Japan date). {PASSPHRASE_HELP}")
+                                 f"(TEL-YYYYMMDD-NNN-FFFF: Japan date, number, your key). {PASSPHRASE_HELP}")
     parser.add_argument("--role", required=True, choices=ROLES, help="self: the person in the images; "
                         "guardian: of a child in them")
     parser.add_argument("--description", required=True, metavar="TEXT", help="what the caller said (- reads "

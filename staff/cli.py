@@ -18,7 +18,7 @@ from .home import HOME_ENV
 from .problems import StaffError
 
 # In the order `safeline-staff --help` lists them.
-COMMAND_MODULES = ("staff.setup", "staff.importer", "staff.casework", "staff.stats", "staff.web")
+COMMAND_MODULES = ("staff.setup", "staff.importer", "staff.casework", "staff.removal", "staff.stats", "staff.web")
 
 
 def parser() -> argparse.ArgumentParser:

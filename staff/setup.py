@@ -130,7 +130,8 @@ def _unseal(identity: Identity, sealed: bytes, path: Path) -> bytes:
 
 def open_store(home: Home, *, passphrase: str | None = None, identity: Identity | None = None):
     """The case store of ``home``, opened with the key in ``store-key.asc`` (decrypted with
-    ``identity``, default: the one ``home``'s config names, unlocked with ``passphrase``)."""
+    ``identity``, default: the one ``home``'s config names, unlocked with ``passphrase``); its
+    ``author`` is that identity's fingerprint."""
     from .store import Store
 
     identity = identity or identity_of(home, passphrase=passphrase)
@@ -138,4 +139,10 @@ def open_store(home: Home, *, passphrase: str | None = None, identity: Identity 
     if not home.store_file.exists():
         raise StaffError(f"no store {home.store_file}: restore it from your backup, or move the folder away "
                          "and run `safeline-staff init` again")
-    return Store.open(home.store_file, key)
+    store = Store.open(home.store_file, key)
+    try:
+        store.author = identity.fingerprint  # the author of the changes made here (events)
+    except BaseException:
+        store.close()
+        raise
+    return store

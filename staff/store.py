@@ -13,22 +13,50 @@ Nothing of a report is written anywhere else: temporary tables and sorts stay in
 deleted rows are overwritten (``secure_delete``), so that a case deleted on request cannot be
 read back from free pages by whoever has the key.
 
-The tables (``SCHEMA`` below; ``PRAGMA user_version`` holds the schema's version, and
-``MIGRATIONS`` brings an older file up to date when it is opened):
+The tables (``SCHEMA_V1`` and ``_migrate_v2`` below; ``PRAGMA user_version`` holds the
+schema's version, and ``MIGRATIONS`` brings an older file up to date when it is opened):
 
 - ``cases``: one row per case, the case list's summary kept up to date on every change
-  (denormalised so that listing 10,000 cases reads only this table and its indexes);
+  (denormalised so that listing 10,000 cases reads only this table and its indexes), with the
+  per-case fields events set (``status``, ``assignee``);
 - ``case_text``: per case, the words search looks in, folded (NFKC, case-folded);
-- ``records``: each report and addition as it came (its fields as JSON), with its Message-ID;
-- ``urls``: each case's distinct addresses with their host, in order of first receipt (part 2
-  of the kit adds removal requests per address: a new table and ``urls_open``'s count);
-- ``notes``, ``history``: staff's notes and the status changes, with their times;
+- ``records``: each report and addition as it came (its fields as JSON), with its Message-ID
+  (a phone case's record: with the id of the ``phone_case`` event that made it);
+- ``urls``: one row per distinct address (canonical, ``staff.events.canonical_url``), however
+  many cases hold it, with its per-address fields (state, next date, host); ``case_urls``
+  links cases and addresses, with when each case first received it;
+- ``events``: every event applied here, made here or by the team (``staff.events``), with its
+  merge order (``sort_key``) and, for one made here, whether it was sent yet; notes, status
+  changes, the requests log of each address and "who did what, when" are read from it;
 - ``other_messages``: mails seen but not stored (a second copy of a report), so that import
   skips them next time;
-- ``tombstones``: for a deleted case, only keyed HMACs (HMAC-SHA256, key derived from the store
-  key) of its Message-IDs and reference: enough to say "deleted" when the same mails are
-  imported again, nothing to tell what they held;
-- ``phone_days``: the last phone case number given out per day.
+- ``tombstones``: for a deleted (or retired) case, only keyed HMACs (HMAC-SHA256, key derived
+  from the store key) of its Message-IDs and reference: enough to say "deleted" when the same
+  mails or events come again, nothing to tell what they held;
+- ``retired_cases``, ``retired_urls``: what retention keeps of a retired case and of the
+  addresses no other case held: ``staff.facts``'s dates, kinds and counts, no text;
+- ``phone_days``: the last phone case number given out per day; ``sync_positions``: how far
+  sync read each folder;
+- ``legacy_notes``, ``legacy_history``: a store of version 1's notes and status changes,
+  until the kit's owner is known (``Store.author``): they then become the owner's events
+  (``_adopt``), as if made then, and are sent to the team with the rest; a version-1 phone
+  case ``TEL-YYYYMMDD-NNN`` becomes ``TEL-YYYYMMDD-NNN-FFFF`` (the owner's fingerprint's last
+  four digits, so that two kits' phone cases never collide), and its old reference still
+  finds it.
+
+The merge (every kit reaches the same state from the same records and events, whatever the
+order they came in): a per-case field (status, assignee) is the value of the case's event of
+that type with the greatest ``Event.order()``; a per-address field likewise among the events
+about that address (state: ``request`` and ``url_state``; next date: those and ``url_next``;
+host: ``url_host``), whichever case they came through. Each is recomputed from the events
+table by one indexed query when an event of its kind arrives, never compared incrementally.
+Notes and requests accumulate (keyed by event id: an event applied twice is ``"known"``). An
+event for a case the kit has not imported yet makes a case whose report is missing, received
+when its earliest event was made, until a mail brings it. ``delete`` removes the case with
+every event of it (the addresses' fields are recomputed without them) and buries its
+reference: whatever of it comes later is ``"deleted"``. ``retire`` (retention) keeps the
+case's facts (computed from what this kit holds when it applies it) and, for addresses other
+cases still hold, the events about them; the rest goes as with ``delete``.
 
 Times are stored as ISO 8601 with their offset, with a UTC sort key beside them.
 
@@ -53,7 +81,7 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -61,7 +89,9 @@ import apsw
 
 from safeline.record import LANGUAGES, REFERENCE_ALPHABET, REFERENCE_LENGTH, ROLES, Record
 
-from .cases import STATUSES, Case, CaseRecord, CaseSummary, CaseUrl, Note, StatusChange
+from .cases import STATUSES, Case, CaseRecord, CaseSummary, CaseUrl, Note, StatusChange, UrlRequest, UrlState
+from .events import FINGERPRINT, PHONE_REFERENCE, URL_STATES, BadEvent, Event, canonical_url, new_event
+from .facts import CaseFacts, Facts, UrlFacts
 from .problems import StaffError
 
 __all__ = ["STATUSES", "Store", "StoreError", "SCHEMA_VERSION", "host_of", "JAPAN"]
@@ -72,7 +102,7 @@ CIPHER = "chacha20"
 OUTCOMES = ("report", "addition", "duplicate", "deleted")
 PHONE_PREFIX = "TEL"
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA_V1 = """
 CREATE TABLE cases (
     id INTEGER PRIMARY KEY,
@@ -145,14 +175,122 @@ CREATE INDEX other_messages_of_case ON other_messages (case_id);
 CREATE TABLE tombstones (digest BLOB PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE phone_days (day TEXT PRIMARY KEY, last INTEGER NOT NULL);
 """
-# MIGRATIONS[n] brings a store of version n - 1 to version n, in one transaction.
-MIGRATIONS = {1: SCHEMA_V1}
+SCHEMA_V2 = """
+ALTER TABLE cases ADD COLUMN received_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE cases ADD COLUMN assignee TEXT;
+ALTER TABLE cases ADD COLUMN status_at TEXT;     -- when its winning status event was made
+ALTER TABLE records ADD COLUMN event_id TEXT;    -- a phone case's record: its phone_case event
+ALTER TABLE urls RENAME TO urls_v1;
+ALTER TABLE notes RENAME TO legacy_notes;
+ALTER TABLE history RENAME TO legacy_history;
+CREATE TABLE urls (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL UNIQUE,        -- canonical
+    host TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'not_asked',
+    state_on TEXT,
+    reason TEXT NOT NULL DEFAULT '',
+    next_on TEXT,
+    host_info TEXT                   -- JSON, or NULL
+);
+CREATE INDEX urls_by_next ON urls (next_on) WHERE next_on IS NOT NULL;
+CREATE TABLE case_urls (
+    case_id INTEGER NOT NULL,
+    url_id INTEGER NOT NULL,
+    first_received_at TEXT NOT NULL,
+    first_key TEXT NOT NULL,
+    first_mid TEXT NOT NULL,         -- ties broken: 0 for a report, 1 for an addition, and its Message-ID
+    position INTEGER NOT NULL,
+    PRIMARY KEY (case_id, url_id)
+) WITHOUT ROWID;
+CREATE INDEX case_urls_of_url ON case_urls (url_id, case_id);
+CREATE TABLE events (
+    id TEXT PRIMARY KEY,
+    case_id INTEGER,                 -- NULL: a delete or retire made here, until sent;
+                                     -- 0: kept for an address after its case was retired
+    reference TEXT NOT NULL,
+    type TEXT NOT NULL,
+    url_id INTEGER,
+    sort_key TEXT NOT NULL,          -- Event.sort_key: the merge order
+    at_key TEXT NOT NULL,            -- at in UTC, sortable
+    at TEXT NOT NULL,
+    author TEXT NOT NULL,
+    data TEXT NOT NULL,
+    sent INTEGER NOT NULL            -- 0: made here, not yet in the team folder
+) WITHOUT ROWID;
+CREATE INDEX events_of_case ON events (case_id, type, sort_key);
+CREATE INDEX events_of_url ON events (url_id, sort_key) WHERE url_id IS NOT NULL;
+CREATE INDEX events_to_send ON events (sort_key) WHERE sent = 0;
+CREATE TABLE sync_positions (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE retired_cases (
+    digest BLOB PRIMARY KEY,         -- the tombstone of its reference
+    received_on TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    role TEXT,
+    police_referral INTEGER,
+    urls INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE retired_urls (
+    id INTEGER PRIMARY KEY,
+    case_digest BLOB NOT NULL,       -- the retired case that held it last
+    reported_on TEXT NOT NULL,
+    overseas INTEGER,
+    requests_on TEXT NOT NULL,       -- JSON list of dates
+    removed_on TEXT
+);
+CREATE INDEX retired_urls_of_case ON retired_urls (case_digest);
+-- a version-1 phone case's record, until it becomes its owner's event (found without reading every record)
+CREATE INDEX records_to_adopt ON records (id) WHERE message_id IS NULL AND event_id IS NULL;
+"""
+
+
+def _migrate_v2(db: apsw.Connection) -> None:
+    """Version 1 to 2: addresses become shared (one row per canonical address, linked from
+    each case); notes and status changes wait in ``legacy_*`` for the owner (``Store._adopt``)."""
+    db.execute(SCHEMA_V2)
+    for case_id, received_at in db.execute("SELECT id, received_at FROM cases").fetchall():
+        db.execute("UPDATE cases SET received_key = ? WHERE id = ?", (_sort_key(_when(received_at)), case_id))
+    rows = db.execute("SELECT u.case_id, u.url, u.first_received_at, u.first_key, "
+                      "(CASE r.kind WHEN 'report' THEN '0' ELSE '1' END) || coalesce(r.message_id, ''), "
+                      "u.position FROM urls_v1 u LEFT JOIN records r ON r.id = u.first_record").fetchall()
+    for case_id, url, at, key, mid, position in rows:
+        url_id = _url_row(db, canonical_url(url))
+        _link(db, case_id, url_id, at, key, mid, position)
+    db.execute("DROP TABLE urls_v1")
+
+
+def _url_row(db: apsw.Connection, url: str) -> int:
+    """The id of the address ``url`` (canonical), its row made when new."""
+    db.execute("INSERT OR IGNORE INTO urls (url, host) VALUES (?, ?)", (url, host_of(url)))
+    return db.execute("SELECT id FROM urls WHERE url = ?", (url,)).fetchone()[0]
+
+
+def _link(db: apsw.Connection, case_id: int, url_id: int, at: str, key: str, mid: str, position: int) -> None:
+    """Link the case and the address, first received at (key, mid, position) unless earlier."""
+    row = db.execute("SELECT first_key, first_mid, position FROM case_urls WHERE case_id = ? AND url_id = ?",
+                     (case_id, url_id)).fetchone()
+    if row is None:
+        db.execute("INSERT INTO case_urls (case_id, url_id, first_received_at, first_key, first_mid, position) "
+                   "VALUES (?, ?, ?, ?, ?, ?)", (case_id, url_id, at, key, mid, position))
+    elif (key, mid, position) < tuple(row):
+        # A record received earlier came later (a report after its addition): it is first.
+        db.execute("UPDATE case_urls SET first_received_at = ?, first_key = ?, first_mid = ?, position = ? "
+                   "WHERE case_id = ? AND url_id = ?", (at, key, mid, position, case_id, url_id))
+
+
+# MIGRATIONS[n] brings a store of version n - 1 to version n, in one transaction: SQL, or a
+# function of the connection.
+MIGRATIONS = {1: SCHEMA_V1, 2: _migrate_v2}
+URL_EVENTS = ("request", "url_state", "url_next", "url_host")
 
 _CASE_COLUMNS = ("reference, origin, received_at, role, urls_open, urls_all, police_referral, status, "
                  "last_activity")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # A whole reference as reference_key() reduces it: SL and 8 characters, or TEL and 11 digits.
-WHOLE_REFERENCE = re.compile(rf"SL[{REFERENCE_ALPHABET}]{{{REFERENCE_LENGTH}}}|{PHONE_PREFIX}[0-9]{{11}}")
+# (a phone case of part 2: TEL-YYYYMMDD-NNN-FFFF; its first part alone, as part 1 wrote it,
+# is looked up as the beginning of a reference: it may be several kits' cases).
+WHOLE_REFERENCE = re.compile(rf"SL[{REFERENCE_ALPHABET}]{{{REFERENCE_LENGTH}}}|{PHONE_PREFIX}[0-9]{{11}}[0-9A-F]{{4}}")
+OLD_PHONE_KEY = re.compile(rf"{PHONE_PREFIX}[0-9]{{11}}")
 
 
 # How long a write waits for another safeline-staff (an import, the interface) to finish its own.
@@ -254,6 +392,7 @@ class Store:
         # Tombstones are keyed with a key of their own, derived from the store key, so that
         # an HMAC found in the file says nothing without the store key.
         self._tomb_key = hmac.new(key, b"safeline-staff tombstones v1", hashlib.sha256).digest()
+        self._author: str | None = None
 
     # opening and closing
 
@@ -334,7 +473,10 @@ class Store:
             return
         with db:
             for step in range(version + 1, SCHEMA_VERSION + 1):
-                db.execute(MIGRATIONS[step])
+                if callable(MIGRATIONS[step]):
+                    MIGRATIONS[step](db)
+                else:
+                    db.execute(MIGRATIONS[step])
                 db.execute(f"PRAGMA user_version = {step}")
 
     @property
@@ -444,80 +586,81 @@ class Store:
                 case_id = self._new_case(reference, "web", moment, language=record.fields.get("language"))
             else:
                 case_id = row[0]
-            record_id = self._insert_record(case_id, record.kind, moment, mid, record.fields)
+            self._insert_record(case_id, record.kind, moment, mid, record.fields)
             if record.kind == "report":
                 self._take_report(case_id, moment, record.fields)
-            self._add_urls(case_id, record_id, moment, record.fields.get("urls", []))
+            self._add_urls(case_id, ("0" if record.kind == "report" else "1") + mid, moment,
+                           record.fields.get("urls", []))
             self._refresh(case_id)
             return record.kind
 
     def _new_case(self, reference: str, origin: str, moment: datetime, *, language) -> int:
-        at = moment.isoformat()
+        at = moment.astimezone(JAPAN).isoformat()
         self._db.execute(
-            "INSERT INTO cases (reference, ref_key, ref_tail, origin, has_report, received_at, language, "
-            "last_activity, activity_key) VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?)",
-            (reference, reference_key(reference), _reference_tail(reference), origin, at,
+            "INSERT INTO cases (reference, ref_key, ref_tail, origin, has_report, received_at, received_key, "
+            "language, last_activity, activity_key) VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?)",
+            (reference, reference_key(reference), _reference_tail(reference), origin, at, _sort_key(moment),
              language if language in LANGUAGES else "ja", at, _sort_key(moment)))
-        case_id = self._db.last_insert_rowid()
-        self._db.execute("INSERT INTO history (case_id, at, at_key, status) VALUES (?, ?, ?, 'new')",
-                         (case_id, at, _sort_key(moment)))
-        return case_id
+        return self._db.last_insert_rowid()
 
-    def _insert_record(self, case_id: int, kind: str, moment: datetime, mid: str | None, fields: dict) -> int:
+    def _insert_record(self, case_id: int, kind: str, moment: datetime, mid: str | None, fields: dict,
+                       event_id: str | None = None) -> int:
         self._db.execute(
-            "INSERT INTO records (case_id, kind, received_at, received_key, message_id, fields) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (case_id, kind, moment.isoformat(), _sort_key(moment), mid, _json(fields)))
+            "INSERT INTO records (case_id, kind, received_at, received_key, message_id, fields, event_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (case_id, kind, moment.isoformat(), _sort_key(moment), mid, _json(fields), event_id))
         return self._db.last_insert_rowid()
 
     def _take_report(self, case_id: int, moment: datetime, fields: dict) -> None:
         police = fields.get("police_referral")
         language = fields.get("language")
         self._db.execute(
-            "UPDATE cases SET has_report = 1, received_at = ?, role = ?, email = ?, contact_safety = ?, "
-            "language = ?, police_referral = ? WHERE id = ?",
-            (moment.isoformat(), _clean(str(fields.get("role", ""))) or None,
+            "UPDATE cases SET has_report = 1, received_at = ?, received_key = ?, role = ?, email = ?, "
+            "contact_safety = ?, language = ?, police_referral = ? WHERE id = ?",
+            (moment.isoformat(), _sort_key(moment), _clean(str(fields.get("role", ""))) or None,
              _clean(str(fields.get("email", ""))), _clean(str(fields.get("contact_safety", ""))),
              language if language in LANGUAGES else "ja", None if police is None else int(bool(police)),
              case_id))
 
-    def _add_urls(self, case_id: int, record_id: int, moment: datetime, urls: list) -> None:
+    def _add_urls(self, case_id: int, mid: str, moment: datetime, urls: list) -> None:
         key = _sort_key(moment)
         for position, url in enumerate(urls):
-            if not isinstance(url, str):
+            if not isinstance(url, str) or not url.strip():
                 continue
-            url = _clean(url)
-            row = self._one("SELECT first_key, first_record FROM urls WHERE case_id = ? AND url = ?",
-                            (case_id, url))
-            if row is None:
-                self._db.execute(
-                    "INSERT INTO urls (case_id, url, host, first_received_at, first_key, first_record, position) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (case_id, url, host_of(url), moment.isoformat(), key, record_id, position))
-            elif (key, record_id) < (row[0], row[1]):
-                # A record received earlier came later (a report after its addition): it is first.
-                self._db.execute(
-                    "UPDATE urls SET first_received_at = ?, first_key = ?, first_record = ?, position = ? "
-                    "WHERE case_id = ? AND url = ?",
-                    (moment.isoformat(), key, record_id, position, case_id, url))
+            url_id = _url_row(self._db, canonical_url(url))
+            _link(self._db, case_id, url_id, moment.isoformat(), key, mid, position)
 
     def _refresh(self, case_id: int) -> None:
-        """Bring the case's summary, hosts and search text up to date with its rows."""
+        """Bring the case's summary, hosts and search text up to date with its rows (after a
+        mail, a phone case, a migration: not for each event, which updates only what it changes)."""
         db = self._db
-        count = self._one("SELECT count(*) FROM urls WHERE case_id = ?", (case_id,))[0]
-        hosts = sorted({fold(row[0]) for row in db.execute("SELECT host FROM urls WHERE case_id = ?", (case_id,))
-                        if row[0]})
+        count, open_ = self._one(
+            "SELECT count(*), coalesce(sum(u.state != 'removed'), 0) FROM case_urls cu JOIN urls u "
+            "ON u.id = cu.url_id WHERE cu.case_id = ?", (case_id,))
+        hosts = sorted({fold(row[0]) for row in db.execute(
+            "SELECT u.host FROM case_urls cu JOIN urls u ON u.id = cu.url_id WHERE cu.case_id = ?", (case_id,))
+            if row[0]})
         if not self._one("SELECT has_report FROM cases WHERE id = ?", (case_id,))[0]:
-            first = self._one("SELECT received_at FROM records WHERE case_id = ? ORDER BY received_key, id LIMIT 1",
-                              (case_id,))
+            # The report is missing: received when its first mail was (or, with none yet, when
+            # its first event was made), in the language of that mail.
+            first = self._one("SELECT received_at, received_key, fields FROM records WHERE case_id = ? "
+                              "ORDER BY received_key, kind = 'addition', message_id LIMIT 1", (case_id,))
             if first is not None:
-                db.execute("UPDATE cases SET received_at = ? WHERE id = ?", (first[0], case_id))
+                language = json.loads(first[2]).get("language")
+                db.execute("UPDATE cases SET received_at = ?, received_key = ?, language = ? WHERE id = ?",
+                           (first[0], first[1], language if language in LANGUAGES else "ja", case_id))
+            else:
+                first = self._one("SELECT at, at_key FROM events WHERE case_id = ? ORDER BY at_key LIMIT 1",
+                                  (case_id,))
+                if first is not None:
+                    db.execute("UPDATE cases SET received_at = ?, received_key = ?, language = 'ja' WHERE id = ?",
+                               (_japan(first[0]), first[1], case_id))
         latest = self._one(
-            "SELECT at, k FROM (SELECT received_at AS at, received_key AS k FROM records WHERE case_id = ?1 "
-            "UNION ALL SELECT at, at_key FROM notes WHERE case_id = ?1 "
-            "UNION ALL SELECT at, at_key FROM history WHERE case_id = ?1) ORDER BY k DESC LIMIT 1", (case_id,))
+            "SELECT max(k) FROM (SELECT max(received_key) AS k FROM records WHERE case_id = ?1 "
+            "UNION ALL SELECT max(at_key) FROM events WHERE case_id = ?1 "
+            "UNION ALL SELECT received_key FROM cases WHERE id = ?1)", (case_id,))[0]
         db.execute("UPDATE cases SET urls_open = ?, urls_all = ?, hosts = ?, last_activity = ?, activity_key = ? "
-                   "WHERE id = ?", (count, count, "\n".join(hosts), latest[0], latest[1], case_id))
+                   "WHERE id = ?", (open_, count, "\n".join(hosts), _from_key(latest), latest, case_id))
         words = []
         for (fields,) in db.execute("SELECT fields FROM records WHERE case_id = ? ORDER BY id", (case_id,)):
             data = json.loads(fields)
@@ -525,7 +668,8 @@ class Store:
                 if isinstance(data.get(name), str) and data[name]:
                     words.append(data[name])
             words.extend(url for url in data.get("urls", []) if isinstance(url, str))
-        words.extend(row[0] for row in db.execute("SELECT text FROM notes WHERE case_id = ?", (case_id,)))
+        words.extend(json.loads(row[0])["text"] for row in db.execute(
+            "SELECT data FROM events WHERE case_id = ? AND type = 'note'", (case_id,)))
         db.execute("INSERT OR REPLACE INTO case_text (case_id, text) VALUES (?, ?)",
                    (case_id, fold("\n".join(words))))
 
@@ -598,11 +742,14 @@ class Store:
 
     def _find(self, reference: str) -> tuple[int, str] | None:
         """The case's id and reference, for a reference typed exactly or loosely (any case, with
-        or without dashes)."""
+        or without dashes; a version-1 phone reference finds the case it became)."""
         row = self._one("SELECT id, reference FROM cases WHERE reference = ?", (reference,))
         if row is None:
             key = reference_key(reference)
             rows = self._db.execute("SELECT id, reference FROM cases WHERE ref_key = ?", (key,)).fetchall()
+            if not rows and OLD_PHONE_KEY.fullmatch(key):
+                rows = self._db.execute("SELECT id, reference FROM cases WHERE ref_key > ? AND ref_key < ? "
+                                        "AND length(ref_key) = ?", (key, key + "~", len(key) + 4)).fetchall()
             rows = rows if key else []
             row = rows[0] if len(rows) == 1 else None
         return None if row is None else (row[0], row[1])
@@ -622,95 +769,594 @@ class Store:
                 return None
             case_id = found[0]
             db = self._db
-            row = self._one(f"SELECT {_CASE_COLUMNS}, email, contact_safety, language FROM cases WHERE id = ?",
-                            (case_id,))
+            row = self._one(f"SELECT {_CASE_COLUMNS}, email, contact_safety, language, assignee FROM cases "
+                            "WHERE id = ?", (case_id,))
             records = tuple(
                 CaseRecord(kind=kind, received_at=_when(at), message_id=mid, fields=json.loads(fields))
                 for kind, at, mid, fields in db.execute(
                     "SELECT kind, received_at, message_id, fields FROM records WHERE case_id = ? "
-                    "ORDER BY received_key, id", (case_id,)))
+                    "ORDER BY received_key, kind = 'addition', message_id, id", (case_id,)))
             urls = tuple(
-                CaseUrl(url=url, host=host, first_received_at=_when(at))
-                for url, host, at in db.execute(
-                    "SELECT url, host, first_received_at FROM urls WHERE case_id = ? "
-                    "ORDER BY first_key, first_record, position", (case_id,)))
-            notes = tuple(Note(at=_when(at), text=text) for at, text in db.execute(
-                "SELECT at, text FROM notes WHERE case_id = ? ORDER BY at_key, id", (case_id,)))
-            history = tuple(StatusChange(at=_when(at), status=status) for at, status in db.execute(
-                "SELECT at, status FROM history WHERE case_id = ? ORDER BY at_key, id", (case_id,)))
+                CaseUrl(url=url, host=host, first_received_at=_when(at), state=state, next_on=_day(next_on))
+                for url, host, at, state, next_on in db.execute(
+                    "SELECT u.url, u.host, cu.first_received_at, u.state, u.next_on FROM case_urls cu "
+                    "JOIN urls u ON u.id = cu.url_id WHERE cu.case_id = ? "
+                    "ORDER BY cu.first_key, cu.first_mid, cu.position, u.url", (case_id,)))
+            notes = tuple(Note(at=_when(at), text=json.loads(data)["text"], author=author)
+                          for at, author, data in db.execute(
+                              "SELECT at, author, data FROM events WHERE case_id = ? AND type = 'note' "
+                              "ORDER BY sort_key", (case_id,)))
+            changes = tuple(StatusChange(at=_when(at), status=json.loads(data)["status"], author=author)
+                            for at, author, data in db.execute(
+                                "SELECT at, author, data FROM events WHERE case_id = ? AND type = 'status' "
+                                "ORDER BY sort_key", (case_id,)))
         summary = self._summary(row[:9])
-        return Case(**summary.__dict__, email=row[9], contact_safety=row[10], language=row[11],
+        # The history starts with "new" when the case was received (the same in every kit,
+        # whichever of its mails or events came first).
+        history = (StatusChange(at=summary.received_at, status="new"), *changes)
+        return Case(**summary.__dict__, email=row[9], contact_safety=row[10], language=row[11], assignee=row[12],
                     records=records, urls=urls, notes=notes, history=history)
 
+    # -- events -----------------------------------------------------------------------------------
+
+    @property
+    def author(self) -> str | None:
+        """The kit owner's primary key fingerprint: the author of the changes made here.
+        Setting it (``staff.setup.open_store`` does) turns a version-1 store's notes, status
+        changes and phone cases into the owner's events (``_adopt``)."""
+        return self._author
+
+    @author.setter
+    def author(self, fingerprint: str | None) -> None:
+        if fingerprint is not None:
+            fingerprint = str(fingerprint).upper()
+            if not FINGERPRINT.fullmatch(fingerprint):
+                raise StoreError("the store's author must be a key fingerprint (40 or 64 hex digits)")
+        with self._lock:
+            self._author = fingerprint
+            if fingerprint is not None:
+                self._adopt()
+
+    def _need_author(self) -> str:
+        if self._author is None:
+            raise StoreError("this case store was opened without its owner's key: open it with "
+                             "`safeline-staff` (staff.setup.open_store)")
+        return self._author
+
+    def _local(self, reference: str, type: str, data: dict, at: datetime | None) -> Event:
+        """Make the event of a change made here (author: the owner), apply it and queue it."""
+        author = self._need_author()
+        if at is not None:
+            if at.utcoffset() is None:
+                raise ValueError("a time without an offset")
+            at = at.astimezone(JAPAN)
+        with self._change():
+            _, reference = self._need(reference)
+            event = new_event(reference, type, data, author=author, at=at)
+            self._apply(event, local=True)
+        return event
+
+    def apply(self, event: Event) -> str:
+        """Apply ``event`` (from the team folder): ``"applied"``, ``"known"`` (it was applied
+        before: nothing changes) or ``"deleted"`` (its case was deleted or retired here)."""
+        if not isinstance(event, Event):
+            raise TypeError("apply takes an Event")
+        with self._change():
+            return self._apply(event, local=False)
+
+    def _apply(self, event: Event, *, local: bool) -> str:
+        db = self._db
+        if self._one("SELECT 1 FROM events WHERE id = ?", (event.id,)) is not None:
+            return "known"
+        if event.type in ("delete", "retire"):
+            return self._end(event, local=local)
+        if self._buried("reference", event.case):
+            return "deleted"
+        row = self._one("SELECT id FROM cases WHERE reference = ?", (event.case,))
+        if row is None:
+            origin = "phone" if event.case.startswith(PHONE_PREFIX) else "web"
+            case_id = self._new_case(event.case, origin, event.at, language=None)
+        else:
+            case_id = row[0]
+        data = event.data
+        url_id = _url_row(db, data["url"]) if event.type in URL_EVENTS else None
+        self._insert_event(event, case_id, url_id, local=local)
+        at_key = _sort_key(event.at)
+        db.execute("UPDATE cases SET last_activity = ?, activity_key = ? WHERE id = ? AND activity_key < ?",
+                   (event.at.astimezone(JAPAN).isoformat(), at_key, case_id, at_key))
+        db.execute("UPDATE cases SET received_at = ?, received_key = ? WHERE id = ? AND has_report = 0 "
+                   "AND received_key > ? AND NOT EXISTS (SELECT 1 FROM records WHERE case_id = ?)",
+                   (event.at.astimezone(JAPAN).isoformat(), at_key, case_id, at_key, case_id))
+        kind = event.type
+        if kind == "note":
+            db.execute("UPDATE case_text SET text = text || ? WHERE case_id = ?", ("\n" + fold(data["text"]), case_id))
+            if db.changes() == 0:
+                db.execute("INSERT INTO case_text (case_id, text) VALUES (?, ?)", (case_id, fold(data["text"])))
+        elif kind in ("status", "assign"):
+            self._case_field(case_id, kind)
+        elif kind == "phone_case":
+            self._phone_record(event, case_id)
+        else:
+            self._url_fields(url_id, state=kind in ("request", "url_state"),
+                             next=kind in ("request", "url_state", "url_next"), host=kind == "url_host")
+        return "applied"
+
+    def _insert_event(self, event: Event, case_id: int | None, url_id: int | None, *, local: bool) -> None:
+        self._db.execute(
+            "INSERT INTO events (id, case_id, reference, type, url_id, sort_key, at_key, at, author, data, sent) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (event.id, case_id, event.case, event.type, url_id, event.sort_key, _sort_key(event.at),
+             event.at.isoformat(timespec="microseconds"), event.author, _json(event.data), 0 if local else 1))
+
+    def _case_field(self, case_id: int, kind: str) -> None:
+        """Status or assignee: the value of the case's event of that kind that sorts last."""
+        row = self._one("SELECT at, data FROM events WHERE case_id = ? AND type = ? ORDER BY sort_key DESC LIMIT 1",
+                        (case_id, kind))
+        if row is None:
+            return
+        data = json.loads(row[1])
+        if kind == "status":
+            self._db.execute("UPDATE cases SET status = ?, status_at = ? WHERE id = ?",
+                             (data["status"], row[0], case_id))
+        else:
+            self._db.execute("UPDATE cases SET assignee = ? WHERE id = ?", (data["to"], case_id))
+
+    def _url_fields(self, url_id: int, *, state: bool = True, next: bool = True, host: bool = True) -> None:
+        """An address's fields, each the value of the last (in merge order) of its events that set it."""
+        db = self._db
+
+        def last(types: tuple[str, ...]):
+            marks = ", ".join("?" * len(types))
+            return self._one(f"SELECT type, data FROM events WHERE url_id = ? AND type IN ({marks}) "
+                             "ORDER BY sort_key DESC LIMIT 1", (url_id, *types))
+
+        if state:
+            row = last(("request", "url_state"))
+            if row is None:
+                values = ("not_asked", None, "")
+            else:
+                data = json.loads(row[1])
+                values = (("asked", data["sent_on"], "") if row[0] == "request"
+                          else (data["state"], data["on"], data["reason"]))
+            before = self._one("SELECT state FROM urls WHERE id = ?", (url_id,))[0]
+            db.execute("UPDATE urls SET state = ?, state_on = ?, reason = ? WHERE id = ?", (*values, url_id))
+            if (before == "removed") != (values[0] == "removed"):
+                db.execute("UPDATE cases SET urls_open = (SELECT count(*) FROM case_urls cu JOIN urls u "
+                           "ON u.id = cu.url_id WHERE cu.case_id = cases.id AND u.state != 'removed') "
+                           "WHERE id IN (SELECT case_id FROM case_urls WHERE url_id = ?)", (url_id,))
+        if next:
+            row = last(("request", "url_state", "url_next"))
+            db.execute("UPDATE urls SET next_on = ? WHERE id = ?",
+                       (None if row is None else json.loads(row[1])["next_on"], url_id))
+        if host:
+            row = last(("url_host",))
+            db.execute("UPDATE urls SET host_info = ? WHERE id = ?",
+                       (None if row is None else _json(json.loads(row[1])["host"]), url_id))
+
+    def _phone_record(self, event: Event, case_id: int) -> None:
+        """A phone case's report from its event. Two phone_case events for one reference (which
+        kits never make) keep the first in merge order, in every kit."""
+        db = self._db
+        row = self._one("SELECT r.id, e.sort_key FROM records r JOIN events e ON e.id = r.event_id "
+                        "WHERE r.case_id = ? AND r.message_id IS NULL", (case_id,))
+        if row is not None:
+            if row[1] < event.sort_key:
+                return
+            urls = [url_id for (url_id,) in db.execute("SELECT url_id FROM case_urls WHERE case_id = ?", (case_id,))]
+            db.execute("DELETE FROM records WHERE id = ?", (row[0],))
+            db.execute("DELETE FROM case_urls WHERE case_id = ?", (case_id,))
+            self._drop_orphans(urls)
+        fields = event.data["fields"]
+        moment = event.at.astimezone(JAPAN)
+        self._insert_record(case_id, "report", moment, None, fields, event_id=event.id)
+        self._take_report(case_id, moment, fields)
+        self._add_urls(case_id, "0", moment, fields.get("urls", []))
+        self._refresh(case_id)
+
+    def _drop_orphans(self, url_ids: Iterable[int]) -> None:
+        for url_id in set(url_ids):
+            if (self._one("SELECT 1 FROM case_urls WHERE url_id = ? LIMIT 1", (url_id,)) is None
+                    and self._one("SELECT 1 FROM events WHERE url_id = ? LIMIT 1", (url_id,)) is None):
+                self._db.execute("DELETE FROM urls WHERE id = ?", (url_id,))
+
+    def _end(self, event: Event, *, local: bool) -> str:
+        """``delete`` or ``retire``: the case goes (retire keeps its facts), its reference is
+        buried. A delete after a retire removes the facts too (delete beats everything)."""
+        db = self._db
+        digest = self._digest("reference", event.case)
+        buried = self._buried("reference", event.case)
+        if event.type == "delete":
+            db.execute("DELETE FROM retired_cases WHERE digest = ?", (digest,))
+            db.execute("DELETE FROM retired_urls WHERE case_digest = ?", (digest,))
+        row = self._one("SELECT id FROM cases WHERE reference = ?", (event.case,))
+        if row is not None:
+            self._remove(row[0], event.case, keep_facts=event.type == "retire")
+        self._bury("reference", event.case)
+        if local:  # kept until sent, then forgotten (mark_sent)
+            self._insert_event(event, None, None, local=True)
+        return "deleted" if buried else "applied"
+
+    def _remove(self, case_id: int, reference: str, *, keep_facts: bool) -> None:
+        db = self._db
+        digest = self._digest("reference", reference)
+        url_ids = {url_id for (url_id,) in db.execute(
+            "SELECT url_id FROM case_urls WHERE case_id = ?1 UNION SELECT url_id FROM events "
+            "WHERE case_id = ?1 AND url_id IS NOT NULL", (case_id,))}
+        if keep_facts:
+            facts = self._case_facts(case_id)
+            db.execute("INSERT OR REPLACE INTO retired_cases (digest, received_on, origin, role, police_referral, urls) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", (digest, facts.received_on.isoformat(), facts.origin, facts.role,
+                                                     None if facts.police_referral is None else
+                                                     int(facts.police_referral), facts.urls))
+            for (url_id,) in db.execute("SELECT url_id FROM case_urls cu WHERE case_id = ? AND NOT EXISTS "
+                                        "(SELECT 1 FROM case_urls o WHERE o.url_id = cu.url_id AND o.case_id != "
+                                        "cu.case_id)", (case_id,)).fetchall():
+                url = self._url_facts(url_id)
+                db.execute("INSERT INTO retired_urls (case_digest, reported_on, overseas, requests_on, removed_on) "
+                           "VALUES (?, ?, ?, ?, ?)",
+                           (digest, url.reported_on.isoformat(), None if url.overseas is None else int(url.overseas),
+                            json.dumps([day.isoformat() for day in url.requests_on]),
+                            None if url.removed_on is None else url.removed_on.isoformat()))
+        for (mid,) in db.execute("SELECT message_id FROM records WHERE case_id = ? AND message_id IS NOT NULL "
+                                 "UNION SELECT message_id FROM other_messages WHERE case_id = ?",
+                                 (case_id, case_id)).fetchall():
+            self._bury("message-id", mid)
+        self._bury("reference", reference)
+        for table in ("records", "case_urls", "other_messages", "case_text", "legacy_notes", "legacy_history"):
+            db.execute(f"DELETE FROM {table} WHERE case_id = ?", (case_id,))
+        if keep_facts:
+            # What other cases still hold keeps its history (the requests, the state).
+            db.execute("UPDATE events SET case_id = 0 WHERE case_id = ?1 AND url_id IN (SELECT url_id FROM case_urls)",
+                       (case_id,))
+        db.execute("DELETE FROM events WHERE case_id = ?", (case_id,))
+        db.execute("DELETE FROM cases WHERE id = ?", (case_id,))
+        for url_id in url_ids:
+            if self._one("SELECT 1 FROM urls WHERE id = ?", (url_id,)) is not None:
+                self._url_fields(url_id)
+        self._drop_orphans(url_ids)
+
+    def pending_events(self) -> list[Event]:
+        """The events made here and not yet in the team folder, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, at, author, reference, type, data FROM events WHERE sent = 0 "
+                                    "ORDER BY sort_key").fetchall()
+        return [_event(row) for row in rows]
+
+    def mark_sent(self, ids: Iterable[str]) -> None:
+        """The events ``ids`` are in the team folder now. A sent delete or retire is forgotten:
+        its case's tombstone is what stays."""
+        ids = [str(event_id) for event_id in ids]
+        with self._change() as db:
+            for event_id in ids:
+                db.execute("UPDATE events SET sent = 1 WHERE id = ?", (event_id,))
+            db.execute("DELETE FROM events WHERE case_id IS NULL AND sent = 1")
+
+    def sync_position(self, name: str) -> str | None:
+        with self._lock:
+            row = self._one("SELECT value FROM sync_positions WHERE name = ?", (str(name),))
+        return None if row is None else row[0]
+
+    def set_sync_position(self, name: str, value: str) -> None:
+        with self._change() as db:
+            db.execute("INSERT OR REPLACE INTO sync_positions (name, value) VALUES (?, ?)", (str(name), str(value)))
+
+    def events(self, reference: str) -> list[Event]:
+        """The case's events in merge order: who did what, when."""
+        with self._lock:
+            found = self._find(reference)
+            if found is None:
+                return []
+            rows = self._db.execute("SELECT id, at, author, reference, type, data FROM events WHERE case_id = ? "
+                                    "ORDER BY sort_key", (found[0],)).fetchall()
+        return [_event(row) for row in rows]
+
+    # -- local changes: each an event of the owner ------------------------------------------------
+
     def set_status(self, reference: str, status: str, *, at: datetime | None = None) -> None:
-        """Change the case's status (recorded in its history with the time); the same status
-        again changes nothing."""
+        """Change the case's status (an event: kept in its history with the time); the same
+        status again changes nothing."""
         if status not in STATUSES:
             raise StoreError(f"unknown status {_clean(status)[:40]!r}: one of {', '.join(STATUSES)}")
-        moment = _moment(at)
-        with self._change() as db:
+        with self._change():
             case_id, _ = self._need(reference)
             if self._one("SELECT status FROM cases WHERE id = ?", (case_id,))[0] == status:
                 return
-            db.execute("INSERT INTO history (case_id, at, at_key, status) VALUES (?, ?, ?, ?)",
-                       (case_id, moment.isoformat(), _sort_key(moment), status))
-            db.execute("UPDATE cases SET status = ? WHERE id = ?", (status, case_id))
-            self._refresh(case_id)
+            self._local(reference, "status", {"status": status}, at)
 
     def add_note(self, reference: str, text: str, *, at: datetime | None = None) -> None:
         """Add staff's note ``text`` to the case, with the time."""
         text = _clean(text).strip()
         if not text:
             raise StoreError("an empty note: write what to keep")
-        moment = _moment(at)
-        with self._change() as db:
-            case_id, _ = self._need(reference)
-            db.execute("INSERT INTO notes (case_id, at, at_key, text) VALUES (?, ?, ?, ?)",
-                       (case_id, moment.isoformat(), _sort_key(moment), text))
-            self._refresh(case_id)
+        self._local(reference, "note", {"text": text}, at)
+
+    def assign(self, reference: str, fingerprint: str | None, *, at: datetime | None = None) -> None:
+        """Give the case to the staff member ``fingerprint`` (None: to nobody)."""
+        if fingerprint is not None:
+            fingerprint = str(fingerprint).replace(" ", "").upper()
+            if not FINGERPRINT.fullmatch(fingerprint):
+                raise StoreError("assign to a key fingerprint (40 or 64 hex digits)")
+        self._local(reference, "assign", {"to": fingerprint}, at)
+
+    def _case_url(self, reference: str, url: str) -> tuple[str, str]:
+        """The case's reference and ``url`` canonical, which must be one of its addresses."""
+        case_id, reference = self._need(reference)
+        canonical = canonical_url(url)
+        if self._one("SELECT 1 FROM case_urls cu JOIN urls u ON u.id = cu.url_id WHERE cu.case_id = ? AND u.url = ?",
+                     (case_id, canonical)) is None:
+            raise StoreError("that address is not one of the case's: see `safeline-staff urls REFERENCE`")
+        return reference, canonical
+
+    def add_request(self, reference: str, url: str, *, target: str, target_name: str, method: str,
+                    sent_on: date, ticket: str = "", recheck_days: int, at: datetime | None = None) -> str:
+        """A removal request sent for one of the case's addresses; its id. The address is then
+        "asked", and due again ``recheck_days`` after ``sent_on``."""
+        sent_on = _date_arg(sent_on, "sent_on")
+        with self._change():
+            reference, url = self._case_url(reference, url)
+            data = {"url": url, "target": target, "target_name": _clean(target_name).strip(), "method": method,
+                    "sent_on": sent_on, "ticket": _clean(ticket).strip(),
+                    "next_on": sent_on + timedelta(days=int(recheck_days))}
+            return self._local_checked(reference, "request", data, at).id
+
+    def set_url_state(self, reference: str, url: str, state: str, *, on: date, reason: str = "",
+                      next_on: date | None = None, at: datetime | None = None) -> None:
+        """What became of the address (removed, refused, no answer…) on ``on``; its next date."""
+        with self._change():
+            reference, url = self._case_url(reference, url)
+            self._local_checked(reference, "url_state", {
+                "url": url, "state": state, "on": _date_arg(on, "on"), "reason": _clean(reason).strip(),
+                "next_on": None if next_on is None else _date_arg(next_on, "next_on")}, at)
+
+    def set_url_next(self, reference: str, url: str, next_on: date | None, *, at: datetime | None = None) -> None:
+        with self._change():
+            reference, url = self._case_url(reference, url)
+            self._local_checked(reference, "url_next", {
+                "url": url, "next_on": None if next_on is None else _date_arg(next_on, "next_on")}, at)
+
+    def set_url_host(self, reference: str, url: str, host: dict, *, at: datetime | None = None) -> None:
+        """What a staff member confirmed of who hosts the address (``staff.hosting``'s dict)."""
+        with self._change():
+            reference, url = self._case_url(reference, url)
+            self._local_checked(reference, "url_host", {"url": url, "host": dict(host)}, at)
+
+    def _local_checked(self, reference: str, type: str, data: dict, at: datetime | None) -> Event:
+        try:
+            return self._local(reference, type, data, at)
+        except BadEvent as error:
+            raise StoreError(str(error).replace("event field data.", "")) from None
 
     def add_phone_case(self, *, role: str, description: str, urls: Iterable[str] = (), email: str = "",
                        contact_safety: str = "", police_referral: bool = False, language: str = "ja",
                        where: str = "", at: datetime | None = None) -> str:
-        """A case from a phone call; returns its reference ``TEL-YYYYMMDD-NNN`` (the Japan date
-        of ``at``, numbered from 001 each day)."""
+        """A case from a phone call; returns its reference ``TEL-YYYYMMDD-NNN-FFFF`` (the Japan
+        date of ``at``, numbered from 001 each day by this kit, and the last four hex digits of
+        the owner's fingerprint, so that two kits never make the same one)."""
+        author = self._need_author()
         if role not in ROLES:
             raise StoreError(f"unknown role {_clean(str(role))[:40]!r}: one of {', '.join(ROLES)}")
         if language not in LANGUAGES:
             raise StoreError(f"unknown language {_clean(str(language))[:40]!r}: one of {', '.join(LANGUAGES)}")
         urls = [_clean(url).strip() for url in urls if url.strip()]
-        moment = _moment(at)
+        if at is None:
+            at = datetime.now(JAPAN)
+        elif at.utcoffset() is None:
+            raise ValueError("a time without an offset")
+        at = at.astimezone(JAPAN)
         fields = {"role": role, "email": _clean(email).strip(), "contact_safety": _clean(contact_safety).strip(),
                   "urls": urls, "where": _clean(where).strip(), "description": _clean(description).strip(),
                   "police_referral": bool(police_referral), "language": language}
-        day = moment.strftime("%Y%m%d")
+        day = at.astimezone(JAPAN).strftime("%Y%m%d")
         with self._change() as db:
-            db.execute("INSERT INTO phone_days (day, last) VALUES (?, 1) "
-                       "ON CONFLICT (day) DO UPDATE SET last = last + 1", (day,))
-            number = self._one("SELECT last FROM phone_days WHERE day = ?", (day,))[0]
-            reference = f"{PHONE_PREFIX}-{day}-{number:03d}"
-            case_id = self._new_case(reference, "phone", moment, language=language)
-            record_id = self._insert_record(case_id, "report", moment, None, fields)
-            self._take_report(case_id, moment, fields)
-            self._add_urls(case_id, record_id, moment, urls)
-            self._refresh(case_id)
+            while True:
+                db.execute("INSERT INTO phone_days (day, last) VALUES (?, 1) "
+                           "ON CONFLICT (day) DO UPDATE SET last = last + 1", (day,))
+                number = self._one("SELECT last FROM phone_days WHERE day = ?", (day,))[0]
+                reference = f"{PHONE_PREFIX}-{day}-{number:03d}-{author[-4:]}"
+                if (self._one("SELECT 1 FROM cases WHERE reference = ?", (reference,)) is None
+                        and not self._buried("reference", reference)):
+                    break
+            try:
+                event = new_event(reference, "phone_case", {"fields": fields}, author=author, at=at)
+            except BadEvent as error:
+                raise StoreError(str(error).replace("event field data.fields.", "")) from None
+            self._apply(event, local=True)
         return reference
 
     def delete(self, reference: str) -> bool:
-        """Delete the case with its records, notes and history; False when there is none. Only
-        keyed HMACs of its Message-IDs and reference stay, so that importing the same mails
-        again skips them ("deleted") instead of bringing the case back."""
-        with self._change() as db:
+        """Delete the case with its records, notes, requests and history, in every kit of the
+        team (an event); False when there is none. Only keyed HMACs of its Message-IDs and
+        reference stay, so that its mails and events coming again are skipped ("deleted")
+        instead of bringing the case back."""
+        author = self._need_author()
+        with self._change():
             found = self._find(reference)
             if found is None:
                 return False
-            case_id, reference = found
-            for (mid,) in db.execute("SELECT message_id FROM records WHERE case_id = ? AND message_id IS NOT NULL "
-                                     "UNION SELECT message_id FROM other_messages WHERE case_id = ?",
-                                     (case_id, case_id)).fetchall():
-                self._bury("message-id", mid)
-            self._bury("reference", reference)
-            for table in ("records", "urls", "notes", "history", "other_messages", "case_text"):
-                db.execute(f"DELETE FROM {table} WHERE case_id = ?", (case_id,))
-            db.execute("DELETE FROM cases WHERE id = ?", (case_id,))
+            self._apply(new_event(found[1], "delete", {}, author=author), local=True)
         return True
+
+    def retire(self, reference: str, *, at: datetime | None = None) -> None:
+        """Retention: the case's text goes, in every kit (an event); its facts stay."""
+        self._local(reference, "retire", {}, at)
+
+    # -- addresses --------------------------------------------------------------------------------
+
+    def _url_state(self, url_id: int) -> UrlState:
+        db = self._db
+        url, host, state, state_on, reason, next_on, host_info = self._one(
+            "SELECT url, host, state, state_on, reason, next_on, host_info FROM urls WHERE id = ?", (url_id,))
+        requests = []
+        for event_id, at, author, reference, data in db.execute(
+                "SELECT id, at, author, reference, data FROM events WHERE url_id = ? AND type = 'request' "
+                "ORDER BY sort_key", (url_id,)):
+            data = json.loads(data)
+            requests.append(UrlRequest(id=event_id, at=_when(at), author=author, target=data["target"],
+                                       target_name=data["target_name"], method=data["method"],
+                                       sent_on=date.fromisoformat(data["sent_on"]), ticket=data["ticket"],
+                                       case=reference))
+        cases = tuple(sorted(reference for (reference,) in db.execute(
+            "SELECT c.reference FROM case_urls cu JOIN cases c ON c.id = cu.case_id WHERE cu.url_id = ?", (url_id,))))
+        first = self._one("SELECT first_received_at FROM case_urls WHERE url_id = ? ORDER BY first_key LIMIT 1",
+                          (url_id,))
+        return UrlState(url=url, host=host, state=state, state_on=_day(state_on), reason=reason,
+                        next_on=_day(next_on), host_info=None if host_info is None else json.loads(host_info),
+                        requests=tuple(requests), cases=cases,
+                        first_received_at=None if first is None else _when(first[0]))
+
+    def url(self, url: str) -> UrlState | None:
+        """The address ``url`` (as typed: made canonical), with its state, next date, host and
+        requests, and the cases that hold it."""
+        with self._lock:
+            row = self._one("SELECT id FROM urls WHERE url = ?", (canonical_url(url),))
+            return None if row is None else self._url_state(row[0])
+
+    def urls_of(self, reference: str) -> list[UrlState]:
+        """The case's addresses in the order it first received them."""
+        with self._lock:
+            case_id, _ = self._need(reference)
+            ids = [url_id for (url_id,) in self._db.execute(
+                "SELECT cu.url_id FROM case_urls cu JOIN urls u ON u.id = cu.url_id WHERE cu.case_id = ? "
+                "ORDER BY cu.first_key, cu.first_mid, cu.position, u.url", (case_id,))]
+            return [self._url_state(url_id) for url_id in ids]
+
+    def due(self, on: date) -> list[UrlState]:
+        """The addresses whose next date is ``on`` or earlier, not removed, held by a case that
+        is not closed; earliest first."""
+        on = _date_arg(on, "on")
+        with self._lock:
+            ids = [url_id for (url_id,) in self._db.execute(
+                "SELECT u.id FROM urls u WHERE u.next_on IS NOT NULL AND u.next_on <= ? AND u.state != 'removed' "
+                "AND EXISTS (SELECT 1 FROM case_urls cu JOIN cases c ON c.id = cu.case_id WHERE cu.url_id = u.id "
+                "AND c.status != 'closed') ORDER BY u.next_on, u.url", (on.isoformat(),))]
+            return [self._url_state(url_id) for url_id in ids]
+
+    # -- statistics and retention -----------------------------------------------------------------
+
+    def _case_facts(self, case_id: int) -> CaseFacts:
+        received_at, origin, role, police, urls = self._one(
+            "SELECT received_at, origin, role, police_referral, urls_all FROM cases WHERE id = ?", (case_id,))
+        return CaseFacts(received_on=_when(received_at).astimezone(JAPAN).date(), origin=origin, role=role,
+                         police_referral=_bool(police), urls=urls)
+
+    def _url_facts(self, url_id: int) -> UrlFacts:
+        state, state_on, host_info = self._one("SELECT state, state_on, host_info FROM urls WHERE id = ?", (url_id,))
+        first = self._one("SELECT first_received_at FROM case_urls WHERE url_id = ? ORDER BY first_key LIMIT 1",
+                          (url_id,))
+        overseas = None if host_info is None else json.loads(host_info).get("overseas")
+        requests = sorted(date.fromisoformat(data["sent_on"]) for data in (
+            json.loads(row[0]) for row in self._db.execute(
+                "SELECT data FROM events WHERE url_id = ? AND type = 'request'", (url_id,)))
+            if data["target"] != "police")
+        return UrlFacts(reported_on=_when(first[0]).astimezone(JAPAN).date(),
+                        overseas=overseas if isinstance(overseas, bool) else None, requests_on=tuple(requests),
+                        removed_on=_day(state_on) if state == "removed" else None)
+
+    def facts(self) -> Facts:
+        """What the statistics count, of live and retired cases alike (no text)."""
+        with self._lock:
+            db = self._db
+            cases = [self._case_facts(case_id) for (case_id,) in db.execute("SELECT id FROM cases").fetchall()]
+            cases += [CaseFacts(received_on=date.fromisoformat(on), origin=origin, role=role,
+                                police_referral=_bool(police), urls=urls)
+                      for on, origin, role, police, urls in db.execute(
+                          "SELECT received_on, origin, role, police_referral, urls FROM retired_cases")]
+            urls = [self._url_facts(url_id) for (url_id,) in db.execute(
+                "SELECT id FROM urls u WHERE EXISTS (SELECT 1 FROM case_urls cu WHERE cu.url_id = u.id)").fetchall()]
+            urls += [UrlFacts(reported_on=date.fromisoformat(on), overseas=_bool(overseas),
+                              requests_on=tuple(date.fromisoformat(day) for day in json.loads(requests)),
+                              removed_on=_day(removed))
+                     for on, overseas, requests, removed in db.execute(
+                         "SELECT reported_on, overseas, requests_on, removed_on FROM retired_urls")]
+        return Facts(cases=tuple(sorted(cases, key=_facts_key)), urls=tuple(sorted(urls, key=_facts_key)))
+
+    def retirable(self, on: date, days: int) -> list[CaseSummary]:
+        """The cases closed for more than ``days`` days on ``on`` (Japan dates), longest closed first."""
+        on = _date_arg(on, "on")
+        with self._lock:
+            rows = self._db.execute(f"SELECT {_CASE_COLUMNS}, status_at FROM cases WHERE status = 'closed' "
+                                    "AND status_at IS NOT NULL").fetchall()
+        found = [(row[9], row) for row in rows if (on - _when(row[9]).astimezone(JAPAN).date()).days > days]
+        return [self._summary(row[:9]) for _, row in sorted(found, key=lambda item: _sort_key(_when(item[0])))]
+
+    # -- a version-1 store's notes, history and phone cases become the owner's events ---------------
+
+    def _adopt(self) -> None:
+        db = self._db
+        waiting = (self._one("SELECT 1 FROM legacy_notes LIMIT 1") or self._one("SELECT 1 FROM legacy_history LIMIT 1")
+                   or self._one("SELECT 1 FROM records WHERE message_id IS NULL AND event_id IS NULL LIMIT 1"))
+        if not waiting:
+            return
+        author = self._author
+        with self._change():
+            for record_id, case_id, at, fields in db.execute(
+                    "SELECT id, case_id, received_at, fields FROM records WHERE message_id IS NULL "
+                    "AND event_id IS NULL").fetchall():
+                reference = self._one("SELECT reference FROM cases WHERE id = ?", (case_id,))[0]
+                old = PHONE_REFERENCE.fullmatch(reference)
+                if old is not None and old.group(3) is None:
+                    reference = f"{reference}-{author[-4:]}"
+                    db.execute("UPDATE cases SET reference = ?, ref_key = ?, ref_tail = ? WHERE id = ?",
+                               (reference, reference_key(reference), _reference_tail(reference), case_id))
+                fields = json.loads(fields)
+                event = new_event(reference, "phone_case", {"fields": _phone_fields(fields)}, author=author,
+                                  at=_when(at))
+                self._insert_event(event, case_id, None, local=True)
+                db.execute("UPDATE records SET event_id = ? WHERE id = ?", (event.id, record_id))
+            rows = db.execute("SELECT case_id, at, status, 'status' FROM legacy_history h WHERE id != (SELECT id "
+                              "FROM legacy_history f WHERE f.case_id = h.case_id ORDER BY at_key, id LIMIT 1) "
+                              "UNION ALL SELECT case_id, at, text, 'note' FROM legacy_notes "
+                              "ORDER BY 1, 4, 2").fetchall()
+            previous: dict[tuple, datetime] = {}
+            for case_id, at, value, kind in rows:
+                moment = _when(at)
+                last = previous.get((case_id, kind))
+                if last is not None and moment <= last:  # keep their order: never the same time
+                    moment = last + timedelta(microseconds=1)
+                previous[(case_id, kind)] = moment
+                reference = self._one("SELECT reference FROM cases WHERE id = ?", (case_id,))[0]
+                data = {"status": value} if kind == "status" else {"text": value}
+                self._apply(new_event(reference, kind, data, author=author, at=moment), local=True)
+            db.execute("DELETE FROM legacy_notes")
+            db.execute("DELETE FROM legacy_history")
+            for (case_id,) in db.execute("SELECT id FROM cases").fetchall():
+                self._refresh(case_id)
+
+
+def _phone_fields(fields: dict) -> dict:
+    """A version-1 phone record's fields as a phone_case event holds them."""
+    names = ("role", "email", "contact_safety", "urls", "where", "description", "police_referral", "language")
+    defaults = {"role": "self", "urls": [], "police_referral": False, "language": "ja"}
+    return {name: fields.get(name, defaults.get(name, "")) for name in names}
+
+
+def _event(row) -> Event:
+    event_id, at, author, reference, type, data = row
+    return Event(id=event_id, at=_when(at), author=author, case=reference, type=type, data=json.loads(data))
+
+
+def _day(text: str | None) -> date | None:
+    return None if text is None else date.fromisoformat(text)
+
+
+def _date_arg(value, name: str) -> date:
+    if isinstance(value, datetime) or not isinstance(value, date):
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            raise StoreError(f"{name} is not a date YYYY-MM-DD") from None
+    return value
+
+
+def _japan(text: str) -> str:
+    return _when(text).astimezone(JAPAN).isoformat()
+
+
+def _from_key(key: str) -> str:
+    """A UTC sort key back to the time it stands for, in Japan time."""
+    return datetime.strptime(key, "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=timezone.utc).astimezone(JAPAN).isoformat()
+
+
+def _facts_key(facts) -> tuple:
+    return tuple((value is None, value if value is not None else 0) if not isinstance(value, tuple) else
+                 (False, value) for value in facts.__dict__.values())

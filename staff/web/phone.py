@@ -1,6 +1,6 @@
 """A case from a phone call: the same facts as a web report, written down by staff.
 
-It gets its own reference series (``TEL-YYYYMMDD-NNN``, made by the store). What the caller
+It gets its own reference series (``TEL-YYYYMMDD-NNN-FFFF``, made by the store). What the caller
 said is kept as text, like every report.
 """
 

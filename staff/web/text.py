@@ -18,8 +18,9 @@ from staff.translations import N_
 
 # Japan keeps no daylight saving time: a fixed offset is exact, and needs no tz database.
 JAPAN = timezone(timedelta(hours=9), "JST")
-# A web report's reference (the relay's, safeline.record) or a phone case's (TEL-YYYYMMDD-NNN).
-REFERENCE = re.compile(rf"{record.REFERENCE.pattern}|{PHONE_PREFIX}-\d{{8}}-\d{{3,6}}")
+# A web report's reference (the relay's, safeline.record) or a phone case's (TEL-YYYYMMDD-NNN-FFFF,
+# or TEL-YYYYMMDD-NNN from before the team shared its history).
+REFERENCE = re.compile(rf"{record.REFERENCE.pattern}|{PHONE_PREFIX}-\d{{8}}-\d{{3,6}}(?:-[0-9A-F]{{4}})?")
 
 STATUS_LABELS = {"new": N_("New"), "in_progress": N_("In progress"), "waiting": N_("Waiting"),
                  "closed": N_("Closed")}

@@ -24,7 +24,7 @@ POSIX_CALLS = {"fork", "forkpty", "setsid", "getuid", "geteuid", "getgid", "chow
                "killpg", "getpgid", "setpgid", "mkfifo", "symlink", "link", "umask", "sync"}
 # The kit's own packages, the standard library, and the dependencies of its [staff] extra.
 ALLOWED_ROOTS = {"staff", "safeline", "apsw", "gnupg", "imapclient", "keyring", "pysequoia", "flask", "werkzeug",
-                 "jinja2", "markupsafe", "babel"}
+                 "jinja2", "markupsafe", "babel", "ada_url"}
 
 
 def imports(tree: ast.AST) -> list[tuple[str, int]]:

@@ -15,7 +15,7 @@ import pytest
 from staff import casework
 from staff.problems import StaffError
 from staff.store import Store
-from tests.support.staff_records import T0, addition, message_id, new_reference, new_store, report
+from tests.support.staff_records import AUTHOR, T0, addition, message_id, new_reference, new_store, report
 
 # What must never reach a terminal raw: ESC (ANSI), other C0 and C1 controls, bidi controls,
 # line and paragraph separators.
@@ -42,11 +42,18 @@ def run(function, *args, **kwargs) -> str:
     return out.getvalue()
 
 
+def reopen(path, key) -> Store:
+    """The store reopened from its file with its owner, as ``staff.setup.open_store`` gives it."""
+    store = Store.open(path, key)
+    store.author = AUTHOR
+    return store
+
+
 def command(made, monkeypatch, argv: list[str], stdin: str = "") -> tuple[int, str]:
     """Run a casework command as the command line does: parsed by its own subparsers, on the
     store reopened from its file (as ``staff.setup.open_store`` would give it)."""
     store, key = made
-    monkeypatch.setattr(casework, "_open", lambda args: Store.open(store.path, key))
+    monkeypatch.setattr(casework, "_open", lambda args: reopen(store.path, key))
     monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
     out = io.StringIO()
     monkeypatch.setattr("sys.stdout", out)
@@ -131,7 +138,8 @@ def test_show_puts_contact_safety_and_police_referral_before_the_email(store):
         < text.index("SNSのアカウント") < text.index("        一行目\n        二行目") \
         < text.index("[2] addition  2026-12-01 12:00") < text.index("追加の説明")
     assert text.index("Notes (1)") < text.index("メールは控える") < text.index("History")
-    assert re.search(r"2026-12-01 10:00  new\n  2026-12-01 14:00  waiting\n$", text)
+    assert re.search(r"History\n  2026-12-01 10:00  new\n  2026-12-01 14:00  waiting\n\nWho did what, when\n", text)
+    assert text.endswith("CAFE (you): status: waiting\n")
 
 
 def test_show_a_phone_case_and_a_case_without_report(store):
@@ -229,7 +237,7 @@ def test_a_phone_case_from_the_command_line(made, monkeypatch):
         "--language", "en", "--where", "掲示板"], stdin="子どもの写真\n")
     assert status == 0
     reference = out.strip()
-    assert re.fullmatch(r"TEL-\d{8}-001", reference)
+    assert re.fullmatch(r"TEL-\d{8}-001-CAFE", reference)
     with Store.open(made[0].path, made[1]) as reopened:
         case = reopened.case(reference)
     assert (case.origin, case.role, case.email, case.contact_safety, case.police_referral, case.language) == (

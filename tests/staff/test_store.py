@@ -13,7 +13,7 @@ from safeline.record import parse
 from staff.cases import Case, CaseSummary
 from staff.problems import StaffError
 from staff.store import SCHEMA_VERSION, STATUSES, Store, StoreError
-from tests.support.staff_records import JAPAN, T0, addition, message_id, new_reference, new_store, report
+from tests.support.staff_records import AUTHOR, JAPAN, T0, addition, message_id, new_reference, new_store, report
 
 
 @pytest.fixture
@@ -53,8 +53,9 @@ def test_a_report_and_its_additions_make_one_case_in_time_order(store):
         ("https://a.example.com/1", "a.example.com"), ("https://b.example.org/2", "b.example.org"),
         ("https://d.example/4", "d.example"), ("https://c.example.net/3", "c.example.net")]
     assert (case.urls_open, case.urls_all) == (4, 4)
-    # The case was made when its first mail came (the addition, received last).
-    assert [(h.status, h.at) for h in case.history] == [("new", T0 + hours(2))]
+    # Its history starts with "new" when it was received (whichever mail came first: every kit
+    # of the team shows the same).
+    assert [(h.status, h.at) for h in case.history] == [("new", T0)]
 
     [summary] = store.cases()
     assert summary == case.summary
@@ -89,16 +90,17 @@ def test_json_forms_have_the_documented_fields(store):
     summary_fields = ["reference", "origin", "received_at", "role", "urls_open", "urls_all", "police_referral",
                       "status", "last_activity"]
     assert list(case.summary.to_json()) == summary_fields
-    assert list(data) == summary_fields + ["email", "contact_safety", "language", "records", "urls", "notes",
-                                           "history"]
+    assert list(data) == summary_fields + ["email", "contact_safety", "language", "assignee", "records", "urls",
+                                           "notes", "history"]
     assert list(data["records"][0]) == ["kind", "received_at", "message_id", "fields"]
-    assert list(data["urls"][0]) == ["url", "host", "first_received_at"]
-    assert data["notes"] == [{"at": "2026-12-01T11:00:00+09:00", "text": "memo"}]
-    assert list(data["history"][0]) == ["at", "status"]
+    assert list(data["urls"][0]) == ["url", "host", "first_received_at", "state", "next_on"]
+    assert data["notes"] == [{"at": "2026-12-01T11:00:00+09:00", "text": "memo", "author": AUTHOR}]
+    assert list(data["history"][0]) == ["at", "status", "author"]
     assert data["received_at"] == "2026-12-01T10:00:00+09:00"
     import staff.cases
 
-    for name in set(data) | {"kind", "message_id", "fields", "url", "host", "first_received_at", "at", "text"}:
+    for name in set(data) | {"kind", "message_id", "fields", "url", "host", "first_received_at", "at", "text",
+                             "state", "next_on", "author"}:
         assert f"``{name}``" in staff.cases.__doc__ or f'"{name}"' in staff.cases.__doc__, name
 
 
@@ -174,6 +176,12 @@ def test_a_deleted_case_leaves_only_keyed_digests_and_never_comes_back(store):
     assert store.add(report(ref), message_id=message_id()) == "deleted"
     assert store.case(ref) is None and store.count() == 1
 
+    # The deletion waits to be sent to the team (its event names the case); once sent, only
+    # digests stay.
+    [pending] = store.pending_events()
+    assert (pending.type, pending.case) == ("delete", ref)
+    store.mark_sent([pending.id])
+    assert store.pending_events() == []
     text = "\n".join(str(value) for value in all_values(store) if not isinstance(value, bytes))
     for clear in (ref, ref.replace("-", ""), report_mid.strip("<>"), addition_mid.strip("<>"), copy_mid.strip("<>"),
                   "gone@example.jp", "消す通報", "gone.example", "電話した"):
@@ -195,6 +203,7 @@ def test_a_deleted_case_is_gone_from_every_page_of_the_file(tmp_path):
         made.add(addition(gone.reference, description="追加の言葉"), message_id=message_id())
         made.add_note(gone.reference, "電話した")
         made.delete(gone.reference)
+        made.mark_sent(event.id for event in made.pending_events())  # the deletion reached the team
     clear_copy = tmp_path / "clear.sqlite3"
     clear_copy.write_bytes(made.path.read_bytes())
     db = apsw.Connection(str(clear_copy))
@@ -230,7 +239,8 @@ def test_phone_cases_are_numbered_per_japan_day(store):
                                  contact_safety="携帯のみ", police_referral=True, language="en")
     second = store.add_phone_case(role="self", description="二件目", at=late_evening_utc + hours(1))
     next_day = store.add_phone_case(role="self", description="翌日", at=late_evening_utc + hours(24))
-    assert (first, second, next_day) == ("TEL-20261202-001", "TEL-20261202-002", "TEL-20261203-001")
+    assert (first, second, next_day) == ("TEL-20261202-001-CAFE", "TEL-20261202-002-CAFE",
+                                          "TEL-20261203-001-CAFE")
     case = store.case(first)
     assert (case.origin, case.role, case.police_referral, case.language) == ("phone", "guardian", True, "en")
     assert (case.email, case.contact_safety) == ("caller@example.jp", "携帯のみ")
@@ -241,7 +251,7 @@ def test_phone_cases_are_numbered_per_japan_day(store):
     assert (record.kind, record.message_id, record.fields["description"]) == ("report", None, "電話で相談")
     assert store.cases(search="tel20261202")[-1].reference == first
     store.delete(second)
-    assert store.add_phone_case(role="self", description="三件目", at=late_evening_utc) == "TEL-20261202-003"
+    assert store.add_phone_case(role="self", description="三件目", at=late_evening_utc) == "TEL-20261202-003-CAFE"
 
 
 def test_a_phone_case_needs_a_known_role_and_language(store):
@@ -427,6 +437,97 @@ def test_an_older_store_is_migrated_when_opened(tmp_path, monkeypatch):
         assert reopened._db.execute("SELECT count(*) FROM removals").fetchone() == (0,)
 
 
+def _v1_store(path, key: bytes) -> dict:
+    """A store of version 1 as part 1 of the kit wrote it: a web case with an addition, a note
+    and two status changes, a phone case, a deleted case's tombstone. What it holds, by name."""
+    from staff.store import CIPHER, SCHEMA_V1
+
+    db = apsw.Connection(str(path))
+    db.execute(f"PRAGMA cipher = '{CIPHER}'")
+    db.execute(f"PRAGMA hexkey = '{key.hex()}'")
+    db.execute(SCHEMA_V1)
+    db.execute("PRAGMA user_version = 1")
+    web = report(received_at=T0, urls=["https://A.example.com/x/../1", "https://b.example.org/2"])
+    more = addition(web.reference, received_at=T0 + hours(1), urls=["https://a.example.com/1", "https://c.example/3"])
+    iso, key_of = (lambda moment: moment.isoformat()), (lambda moment: moment.astimezone(timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%S.%f"))
+    rows = [
+        (1, web.reference, web.reference.replace("-", ""), web.reference[3:].replace("-", ""), "web", T0, "self", 3),
+        (2, "TEL-20261201-001", "TEL20261201001", "20261201001", "phone", T0 + hours(3), "guardian", 1),
+    ]
+    for case_id, ref, ref_key, tail, origin, moment, role, urls in rows:
+        db.execute("INSERT INTO cases (id, reference, ref_key, ref_tail, origin, has_report, received_at, role, "
+                   "urls_open, urls_all, hosts, status, last_activity, activity_key) "
+                   "VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, '', 'new', ?, ?)",
+                   (case_id, ref, ref_key, tail, origin, iso(moment), role, urls, urls, iso(moment), key_of(moment)))
+        db.execute("INSERT INTO case_text (case_id, text) VALUES (?, '')", (case_id,))
+        db.execute("INSERT INTO history (case_id, at, at_key, status) VALUES (?, ?, ?, 'new')",
+                   (case_id, iso(moment), key_of(moment)))
+    db.execute("INSERT INTO records VALUES (1, 1, 'report', ?, ?, 'r1@relay', ?)",
+               (iso(T0), key_of(T0), json.dumps(web.fields)))
+    db.execute("INSERT INTO records VALUES (2, 1, 'addition', ?, ?, 'a1@relay', ?)",
+               (iso(T0 + hours(1)), key_of(T0 + hours(1)), json.dumps(more.fields)))
+    phone = {"role": "guardian", "email": "", "contact_safety": "", "urls": ["https://tel.example/9"], "where": "",
+             "description": "電話の相談", "police_referral": True, "language": "ja"}
+    db.execute("INSERT INTO records VALUES (3, 2, 'report', ?, ?, NULL, ?)",
+               (iso(T0 + hours(3)), key_of(T0 + hours(3)), json.dumps(phone)))
+    for case_id, url, moment, record, position in [
+            (1, "https://A.example.com/x/../1", T0, 1, 0), (1, "https://b.example.org/2", T0, 1, 1),
+            (1, "https://a.example.com/1", T0 + hours(1), 2, 0), (1, "https://c.example/3", T0 + hours(1), 2, 1),
+            (2, "https://tel.example/9", T0 + hours(3), 3, 0)]:
+        db.execute("INSERT INTO urls VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   (case_id, url, url.split("/")[2].lower(), iso(moment), key_of(moment), record, position))
+    for case_id, moment, status in [(1, T0 + hours(4), "in_progress"), (1, T0 + hours(4), "waiting"),
+                                    (2, T0 + hours(5), "closed")]:
+        db.execute("INSERT INTO history (case_id, at, at_key, status) VALUES (?, ?, ?, ?)",
+                   (case_id, iso(moment), key_of(moment), status))
+        db.execute("UPDATE cases SET status = ? WHERE id = ?", (status, case_id))
+    db.execute("INSERT INTO notes (case_id, at, at_key, text) VALUES (1, ?, ?, '電話した')",
+               (iso(T0 + hours(2)), key_of(T0 + hours(2))))
+    db.execute("INSERT INTO phone_days VALUES ('20261201', 1)")
+    db.close()
+    return {"web": web.reference, "more": more}
+
+
+def test_a_version_1_store_keeps_its_cases_notes_and_history_as_the_owner_s_events(tmp_path):
+    path, key = tmp_path / "cases.sqlite3", secrets.token_bytes(32)
+    made = _v1_store(path, key)
+    ref = made["web"]
+    with Store.open(path, key) as store:
+        assert store.schema_version == SCHEMA_VERSION == 2
+        case = store.case(ref)
+        # Addresses are shared and canonical: two spellings of one address are one.
+        assert [(u.url, u.first_received_at) for u in case.urls] == [
+            ("https://a.example.com/1", T0), ("https://b.example.org/2", T0), ("https://c.example/3", T0 + hours(1))]
+        assert (case.urls_open, case.urls_all, case.status) == (3, 3, "waiting")
+        assert store.pending_events() == []  # nothing is anyone's event before the owner is known
+        store.author = AUTHOR
+        case = store.case(ref)
+        assert case.status == "waiting"
+        assert [(h.status, h.at, h.author) for h in case.history] == [
+            ("new", T0, None), ("in_progress", T0 + hours(4), AUTHOR),
+            ("waiting", T0 + hours(4, ) + timedelta(microseconds=1), AUTHOR)]
+        assert [(n.text, n.at, n.author) for n in case.notes] == [("電話した", T0 + hours(2), AUTHOR)]
+        assert store.cases(search="電話した")[0].reference == ref
+        # The phone case keeps its old reference as a name, and takes the owner's four digits.
+        phone = store.case("TEL-20261201-001")
+        assert phone.reference == "TEL-20261201-001-CAFE" and store.case("tel20261201001").reference == phone.reference
+        assert [c.reference for c in store.cases(search="TEL-20261201-001")] == [phone.reference]
+        assert [c.reference for c in store.cases(search="tel-20261201-001-cafe")] == [phone.reference]
+        assert (phone.status, phone.role, [u.url for u in phone.urls]) == ("closed", "guardian", ["https://tel.example/9"])
+        pending = store.pending_events()
+        assert sorted(e.type for e in pending) == ["note", "phone_case", "status", "status", "status"]
+        assert {e.author for e in pending} == {AUTHOR}
+        assert [e.data["fields"]["description"] for e in pending if e.type == "phone_case"] == ["電話の相談"]
+        assert store._db.execute("SELECT count(*) FROM legacy_notes").fetchone() == (0,)
+        # the next phone case of that day does not take the number again
+        assert store.add_phone_case(role="self", description="x", at=T0) == "TEL-20261201-002-CAFE"
+    with Store.open(path, key) as again:
+        again.author = AUTHOR  # adopted once only
+        assert len(again.pending_events()) == 6
+        assert again.add(made["more"], message_id="<a1@relay>") == "duplicate"
+
+
 # -- odd input ---------------------------------------------------------------------------------
 
 def test_text_json_allows_but_utf8_does_not_is_kept(store):
@@ -515,6 +616,7 @@ def test_a_search_sees_every_change_made_since_the_last(tmp_path):
     any change, here or through another connection to the file, makes them read again."""
     store, key = new_store(tmp_path)
     with store, Store.open(store.path, key) as other:
+        other.author = AUTHOR
         assert store.count(search="紫陽花") == 0
         first = report(description="紫陽花の写真")
         store.add(first, message_id=message_id())

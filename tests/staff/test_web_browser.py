@@ -286,7 +286,7 @@ def test_forms_work_by_clicking_without_javascript(page, served):
     page.fill("#urls", "https://phone.example.jp/a\nhttps://phone.example.jp/b")
     with page.expect_navigation():
         page.click("button[type=submit]")
-    assert re.search(r"/case/TEL-\d{8}-\d{3}$", page.url)
+    assert re.search(r"/case/TEL-\d{8}-\d{3}-[0-9A-F]{4}$", page.url)
     assert "phone.example.jp" in page.inner_text("main")
     # Delete it: the confirmation, then the page that says the mails stay.
     reference = page.url.rsplit("/", 1)[1]

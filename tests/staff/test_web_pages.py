@@ -255,7 +255,7 @@ def test_a_phone_case_is_created_and_shown(client, store):
                                        "email": "caller@example.org", "contact_safety": "Mornings only",
                                        "police_referral": "yes"})
     reference = response.headers["Location"].rsplit("/", 1)[1]
-    assert re.fullmatch(r"TEL-\d{8}-\d{3}", reference)
+    assert re.fullmatch(r"TEL-\d{8}-\d{3}-[0-9A-F]{4}", reference)
     case = store.case(reference)
     assert (case.role, case.language, case.email, case.contact_safety, case.police_referral) == (
         "guardian", "en", "caller@example.org", "Mornings only", True)

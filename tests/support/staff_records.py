@@ -4,7 +4,8 @@
 into the JSON part with the relay's ``report_record`` and the bytes it puts in the mail, and
 read those back with the contract (``safeline.record.parse``): what the staff kit's importer
 hands to the store after decrypting. ``new_reference`` gives a fresh SL- reference,
-``message_id`` a fresh Message-ID, ``store`` a Store on a random key in a folder.
+``message_id`` a fresh Message-ID, ``new_store`` a Store on a random key in a folder, whose
+author (the kit's owner) is ``AUTHOR``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from safeline.record import REFERENCE_ALPHABET, Record, parse
 
 JAPAN = timezone(timedelta(hours=9))
 T0 = datetime(2026, 12, 1, 10, 0, 0, tzinfo=JAPAN)
+AUTHOR = "0123456789ABCDEF0123456789ABCDEF0123CAFE"  # the fingerprint of the test stores' owner
 _counter = itertools.count(1)
 
 
@@ -60,4 +62,6 @@ def new_store(folder: Path):
     from staff.store import Store
 
     key = secrets.token_bytes(32)
-    return Store.create(Path(folder) / "cases.sqlite3", key), key
+    store = Store.create(Path(folder) / "cases.sqlite3", key)
+    store.author = AUTHOR
+    return store, key
