@@ -7,7 +7,7 @@ import csv
 import io
 import math
 import random
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 
@@ -461,3 +461,80 @@ def test_the_stats_command_says_what_is_wrong_in_one_line(cli, monkeypatch, argv
     status, out, err = cli(*argv)
     assert status == 1 and out == b""
     assert err.startswith("safeline-staff: ") and said in err and err.count("\n") == 1
+
+
+# -- end to end: the real store and the command line ----------------------------------------------
+
+def test_statistics_from_the_real_store_through_the_command_line(staff_home, capsysbinary):
+    from staff.cli import main
+    from staff.setup import open_store
+    from staff.store import JAPAN
+
+    def staff(*argv: str) -> bytes:
+        with pytest.raises(SystemExit) as exit:
+            main(["--home", str(staff_home.folder), *argv])
+        captured = capsysbinary.readouterr()
+        assert exit.value.code == 0, captured.err.decode()
+        return captured.out
+
+    def threshold(k: int) -> None:
+        config = staff_home.config()
+        config.stats_threshold = k
+        staff_home.save_config(config)
+
+    # Three phone calls: the same address in the first two is one URL.
+    one = staff("phone", "--role", "self", "--description", "電話の相談", "--url", "https://a.example/1",
+                "--url", "https://b.example/2", "--police-referral").decode().strip()
+    two = staff("phone", "--role", "guardian", "--description", "電話の相談", "--url", "https://a.example/1"
+                ).decode().strip()
+    three = staff("phone", "--role", "self", "--description", "電話の相談").decode().strip()
+    today = datetime.now(JAPAN).date()
+    later = (today + timedelta(days=2)).isoformat()
+    # a: asked from both cases today, removed today; b: the police asked today (not a removal
+    # request), the site asked in two days (after the period).
+    staff("request", one, "https://a.example/1", "--target", "site", "--name", "A", "--method", "form",
+          "--on", today.isoformat())
+    staff("request", two, "https://a.example/1", "--target", "host", "--name", "H", "--method", "email",
+          "--on", today.isoformat())
+    staff("request", one, "https://b.example/2", "--target", "police", "--name", "P", "--method", "post",
+          "--on", today.isoformat())
+    staff("request", one, "https://b.example/2", "--target", "site", "--name", "B", "--method", "form",
+          "--on", later)
+    staff("state", one, "https://a.example/1", "removed", "--on", today.isoformat())
+    with open_store(staff_home) as store:
+        store.set_url_host(one, "https://a.example/1", {"overseas": True})
+        store.set_url_host(one, "https://b.example/2", {"overseas": False})
+    period = ("--from", (today - timedelta(days=1)).isoformat(), "--to", (today + timedelta(days=1)).isoformat())
+
+    threshold(1)
+    counted = {
+        "reports": "3", "reports.web": "0", "reports.phone": "3", "reports.self": "2", "reports.guardian": "1",
+        "reports.role_unknown": "0", "reports.with_url": "2", "reports.without_url": "1",
+        "police.asked": "1", "police.not_asked": "2", "police.unknown": "0",
+        "urls_reported": "2", "urls_reported.domestic": "1", "urls_reported.overseas": "1",
+        "requests": "2", "requests.overseas": "2", "requests.domestic": "0",
+        "urls_removed": "1", "urls_removed.overseas": "1", "first_asked": "1", "first_asked.domestic": "0",
+        "first_asked_removed.overseas": "1", "removal_rate": "100%", "removal_rate.domestic": NOTHING,
+        "days_to_first_request": "0", "days_to_removal": "0", "days_request_to_removal": "0",
+    }
+    raw = staff("stats", *period, "--csv")
+    rows = {row[0]: row[3] for row in csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""))}
+    assert {key: rows[key] for key in counted} == counted
+    table = staff("stats", *period).decode()
+    assert table.startswith("Statistics ") and "Reports received" in table
+    for secret in ("a.example", "b.example", "電話の相談", one, two, three):
+        assert secret not in table and secret.encode() not in raw
+
+    # Retention: a case's text goes, its facts stay, and so do the numbers.
+    with open_store(staff_home) as store:
+        store.retire(two)
+        store.retire(three)
+        assert store.case(two) is None and store.case(three) is None
+    assert staff("stats", *period, "--csv") == raw
+
+    threshold(5)
+    raw = staff("stats", *period, "--csv")
+    rows = {row[0]: row[3] for row in csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""))}
+    assert rows["reports"] == rows["reports.phone"] == rows["police.asked"] == "<5"
+    assert rows["removal_rate"] == HIDDEN and rows["days_to_removal"] == HIDDEN and rows["threshold"] == "5"
+    assert "<5" in staff("stats", *period, "--lang", "ja").decode()
