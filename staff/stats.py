@@ -82,7 +82,8 @@ Small numbers are not shown (``Config.stats_threshold``, *k*, default 5)
   programming: a reader solving the sums as a linear program could in principle narrow a
   little further than the narrowing does; it never rests on a single subtraction). A total
   itself may be hidden, rarely, when its parts leave no other way (8 reports: 4 from the
-  person, 4 unknown, 0 guardians). With *k* = 2, "<2" is 1 by itself: choose 3 or more.
+  person, 4 unknown, 0 guardians). With *k* = 2, "<2" is 1 by itself: only the first half of
+  rule 1 applies (no sum with one hidden number); choose 3 or more.
 - A rate or a median is not shown (``x``) for a group under *k* (a rate over 3 URLs tells
   about one person, and the 3 URLs are probably one person's), nor when a count it is made
   from is hidden (a rate and its denominator give back its numerator). A group of *k* URLs may
@@ -395,6 +396,8 @@ def suppress(counts: dict[str, int], threshold: int,
     # Each round hides one more count or turns a "<k" into "x": it ends.
     for _round in range(2 * len(counts) + 2):
         _per_sum(counts, hidden, sums, k)
+        if k < 3:
+            break
         bounds = reader_bounds(counts, hidden, sums, k)
         pinned = [key for key in counts if 0 < counts[key] < k and bounds[key][1] <= bounds[key][0]]
         if not pinned:
@@ -509,7 +512,7 @@ def _safe(counts: dict[str, int], hidden: dict[str, str], total: str, parts: tup
     rest = counts[total] - sum(counts[part] for part in parts if part not in hidden)
     small = sum(1 for part in parts if hidden.get(part, "").startswith("<"))
     large = sum(1 for part in parts if hidden.get(part) == HIDDEN)
-    if small == 0:
+    if small == 0 or k < 3:  # "<2" is 1 whatever else is hidden
         return True
     # The values one "<k" part can still take, knowing the rest's sum, the others' ranges ("<k":
     # 1 to k-1; "x": read as k or more, the worst case).

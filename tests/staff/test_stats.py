@@ -13,7 +13,7 @@ import pytest
 
 from staff.facts import CaseFacts, Facts, UrlFacts
 from staff.problems import StaffError
-from staff.stats import HIDDEN, LABELS, LOCATIONS, NOTHING, SUMS, compute, run_stats, suppress
+from staff.stats import HIDDEN, LABELS, NOTHING, SUMS, compute, run_stats, suppress
 
 D = date
 APRIL = (D(2026, 4, 1), D(2026, 4, 30))
@@ -401,8 +401,10 @@ def test_the_command_prints_the_table_or_writes_the_csv():
         run_stats(_Store(HAND_SET), start="2026-4-1x", end="2026-04-30", threshold=5, out=out)
 
 
-def test_locations_are_the_three_groups_of_every_url_number():
-    assert LOCATIONS == ("domestic", "overseas", "unknown")
+def test_with_a_threshold_of_two_a_single_one_is_shown_as_under_two_and_not_subtracted():
+    result = compute(Facts(_cases(7, 1), ()), *APRIL, threshold=2)
+    assert (result.shown("reports.phone"), result.shown("reports.web"), result.shown("reports")) == ("<2", HIDDEN, "8")
+    assert result.shown("police.not_asked") == "8"
 
 
 # -- the command line --------------------------------------------------------------------------
