@@ -19,7 +19,6 @@ from .problems import StaffError
 
 # In the order `safeline-staff --help` lists them.
 COMMAND_MODULES = ("staff.setup", "staff.importer", "staff.casework", "staff.removal", "staff.drafts",
-COMMAND_MODULES = ("staff.setup", "staff.importer", "staff.casework", "staff.removal", "staff.drafts",
                    "staff.hosting", "staff.sync", "staff.stats", "staff.web")
 
 
