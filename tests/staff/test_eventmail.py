@@ -13,22 +13,18 @@ from staff.eventmail import KINDS, Rejected, SealError, _mail, is_event_mail, se
 from staff.events import new_event
 from staff.openpgp import GnuPGIdentity, KeyFileIdentity, NotForThisKey
 from staff.team import Team
-from tests.support.gnupg import stop_agent
-from tests.support.staff_team import expiry_of, fast_key, key_folder, wait_until
+from tests.support.staff_team import expiry_of, fast_key, key_folder, short_home, wait_until
 
 REFERENCE = "SL-7KQ3-9MXA"
 NOTE = "電話で確認した。Hanako-Otter-5512"
 
 
 @pytest.fixture
-def expiring(tmp_path):
+def expiring():
     """A member whose key expires seconds after it was made (each test its own: it waits for that)."""
-    home = tmp_path / "expiring-gnupg"
-    try:
+    with short_home() as home:
         key = fast_key(home, "Expiring <expiring@safeline.example>", seconds=5)
         yield {"home": home, "key": key, "expires": expiry_of(home, key.fingerprint)}
-    finally:
-        stop_agent(home)
 
 
 @pytest.fixture
@@ -136,13 +132,10 @@ def test_an_unsigned_event_is_rejected(a, b, team):
 
 
 def test_an_event_signed_by_a_key_not_in_the_folder_is_rejected(a, team, staff_gnupg, tmp_path):
-    home = tmp_path / "stranger"
-    stranger = fast_key(home, "Stranger <stranger@elsewhere.example>")
-    try:
+    with short_home() as home:
+        stranger = fast_key(home, "Stranger <stranger@elsewhere.example>")
         identity = GnuPGIdentity(stranger.fingerprint, gnupg_home=home)
         signed = identity.sign(note_by(stranger.fingerprint).to_bytes())
-    finally:
-        stop_agent(home)
     forged = _mail(encrypt_to(team, signed), datetime.now(timezone.utc))
     assert rejected(forged, a, team) == "unknown signer"
 

@@ -253,14 +253,10 @@ def test_a_key_file_signs_and_gnupg_reads_it(staff_gnupg, tmp_path):
 
 def test_gnupg_signs_with_this_key_and_no_other(staff_gnupg, tmp_path):
     """A home with two secret keys: the signature is the identity's own key's."""
-    from tests.support.gnupg import stop_agent
-    from tests.support.staff_team import fast_key
+    from tests.support.staff_team import fast_key, short_home
 
-    home = tmp_path / "two-keys"
-    first = fast_key(home, "First <first@safeline.example>")
-    second = fast_key(home, "Second <second@safeline.example>")
-    try:
+    with short_home() as home:
+        first = fast_key(home, "First <first@safeline.example>")
+        second = fast_key(home, "Second <second@safeline.example>")
         for key in (first, second):
             assert signed_content(home, GnuPGIdentity(key.fingerprint, gnupg_home=home).sign(b"x"))[1] == key.fingerprint
-    finally:
-        stop_agent(home)

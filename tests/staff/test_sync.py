@@ -20,9 +20,8 @@ from staff.openpgp import GnuPGIdentity
 from staff.setup import init, open_store
 from staff.sync import OFFLINE_STATUS, SyncTally, sync_config
 from staff.team import Team
-from tests.support.gnupg import stop_agent
 from tests.support.staff_keyring import keyring_env
-from tests.support.staff_team import fast_key, key_folder
+from tests.support.staff_team import fast_key, key_folder, short_home
 from tests.support.staffkit import staff_cli
 
 FOLDER = "Safeline-Events"
@@ -195,13 +194,10 @@ def test_a_forged_event_is_ignored_and_reported_once(kits, imap_account, staff_g
     before = state(b, reference)
     # Someone with the mailbox's password but no staff key: an event signed by a stranger, and
     # one not signed at all, both encrypted to the team's keys; and one in A's name signed by B.
-    home = tmp_path / "stranger"
-    stranger = fast_key(home, "Stranger <stranger@elsewhere.example>")
-    try:
+    with short_home() as home:
+        stranger = fast_key(home, "Stranger <stranger@elsewhere.example>")
         signed = GnuPGIdentity(stranger.fingerprint, gnupg_home=home).sign(
             new_event(reference, "status", {"status": "closed"}, author=stranger.fingerprint).to_bytes())
-    finally:
-        stop_agent(home)
     import pysequoia
 
     certs = [member.cert for member in a.team.recipients()]

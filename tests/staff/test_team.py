@@ -11,28 +11,23 @@ from staff.openpgp import GnuPGIdentity, KeyFileIdentity
 from staff.problems import StaffError
 from staff.team import KEY_SUFFIXES, NotVerified, Team, TeamError
 from tests.support.gnupg import stop_agent
-from tests.support.staff_team import expiry_of, fast_key, key_folder, revoke, wait_until
+from tests.support.staff_team import expiry_of, fast_key, key_folder, revoke, short_home, wait_until
 from tests.support.staffkit import gpg
 
 
 @pytest.fixture(scope="module")
-def odd_keys(tmp_path_factory):
+def odd_keys():
     """A key that expires seconds after it was made (with a message it signed at once), and a
     revoked key (with a message it signed before it was revoked)."""
-    base = tmp_path_factory.mktemp("team-keys")
-    homes = [base / "expiring", base / "revoked"]
-    try:
-        expiring = fast_key(homes[0], "Expiring <expiring@safeline.example>", seconds=5)
-        expiring_signed = gpg(homes[0], "--sign", input=b"signed while current", passphrase="")
-        revoked = fast_key(homes[1], "Revoked <revoked@safeline.example>")
-        revoked_signed = gpg(homes[1], "--sign", input=b"signed before the revocation", passphrase="")
-        revoked_public = revoke(homes[1], revoked.fingerprint)
-        yield {"expiring_home": homes[0], "expiring": expiring, "expiring_signed": expiring_signed,
-               "expires": expiry_of(homes[0], expiring.fingerprint),
+    with short_home() as expiring_home, short_home() as revoked_home:
+        expiring = fast_key(expiring_home, "Expiring <expiring@safeline.example>", seconds=5)
+        expiring_signed = gpg(expiring_home, "--sign", input=b"signed while current", passphrase="")
+        revoked = fast_key(revoked_home, "Revoked <revoked@safeline.example>")
+        revoked_signed = gpg(revoked_home, "--sign", input=b"signed before the revocation", passphrase="")
+        revoked_public = revoke(revoked_home, revoked.fingerprint)
+        yield {"expiring_home": expiring_home, "expiring": expiring, "expiring_signed": expiring_signed,
+               "expires": expiry_of(expiring_home, expiring.fingerprint),
                "revoked": revoked, "revoked_public": revoked_public, "revoked_signed": revoked_signed}
-    finally:
-        for home in homes:
-            stop_agent(home)
 
 
 @pytest.fixture
@@ -179,12 +174,9 @@ def test_what_no_member_signed(team_folder, staff_gnupg, case):
     }
     data, kind = made[case]
     if case == "stranger":
-        home = team_folder.parent / "stranger"
-        fast_key(home, "Stranger <stranger@elsewhere.example>")
-        try:
+        with short_home() as home:
+            fast_key(home, "Stranger <stranger@elsewhere.example>")
             data = gpg(home, "--sign", input=b"hello there")
-        finally:
-            stop_agent(home)
     with pytest.raises(NotVerified) as raised:
         team.verify(data)
     assert raised.value.kind == kind

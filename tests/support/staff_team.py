@@ -6,16 +6,24 @@
 - ``revoke(home, fingerprint)``: the key revoked with the revocation certificate GnuPG made
   with it; its public key (with the revocation) is returned.
 - ``key_folder(path, {name: public})``: a folder of ``name`` files, as ``staff_keys`` names one.
+- ``short_home()``: a throw-away GnuPG home in a short path under /tmp, its agent stopped and
+  the folder removed after. gpg-agent's socket lives in the home, a Unix socket's path may not
+  pass 107 bytes, and pytest's ``tmp_path`` under xdist (``…/popen-gw1/test_a_long_name_0/``)
+  easily does: gpg then fails with "No agent running".
 - ``wait_until(moment)``: sleep until a key made with ``seconds=`` has expired.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tests.support.gnupg import GnupgKey
+from tests.support.gnupg import GnupgKey, stop_agent
 from tests.support.staffkit import gpg
 
 
@@ -29,6 +37,16 @@ def fast_key(home: Path, user_id: str, *, seconds: int | None = None) -> GnupgKe
     return GnupgKey(public=gpg(home, "--armor", "--export", fingerprint),
                     secret=gpg(home, "--armor", "--export-secret-keys", fingerprint, passphrase=""),
                     fingerprint=fingerprint)
+
+
+@contextmanager
+def short_home() -> Iterator[Path]:
+    home = Path(tempfile.mkdtemp(prefix="gpg-", dir="/tmp"))
+    try:
+        yield home
+    finally:
+        stop_agent(home)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def revoke(home: Path, fingerprint: str) -> bytes:
