@@ -220,7 +220,10 @@ CREATE TABLE events (
     at TEXT NOT NULL,
     author TEXT NOT NULL,
     data TEXT NOT NULL,
-    sent INTEGER NOT NULL            -- 0: made here, not yet in the team folder
+    sent INTEGER NOT NULL,           -- 0: made here, not yet in the team folder
+    signed BLOB,                     -- the event as its author signed it (NULL until sealed), so
+                                     -- that the history can be shared with a member who joins later
+    mail_id TEXT                     -- the Message-ID of the mail that carries it in the events folder
 ) WITHOUT ROWID;
 CREATE INDEX events_of_case ON events (case_id, type, sort_key);
 CREATE INDEX events_of_url ON events (url_id, sort_key) WHERE url_id IS NOT NULL;
