@@ -1074,8 +1074,8 @@ class Store:
         for start in range(0, len(ids), chunk):
             part = ids[start:start + chunk]
             with self._lock:
-                rows = dict(self._db.execute(f"SELECT id, signed FROM events WHERE id IN ({', '.join('?' * len(part))})",
-                                             part).fetchall())
+                marks = ", ".join("?" * len(part))
+                rows = dict(self._db.execute(f"SELECT id, signed FROM events WHERE id IN ({marks})", part).fetchall())
             for event_id in part:
                 if event_id in rows:  # (deleted meanwhile)
                     yield bytes(rows[event_id])

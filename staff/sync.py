@@ -8,16 +8,18 @@ and queues (``Store.pending_events``). Sync, in two steps:
 1. **Send.** Each queued event is sealed (staff/eventmail.py: signed with this kit's key,
    encrypted to every current staff key) and appended to the events folder
    (staff/eventfolder.py), oldest first; it is marked sent (``Store.mark_sent``, with its
-   signed form and its mail's Message-ID) only after its APPEND succeeded. A crash or a lost connection between the APPEND and the mark sends
-   that event again next time: harmless, because every kit applies an event once by its id
-   (``Store.apply`` answers "known" the second time).
+   signed form and its mail's Message-ID) only after its APPEND succeeded. A crash or a lost
+   connection between the APPEND and the mark sends that event again next time: harmless,
+   because every kit applies an event once by its id (``Store.apply`` answers "known" the
+   second time).
 2. **Receive.** Every mail of the folder after this kit's position (``Store.sync_position``) is
    unsealed (decrypted with this kit's key, its signature verified against ``staff_keys``:
    the signer must be the event's author, a member not revoked whose key was valid when it
    signed and at the event's time, see staff/eventmail.py), read as an ``Event`` and applied,
    its signed form and its mail's Message-ID kept with it (``Store.apply``: for sharing the
-   history with a member who joins later, and for retention's clean-up of the mailbox). A mail that fails is ignored and counted by kind (``eventmail.KINDS``), and its
-   number is listed, so that a forgery can be looked at. The position is saved every
+   history with a member who joins later, and for retention's clean-up of the mailbox). A
+   mail that fails is ignored and counted by kind (``eventmail.KINDS``), and its number is
+   listed, so that a forgery can be looked at. The position is saved every
    ``BATCH`` mails and when reading stops (Ctrl+C, a lost connection), so the next sync goes
    on from there; an event read twice is "already known". A mail that ``safeline-staff team
    share`` made for another member (``eventmail.reseal``) is counted apart ("shared with
@@ -27,7 +29,8 @@ It ends with one line:
 
     sent N; received M (applied A, already known K); ignored J (a unsigned, b unknown signer, …)
 
-("for deleted cases D" joins the brackets when events came for cases deleted here.)
+("for deleted cases D" joins the brackets when events came for cases deleted here, and "shared
+with another member S" when mails of `team share` for another member were read.)
 
 **Offline.** When the folder's server cannot be reached (``FolderUnreachable``: refused, no
 answer, unknown host, the connection lost), nothing is lost: the changes not yet sent stay

@@ -176,7 +176,8 @@ def test_a_member_who_joins_later_gets_the_whole_history(tmp_path, staff_gnupg, 
                                 sent_on=date(2026, 12, 1), ticket="T-1", recheck_days=7)
             gone = a.store.add_phone_case(role="self", description="消してほしい")
             moment = past.made + timedelta(hours=12)
-            old_note = new_event(reference, "note", {"text": "前任者のメモ"}, author=past.expired.fingerprint, at=moment)
+            old_note = new_event(reference, "note", {"text": "前任者のメモ"}, author=past.expired.fingerprint,
+                                 at=moment)
             certs = [member.cert for member in Team.load(keys).recipients()]
             import pysequoia
 
