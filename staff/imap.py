@@ -365,10 +365,15 @@ class ImapMailbox(ImapSource):
             gone = 0
             for start in range(0, len(wanted), HEADER_BATCH):
                 chunk = wanted[start:start + HEADER_BATCH]
-                client.add_flags(chunk, [imapclient.DELETED], silent=True)
-                client.uid_expunge(chunk)
-                left = set(client.search(["UID", ",".join(str(uid) for uid in chunk)]))
-                gone += len(set(chunk) - left)
+                uid_set = ",".join(str(uid) for uid in chunk)
+                # Those still there (another kit or mail program may have deleted some meanwhile).
+                present = sorted(set(client.search(["UID", uid_set])) & set(chunk))
+                if not present:
+                    continue
+                client.add_flags(present, [imapclient.DELETED], silent=True)
+                client.uid_expunge(present)
+                left = set(client.search(["UID", uid_set]))
+                gone += len(set(present) - left)
             return gone
         except ImapError:
             raise
