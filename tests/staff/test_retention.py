@@ -13,6 +13,7 @@ unsealing each mail of the events folder with the kit's own key.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import shutil
@@ -21,6 +22,8 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+from cryptography.hazmat.primitives.poly1305 import Poly1305
 
 from devtools.ports import HOST
 from staff.casework import delete_case
@@ -35,7 +38,7 @@ from staff.problems import StaffError
 from staff.retention import mail_places, retention
 from staff.setup import init, open_store, store_key
 from staff.stats import run_stats
-from staff.store import Store
+from staff.store import Store, fold
 from staff.sync import sync_config
 from staff.team import Team
 from tests.support.staff_team import key_folder
@@ -135,6 +138,40 @@ def texts_of(store: Store) -> str:
                 elif value is not None:
                     parts.append(str(value))
     return "\n".join(parts)
+
+
+def _chacha20(key: bytes, nonce: bytes, counter: int, data: bytes) -> bytes:
+    return Cipher(algorithms.ChaCha20(key, counter.to_bytes(4, "little") + nonce), mode=None).encryptor().update(data)
+
+
+def decrypted_pages(path: Path, key: bytes) -> bytes:
+    """Every page of the store file, decrypted as SQLite3 Multiple Ciphers' ChaCha20-Poly1305
+    (sqleet) cipher encrypts it, free pages and the unused space of pages included: what
+    whoever holds the key could read beyond the tables. Each page's Poly1305 tag is checked,
+    so a wrong reading of the format fails here instead of finding nothing.
+
+    The cipher (src/cipher_chacha20.c of SQLite3MultipleCiphers): the key is PBKDF2-HMAC-SHA256
+    of the store key (``PRAGMA hexkey``), salted with the file's first 16 bytes, 64007 rounds;
+    each page ends with 32 reserved bytes, a 16-byte nonce and the tag; the page's one-time key
+    is ChaCha20(key, nonce[:12], counter = nonce[12:16] ^ page number), the page is
+    ChaCha20(one-time key[32:], nonce[:12], counter + 1), and page 1 keeps its first 24 bytes
+    in clear (the salt, then the page size and reserved bytes SQLite reads first)."""
+    data = Path(path).read_bytes()
+    derived = hashlib.pbkdf2_hmac("sha256", key, data[:16], 64007, 32)
+    size = int.from_bytes(data[16:18], "big") or 65536
+    reserved = data[20]
+    assert reserved == 32 and len(data) % size == 0
+    clear = []
+    for number in range(1, len(data) // size + 1):
+        page = data[(number - 1) * size:number * size]
+        end = size - reserved
+        nonce = page[end:end + 16]
+        counter = int.from_bytes(nonce[12:], "little") ^ number
+        one_time = _chacha20(derived, nonce[:12], counter, bytes(64))
+        assert Poly1305.generate_tag(one_time[:32], page[:end + 16]) == page[end + 16:], f"page {number}"
+        start = 24 if number == 1 else 0
+        clear.append(page[:start] + _chacha20(one_time[32:], nonce[:12], counter + 1, page[start:end]))
+    return b"".join(clear)
 
 
 @dataclass
@@ -243,13 +280,21 @@ def test_retention_deletes_the_text_keeps_the_counts_and_cleans_the_mailbox(imap
     store.close()
     copy = tmp_path / "copy.sqlite3"
     shutil.copyfile(kit.home.store_file, copy)
+    gone = (NOTE, MARK_EN, "Otter5512", "parent.corpus@example.org", "a.example.net/x/1", "TICKET-55871",
+            "Hosting Otter", retired, deleted, "d.example.org/img/44", "self.corpus@example.com")
     with Store.open(copy, key) as second:
         everything = texts_of(second)
         assert MARK_JA in everything and relay_corpus.references[0] in everything  # the kept case: found
-        for secret in (NOTE, MARK_EN, "Otter5512", "parent.corpus@example.org", "a.example.net/x/1", "TICKET-55871",
-                       "Hosting Otter", retired, deleted, "d.example.org/img/44", "self.corpus@example.com"):
+        for secret in gone:
             assert secret not in everything, secret
         assert second.facts() == facts
+    # Nor in the file's pages, free ones included (secure_delete overwrote what was deleted);
+    # the words as stored and as search folds them.
+    assert not Path(f"{kit.home.store_file}-wal").exists()
+    pages = decrypted_pages(kit.home.store_file, key)
+    assert MARK_JA.encode() in pages and fold(MARK_JA).encode() in pages
+    for secret in gone:
+        assert secret.encode() not in pages and fold(secret).encode() not in pages, secret
     kit.store = Store.open(kit.home.store_file, key)  # for the fixture to close
 
 
