@@ -331,11 +331,15 @@ def test_a_second_kit_retires_the_case_when_the_retire_event_comes(two_kits, tmp
                         sent_on=OLD.date() - timedelta(days=25), recheck_days=7, at=OLD - timedelta(days=25))
     a.store.add_note(old, "Wombat4471 answered")
     a.store.set_status(old, "closed", at=OLD)
+    gone = a.store.add_phone_case(role="self", description="削除を希望", email="gone@example.jp", at=RECENT)
+    a.store.add_note(gone, "Quokka3318 asked for deletion")
     a.sync()
     b.sync()
     assert b.store.facts() == a.store.facts() and b.store.case(old) is not None
     record_mail_ids(a.store, maildir_mails(events), a.identity, a.team)
     before = maildir_ids(events)
+    # Deleted on request with no clean-up then: its event mails wait, known only by their HMAC.
+    a.store.delete(gone)
 
     places, not_looked = mail_places(a.home.config())
     assert [place.label for place in places] == ["events folder"]
@@ -344,24 +348,28 @@ def test_a_second_kit_retires_the_case_when_the_retire_event_comes(two_kits, tmp
     assert retention(a.store, on=TODAY, days=365, places=places, not_looked=not_looked, yes=True, out=out) == 0
     # The phone case's event and its note and status: their mails go; the request about the
     # address the other case holds stays, with its mail (that address's history).
-    assert out.getvalue().splitlines()[-1] == (
-        "retired 1 case (their counts stay for the statistics); deleted 3 mails (3 in the events folder); "
+    said = out.getvalue()
+    assert f"events folder {events}: 3 mails of these cases, 2 of cases deleted or retired before; " \
+           f"{len(before) - 5} other mails stay" in said
+    assert said.splitlines()[-1] == (
+        "retired 1 case (their counts stay for the statistics); deleted 5 mails (5 in the events folder); "
         "the report mailbox was not looked at (give --maildir DIR or --imap URL)")
-    assert len(maildir_ids(events)) == len(before) - 3
+    assert len(maildir_ids(events)) == len(before) - 5
     facts = a.store.facts()
     assert a.store.case(old) is None and a.store.url(shared).requests[0].target_name == "Shared Site"
 
     # The retire event goes with A's next sync; its own mail stays in the folder: it is what
     # tells a kit that has not synced yet.
-    assert a.sync().sent == 1 and len(maildir_ids(events)) == len(before) - 3 + 1
+    assert a.sync().sent == 2 and len(maildir_ids(events)) == len(before) - 5 + 2
     tally = b.sync()
-    assert (tally.received, tally.applied) == (1, 1)
+    assert (tally.received, tally.applied) == (2, 2)  # the delete and the retire
     assert b.store.case(old) is None and b.store.case(new) is not None
     assert b.store.facts() == facts
     assert [state.to_json() for state in b.store.urls_of(new)] == [state.to_json() for state in a.store.urls_of(new)]
     for kit in (a, b):
         text = texts_of(kit.store)
         assert "Wombat4471" not in text and "caller.old@example.jp" not in text and NOTE not in text
+        assert "Quokka3318" not in text and "gone@example.jp" not in text
         assert "まだ対応中" in text
 
 
