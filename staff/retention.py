@@ -159,12 +159,12 @@ def _s(count: int) -> str:
     return "" if count == 1 else "s"
 
 
-def clean_mailboxes(store: Store, places: Iterable[Place], known: Iterable[str], *, whose: str,
+def clean_mailboxes(store: Store, places: Iterable[Place], known: Iterable[str], *, whose: str | None,
                     unknown_events: int = 0, yes: bool = False, ask: Callable[[str], str] = input,
                     out: TextIO = sys.stdout) -> Cleaning:
     """List the mails of cases that are gone, in each of ``places``, and delete them once
     confirmed (see the module's docstring). ``known``: the Message-IDs of the cases just
-    removed (``whose`` names them: "these cases", "this case"); any mail whose Message-ID's HMAC
+    removed (``whose`` names them: "these cases", "this case"; None when there are none); any mail whose Message-ID's HMAC
     is a tombstone is listed too, as of cases removed before. ``unknown_events``: how many of
     their events have no known mail (said, not searched)."""
     known = {_bare(mid) for mid in known}
@@ -176,6 +176,9 @@ def clean_mailboxes(store: Store, places: Iterable[Place], known: Iterable[str],
                 folder = place.open()
             except StaffError as error:
                 result.failed.append(f"the {place.label} could not be used ({error})")
+                continue
+            except OSError as error:
+                result.failed.append(f"the {place.label} could not be used ({error.strerror or error})")
                 continue
             try:
                 listed = [(key, mid) for key, mid in folder.message_ids() if mid]
@@ -190,9 +193,11 @@ def clean_mailboxes(store: Store, places: Iterable[Place], known: Iterable[str],
             result.these[place.label] = len(these)
             result.before[place.label] = len(before)
             others = len(listed) - len(these) - len(before)
-            line = f"{place.label} {place.where}: {len(these)} mail{_s(len(these))} of {whose}"
-            if before:
-                line += f", {len(before)} of cases deleted or retired before"
+            counts = [f"{len(these)} mail{_s(len(these))} of {whose}"] if whose else []
+            if before or not whose:
+                counts.append(f"{len(before)}{'' if whose else ' mail' + _s(len(before))} of cases deleted or "
+                              "retired before")
+            line = f"{place.label} {place.where}: " + ", ".join(counts)
             print(f"{line}; {others} other mail{_s(others)} stay{'s' if others == 1 else ''}", file=out)
         if unknown_events:
             print(f"{unknown_events} of their events were sent before this kit kept the Message-IDs of event mails: "
@@ -277,7 +282,7 @@ def retention(store: Store, *, on: date, days: int, places: list[Place], not_loo
             for case in leaving:
                 store.retire(case.reference)
     known = {mid for case in leaving for mid in (*case.mails, *case.event_mails)}
-    cleaning = clean_mailboxes(store, places, known, whose="these cases" if due else "the cases retired now",
+    cleaning = clean_mailboxes(store, places, known, whose="these cases" if due else None,
                                unknown_events=sum(case.events_unknown for case in leaving), yes=yes, ask=ask,
                                out=out)
     cleaning.not_looked = list(not_looked)

@@ -1347,6 +1347,13 @@ class Store:
                        mails=tuple(sorted(mails)), event_mails=tuple(sorted(set(event_mails))),
                        events_unknown=unknown)
 
+    def bury_mail(self, message_id: str) -> None:
+        """Remember the mail ``message_id`` as one of a case that is gone (its HMAC only): for
+        the mail of an event that came after its case was deleted or retired here (``apply``
+        answered "deleted"), so that the mailbox clean-up finds that mail too."""
+        with self._change():
+            self._bury("message-id", _message_id(message_id))
+
     def buried_mails(self, message_ids: Iterable[str]) -> set[str]:
         """Those of ``message_ids`` that belonged to a case deleted or retired here: their keyed
         HMAC is a tombstone (the store keeps no Message-ID of such a case in clear)."""

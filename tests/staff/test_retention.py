@@ -25,7 +25,7 @@ import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 from cryptography.hazmat.primitives.poly1305 import Poly1305
 
-from devtools.ports import HOST
+from devtools.ports import HOST, free_port
 from staff.casework import delete_case
 from staff.eventmail import unseal
 from staff.events import Event
@@ -438,6 +438,35 @@ def test_nothing_is_retired_without_yes(maildir_kit, relay_corpus):
     retention(store, on=OLD.date() + timedelta(days=365), days=365, places=[], ask=answers(), out=out)
     assert out.getvalue().startswith("no case has been closed for more than 365 days on")
     assert store.case(reference) is not None
+
+
+def test_a_mailbox_out_of_reach_is_said_and_the_retirement_stands(maildir_kit, relay_corpus):
+    home, store, folder, _ = maildir_kit
+    reference = relay_corpus.references[5]
+    store.set_status(reference, "closed", at=OLD)
+    config = home.config()
+    config.imap = f"imap://staff@127.0.0.1:{free_port()}/INBOX"  # nothing listens there
+    places, not_looked = mail_places(config, password_prompt=lambda prompt: "secret")
+    out = io.StringIO()
+    assert retention(store, on=TODAY, days=365, places=places, not_looked=not_looked, yes=True, out=out) == 1
+    last = out.getvalue().splitlines()[-1]
+    assert last.startswith("retired 1 case (their counts stay for the statistics); no mail of them found; the report "
+                           "mailbox could not be used (127.0.0.1:") and "refused the connection" in last
+    assert store.case(reference) is None
+    # A mail of a case that is gone, remembered by its Message-ID alone (an event's mail that
+    # came after its case was deleted), is found by the next clean-up.
+    stray = next(mid for _, mid in MaildirSource(folder).message_ids() if mid and "corpus.test" in mid)
+    store.bury_mail(stray)
+    out = io.StringIO()
+    places, not_looked = mail_places(config, maildir=folder)
+    before = maildir_ids(folder)
+    assert retention(store, on=TODAY, days=365, places=places, not_looked=not_looked, yes=True, out=out) == 0
+    said = out.getvalue()
+    assert f"report mailbox {folder}: 2 mails of cases deleted or retired before; {len(before) - 2} other mails stay" \
+           in said  # the retired case's report and the stray mail
+    assert said.splitlines()[-1] == ("retired 0 cases; deleted 2 mails (2 in the report mailbox); no events folder "
+                                     "in config.json (events)")
+    assert bare(stray) not in maildir_ids(folder) and len(maildir_ids(folder)) == len(before) - 2
 
 
 def test_the_command_line_retires_and_cleans_a_maildir(maildir_kit, relay_corpus):
