@@ -81,7 +81,8 @@ def mail_places(config: Config, *, maildir: str | Path | None = None, imap: str 
                 imap_ca: str | Path | None = None,
                 password_prompt: Callable[[str], str] = getpass.getpass) -> tuple[list[Place], list[str]]:
     """The folders to look in: the report mailbox (``maildir``, ``imap`` or ``config.imap``) and
-    the events folder (``config.events``), with what is not looked at and why. Addresses are
+    the events folder (``config.events``), with what is not looked at and why; ``imap_ca``
+    defaults to the ``imap_ca`` setting. Addresses are
     checked here, before any passphrase or password is asked; nothing connects yet."""
     from .eventfolder import check_where
     from .imap import ImapMailbox, parse_address
@@ -89,6 +90,7 @@ def mail_places(config: Config, *, maildir: str | Path | None = None, imap: str 
 
     places: list[Place] = []
     missing: list[str] = []
+    imap_ca = imap_ca if imap_ca is not None else getattr(config, "imap_ca", None)
     if maildir is not None:
         folder = Path(maildir)
         MaildirSource(folder)  # a mistyped folder is said now
@@ -314,7 +316,7 @@ def add_mailbox_options(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--imap", metavar="URL", help="the report mailbox is imaps://user@host[:port]/FOLDER "
                        "(default: the address given to init)")
     parser.add_argument("--imap-ca", metavar="FILE", help="trust only this CA certificate (PEM) for the IMAP "
-                        "server (default: the system's authorities)")
+                        "server (default: the imap_ca setting, else the system's authorities)")
 
 
 def run_retention(args: argparse.Namespace) -> int:
