@@ -6,9 +6,8 @@ Real parts: the relay's own mails (``relay_corpus``) in a real Dovecot mailbox a
 Maildir, decrypted by the kit with a real GnuPG key; the team's events sealed and appended by
 the real sync to a real IMAP folder (or a local Maildir folder) and read by a second kit.
 
-The kit records which mail carried each event (``events.mail_id``) from the team round's
-sync on (TEAM's part); until then, ``record_mail_ids`` below does the same from outside, by
-unsealing each mail of the events folder with the kit's own key.
+Sync records which mail carried each event (``events.mail_id``); ``check_mail_ids`` checks it
+against the folder, by unsealing each mail with the kit's own key.
 """
 
 from __future__ import annotations
@@ -105,15 +104,17 @@ def maildir_mails(folder: Path) -> list[bytes]:
     return [path.read_bytes() for sub in ("new", "cur") for path in sorted((folder / sub).iterdir())]
 
 
-def record_mail_ids(store: Store, mails: list[bytes], identity, team: Team) -> int:
-    """Stand-in for the team round's sync: each event's ``mail_id`` from the mail that carries it."""
-    done = 0
+def check_mail_ids(store: Store, mails: list[bytes], identity, team: Team) -> int:
+    """That sync recorded which mail carried each event the store keeps (``events.mail_id``):
+    each mail of the folder unsealed with the kit's own key; how many the store knows."""
+    known = 0
     for mail in mails:
         event = Event.from_bytes(unseal(mail, identity, team)[0])
-        store._db.execute("UPDATE events SET mail_id = ? WHERE id = ? AND mail_id IS NULL",
-                          (header_message_id(mail.split(b"\r\n\r\n", 1)[0] + b"\r\n"), event.id))
-        done += store._db.changes()
-    return done
+        row = store._db.execute("SELECT mail_id FROM events WHERE id = ?", (event.id,)).fetchone()
+        if row is not None:
+            assert bare(row[0]) == bare(header_message_id(mail.split(b"\r\n\r\n", 1)[0] + b"\r\n"))
+            known += 1
+    return known
 
 
 def mails_of(store: Store, reference: str) -> set[str]:
@@ -230,7 +231,7 @@ def test_retention_deletes_the_text_keeps_the_counts_and_cleans_the_mailbox(imap
     assert len(mails_retired) == 2 and len(mails_deleted) == 1
     store.delete(deleted)
     kit.sync()
-    assert record_mail_ids(store, imap_mails(imap_account, EVENTS), kit.identity, kit.team) > 5
+    assert check_mail_ids(store, imap_mails(imap_account, EVENTS), kit.identity, kit.team) == 7
     events_retired, events_kept = event_mails_of(store, retired), event_mails_of(store, kept)
     assert len(events_retired) == 5 and len(events_kept) == 1
 
@@ -281,13 +282,20 @@ def test_retention_deletes_the_text_keeps_the_counts_and_cleans_the_mailbox(imap
     copy = tmp_path / "copy.sqlite3"
     shutil.copyfile(kit.home.store_file, copy)
     gone = (NOTE, MARK_EN, "Otter5512", "parent.corpus@example.org", "a.example.net/x/1", "TICKET-55871",
-            "Hosting Otter", retired, deleted, "d.example.org/img/44", "self.corpus@example.com")
+            "Hosting Otter", "d.example.org/img/44", "self.corpus@example.com")
     with Store.open(copy, key) as second:
         everything = texts_of(second)
         assert MARK_JA in everything and relay_corpus.references[0] in everything  # the kept case: found
         for secret in gone:
             assert secret not in everything, secret
         assert second.facts() == facts
+        # The references stay in one place only: the signed retire and delete events, kept (with
+        # no case) so that a member who joins later gets them too (``team share``).
+        second._db.execute("DELETE FROM events WHERE case_id IS NULL AND type IN ('retire', 'delete') "
+                           "AND reference IN (?, ?)", (retired, deleted))
+        assert second._db.changes() == 2
+        everything = texts_of(second)
+        assert retired not in everything and deleted not in everything
     # Nor in the file's pages, free ones included (secure_delete overwrote what was deleted);
     # the words as stored and as search folds them.
     assert not Path(f"{kit.home.store_file}-wal").exists()
@@ -336,7 +344,7 @@ def test_a_second_kit_retires_the_case_when_the_retire_event_comes(two_kits, tmp
     a.sync()
     b.sync()
     assert b.store.facts() == a.store.facts() and b.store.case(old) is not None
-    record_mail_ids(a.store, maildir_mails(events), a.identity, a.team)
+    assert check_mail_ids(a.store, maildir_mails(events), a.identity, a.team) == 7
     before = maildir_ids(events)
     # Deleted on request with no clean-up then: its event mails wait, known only by their HMAC.
     a.store.delete(gone)
