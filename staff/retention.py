@@ -35,9 +35,12 @@
    deletes them: over IMAP, ``UID STORE +FLAGS (\\Deleted)`` and ``UID EXPUNGE`` of exactly
    those UIDs (a server without UIDPLUS is refused, rather than expunging messages others
    marked deleted); in a Maildir, their files are removed. Deleting a mail of the events folder
-   removes it for the whole team: a kit that had not synced it keeps the event out of its
-   history, which changes nothing for a case that is gone. The retire and delete events
-   themselves are never among them: they are what tells the other kits.
+   removes it for the whole team. A kit that had not read it yet (offline since before the
+   case was closed) never gets that event: it still retires the case when the retire event
+   comes, but with the facts it holds then, which miss what that event said (a request, a
+   removal). Cases closed for a year have long been synced by every kit in use; a kit offline
+   that long should sync before the mails go. The retire and delete events themselves are never
+   among them: they are what tells the other kits.
 
 It ends with one line, e.g. ``retired 2 cases (their counts stay for the statistics); deleted
 9 mails (4 in the report mailbox, 5 in the events folder)``.
