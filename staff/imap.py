@@ -314,7 +314,24 @@ HEADER_BATCH = 1000  # Message-ID headers fetched at once (some 100 bytes each)
 
 class ImapMailbox(ImapSource):
     """One folder of the mailbox, to find messages by their Message-ID and delete chosen ones
-    (see the module's docstring): ``message_ids()``, ``delete(uids)``, ``close()``."""
+    (see the module's docstring): ``message_ids()``, ``delete(uids)``, ``close()``. With
+    ``missing_ok``, a folder that does not exist (an events folder no kit has written to yet)
+    holds no message instead of being an error."""
+
+    def __init__(self, url: str, *, missing_ok: bool = False, **options):
+        self._missing_ok = missing_ok
+        super().__init__(url, **options)
+
+    def _examine(self) -> list[int]:
+        if self._missing_ok:
+            try:
+                exists = self._client.folder_exists(self.address.folder)
+            except Exception as error:  # noqa: BLE001
+                raise self._connection_problem(error) from None
+            if not exists:
+                self.uidvalidity = None
+                return []
+        return super()._examine()
 
     def message_ids(self) -> Iterator[tuple[str, str | None]]:
         """(UID, Message-ID as written, or None) of each message of the folder, headers only."""

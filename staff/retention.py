@@ -109,7 +109,7 @@ def mail_places(config: Config, *, maildir: str | Path | None = None, imap: str 
     if events and events.strip():
         check_where(events)
         if events.startswith(("imaps:", "imap:")):
-            places.append(Place(EVENTS_FOLDER, events, lambda: ImapMailbox(events, ca_file=imap_ca,
+            places.append(Place(EVENTS_FOLDER, events, lambda: ImapMailbox(events, ca_file=imap_ca, missing_ok=True,
                                                                            password_prompt=password_prompt)))
         elif (Path(events) / "cur").is_dir() and (Path(events) / "new").is_dir():
             places.append(Place(EVENTS_FOLDER, events, lambda: MaildirSource(Path(events))))
@@ -169,9 +169,9 @@ def clean_mailboxes(store: Store, places: Iterable[Place], known: Iterable[str],
                     out: TextIO = sys.stdout) -> Cleaning:
     """List the mails of cases that are gone, in each of ``places``, and delete them once
     confirmed (see the module's docstring). ``known``: the Message-IDs of the cases just
-    removed (``whose`` names them: "these cases", "this case"; None when there are none); any mail whose Message-ID's HMAC
-    is a tombstone is listed too, as of cases removed before. ``unknown_events``: how many of
-    their events have no known mail (said, not searched)."""
+    removed (``whose`` names them: "these cases", "this case"; None when there are none); any
+    mail whose Message-ID's HMAC is a tombstone is listed too, as of cases removed before.
+    ``unknown_events``: how many of their events have no known mail (said, not searched)."""
     known = {_bare(mid) for mid in known}
     result = Cleaning()
     opened: list[tuple[Place, object, list[str]]] = []

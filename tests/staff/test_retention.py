@@ -17,7 +17,7 @@ import io
 import re
 import shutil
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -485,7 +485,8 @@ def test_the_command_line_retires_and_cleans_a_maildir(maildir_kit, relay_corpus
     before = maildir_ids(folder)
     store.close()
     bad = staff_cli("--home", str(home.folder), "retention", "--on", "2026-13-01", "--yes")
-    assert bad.returncode == 1 and bad.stderr == "safeline-staff: --on '2026-13-01' is not a date: write it YYYY-MM-DD\n"
+    assert bad.returncode == 1
+    assert bad.stderr == "safeline-staff: --on '2026-13-01' is not a date: write it YYYY-MM-DD\n"
     done = staff_cli("--home", str(home.folder), "retention", "--yes", "--maildir", str(folder),
                      "--on", str(TODAY))
     assert done.returncode == 0, done.stderr
@@ -538,3 +539,14 @@ def test_imap_folder_made_again_since_the_listing_deletes_nothing(reports_folder
         with pytest.raises(ImapError, match="made again since it was listed.*nothing deleted"):
             box.delete(list(listed))
     assert sorted(imap_account.flags("Reports")) == again
+
+
+def test_an_events_folder_not_made_yet_holds_no_mail(reports_folder, imap_account):
+    url, _, ca_file = reports_folder
+    missing = url.replace("/Reports", "/Nothing-Yet")
+    with ImapMailbox(missing, ca_file=ca_file, password_prompt=no_prompt, missing_ok=True) as box:
+        assert list(box.message_ids()) == [] and box.delete([]) == 0
+    with pytest.raises(ImapError, match="no folder 'Nothing-Yet'"):
+        ImapMailbox(missing, ca_file=ca_file, password_prompt=no_prompt)
+    with imap_account.client() as client:
+        assert not client.folder_exists("Nothing-Yet")  # looking made nothing
