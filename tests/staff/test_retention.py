@@ -487,14 +487,30 @@ def test_the_command_line_retires_and_cleans_a_maildir(maildir_kit, relay_corpus
     bad = staff_cli("--home", str(home.folder), "retention", "--on", "2026-13-01", "--yes")
     assert bad.returncode == 1
     assert bad.stderr == "safeline-staff: --on '2026-13-01' is not a date: write it YYYY-MM-DD\n"
+    # Typed answers: the case retired, the mail kept ("no" at the second question).
+    asked = staff_cli("--home", str(home.folder), "retention", "--maildir", str(folder), input="yes\nno\n")
+    assert asked.returncode == 0, asked.stderr
+    assert "Type yes to retire it: " in asked.stdout and "Type yes to delete them: " in asked.stdout
+    assert asked.stdout.splitlines()[-1] == ("retired 1 case (their counts stay for the statistics); 1 mail found and "
+                                             "kept (not confirmed); no events folder in config.json (events)")
+    assert maildir_ids(folder) == before
+    # For a script: nothing due now, the mail left behind found by its tombstone and deleted.
     done = staff_cli("--home", str(home.folder), "retention", "--yes", "--maildir", str(folder),
                      "--on", str(TODAY))
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1] == ("retired 1 case (their counts stay for the statistics); deleted 1 mail "
-                                            "(1 in the report mailbox); no events folder in config.json (events)")
+    assert done.stdout.splitlines()[-1] == ("retired 0 cases; deleted 1 mail (1 in the report mailbox); no events "
+                                            "folder in config.json (events)")
     assert maildir_ids(folder) == before - mails
+    # delete on the command line: the reference typed, then yes for its mails.
+    other = relay_corpus.references[6]
+    deleted = staff_cli("--home", str(home.folder), "delete", other, "--maildir", str(folder), input=f"{other}\nyes\n")
+    assert deleted.returncode == 0, deleted.stderr
+    # (input() writes its prompt with no line end: a typed answer ends the line on a terminal)
+    assert deleted.stdout.splitlines()[-1].endswith(f"delete them: deleted {other}; deleted 1 mail (1 in the report "
+                                                    "mailbox); no events folder in config.json (events)")
+    assert len(maildir_ids(folder)) == len(before) - 2
     with open_store(home, identity=identity) as reopened:
-        assert reopened.case(reference) is None
+        assert reopened.case(reference) is None and reopened.case(other) is None
 
 
 # -- IMAP: exactly the chosen messages, or nothing -----------------------------------------------
