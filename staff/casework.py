@@ -270,8 +270,10 @@ def phone_case(store: Store, *, role: str, description: str, urls: Sequence[str]
 
 
 def delete_case(store: Store, reference: str, *, yes: bool = False, ask: Callable[[str], str] = input,
-                out: TextIO = sys.stdout) -> int:
-    """``delete``: the case, its records and notes; asks to type the reference unless ``yes``."""
+                out: TextIO = sys.stdout, places: list | None = None, not_looked: Sequence[str] = ()) -> int:
+    """``delete``: the case, its records and notes; asks to type the reference unless ``yes``.
+    With ``places`` (``staff.retention.mail_places``), its mails there are then offered for
+    deletion too (``staff.retention.clean_mailboxes``)."""
     case = _case(store, reference)
     if not yes:
         print(f"Delete case {terminal_text(case.reference)} (received {japan_time(case.received_at)}, "
@@ -282,6 +284,13 @@ def delete_case(store: Store, reference: str, *, yes: bool = False, ask: Callabl
             answer = ""
         if reference_key(answer) != reference_key(case.reference):
             raise StaffError(f"not deleted: type {case.reference} to confirm, or use --yes")
+    if places:
+        from .retention import delete_with_mails
+
+        print(f"deleting {terminal_text(case.reference)}: its reports, additions, notes and history leave the "
+              "store; then its mails:", file=out)
+        return delete_with_mails(store, case.reference, places=places, not_looked=not_looked, yes=yes, ask=ask,
+                                 out=out)
     store.delete(case.reference)
     print(f"deleted {terminal_text(case.reference)}: its reports, additions, notes and history are gone from "
           "the store.", file=out)
@@ -385,11 +394,28 @@ def register(commands) -> None:
         contact_safety=args.contact_safety, police_referral=args.police_referral, language=args.language,
         where=args.where, out=out)))
 
+    from .retention import add_mailbox_options
+
     parser = commands.add_parser("delete", help="delete a case on request, with its notes",
                                  description="Delete a case, with its reports, additions, notes and history, "
                                  "for good (importing its mails again skips them). Asks you to type the "
-                                 f"reference. {MAILBOX_NOTE} {PASSPHRASE_HELP}")
+                                 "reference. Then lists its mails in the report mailbox (--maildir, --imap, or "
+                                 "the address given to init) and the team's events folder, and deletes them "
+                                 f"once you confirm again. {PASSPHRASE_HELP}")
     parser.add_argument("reference", metavar="REFERENCE")
-    parser.add_argument("--yes", action="store_true", help="do not ask")
-    parser.set_defaults(func=_run(lambda store, args, out: delete_case(store, args.reference, yes=args.yes,
-                                                                        out=out)))
+    parser.add_argument("--yes", action="store_true", help="do not ask, neither for the case nor for its mails")
+    add_mailbox_options(parser)
+    parser.set_defaults(func=_run_delete)
+
+
+def _run_delete(args) -> int:
+    from .retention import mail_places
+
+    # The addresses are checked before the passphrase is asked (without a kit's folder,
+    # opening the store says what to do).
+    home = Home(args.home)
+    places, not_looked = (mail_places(home.config(), maildir=args.maildir, imap=args.imap, imap_ca=args.imap_ca)
+                          if home.exists() else ([], []))
+    with _open(args) as store:
+        return delete_case(store, args.reference, yes=args.yes, out=_stdout(), places=places,
+                           not_looked=not_looked)

@@ -18,6 +18,15 @@ from the system keyring (service ``safeline-staff``, user name ``USER@HOST``; st
 with ``keyring set safeline-staff USER@HOST``), or else ``password_prompt`` asks for it
 (``getpass``: not echoed). Every expected failure (a wrong password, a refused connection, an
 untrusted certificate, a timeout, a missing folder) is one ``StaffError`` line.
+
+``ImapMailbox`` is the one that changes a folder, for the mailbox clean-up only
+(staff/retention.py, after a staff member confirmed): ``message_ids()`` reads each message's
+Message-ID header alone (``BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]``, still under EXAMINE), and
+``delete(uids)`` then SELECTs the folder, marks exactly those UIDs ``\\Deleted`` (``UID STORE``)
+and expunges exactly those (``UID EXPUNGE``, RFC 4315 UIDPLUS). A server without UIDPLUS could
+only ``EXPUNGE`` every message marked deleted, someone else's marks included: it is refused,
+nothing deleted. So is a folder whose ``UIDVALIDITY`` changed since the listing (its UIDs would
+name other messages).
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ import ipaddress
 import logging
 import socket
 import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -235,7 +244,8 @@ class ImapSource:
 
     def _examine(self) -> list[int]:
         try:
-            self._client.select_folder(self.address.folder, readonly=True)
+            info = self._client.select_folder(self.address.folder, readonly=True)
+            self.uidvalidity = info.get(b"UIDVALIDITY")
         except IMAPClientAbortError as error:
             raise self._connection_problem(error) from None
         except IMAPClientError:
@@ -297,3 +307,107 @@ class ImapSource:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+HEADER_BATCH = 1000  # Message-ID headers fetched at once (some 100 bytes each)
+
+
+class ImapMailbox(ImapSource):
+    """One folder of the mailbox, to find messages by their Message-ID and delete chosen ones
+    (see the module's docstring): ``message_ids()``, ``delete(uids)``, ``close()``. With
+    ``missing_ok``, a folder that does not exist (an events folder no kit has written to yet)
+    holds no message instead of being an error."""
+
+    def __init__(self, url: str, *, missing_ok: bool = False, **options):
+        self._missing_ok = missing_ok
+        super().__init__(url, **options)
+
+    def _examine(self) -> list[int]:
+        if self._missing_ok:
+            try:
+                exists = self._client.folder_exists(self.address.folder)
+            except Exception as error:  # noqa: BLE001
+                raise self._connection_problem(error) from None
+            if not exists:
+                self.uidvalidity = None
+                return []
+        return super()._examine()
+
+    def message_ids(self) -> Iterator[tuple[str, str | None]]:
+        """(UID, Message-ID as written, or None) of each message of the folder, headers only."""
+        from .mailbox import header_message_id
+
+        if self._client is None:
+            raise ImapError("the IMAP connection is closed")
+        for start in range(0, len(self._uids), HEADER_BATCH):
+            chunk = self._uids[start:start + HEADER_BATCH]
+            try:
+                answer = self._client.fetch(chunk, ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
+            except Exception as error:  # noqa: BLE001
+                raise self._listing_problem(error) from None
+            for uid in chunk:
+                found = answer.get(uid)
+                if found is None:
+                    continue  # expunged since the search
+                # The answer's key names the part (some servers quote the field's name).
+                data = next((value for key, value in found.items()
+                             if bytes(key).upper().startswith(b"BODY[HEADER.FIELDS")), b"")
+                yield str(uid), header_message_id(bytes(data or b""))
+
+    def _listing_problem(self, error: BaseException) -> ImapError:
+        if isinstance(error, (TimeoutError, socket.timeout, OSError, EOFError, IMAPClientError)):
+            detail = one_line(error)[:200] or type(error).__name__
+            return ImapError(f"reading {self.address.folder!r} from {self.address.where} failed ({detail}): "
+                             "nothing was deleted; run it again")
+        raise error
+
+    def delete(self, uids: Iterable[str | int]) -> int:
+        """Mark the messages ``uids`` deleted and expunge exactly them; how many are gone."""
+        client = self._client
+        if client is None:
+            raise ImapError("the IMAP connection is closed")
+        wanted = sorted({int(uid) for uid in uids})
+        if not wanted:
+            return 0
+        folder, where = self.address.folder, self.address.where
+        try:
+            if not client.has_capability("UIDPLUS"):
+                raise ImapError(f"{where} cannot expunge chosen messages only (it lacks UIDPLUS, RFC 4315), and "
+                                f"EXPUNGE would also remove messages others marked deleted in {folder!r}: nothing "
+                                "deleted; delete them in your mail program")
+            info = client.select_folder(folder, readonly=False)
+            if info.get(b"UIDVALIDITY") != self.uidvalidity:
+                raise ImapError(f"the folder {folder!r} on {where} was made again since it was listed "
+                                "(its UIDVALIDITY changed): nothing deleted; run it again")
+            gone = 0
+            for start in range(0, len(wanted), HEADER_BATCH):
+                chunk = wanted[start:start + HEADER_BATCH]
+                uid_set = ",".join(str(uid) for uid in chunk)
+                # Those still there (another kit or mail program may have deleted some meanwhile).
+                present = sorted(set(client.search(["UID", uid_set])) & set(chunk))
+                if not present:
+                    continue
+                client.add_flags(present, [imapclient.DELETED], silent=True)
+                client.uid_expunge(present)
+                left = set(client.search(["UID", uid_set]))
+                gone += len(set(present) - left)
+            return gone
+        except ImapError:
+            raise
+        except IMAPClientAbortError as error:
+            raise self._deleting_problem(error) from None
+        except IMAPClientError as error:
+            raise ImapError(f"{where} refused to delete messages in {folder!r} ({one_line(error)[:200]}): "
+                            "is the folder read-only for you?") from None
+        except Exception as error:  # noqa: BLE001
+            raise self._deleting_problem(error) from None
+
+    def _deleting_problem(self, error: BaseException) -> ImapError:
+        if isinstance(error, (TimeoutError, socket.timeout, OSError, EOFError, IMAPClientError)):
+            detail = one_line(error)[:200] or type(error).__name__
+            return ImapError(f"deleting in {self.address.folder!r} on {self.address.where} failed ({detail}): "
+                             "run it again to delete what is left")
+        raise error
+
+    def __enter__(self) -> ImapMailbox:
+        return self

@@ -36,7 +36,9 @@ schema's version, and ``MIGRATIONS`` brings an older file up to date when it is 
   skips them next time;
 - ``tombstones``: for a deleted (or retired) case, only keyed HMACs (HMAC-SHA256, key derived
   from the store key) of its Message-IDs and reference: enough to say "deleted" when the same
-  mails or events come again, nothing to tell what they held;
+  mails or events come again, nothing to tell what they held; the Message-IDs of the mails that
+  carried its events (``events.mail_id``) are buried the same way, so that the mailbox clean-up
+  (staff/retention.py) finds the mails of a case that is gone by their HMAC alone;
 - ``retired_cases``, ``retired_urls``: what retention keeps of a retired case and of the
   addresses no other case held: ``staff.facts``'s dates, kinds and counts, no text;
 - ``phone_days``: the last phone case number given out per day; ``sync_positions``: how far
@@ -89,6 +91,7 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -102,7 +105,7 @@ from .events import FINGERPRINT, MAX_NOTE, PHONE_REFERENCE, BadEvent, Event, can
 from .facts import CaseFacts, Facts, UrlFacts
 from .problems import StaffError
 
-__all__ = ["STATUSES", "Store", "StoreError", "SCHEMA_VERSION", "host_of", "JAPAN"]
+__all__ = ["STATUSES", "Leaving", "Store", "StoreError", "SCHEMA_VERSION", "host_of", "JAPAN"]
 
 JAPAN = timezone(timedelta(hours=9), "JST")
 KEY_BYTES = 32
@@ -311,6 +314,24 @@ BUSY = ("the case store is busy: another safeline-staff (an import, or the inter
 
 class StoreError(StaffError):
     """The case store cannot be opened or used as asked."""
+
+
+@dataclass(frozen=True)
+class Leaving:
+    """What goes with a case that is retired or deleted (``Store.leaving``): counts and dates,
+    no text; ``mails`` and ``event_mails`` (Message-IDs, without angle brackets) are for the
+    mailbox clean-up to find those mails, never to be shown."""
+
+    reference: str
+    closed_on: date | None  # Japan date it was closed, None when it is not closed
+    reports: int
+    additions: int
+    notes: int
+    urls: int
+    events: int
+    mails: tuple[str, ...]  # its reports' and additions' mails (second copies too)
+    event_mails: tuple[str, ...]  # the mails that carried its events, where known
+    events_unknown: int  # its events whose mail is not known here
 
 
 # -- small pure helpers ----------------------------------------------------------------------
@@ -1016,6 +1037,7 @@ class Store:
             # What other cases still hold keeps its history (the requests, the state).
             db.execute("UPDATE events SET case_id = 0 WHERE case_id = ?1 AND url_id IN (SELECT url_id FROM case_urls)",
                        (case_id,))
+        self._bury_event_mails(case_id)
         db.execute("DELETE FROM events WHERE case_id = ?", (case_id,))
         db.execute("DELETE FROM cases WHERE id = ?", (case_id,))
         for url_id in url_ids:
@@ -1336,6 +1358,74 @@ class Store:
                                     "AND status_at IS NOT NULL").fetchall()
         found = [(row[9], row) for row in rows if (on - _when(row[9]).astimezone(JAPAN).date()).days > days]
         return [self._summary(row[:9]) for _, row in sorted(found, key=lambda item: _sort_key(_when(item[0])))]
+
+    def _bury_event_mails(self, case_id: int) -> None:
+        """The Message-IDs of the mails that carried the case's events (those about to go),
+        buried as the records' are: the mailbox clean-up finds those mails later by their HMAC."""
+        for (mail_id,) in self._db.execute("SELECT mail_id FROM events WHERE case_id = ? AND mail_id IS NOT NULL",
+                                           (case_id,)).fetchall():
+            try:
+                self._bury("message-id", _message_id(mail_id))
+            except ValueError:
+                continue  # an empty mail_id: nothing to find
+
+    def leaving(self, reference: str, *, retire: bool) -> Leaving | None:
+        """What a case's retirement (``retire``) or deletion would remove, without its text:
+        counts, when it was closed, and (for the mailbox clean-up, never shown) the Message-IDs
+        of its mails and of the mails that carried its events. Retirement keeps the events
+        about addresses another case holds: those (and their mails) are not counted. None when
+        there is no such case."""
+        with self._lock:
+            found = self._find(reference)
+            if found is None:
+                return None
+            case_id, reference = found
+            db = self._db
+            status, status_at = self._one("SELECT status, status_at FROM cases WHERE id = ?", (case_id,))
+            kinds = dict(db.execute("SELECT kind, count(*) FROM records WHERE case_id = ? GROUP BY kind",
+                                    (case_id,)).fetchall())
+            mails = [mid for (mid,) in db.execute(
+                "SELECT message_id FROM records WHERE case_id = ?1 AND message_id IS NOT NULL "
+                "UNION SELECT message_id FROM other_messages WHERE case_id = ?1", (case_id,))]
+            kept = ("AND (url_id IS NULL OR url_id NOT IN (SELECT url_id FROM case_urls WHERE case_id != ?1))"
+                    if retire else "")
+            events = db.execute(f"SELECT type, mail_id, sent FROM events WHERE case_id = ?1 {kept}",
+                                (case_id,)).fetchall()
+            urls = self._one("SELECT count(*) FROM case_urls WHERE case_id = ?", (case_id,))[0]
+        event_mails, unknown = [], 0
+        for _, mail_id, sent in events:
+            try:
+                event_mails.append(_message_id(mail_id))
+            except ValueError:
+                unknown += bool(sent)  # not yet sent: no mail of it anywhere
+        return Leaving(reference=reference,
+                       closed_on=(_when(status_at).astimezone(JAPAN).date()
+                                  if status == "closed" and status_at else None),
+                       reports=kinds.get("report", 0), additions=kinds.get("addition", 0),
+                       notes=sum(1 for kind, _, _ in events if kind == "note"), urls=urls, events=len(events),
+                       mails=tuple(sorted(mails)), event_mails=tuple(sorted(set(event_mails))),
+                       events_unknown=unknown)
+
+    def bury_mail(self, message_id: str) -> None:
+        """Remember the mail ``message_id`` as one of a case that is gone (its HMAC only): for
+        the mail of an event that came after its case was deleted or retired here (``apply``
+        answered "deleted"), so that the mailbox clean-up finds that mail too."""
+        with self._change():
+            self._bury("message-id", _message_id(message_id))
+
+    def buried_mails(self, message_ids: Iterable[str]) -> set[str]:
+        """Those of ``message_ids`` that belonged to a case deleted or retired here: their keyed
+        HMAC is a tombstone (the store keeps no Message-ID of such a case in clear)."""
+        found = set()
+        with self._lock:
+            for message_id in message_ids:
+                try:
+                    mid = _message_id(message_id)
+                except ValueError:
+                    continue
+                if self._buried("message-id", mid):
+                    found.add(message_id)
+        return found
 
     # -- a version-1 store's notes, history and phone cases become the owner's events ---------------
 
