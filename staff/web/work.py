@@ -19,7 +19,7 @@ TARGET_LABELS = {"site": N_("The site's operator"), "host": N_("The hosting prov
                  "registrar": N_("The domain's registrar"), "search": N_("A search engine"),
                  "platform": N_("A platform's report form"), "police": N_("The police")}
 METHOD_LABELS = {"form": N_("Web form"), "email": N_("E-mail"), "post": N_("Post")}
-URL_STATE_LABELS = {"not_asked": N_("Not asked yet"), "asked": N_("Asked"), "removed": N_("Removed"),
+URL_STATE_LABELS = {"not_asked": N_("Not asked yet"), "asked": N_("Request sent"), "removed": N_("Removed"),
                     "refused": N_("Refused"), "no_answer": N_("No answer")}
 WHERE_LABELS = {True: N_("Overseas"), False: N_("In Japan"), None: N_("Where: unknown")}
 assert set(TARGET_LABELS) == set(TARGETS) and set(METHOD_LABELS) == set(METHODS)
