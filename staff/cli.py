@@ -19,7 +19,7 @@ from .problems import StaffError
 
 # In the order `safeline-staff --help` lists them.
 COMMAND_MODULES = ("staff.setup", "staff.importer", "staff.casework", "staff.removal", "staff.drafts",
-                   "staff.hosting", "staff.sync", "staff.stats", "staff.web")
+                   "staff.hosting", "staff.sync", "staff.team", "staff.stats", "staff.web")
 
 
 def parser() -> argparse.ArgumentParser:

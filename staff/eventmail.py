@@ -16,8 +16,25 @@ The mail (the brief's binding shape) says nothing of the case outside its encryp
 The size of the mail still tells roughly how long the event is (a long note from a status
 change): the only thing a server holding the folder learns, with when each was appended.
 
-``unseal`` reads such a mail with the reader's own identity and the team's keys and returns
-the event's bytes and the signer's fingerprint, or raises ``Rejected`` with one of ``KINDS``:
+``seal_event`` also gives back what sync keeps in the store (``Store.mark_sent``): the signed
+form (``signed``) and the mail's Message-ID. ``reseal`` puts a kept signed form, unchanged, in
+a new mail encrypted to one member only, for ``safeline-staff team share``: a member who joined
+later gets the events made before (the original author's signature still verifies, so their
+kit applies them as if received then). Such a mail also carries ``X-Safeline-Staff-Share: 1``,
+so that the other kits, which cannot decrypt it, count it as "for another member" rather
+than as an ignored mail (the recipient's key ID is in the OpenPGP message's clear header
+anyway, so the mark tells the server nothing more than the ciphertext does).
+
+``open_mail`` (and ``unseal``, its first two fields) reads such a mail with the reader's own
+identity and the team's keys and returns the event's bytes, the signer's fingerprint, the
+signed form and the signature's time, or raises ``Rejected`` with one of ``KINDS``.
+
+The signer rule (staff/team.py has the reasons and the trade-off): the signer is a key of
+``staff_keys``, not revoked, and valid (not expired) both when it signed (the signature's
+creation time, at most ``CLOCK_SKEW`` later than the reader's clock) and at the event's time
+``at``; its fingerprint is the event's ``author``. So an event signed while its author's key
+was valid is applied by every kit, including one that syncs after the key expired; a revoked
+key's events are ignored by a kit that reads them after it learnt of the revocation. The kinds:
 
 - ``malformed``: not an event mail (no ``X-Safeline-Staff: event 1``, not PGP/MIME, damaged
   ciphertext, not a signed message, not an event (``staff.events.Event.from_bytes``));
@@ -25,7 +42,8 @@ the event's bytes and the signer's fingerprint, or raises ``Rejected`` with one 
   none of the events made before; see README, "A team with one history");
 - ``unsigned``: no signature, or none that verifies; ``unknown signer``: signed by a key that
   is not in ``staff_keys``; ``signer not current``: signed by a key of the folder that is
-  expired or revoked now, or was at the event's time;
+  revoked, or was expired when it signed or at the event's time ``at``, or a signature dated
+  more than ``CLOCK_SKEW`` ahead of the reader's clock;
 - ``author mismatch``: signed by one member, made in the name of another (``event.author``).
 
 Only ``KeyUnavailable`` (the reader's own key cannot be used at all) passes through.
@@ -36,16 +54,18 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timezone
 from email.utils import format_datetime
+from typing import NamedTuple
 
 from .message import Skipped, envelope
 from .openpgp import Identity, KeyUnavailable, NotForThisKey, OpenPGPError, short
 from .problems import StaffError
-from .team import Team, NotVerified, NOT_CURRENT
+from .team import Member, Team, NotVerified, NOT_CURRENT
 
 ADDRESS = "safeline-staff@invalid"
 SUBJECT = "safeline-staff event"
 MARK_HEADER = "X-Safeline-Staff"
 MARK = "event 1"
+SHARE_HEADER = "X-Safeline-Staff-Share"  # on a mail of ``reseal``: for one member only
 KINDS = ("unsigned", "unknown signer", "signer not current", "author mismatch", "not for this key", "malformed")
 
 
@@ -57,14 +77,30 @@ class Rejected(Exception):
         self.kind = kind
 
 
+class Sealed(NamedTuple):
+    mail: bytes  # the mail to append (CRLF lines)
+    signed: bytes  # the event's bytes as its author signed them (kept for sharing)
+    message_id: str  # the mail's Message-ID, with its angle brackets
+
+
+class Opened(NamedTuple):
+    data: bytes  # the event's bytes
+    signer: str  # the signer's primary key fingerprint (= the event's author)
+    signed: bytes  # the signed form, as its author made it
+    signed_at: datetime | None  # the signature's creation time
+
+
 class SealError(StaffError):
     """An event cannot be sealed now (the author's key is not a current key of the team)."""
 
 
 def seal(event_bytes: bytes, identity: Identity, team: Team, *, now: datetime | None = None) -> bytes:
     """The mail carrying ``event_bytes``, signed by ``identity`` and encrypted to ``team`` (CRLF lines)."""
-    import pysequoia
+    return seal_event(event_bytes, identity, team, now=now).mail
 
+
+def seal_event(event_bytes: bytes, identity: Identity, team: Team, *, now: datetime | None = None) -> Sealed:
+    """``seal``, with the signed form and the Message-ID of the mail."""
     now = now or datetime.now(timezone.utc)
     member = team.member(identity.fingerprint)
     if member is None:
@@ -76,24 +112,46 @@ def seal(event_bytes: bytes, identity: Identity, team: Team, *, now: datetime | 
     recipients = team.recipients(now)
     if not recipients:
         raise SealError(f"no key in {team.path} can be encrypted to now: every one is expired or revoked")
-    signed = identity.sign(event_bytes)
+    signed = bytes(identity.sign(event_bytes))
+    armored = _encrypt(signed, recipients, team.path)
+    message_id = _new_message_id()
+    return Sealed(_mail(armored, now, message_id=message_id), signed, message_id)
+
+
+def reseal(signed: bytes, member: Member, *, now: datetime | None = None) -> bytes:
+    """A mail carrying ``signed`` (an event's signed form, as kept by the store) encrypted to
+    ``member`` only, marked as shared (``SHARE_HEADER``)."""
+    now = now or datetime.now(timezone.utc)
+    if not member.can_encrypt(now):
+        raise SealError(f"the key {member.label} cannot be encrypted to now: it has expired or is revoked")
+    return _mail(_encrypt(signed, [member], member.path), now, message_id=_new_message_id(), shared=True)
+
+
+def _encrypt(signed: bytes, recipients: list[Member], where) -> bytes:
+    import pysequoia
+
     try:
         armored = pysequoia.encrypt(bytes=signed, recipients=[member.cert for member in recipients], armor=True)
     except Exception as error:
         first = (str(error).strip().splitlines() or [type(error).__name__])[0][:120]
-        raise SealError(f"cannot encrypt to the staff keys in {team.path}: {first}") from None
-    return _mail(bytes(armored), now)
+        raise SealError(f"cannot encrypt to the staff keys in {where}: {first}") from None
+    return bytes(armored)
 
 
-def _mail(armored: bytes, now: datetime) -> bytes:
+def _new_message_id() -> str:
+    return f"<{secrets.token_hex(16)}@safeline-staff.invalid>"
+
+
+def _mail(armored: bytes, now: datetime, *, message_id: str | None = None, shared: bool = False) -> bytes:
     boundary = f"=-{secrets.token_hex(16)}"
     head = [
         f"From: {ADDRESS}",
         f"To: {ADDRESS}",
         f"Subject: {SUBJECT}",
         f"Date: {format_datetime(now.astimezone(timezone.utc))}",
-        f"Message-ID: <{secrets.token_hex(16)}@safeline-staff.invalid>",
+        f"Message-ID: {message_id or _new_message_id()}",
         f"{MARK_HEADER}: {MARK}",
+        *([f"{SHARE_HEADER}: 1"] if shared else []),
         "MIME-Version: 1.0",
         f'Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="{boundary}"',
         "",
@@ -115,18 +173,45 @@ def _mail(armored: bytes, now: datetime) -> bytes:
     return b"\r\n".join(lines)
 
 
-def is_event_mail(mail: bytes) -> bool:
-    """Whether the outer headers carry ``X-Safeline-Staff: event 1`` (cheap: no decryption)."""
+def _header(mail: bytes, name: str) -> bytes | None:
+    """The value of the outer header ``name`` (the first), stripped; None when there is none."""
     head = mail.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
     for line in head.replace(b"\r\n", b"\n").split(b"\n"):
-        name, colon, value = line.partition(b":")
-        if colon and name.strip().lower() == MARK_HEADER.lower().encode():
-            return value.strip() == MARK.encode()
-    return False
+        key, colon, value = line.partition(b":")
+        if colon and key.strip().lower() == name.lower().encode():
+            return value.strip()
+    return None
+
+
+def is_event_mail(mail: bytes) -> bool:
+    """Whether the outer headers carry ``X-Safeline-Staff: event 1`` (cheap: no decryption)."""
+    return _header(mail, MARK_HEADER) == MARK.encode()
+
+
+def is_shared(mail: bytes) -> bool:
+    """Whether the mail was made by ``reseal`` (for one member only)."""
+    return _header(mail, SHARE_HEADER) == b"1"
+
+
+def message_id_of(mail: bytes) -> str | None:
+    """The mail's Message-ID as its header gives it (ASCII), or None."""
+    value = _header(mail, "Message-ID")
+    if not value:
+        return None
+    try:
+        return value.decode("ascii")[:998]
+    except UnicodeDecodeError:
+        return None
 
 
 def unseal(mail: bytes, identity: Identity, team: Team, *, now: datetime | None = None) -> tuple[bytes, str]:
     """(the event's bytes, the signer's fingerprint) of an event mail, or ``Rejected``."""
+    opened = open_mail(mail, identity, team, now=now)
+    return opened.data, opened.signer
+
+
+def open_mail(mail: bytes, identity: Identity, team: Team, *, now: datetime | None = None) -> Opened:
+    """The event of an event mail with its signer, signed form and signature time, or ``Rejected``."""
     now = now or datetime.now(timezone.utc)
     if not is_event_mail(mail):
         raise Rejected("malformed")
@@ -142,16 +227,23 @@ def unseal(mail: bytes, identity: Identity, team: Team, *, now: datetime | None 
         raise Rejected("not for this key") from None
     except OpenPGPError:
         raise Rejected("malformed") from None
+    return check_signed(bytes(signed), team, now=now)
+
+
+def check_signed(signed: bytes, team: Team, *, now: datetime | None = None) -> Opened:
+    """An event's signed form checked as ``open_mail`` checks what it decrypted (the signer
+    rule, the author), or ``Rejected``; ``team share`` checks what it shares so."""
     try:
-        data, signer = team.verify(signed, now=now)
+        data, signer, signed_at = team.verify(signed, now=now)
     except NotVerified as refused:
         raise Rejected(refused.kind) from None
     _check_event(data, signer, team)
-    return data, signer
+    return Opened(data, signer, signed, signed_at)
 
 
 def _check_event(data: bytes, signer: str, team: Team) -> None:
-    """The event is well formed, made in the signer's name, while the signer's key was current."""
+    """The event is well formed, made in the signer's name, at a time the signer's key was
+    valid (not revoked, not expired at ``at``)."""
     from .events import BadEvent, Event
 
     try:
@@ -161,5 +253,5 @@ def _check_event(data: bytes, signer: str, team: Team) -> None:
     if event.author.upper() != signer:
         raise Rejected("author mismatch")
     member = team.member(signer)
-    if member is None or not member.current(event.at):
+    if member is None or not member.valid_at(event.at):
         raise Rejected(NOT_CURRENT)

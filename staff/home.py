@@ -51,6 +51,10 @@ NUMBER_SETTINGS = {
 }
 
 
+# The settings that are texts (or unset, null).
+TEXT_SETTINGS = ("key", "key_file", "gnupg_home", "imap", "imap_ca", "staff_keys", "events", "rdap_bootstrap")
+
+
 @dataclass
 class Config:
     """What ``config.json`` holds.
@@ -58,6 +62,9 @@ class Config:
     - ``key``: a GnuPG fingerprint, or ``key_file``: an armored secret key file (one of the two);
       ``gnupg_home``: GnuPG's folder when not the default.
     - ``imap``: the mailbox's ``imaps://user@host[:port]/FOLDER`` address (reports come from it).
+    - ``imap_ca``: a CA certificate file (PEM) to trust, instead of the system's authorities,
+      for the IMAP server (a server with its own authority): import, sync and the web
+      interface's sync on opening use it; ``--imap-ca`` on the command line still wins.
     - ``staff_keys``: the file or folder of every staff member's public key, the same keys as
       the relay's ``RELAY_STAFF_KEYS``: events are encrypted to them, and only events signed
       by one of them are applied.
@@ -77,6 +84,7 @@ class Config:
     key_file: str | None = None
     gnupg_home: str | None = None
     imap: str | None = None
+    imap_ca: str | None = None
     staff_keys: str | None = None
     events: str | None = None
     recheck_days: int = 7
@@ -95,7 +103,7 @@ class Config:
             value = values[name]
             if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= most:
                 raise ValueError(f'"{name}" must be a whole number from {least} to {most}')
-        for name in ("key", "key_file", "gnupg_home", "imap", "staff_keys", "events", "rdap_bootstrap"):
+        for name in TEXT_SETTINGS:
             if values[name] is not None and not isinstance(values[name], str):
                 raise ValueError(f'"{name}" must be a text')
         return cls(**values)

@@ -71,7 +71,8 @@ def register(commands) -> None:
     where.add_argument("--imap", metavar="URL", help="imaps://user@host[:port]/FOLDER (default: the address "
                        "given to init); the password comes from the system keyring, or is asked")
     parser.add_argument("--imap-ca", metavar="FILE", help="trust only this CA certificate (PEM) for the IMAP "
-                        "server, e.g. a server with its own authority (default: the system's authorities)")
+                        "server, e.g. a server with its own authority (default: the imap_ca setting, else the system's "
+                        "authorities)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run_import)
 
@@ -92,7 +93,7 @@ def run_import(args: argparse.Namespace) -> int:
         else:
             from .imap import ImapSource  # helper module of its own; only IMAP needs imapclient
 
-            source = ImapSource(url, ca_file=args.imap_ca)
+            source = ImapSource(url, ca_file=args.imap_ca or config.imap_ca)
         tally = Tally()
         try:
             import_mail(source, store, identity, progress=not args.no_progress, tally=tally)

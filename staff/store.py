@@ -27,7 +27,11 @@ schema's version, and ``MIGRATIONS`` brings an older file up to date when it is 
   links cases and addresses, with when each case first received it;
 - ``events``: every event applied here, made here or by the team (``staff.events``), with its
   merge order (``sort_key``) and, for one made here, whether it was sent yet; notes, status
-  changes, the requests log of each address and "who did what, when" are read from it;
+  changes, the requests log of each address and "who did what, when" are read from it. Sync
+  keeps with each its signed form (``signed``, as its author signed it) and the Message-ID of
+  the mail that carried it (``mail_id``); a delete's or retire's signed form stays in a row
+  with no case (``_keep_signed``), so that ``safeline-staff team share`` can give a member who
+  joins later the whole history;
 - ``other_messages``: mails seen but not stored (a second copy of a report), so that import
   skips them next time;
 - ``tombstones``: for a deleted (or retired) case, only keyed HMACs (HMAC-SHA256, key derived
@@ -835,13 +839,18 @@ class Store:
             self._apply(event, local=True)
         return event
 
-    def apply(self, event: Event) -> str:
+    def apply(self, event: Event, *, signed: bytes | None = None, mail_id: str | None = None) -> str:
         """Apply ``event`` (from the team folder): ``"applied"``, ``"known"`` (it was applied
-        before: nothing changes) or ``"deleted"`` (its case was deleted or retired here)."""
+        before: nothing changes) or ``"deleted"`` (its case was deleted or retired here).
+        ``signed``: the event as its author signed it, and ``mail_id``: the Message-ID of the
+        mail that carried it, kept with the event (``_keep_signed``)."""
         if not isinstance(event, Event):
             raise TypeError("apply takes an Event")
         with self._change():
-            return self._apply(event, local=False)
+            result = self._apply(event, local=False)
+            if signed is not None or mail_id is not None:
+                self._keep_signed(event, signed, mail_id)
+            return result
 
     def _apply(self, event: Event, *, local: bool) -> str:
         db = self._db
@@ -1021,14 +1030,64 @@ class Store:
                                     "ORDER BY sort_key").fetchall()
         return [_event(row) for row in rows]
 
-    def mark_sent(self, ids: Iterable[str]) -> None:
-        """The events ``ids`` are in the team folder now. A sent delete or retire is forgotten:
-        its case's tombstone is what stays."""
+    def mark_sent(self, ids: Iterable[str], *, signed: dict[str, bytes] | None = None,
+                  mail_ids: dict[str, str] | None = None) -> None:
+        """The events ``ids`` are in the team folder now; ``signed`` and ``mail_ids`` (by event
+        id): the signed form sync made of each and the Message-ID of its mail. A sent delete or
+        retire is forgotten, but for its signed form (``_keep_signed``): its case's tombstone is
+        what stays."""
         ids = [str(event_id) for event_id in ids]
+        signed, mail_ids = signed or {}, mail_ids or {}
         with self._change() as db:
             for event_id in ids:
-                db.execute("UPDATE events SET sent = 1 WHERE id = ?", (event_id,))
-            db.execute("DELETE FROM events WHERE case_id IS NULL AND sent = 1")
+                db.execute("UPDATE events SET sent = 1, signed = coalesce(?, signed), mail_id = coalesce(?, mail_id) "
+                           "WHERE id = ?", (signed.get(event_id), mail_ids.get(event_id), event_id))
+            db.execute("DELETE FROM events WHERE case_id IS NULL AND sent = 1 AND signed IS NULL")
+
+    # -- the signed forms: sharing the history with a member who joins later (staff team share) --
+
+    def _keep_signed(self, event: Event, signed: bytes | None, mail_id: str | None) -> None:
+        """Keep an event's signed form and its mail's Message-ID with it (what it had stays).
+
+        An event the store keeps (a case's, an address's) gets them in its row. A ``delete`` or
+        ``retire`` is not kept as an event (its case is gone, a tombstone stays): its signed form
+        is, in a row of its own with no case (``case_id`` NULL, sent), so that a member who joins
+        later gets the deletion too and does not bring the case back from the mailbox. That
+        form holds no text of the case (a delete's and a retire's data are empty), but it does
+        hold the case's reference and when and by whom it was deleted, which the tombstone alone
+        does not. An event not kept (one for a case deleted here) keeps nothing."""
+        db = self._db
+        db.execute("UPDATE events SET signed = coalesce(signed, ?), mail_id = coalesce(mail_id, ?) WHERE id = ?",
+                   (signed, mail_id, event.id))
+        if db.changes() == 0 and signed is not None and event.type in ("delete", "retire"):
+            db.execute(
+                "INSERT INTO events (id, case_id, reference, type, url_id, sort_key, at_key, at, author, data, sent, "
+                "signed, mail_id) VALUES (?, NULL, ?, ?, NULL, ?, ?, ?, ?, '{}', 1, ?, ?)",
+                (event.id, event.case, event.type, event.sort_key, _sort_key(event.at),
+                 event.at.isoformat(timespec="microseconds"), event.author, signed, mail_id))
+
+    def signed_events(self, chunk: int = 500) -> Iterator[bytes]:
+        """Every signed form the store holds, oldest event first (``safeline-staff team share``)."""
+        with self._lock:
+            ids = [event_id for (event_id,) in self._db.execute(
+                "SELECT id FROM events WHERE signed IS NOT NULL ORDER BY sort_key")]
+        for start in range(0, len(ids), chunk):
+            part = ids[start:start + chunk]
+            with self._lock:
+                rows = dict(self._db.execute(f"SELECT id, signed FROM events WHERE id IN ({', '.join('?' * len(part))})",
+                                             part).fetchall())
+            for event_id in part:
+                if event_id in rows:  # (deleted meanwhile)
+                    yield bytes(rows[event_id])
+
+    def signed_counts(self) -> dict[str, int]:
+        """How many events the store holds: ``signed`` (with their signed form), ``unsigned``
+        (without: received or made before the store kept them), ``pending`` (made here, not sent)."""
+        with self._lock:
+            row = self._one("SELECT count(*) FILTER (WHERE signed IS NOT NULL), "
+                            "count(*) FILTER (WHERE signed IS NULL AND sent = 1), "
+                            "count(*) FILTER (WHERE sent = 0) FROM events")
+        return {"signed": row[0], "unsigned": row[1], "pending": row[2]}
 
     def sync_position(self, name: str) -> str | None:
         with self._lock:

@@ -1,23 +1,27 @@
 """``safeline-staff sync``: this kit's changes out to the team's events folder, the others' in.
 
-    safeline-staff sync [--imap-ca FILE]
+    safeline-staff sync [--imap-ca FILE]      (default: the ``imap_ca`` setting)
 
 Every change a staff member makes is an event (staff/events.py) that the store applies at once
 and queues (``Store.pending_events``). Sync, in two steps:
 
 1. **Send.** Each queued event is sealed (staff/eventmail.py: signed with this kit's key,
    encrypted to every current staff key) and appended to the events folder
-   (staff/eventfolder.py), oldest first; it is marked sent (``Store.mark_sent``) only after
-   its APPEND succeeded. A crash or a lost connection between the APPEND and the mark sends
+   (staff/eventfolder.py), oldest first; it is marked sent (``Store.mark_sent``, with its
+   signed form and its mail's Message-ID) only after its APPEND succeeded. A crash or a lost connection between the APPEND and the mark sends
    that event again next time: harmless, because every kit applies an event once by its id
    (``Store.apply`` answers "known" the second time).
 2. **Receive.** Every mail of the folder after this kit's position (``Store.sync_position``) is
    unsealed (decrypted with this kit's key, its signature verified against ``staff_keys``:
-   the signer must be a current member and the event's author), read as an ``Event`` and
-   applied. A mail that fails is ignored and counted by kind (``eventmail.KINDS``), and its
+   the signer must be the event's author, a member not revoked whose key was valid when it
+   signed and at the event's time, see staff/eventmail.py), read as an ``Event`` and applied,
+   its signed form and its mail's Message-ID kept with it (``Store.apply``: for sharing the
+   history with a member who joins later, and for retention's clean-up of the mailbox). A mail that fails is ignored and counted by kind (``eventmail.KINDS``), and its
    number is listed, so that a forgery can be looked at. The position is saved every
    ``BATCH`` mails and when reading stops (Ctrl+C, a lost connection), so the next sync goes
-   on from there; an event read twice is "already known".
+   on from there; an event read twice is "already known". A mail that ``safeline-staff team
+   share`` made for another member (``eventmail.reseal``) is counted apart ("shared with
+   another member"), not as ignored.
 
 It ends with one line:
 
@@ -33,7 +37,8 @@ it apart from a setting to fix (1) without parsing text.
 
 ``sync(store, folder, identity, team)`` does the work on an open folder and returns the
 ``SyncTally``; ``sync_config(config, store, identity)`` first reads the team's keys and opens
-the folder ``config`` names (an unreachable server is the tally's ``offline``, not an error),
+the folder ``config`` names, trusting the CA of ``config.imap_ca`` when it is set and no other
+``ca_file`` is given (an unreachable server is the tally's ``offline``, not an error),
 for the web interface's "sync on opening" as for this command. There, pass a
 ``password_prompt`` that raises (no terminal to ask on): the password must then come from the
 system keyring.
@@ -48,7 +53,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from .eventfolder import EventFolder, FolderUnreachable, check_where, open_folder
-from .eventmail import KINDS, Rejected, seal, unseal
+from .eventmail import KINDS, Rejected, is_shared, message_id_of, open_mail, seal_event
 from .home import Home
 from .openpgp import GnuPGIdentity, Identity, identity_of, short
 from .problems import StaffError
@@ -68,6 +73,7 @@ class SyncTally:
     applied: int = 0
     known: int = 0
     deleted: int = 0  # events of cases deleted here (a tombstone keeps them out)
+    for_others: int = 0  # mails of `team share` for another member (not ignored: not for us)
     ignored: Counter = field(default_factory=Counter)
     ignored_mails: list[tuple[str, str]] = field(default_factory=list)  # (UID or file name, kind)
     offline: str | None = None  # why the folder could not be reached, when it could not
@@ -78,6 +84,8 @@ class SyncTally:
         inner = f"applied {self.applied}, already known {self.known}"
         if self.deleted:
             inner += f", for deleted cases {self.deleted}"
+        if self.for_others:
+            inner += f", shared with another member {self.for_others}"
         line = f"sent {self.sent}; received {self.received} ({inner}); ignored {sum(self.ignored.values())}"
         if self.ignored:
             order = [kind for kind in KINDS if self.ignored[kind]] + \
@@ -111,9 +119,10 @@ def _send(store, folder: EventFolder, identity: Identity, team: Team, tally: Syn
         if event.author != identity.fingerprint:
             raise StaffError(f"a change waiting to be sent was made with the key {short(event.author)}, not "
                              f"yours ({short(identity.fingerprint)}): use the key the kit was set up with")
-        ident = folder.append(seal(event.to_bytes(), identity, team))
+        sealed = seal_event(event.to_bytes(), identity, team)
+        ident = folder.append(sealed.mail)
         # Only now: a crash before this line sends the event again, which every kit ignores.
-        store.mark_sent([event.id])
+        store.mark_sent([event.id], signed={event.id: sealed.signed}, mail_ids={event.id: sealed.message_id})
         tally.sent += 1
         if ident is not None:
             own.add(ident)
@@ -127,7 +136,7 @@ def _receive(store, folder: EventFolder, identity: Identity, team: Team, tally: 
 
     def unseal_one(data: bytes):
         try:
-            return unseal(data, identity, team)
+            return open_mail(data, identity, team)
         except Rejected as rejected:
             return rejected
 
@@ -145,16 +154,19 @@ def _receive(store, folder: EventFolder, identity: Identity, team: Team, tally: 
                 for mail, outcome in zip(theirs, pool.map(unseal_one, [mail.data for mail in theirs])):
                     tally.received += 1
                     if isinstance(outcome, Rejected):
+                        if outcome.kind == "not for this key" and is_shared(mail.data):
+                            tally.for_others += 1  # history shared with another member (team share)
+                            continue
                         tally.ignored[outcome.kind] += 1
                         tally.ignored_mails.append((mail.ident, outcome.kind))
                         continue
-                    data, signer = outcome
+                    data, signer = outcome.data, outcome.signer
                     event = Event.from_bytes(data)  # unseal read it already: the author is the signer
                     if event.author != signer:
                         tally.ignored["author mismatch"] += 1
                         tally.ignored_mails.append((mail.ident, "author mismatch"))
                         continue
-                    result = store.apply(event)
+                    result = store.apply(event, signed=outcome.signed, mail_id=message_id_of(mail.data))
                     if result == "applied":
                         tally.applied += 1
                     elif result == "deleted":
@@ -180,6 +192,7 @@ def sync_config(config, store, identity: Identity, *, ca_file=None, password_pro
     team = Team.load(config.staff_keys)
     tally.warnings = list(team.warnings)
     options = {"password_prompt": password_prompt} if password_prompt is not None else {}
+    ca_file = ca_file if ca_file is not None else getattr(config, "imap_ca", None)
     try:
         folder = open_folder(config.events, ca_file=ca_file, **options)
     except FolderUnreachable as error:
@@ -202,7 +215,7 @@ def register(commands) -> None:
                     "signed by a current staff key is ignored and reported. Offline, your changes stay queued "
                     f"(exit status {OFFLINE_STATUS}). " + PASSPHRASE_HELP)
     parser.add_argument("--imap-ca", metavar="FILE", help="trust only this CA certificate (PEM) for the IMAP "
-                        "server (default: the system's authorities)")
+                        "server (default: the imap_ca setting, else the system's authorities)")
     parser.set_defaults(func=run_sync)
 
 

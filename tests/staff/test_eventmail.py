@@ -9,11 +9,12 @@ from email import message_from_bytes, policy
 import pysequoia
 import pytest
 
-from staff.eventmail import KINDS, Rejected, SealError, _mail, is_event_mail, seal, unseal
+from staff.eventmail import KINDS, Rejected, SealError, _mail, is_event_mail, is_shared, message_id_of, open_mail, \
+    reseal, seal, seal_event, unseal
 from staff.events import new_event
 from staff.openpgp import GnuPGIdentity, KeyFileIdentity, NotForThisKey
 from staff.team import Team
-from tests.support.staff_team import expiry_of, fast_key, key_folder, short_home, wait_until
+from tests.support.staff_team import expiry_of, fast_key, key_folder, past_keys, revoke, short_home, wait_until
 
 REFERENCE = "SL-7KQ3-9MXA"
 NOTE = "電話で確認した。Hanako-Otter-5512"
@@ -31,6 +32,18 @@ def expiring():
 def team(tmp_path, staff_gnupg, expiring) -> Team:
     return Team.load(key_folder(tmp_path / "staff-keys", {
         "a.asc": staff_gnupg.public, "b.asc": staff_gnupg.locked_public, "expiring.asc": expiring["key"].public}))
+
+
+@pytest.fixture(scope="module")
+def past(tmp_path_factory):
+    with past_keys(tmp_path_factory.mktemp("past") / "keys", REFERENCE) as keys:
+        yield keys
+
+
+@pytest.fixture
+def past_team(tmp_path, staff_gnupg, past) -> Team:
+    return Team.load(key_folder(tmp_path / "staff-keys", {
+        "a.asc": staff_gnupg.public, "expired.asc": past.expired.public, "late.asc": past.late.public}))
 
 
 @pytest.fixture
@@ -140,13 +153,70 @@ def test_an_event_signed_by_a_key_not_in_the_folder_is_rejected(a, team, staff_g
     assert rejected(forged, a, team) == "unknown signer"
 
 
-def test_an_event_signed_by_a_key_that_has_expired_is_rejected(a, team, expiring):
+def test_an_event_signed_while_its_key_was_valid_is_read_after_it_expired(a, team, expiring):
+    """The signer rule: a kit that syncs after a member's key expired applies what the others,
+    syncing before, applied (else the team's states would part)."""
     identity = GnuPGIdentity(expiring["key"].fingerprint, gnupg_home=expiring["home"])
-    mail = seal(note_by(identity.fingerprint).to_bytes(), identity, team)
-    data, signer = unseal(mail, a, team)  # valid while the key is
-    assert signer == identity.fingerprint
+    event = note_by(identity.fingerprint)
+    mail = seal(event.to_bytes(), identity, team)
+    assert unseal(mail, a, team) == (event.to_bytes(), identity.fingerprint)
     wait_until(expiring["expires"])
-    assert rejected(mail, a, team) == "signer not current"
+    assert not team.member(identity.fingerprint).current()
+    assert unseal(mail, a, team) == (event.to_bytes(), identity.fingerprint)
+
+
+def test_an_event_signed_long_ago_while_valid_is_read_with_its_signed_form(a, past_team, past):
+    moment = past.made + timedelta(hours=12)  # the key expired 9 days ago, a day after it was made
+    event = note_by(past.expired.fingerprint, at=moment)
+    signed = past.sign_expired(event.to_bytes(), moment)
+    opened = open_mail(_mail(encrypt_to(past_team, signed), datetime.now(timezone.utc)), a, past_team)
+    assert opened == (event.to_bytes(), past.expired.fingerprint, signed, moment)
+
+
+def test_an_event_signed_after_its_key_expired_is_rejected(a, past_team, past):
+    # Dated (at) while the key was valid, but signed after it expired.
+    assert past_team.member(past.late.fingerprint).valid_at(past.late_event.at)
+    forged = _mail(encrypt_to(past_team, past.after_expiry), datetime.now(timezone.utc))
+    assert rejected(forged, a, past_team) == "signer not current"
+
+
+def test_every_event_of_a_revoked_key_is_rejected(a, tmp_path, staff_gnupg):
+    with short_home() as home:
+        key = fast_key(home, "Stolen <stolen@safeline.example>")
+        identity = GnuPGIdentity(key.fingerprint, gnupg_home=home)
+        folder = key_folder(tmp_path / "keys", {"a.asc": staff_gnupg.public, "stolen.asc": key.public})
+        before = Team.load(folder)
+        event = note_by(key.fingerprint)
+        mail = seal(event.to_bytes(), identity, before)
+        assert unseal(mail, a, before) == (event.to_bytes(), key.fingerprint)
+        revoked = revoke(home, key.fingerprint)
+    (folder / "stolen.asc").write_bytes(revoked)
+    after = Team.load(folder)
+    assert after.member(key.fingerprint).revoked
+    # Signed while valid, dated while valid: still ignored (the key may have been stolen).
+    assert rejected(mail, a, after) == "signer not current"
+
+
+def test_a_sealed_event_gives_its_signed_form_and_message_id(a, b, team):
+    event = note_by(a.fingerprint)
+    sealed = seal_event(event.to_bytes(), a, team)
+    assert message_id_of(sealed.mail) == sealed.message_id
+    assert sealed.message_id.endswith("@safeline-staff.invalid>") and not is_shared(sealed.mail)
+    opened = open_mail(sealed.mail, b, team)
+    assert opened.signed == sealed.signed and opened.data == event.to_bytes()
+
+
+def test_a_resealed_event_is_for_one_member_only_and_keeps_its_author(a, b, team, staff_gnupg):
+    from staff.openpgp import addressed_to
+
+    event = note_by(b.fingerprint)
+    sealed = seal_event(event.to_bytes(), b, team)
+    again = reseal(sealed.signed, team.member(a.fingerprint))
+    assert is_event_mail(again) and is_shared(again)
+    assert len(addressed_to(ciphertext(again))) == 1
+    assert unseal(again, a, team) == (event.to_bytes(), b.fingerprint)  # B's signature, for A alone
+    assert rejected(again, b, team) == "not for this key"
+    assert message_id_of(again) != sealed.message_id
 
 
 def test_an_event_dated_after_its_signer_expired_is_rejected(a, team, expiring):

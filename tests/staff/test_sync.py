@@ -21,7 +21,7 @@ from staff.setup import init, open_store
 from staff.sync import OFFLINE_STATUS, SyncTally, sync_config
 from staff.team import Team
 from tests.support.staff_keyring import keyring_env
-from tests.support.staff_team import fast_key, key_folder, short_home
+from tests.support.staff_team import fast_key, key_folder, past_keys, revoke, short_home
 from tests.support.staffkit import staff_cli
 
 FOLDER = "Safeline-Events"
@@ -174,7 +174,7 @@ def test_an_event_appended_but_not_marked_sent_is_sent_again_harmlessly(kits, mo
     a, b = kits
     reference = phone_case(a)
     # The kit stops between the APPEND and the mark (a crash, the connection lost).
-    monkeypatch.setattr(type(a.store), "mark_sent", lambda self, ids: (_ for _ in ()).throw(KeyboardInterrupt))
+    monkeypatch.setattr(type(a.store), "mark_sent", lambda self, ids, **kept: (_ for _ in ()).throw(KeyboardInterrupt))
     with pytest.raises(KeyboardInterrupt):
         a.sync()
     monkeypatch.undo()
@@ -218,6 +218,44 @@ def test_a_forged_event_is_ignored_and_reported_once(kits, imap_account, staff_g
                                    zip(uids, ["unknown signer", "unsigned", "author mismatch", "malformed"])]
     assert state(b, reference) == before
     assert b.sync().summary() == "sent 0; received 0 (applied 0, already known 0); ignored 0"
+
+
+def test_the_signer_rule_through_the_folder(kits, imap_account, team_keys, tmp_path):
+    """Valid when it signed (and at its time), whatever now: applied, also by a kit syncing after
+    the key expired; signed after the expiry: ignored; a revoked key: ignored, whenever signed."""
+    a, b = kits
+    reference = phone_case(a)
+    a.sync()
+    b.sync()
+    with past_keys(tmp_path / "past", reference) as past, short_home() as stolen_home:
+        stolen = fast_key(stolen_home, "Stolen <stolen@safeline.example>")
+        for name, public in (("expired.asc", past.expired.public), ("late.asc", past.late.public),
+                             ("stolen.asc", stolen.public)):
+            (team_keys / name).write_bytes(public)
+        team = Team.load(team_keys)
+        moment = past.made + timedelta(hours=12)
+        old = new_event(reference, "note", {"text": "signed while valid"}, author=past.expired.fingerprint, at=moment)
+        import pysequoia
+
+        certs = [member.cert for member in team.recipients()]
+        now = datetime.now(timezone.utc)
+        mails = [_mail(bytes(pysequoia.encrypt(bytes=past.sign_expired(old.to_bytes(), moment), recipients=certs,
+                                               armor=True)), now),
+                 _mail(bytes(pysequoia.encrypt(bytes=past.after_expiry, recipients=certs, armor=True)), now),
+                 seal(new_event(reference, "status", {"status": "closed"}, author=stolen.fingerprint).to_bytes(),
+                      GnuPGIdentity(stolen.fingerprint, gnupg_home=stolen_home), team)]
+        uids = imap_account.deliver(mails, folder=FOLDER)
+        got = a.sync()  # before the revocation is known
+        assert got.summary() == "sent 0; received 3 (applied 2, already known 0); ignored 1 (1 signer not current)"
+        assert got.ignored_mails == [(str(uids[1]), "signer not current")]
+        (team_keys / "stolen.asc").write_bytes(revoke(stolen_home, stolen.fingerprint))
+    late = b.sync()  # after: the stolen key's event stays out
+    assert late.summary() == "sent 0; received 3 (applied 1, already known 0); ignored 2 (2 signer not current)"
+    assert [kind for _, kind in late.ignored_mails] == ["signer not current"] * 2
+    assert [note.text for note in b.store.case(reference).notes] == ["signed while valid"]
+    assert b.store.case(reference).status != "closed"
+    # (A applied it before it learnt of the revocation: a revocation is not retroactive; README.)
+    assert a.store.case(reference).status == "closed"
 
 
 def test_the_command_says_what_it_did_and_exits_3_offline(kits, imap_account, certificate, staff_gnupg):

@@ -30,6 +30,14 @@ def odd_keys():
                "revoked": revoked, "revoked_public": revoked_public, "revoked_signed": revoked_signed}
 
 
+@pytest.fixture(scope="module")
+def past(tmp_path_factory):
+    from tests.support.staff_team import past_keys
+
+    with past_keys(tmp_path_factory.mktemp("past") / "keys") as keys:
+        yield keys
+
+
 @pytest.fixture
 def team_folder(tmp_path, staff_gnupg, odd_keys):
     return key_folder(tmp_path / "staff-keys", {
@@ -132,11 +140,11 @@ def test_a_member_signature_gives_the_member_and_the_signed_bytes(team_folder, s
     team = Team.load(team_folder)
     data = "イベント\r\n{\"a\": 1}\n".encode()
     gnupg = GnuPGIdentity(staff_gnupg.fingerprint, gnupg_home=staff_gnupg.home)
-    assert team.verify(gnupg.sign(data)) == (data, staff_gnupg.fingerprint)
+    assert team.verify(gnupg.sign(data))[:2] == (data, staff_gnupg.fingerprint)
     key_file = tmp_path / "b.asc"
     key_file.write_bytes(staff_gnupg.locked_secret)
     locked = KeyFileIdentity.load(key_file, staff_gnupg.passphrase)
-    assert team.verify(locked.sign(data)) == (data, staff_gnupg.locked_fingerprint)
+    assert team.verify(locked.sign(data))[:2] == (data, staff_gnupg.locked_fingerprint)
 
 
 def test_no_gnupg_is_needed_to_verify(team_folder, staff_gnupg, monkeypatch, tmp_path):
@@ -150,7 +158,7 @@ def test_no_gnupg_is_needed_to_verify(team_folder, staff_gnupg, monkeypatch, tmp
 def test_a_detached_signature(team_folder, staff_gnupg):
     team = Team.load(team_folder)
     signature = gpg(staff_gnupg.home, "--detach-sign", input=b"the data")
-    assert team.verify(b"the data", signature) == (b"the data", staff_gnupg.fingerprint)
+    assert team.verify(b"the data", signature)[:2] == (b"the data", staff_gnupg.fingerprint)
     with pytest.raises(NotVerified) as raised:
         team.verify(b"other data", signature)
     assert raised.value.kind == "unsigned"
@@ -189,17 +197,50 @@ def test_a_revoked_member_is_not_current(team_folder, odd_keys):
     assert raised.value.kind == "signer not current"
 
 
-def test_a_member_whose_key_expired_is_not_current(team_folder, odd_keys):
+def test_what_a_member_signed_while_current_stays_valid_after_the_key_expired(team_folder, odd_keys):
+    """The signer rule: valid when it signed, not now (else kits that sync after the expiry
+    would ignore what the others applied, and the team's states would part)."""
     team = Team.load(team_folder)
     signed = odd_keys["expiring_signed"]
     before = odd_keys["expires"] - timedelta(seconds=1)
-    assert team.verify(signed, now=before).signer == odd_keys["expiring"].fingerprint
+    verified = team.verify(signed, now=before)
+    assert verified.signer == odd_keys["expiring"].fingerprint
+    assert verified.signed_at < odd_keys["expires"]
     wait_until(odd_keys["expires"])
-    with pytest.raises(NotVerified) as raised:
-        team.verify(signed)
-    assert raised.value.kind == "signer not current"
+    assert team.verify(signed) == verified
     member = team.member(odd_keys["expiring"].fingerprint)
     assert member.current(before) and not member.current()
+    assert member.valid_at(verified.signed_at) and not member.valid_at(odd_keys["expires"])
+
+
+def test_a_signature_dated_after_the_key_expired_is_not_current(past):
+    team = Team.load(past.folder)
+    member = team.member(past.expired.fingerprint)
+    assert member.expires == past.expires and not member.current()
+    verified = team.verify(past.while_valid)  # expired 9 days ago, signed 9.5 days ago
+    assert verified.signer == past.expired.fingerprint and verified.signed_at < past.expires
+    assert team.member(past.late.fingerprint).expires == past.late_expires
+    with pytest.raises(NotVerified) as raised:
+        team.verify(past.after_expiry)
+    assert raised.value.kind == "signer not current"
+
+
+def test_a_signature_from_the_future_is_not_current_beyond_the_clock_skew(tmp_path):
+    from datetime import datetime, timezone
+
+    from staff.team import CLOCK_SKEW
+    from tests.support.staff_team import sign_at
+
+    now = datetime.now(timezone.utc)
+    with short_home() as home:
+        key = fast_key(home, "Ahead <ahead@safeline.example>")
+        team = Team.load(key_folder(tmp_path / "keys", {"ahead.asc": key.public}))
+        soon = sign_at(home, key.fingerprint, b"clock ahead", now + CLOCK_SKEW - timedelta(minutes=2))
+        later = sign_at(home, key.fingerprint, b"clock far ahead", now + timedelta(hours=2))
+    assert team.verify(soon).signer == key.fingerprint
+    with pytest.raises(NotVerified) as raised:
+        team.verify(later)
+    assert raised.value.kind == "signer not current"
 
 
 def test_signing_with_an_expired_key_is_one_line(tmp_path, odd_keys):
