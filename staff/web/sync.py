@@ -92,11 +92,8 @@ class Syncer:
         config = None
         try:
             config = self.config()
-            options = {}
-            imap_ca = getattr(config, "imap_ca", None)  # TEAM's setting, when the kit has it
-            if imap_ca:
-                options["ca_file"] = imap_ca
-            sync_config(config, self.store, self.identity, password_prompt=no_prompt, tally=tally, **options)
+            # The IMAP server's CA: config.json's imap_ca, read by sync_config itself.
+            sync_config(config, self.store, self.identity, password_prompt=no_prompt, tally=tally)
             result = SyncResult(datetime.now(JAPAN), tally, None)
         except StaffError as error:
             account = None

@@ -71,9 +71,9 @@ def kits(tmp_path, staff_gnupg, imap_account, certificate, staff_keyring):
             ("a", Config(key=staff_gnupg.fingerprint, gnupg_home=str(staff_gnupg.home)), None),
             ("b", Config(key_file=str(b_key)), staff_gnupg.passphrase)):
         config.staff_keys, config.events = str(keys), f"{imap_account.url}/{FOLDER}"
+        config.imap_ca = str(certificate[0])  # the tests' own CA, as config.json's imap_ca
         home = Home(tmp_path / f"kit-{name}")
         identity = init(home, config, passphrase=passphrase)
-        # The IMAP server's certificate is the tests' own: trusted as a system CA would be.
         store = open_store(home, identity=identity)
         app = create_app(store, secret=SECRET, port=PORT, home=home, identity=identity)
         app.testing = False
@@ -82,12 +82,6 @@ def kits(tmp_path, staff_gnupg, imap_account, certificate, staff_keyring):
     for kit in made:
         kit.syncer.wait(60)
         kit.store.close()
-
-
-@pytest.fixture(autouse=True)
-def trust_the_test_ca(monkeypatch, certificate):
-    # The kit trusts the system's authorities; Dovecot's certificate is the tests' own CA's.
-    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
 
 
 def test_a_change_made_in_one_interface_reaches_the_other(kits, staff_gnupg):
