@@ -52,7 +52,7 @@ def create_app(store, *, secret: str, lang_default: str = "ja", port: int | None
                                  ORIGIN_LABELS=text.ORIGIN_LABELS, KIND_LABELS=text.KIND_LABELS,
                                  LANGUAGE_LABELS=text.LANGUAGE_LABELS, TARGET_LABELS=work.TARGET_LABELS,
                                  METHOD_LABELS=work.METHOD_LABELS, URL_STATE_LABELS=work.URL_STATE_LABELS,
-                                 WHERE_LABELS=work.WHERE_LABELS)
+                                 WHERE_LABELS=work.WHERE_LABELS, host_words=work.host_words)
     for blueprint in (cases.bp, phone.bp, reply.bp, removal.bp, drafts.bp, stats.bp, sync.bp):
         i18n.register_twice(app, blueprint)
     errors.install(app)

@@ -73,7 +73,7 @@ def _render(case, *, states, target="", lang="", urls=None, to="", draft=None, e
             problem=None, status=200):
     if urls is None:
         urls = [state.url for state in states if state.state != "removed"]
-    return render_template("draft.html", case=case, states=states, target=target, lang=lang, chosen=set(urls),
+    return render_template("draft.html", case=case, states=states, target=target, draft_lang=lang, chosen=set(urls),
                            to=to, draft=draft, errors=errors or {}, values=values or {}, fields=FIELDS,
                            targets=drafts.DEFAULT_TARGETS, limit=drafts.MAILTO_LIMIT, problem=problem,
                            today=today(), recheck_days=config().recheck_days), status

@@ -381,3 +381,156 @@ def test_odd_input_to_every_form_is_never_a_500(client, kit):
         response = client.get(f"{ORIGIN}/case/{cases.ip}/draft?{query}")
         assert response.status_code < 500, query
     assert client.get(ORIGIN + "/due?on=%00").status_code == 200
+
+
+# -- in a real browser --------------------------------------------------------------------------
+
+from tests.staff.test_web_browser import check, start_serve  # noqa: E402 (helpers, not tests)
+
+SHOTS = Path("/tmp/safeline-web-shots")
+
+
+def shoot(page, name: str) -> None:
+    """A screenshot at 390 × 844 for a person to look at (never in the repository)."""
+    SHOTS.mkdir(exist_ok=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, staff_gnupg, rdap):
+    """``safeline-staff serve`` over a kit made by ``init``, its store holding the usual cases and
+    one with removal work done: a request, a confirmed host, a next date of today."""
+    import signal
+
+    from staff.home import Config
+    from staff.hosting import lookup
+    from staff.setup import init, open_store
+
+    base = tmp_path_factory.mktemp("web-removal")
+    keys = key_folder(base / "staff-keys", {"a.asc": staff_gnupg.public, "b.asc": staff_gnupg.locked_public})
+    home = Home(base / "staff-home")
+    init(home, Config(key=staff_gnupg.fingerprint, gnupg_home=str(staff_gnupg.home), staff_keys=str(keys),
+                      rdap_bootstrap=rdap.bootstrap_url))
+    with open_store(home) as store:
+        cases = filled_into(store)
+        cases.ip = store.add_phone_case(role="self", description="IP", urls=[IP_URL, BROKEN_URL, OTHER_URL])
+        store.add_request(cases.ip, IP_URL, target="host", target_name="Example Hosting K.K.", method="email",
+                          sent_on=today() - timedelta(days=12), ticket="T-42", recheck_days=10)
+        store.set_url_host(cases.ip, IP_URL, lookup(IP_URL, home).host)
+        store.set_url_state(cases.ip, OTHER_URL, "refused", on=today(), reason="no consent shown", next_on=today())
+        store.assign(cases.ip, staff_gnupg.fingerprint)
+    running = start_serve(home)
+    running.cases = cases
+    yield running
+    running.process.send_signal(signal.SIGINT)
+    try:
+        running.process.wait(timeout=60)
+    finally:
+        if running.process.poll() is None:
+            running.process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser_page(browser, served):
+    """A page in a context that opened the link, with JavaScript on only so that axe can run
+    (the pages hold no script: ``check`` asserts it)."""
+    context = browser.new_context(java_script_enabled=True, viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    assert page.goto(served.url).ok
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def plain_page(browser, served):
+    """JavaScript off: how the forms are used."""
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    assert page.goto(served.url).ok
+    yield page
+    context.close()
+
+
+def test_the_new_pages_pass_axe_at_both_widths(browser_page, served):
+    page, ref = browser_page, served.cases.ip
+    for name, path in (("case-removal", f"/case/{ref}"), ("case-removal-en", f"/en/case/{ref}"),
+                       ("case-hostile", f"/case/{served.cases.hostile}"), ("due", "/due"), ("due-en", "/en/due"),
+                       ("draft-choose", f"/case/{ref}/draft"),
+                       ("draft", f"/en/case/{ref}/draft?choose=1&target=host&url={IP_URL}&url={OTHER_URL}"),
+                       ("draft-ja", f"/case/{ref}/draft?target=site")):
+        response = page.goto(served.at(path))
+        assert response.status == 200, (path, response.status)
+        check(page, name)
+        shoot(page, name)
+
+
+def test_forms_with_errors_and_the_lookup_pages_pass_axe(browser_page, served):
+    page, ref = browser_page, served.cases.ip
+    page.goto(served.at(f"/en/case/{ref}"))
+    page.fill("#request-name", "")
+    page.fill("#request-sent", "")
+    with page.expect_navigation():
+        page.click("text=Record the request")
+    assert page.evaluate("document.activeElement.className") == "error-summary"
+    assert page.locator(".error-summary li").count() == 2
+    check(page, "request errors")
+    shoot(page, "case-request-errors")
+    page.goto(served.at(f"/en/case/{ref}/draft?choose=1&target=nope"))
+    check(page, "draft errors")
+    page.goto(served.at(f"/en/case/{ref}"))
+    with page.expect_navigation():
+        page.locator("form.lookup-form").nth(1).locator("button").click()  # 203.0.113.1: nothing found
+    assert "The lookup found nothing" in page.inner_text("main")
+    check(page, "lookup failed")
+    shoot(page, "lookup-failed")
+    page.goto(served.at(f"/case/{ref}"))
+    with page.expect_navigation():
+        page.locator("form.lookup-form").first.locator("button").click()
+    assert "Example Hosting K.K." in page.inner_text("main")
+    check(page, "lookup suggestion")
+    shoot(page, "lookup-suggestion")
+    with page.expect_navigation():
+        page.click("text=破棄")
+
+
+def test_removal_work_by_clicking_without_javascript(plain_page, served, staff_gnupg):
+    page, ref = plain_page, served.cases.ip
+    page.goto(served.at(f"/en/case/{ref}"))
+    page.select_option("#request-url", OTHER_URL)
+    page.select_option("#request-target", "site")
+    page.fill("#request-name", "Phone Example")
+    page.select_option("#request-method", "form")
+    page.fill("#request-sent", today().isoformat())
+    with page.expect_navigation():
+        page.click("text=Record the request")
+    assert page.url.endswith("#removal")
+    assert "Phone Example" in page.inner_text("#removal")
+    # Who did what: by the kit owner (Safeline Staff A: the key's user ID).
+    assert "Safeline Staff A (you): recorded a request sent on" in page.inner_text("#activity")
+    # Give the case to nobody, then take it.
+    page.select_option("#assign-to", "")
+    with page.expect_navigation():
+        page.click("#assign form.inline-form button[type=submit]")
+    assert "Nobody" in page.inner_text(".facts")
+    with page.expect_navigation():
+        page.click("text=Take the case myself")
+    assert "Safeline Staff A (you)" in page.inner_text(".facts")
+    # A draft and "I sent it".
+    page.goto(served.at(f"/en/case/{ref}/draft"))
+    page.select_option("#draft-target", "registrar")
+    page.uncheck("#draft-url-1")
+    page.uncheck("#draft-url-3")
+    with page.expect_navigation():
+        page.click("text=Show the draft")
+    assert BROKEN_URL in page.input_value("#draft-body")
+    assert page.locator("#draft-body").get_attribute("readonly") is not None
+    assert page.locator("a[href^='mailto:']").count() == 1
+    page.fill("#sent-name", "Registrar Inc.")
+    with page.expect_navigation():
+        page.click("text=Record that I sent it")
+    assert "Registrar Inc." in page.inner_text("#removal")
+    # The due list links back to the case.
+    page.goto(served.at("/en/due"))
+    assert ref in page.inner_text("main")
