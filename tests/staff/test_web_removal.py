@@ -303,6 +303,7 @@ def test_a_draft_to_copy_with_its_mailto_link_and_i_sent_it(client, kit):
     assert page.count('type="checkbox"') == 3 and "Show the draft" in page
     query = f"?choose=1&target=host&lang=en&url={IP_URL}&url={OTHER_URL}&to=abuse@hosting.example"
     page = get(client, f"/en/case/{cases.ip}/draft{query}")
+    assert '<html lang="en">' in page  # the page's language, whatever the draft's
     assert re.search(r'<textarea id="draft-body" rows="16" readonly lang="en"', page)
     assert IP_URL in page and OTHER_URL in page
     mailto = re.search(r'href="(mailto:[^"]+)"', page).group(1)

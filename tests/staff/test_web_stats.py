@@ -15,6 +15,7 @@ import io
 import json
 import re
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -164,3 +165,85 @@ def test_last_year_is_the_default_for_a_year_that_just_began(monkeypatch, client
     assert "2026-01-01 to 2026-12-31" in page
     assert cells(page)["Reports received"] == ["5"]
     assert "Last fiscal year (April 2025 – March 2026)" in page
+
+
+# -- in a real browser --------------------------------------------------------------------------
+
+from tests.staff.test_web_browser import SCROLLS_SIDEWAYS, check, start_serve  # noqa: E402 (helpers)
+
+SHOTS = "/tmp/safeline-web-shots"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, staff_gnupg):
+    import signal
+
+    from staff.home import Config
+    from staff.setup import init, open_store
+
+    home = Home(tmp_path_factory.mktemp("web-stats") / "staff-home")
+    init(home, Config(key=staff_gnupg.fingerprint, gnupg_home=str(staff_gnupg.home), stats_threshold=3))
+    with open_store(home) as store:
+        filled_into(store)
+    running = start_serve(home)
+    yield running
+    running.process.send_signal(signal.SIGINT)
+    try:
+        running.process.wait(timeout=60)
+    finally:
+        if running.process.poll() is None:
+            running.process.kill()
+
+
+@pytest.fixture(scope="module")
+def page(browser, served):
+    context = browser.new_context(java_script_enabled=True, viewport={"width": 1280, "height": 800})
+    made = context.new_page()
+    assert made.goto(served.url).ok
+    yield made
+    context.close()
+
+
+def test_the_statistics_pages_pass_axe_and_print_cleanly(page, served):
+    from pathlib import Path
+
+    Path(SHOTS).mkdir(exist_ok=True)
+    for name, path, status in (("stats", "/stats?from=2026-12-01&to=2026-12-31", 200),
+                               ("stats-en", "/en/stats?from=2026-12-01&to=2026-12-31", 200),
+                               ("stats-default", "/stats", 200),
+                               ("stats-errors", "/en/stats?from=2026-02-30&to=2026-01-01", 422)):
+        assert page.goto(served.at(path)).status == status, path
+        check(page, name)
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True)
+        page.set_viewport_size({"width": 1280, "height": 800})
+    # The browser's Print: no menu, no form, no button, no sync bar; the tables whole.
+    page.goto(served.at("/en/stats?from=2026-12-01&to=2026-12-31"))
+    page.emulate_media(media="print")
+    try:
+        for selector in (".top nav", "form", ".skip-link", ".bottom", "a.button"):
+            assert not page.locator(selector).first.is_visible(), selector
+        assert page.locator("table.stats").count() == 2 and page.locator("table.stats").first.is_visible()
+        assert page.locator(".print-only").is_visible()
+        page.set_viewport_size({"width": 700, "height": 1000})  # about an A4 page's width
+        assert page.evaluate(SCROLLS_SIDEWAYS) is None
+        page.screenshot(path=f"{SHOTS}/stats-print.png", full_page=True)
+    finally:
+        page.emulate_media(media="screen")
+        page.set_viewport_size({"width": 1280, "height": 800})
+
+
+def test_the_csv_link_downloads_without_javascript(browser, served):
+    context = browser.new_context(java_script_enabled=False, accept_downloads=True)
+    try:
+        made = context.new_page()
+        assert made.goto(served.url).ok
+        made.goto(served.at("/en/stats?from=2026-12-01&to=2026-12-31"))
+        with made.expect_download() as waiting:
+            made.click("text=Download as CSV (for Excel)")
+        download = waiting.value
+        assert download.suggested_filename == "safeline-stats-2026-12-01-2026-12-31.csv"
+        data = Path(download.path()).read_bytes()
+        assert data.startswith("\ufeffkey,label_ja,label_en,value\r\n".encode())
+    finally:
+        context.close()
