@@ -80,7 +80,9 @@ def serve(args) -> int:
         except OSError as error:
             raise StaffError(f"cannot listen on 127.0.0.1:{args.port} ({error.strerror or error}); "
                              "choose another with --port") from None
-        launcher = None
+        # The launcher page's place is known before it is written: a Ctrl+C while the browser
+        # starts (inside open_in_browser) still removes it.
+        launcher = None if args.no_browser else home.folder / LAUNCHER
         # Ctrl+C may come at any moment from here on, even before serving starts (werkzeug's
         # serve_forever takes it itself): every way out is the same clean stop.
         try:
@@ -88,8 +90,8 @@ def serve(args) -> int:
             print("Open that link (it holds this start's secret); stop with Ctrl+C.", flush=True)
             # Sync on opening: in the background, the pages never wait for it.
             server.sync_on_opening()
-            if not args.no_browser:
-                launcher = open_in_browser(server.url, home.folder)
+            if launcher is not None:
+                open_in_browser(server.url, home.folder)
             server.serve_forever()
         except KeyboardInterrupt:
             pass

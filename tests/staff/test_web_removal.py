@@ -219,7 +219,7 @@ def test_the_next_date_set_and_cleared_and_the_due_list(client, kit):
     post(client, f"/en/case/{cases.ip}/next", {"url": OTHER_URL, "next_on": today().isoformat()})
     assert store.url(OTHER_URL).next_on == today()
     page = get(client, "/en/due")
-    assert "1 address is due" in page and "phone.example.jp" in page and cases.ip in page
+    assert "Addresses due (next date today or earlier): 1, in cases: 2." in page and "phone.example.jp" in page and cases.ip in page
     assert re.search(r'Due today <span class="badge badge-due">\(1\)</span>', page)
     assert "対応日が今日以前のアドレスが 1 件あります" in get(client, "/due")
     page = post(client, f"/en/case/{cases.ip}/next", {"url": OTHER_URL, "next_on": "2026-02-29"}, status=422)
@@ -509,7 +509,7 @@ def test_removal_work_by_clicking_without_javascript(plain_page, served, staff_g
     assert page.url.endswith("#removal")
     assert "Phone Example" in page.inner_text("#removal")
     # Who did what: by the kit owner (Safeline Staff A: the key's user ID).
-    assert "Safeline Staff A (you): recorded a request sent on" in page.inner_text("#activity")
+    assert "Safeline Staff A (you) · recorded a request sent on" in page.inner_text("#activity")
     # Give the case to nobody, then take it.
     page.select_option("#assign-to", "")
     with page.expect_navigation():

@@ -101,7 +101,7 @@ def test_a_change_made_in_one_interface_reaches_the_other(kits, staff_gnupg):
     page = b.page(f"/en/case/{reference}")
     assert "Called back" in page
     # Who did it: A's name from the staff keys (the user ID of A's key), in B's interface.
-    assert re.search(r'<span class="who">Safeline Staff A</span>: added a note', page)
+    assert re.search(r'<span class="who">Safeline Staff A</span> · added a note', page)
     # Japanese too.
     assert "チームとの同期" in status_line(b.page("/"))
 
@@ -117,7 +117,7 @@ def test_offline_says_how_many_changes_wait(kits, tmp_path):
     reference = a.store.add_phone_case(role="self", description="オフライン", urls=[URL])
     a.store.add_note(reference, "one more")
     line = status_line(a.sync_now())
-    assert "offline" in line and "Offline: 2 changes waiting to be sent." in line
+    assert "offline" in line and "Offline: changes waiting to be sent: 2." in line
     assert "送信待ちの変更が 2 件あります" in status_line(a.page("/"))
     assert len(a.store.pending_events()) == 2
 
