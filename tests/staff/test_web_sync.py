@@ -189,3 +189,33 @@ def test_serve_syncs_on_opening(kits):
         assert b.store.case(reference) is not None
     finally:
         server.stop()
+
+
+def test_the_sync_bar_passes_axe_at_both_widths(kits, browser):
+    from tests.staff.test_web_browser import check  # a helper, not a test
+
+    a, _ = kits
+    a.store.add_phone_case(role="self", description="ブラウザーで同期", urls=[URL])
+    server = LocalServer(a.store, port=0, home=a.home, identity=a.identity).start()
+    context = browser.new_context(java_script_enabled=True, viewport={"width": 1280, "height": 800})
+    try:
+        assert server.sync_on_opening()
+        server.app.extensions["staff_syncer"].wait(60)
+        page = context.new_page()
+        assert page.goto(server.url).ok
+        assert "sent 1;" in page.inner_text("#sync-status") or "送信 1 件" in page.inner_text("#sync-status")
+        check(page, "sync bar")
+        page.goto(server.origin + "/en/")
+        check(page, "sync bar, English")
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.screenshot(path="/tmp/safeline-web-shots/sync-bar.png")
+        # Sync now, by clicking (the form works without script: it is a plain POST).
+        page.set_viewport_size({"width": 1280, "height": 800})
+        with page.expect_navigation():
+            page.click("#sync-status button")
+        server.app.extensions["staff_syncer"].wait(60)
+        page.reload()
+        assert "sent 0; received 0" in page.inner_text("#sync-status")
+    finally:
+        context.close()
+        server.stop()
