@@ -535,3 +535,37 @@ def test_removal_work_by_clicking_without_javascript(plain_page, served, staff_g
     # The due list links back to the case.
     page.goto(served.at("/en/due"))
     assert ref in page.inner_text("main")
+
+
+def test_the_new_japanese_pages_are_japanese_with_full_width_marks(client, kit):
+    """No English frame word, and no half-width ( ) ? : ! beside Japanese (safeline/typography.py),
+    on the Japanese pages of removal work, with work done (a request, a host, an error)."""
+    from safeline import typography
+    from tests.staff.test_web_pages import ENGLISH_FRAME, visible
+
+    _, store, cases = kit
+    post(client, f"/case/{cases.ip}/request", request_form())
+    page = post(client, f"/case/{cases.ip}/lookup", {"url": IP_URL}, status=200).get_data(as_text=True)
+    post(client, f"/case/{cases.ip}/lookup/save", {"suggestion": re.search(r'name="suggestion" value="([^"]+)"',
+                                                                           page).group(1)})
+    post(client, f"/case/{cases.ip}/next", {"url": OTHER_URL, "next_on": today().isoformat()})
+    pages = {path: get(client, path) for path in (
+        f"/case/{cases.ip}", "/due", f"/case/{cases.ip}/draft", f"/case/{cases.ip}/draft?target=host",
+        "/stats", "/stats?from=2026-12-01&to=2026-12-31")}
+    pages["request errors"] = post(client, f"/case/{cases.ip}/request", request_form(sent_on="x", target_name=""),
+                                   status=422).get_data(as_text=True)
+    pages["lookup"] = post(client, f"/case/{cases.ip}/lookup", {"url": IP_URL}, status=200).get_data(as_text=True)
+    pages["lookup failed"] = post(client, f"/case/{cases.ip}/lookup", {"url": BROKEN_URL},
+                                  status=200).get_data(as_text=True)
+    found = []
+    for name, page in pages.items():
+        found += typography.findings(page, name)
+        # Addresses, hosts, what the registries and the recipients are called, the draft itself: not ours.
+        frame = re.sub(r'<(p|pre|dd|bdi|ul|textarea|input)[^>]*(?:class="(?:user-text|url|host|email)[^"]*"|'
+                       r'lang="en")[^>]*>.*?</\1>', " ", page, flags=re.S)
+        frame = re.sub(r"<bdi[^>]*>.*?</bdi>|<textarea.*?</textarea>|<option[^>]*>http.*?</option>", " ", frame,
+                       flags=re.S)
+        words = visible(frame.split("<main", 1)[1].split("</main>")[0])
+        words = words.replace("safeline-staff", "").replace("RDAP", "").replace("IANA", "").replace("DNS", "")
+        assert not ENGLISH_FRAME.search(words), (name, ENGLISH_FRAME.search(words).group(0))
+    assert found == [], "\n".join(found)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pytest
 
 from devtools.ports import HOST, free_port
+from safeline import typography
 from staff.home import Config, Home
 from staff.imap import KEYRING_SERVICE
 from staff.setup import init, open_store
@@ -104,6 +105,7 @@ def test_a_change_made_in_one_interface_reaches_the_other(kits, staff_gnupg):
     assert re.search(r'<span class="who">Safeline Staff A</span> · added a note', page)
     # Japanese too.
     assert "チームとの同期" in status_line(b.page("/"))
+    assert typography.findings(b.page("/"), "synced") == []
 
 
 def test_offline_says_how_many_changes_wait(kits, tmp_path):
@@ -119,6 +121,7 @@ def test_offline_says_how_many_changes_wait(kits, tmp_path):
     line = status_line(a.sync_now())
     assert "offline" in line and "Offline: changes waiting to be sent: 2." in line
     assert "送信待ちの変更が 2 件あります" in status_line(a.page("/"))
+    assert typography.findings(a.page("/"), "offline") == []
     assert len(a.store.pending_events()) == 2
 
 
@@ -130,6 +133,7 @@ def test_a_password_not_in_the_keyring_says_how_to_fix_it(kits, staff_keyring, i
     assert "Run safeline-staff sync once in a terminal" in line
     assert f"keyring set safeline-staff {imap_account.user}@{HOST}" in line
     assert "safeline-staff sync を一度実行" in status_line(a.page("/"))
+    assert typography.findings(a.page("/"), "keyring") == []
 
 
 def test_a_setting_to_fix_is_one_line(kits, tmp_path):
