@@ -65,7 +65,9 @@ def assign(reference):
     value = request.form.get("to", "")
     if value == "me":
         value = store().author or ""
-    allowed = {fingerprint for fingerprint, _name in _people()} | {""}
+    # The team's current members, or whoever has the case now (a former member keeps it
+    # until someone else takes it: the form sends their fingerprint back unchanged).
+    allowed = {fingerprint for fingerprint, _name in _people()} | {"", case.assignee or ""}
     if value not in allowed:
         return render_case(case, errors={"assign-to": [_("Choose a member of the team, or nobody.")]},
                            values={"assign-to": value}, status=422)

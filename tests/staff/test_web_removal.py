@@ -569,3 +569,14 @@ def test_the_new_japanese_pages_are_japanese_with_full_width_marks(client, kit):
         words = words.replace("safeline-staff", "").replace("RDAP", "").replace("IANA", "").replace("DNS", "")
         assert not ENGLISH_FRAME.search(words), (name, ENGLISH_FRAME.search(words).group(0))
     assert found == [], "\n".join(found)
+
+
+def test_a_case_given_to_someone_outside_the_team_shows_them_and_can_stay_so(client, kit, staff_gnupg):
+    _, store, cases = kit
+    store.assign(cases.plain, staff_gnupg.other_fingerprint)  # e.g. a former member, from the team's events
+    page = get(client, f"/en/case/{cases.plain}")
+    short = staff_gnupg.other_fingerprint[-16:]
+    shown = " ".join(short[index:index + 4] for index in range(0, 16, 4))
+    assert f'<option value="{staff_gnupg.other_fingerprint}" selected>{shown}</option>' in page
+    post(client, f"/en/case/{cases.plain}/assign", {"to": staff_gnupg.other_fingerprint})
+    assert store.case(cases.plain).assignee == staff_gnupg.other_fingerprint
