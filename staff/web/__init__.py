@@ -2,7 +2,10 @@
 
 A Flask application on 127.0.0.1 only, for the staff member at this computer: the case list,
 a case with its reports and additions, notes, status, cases from phone calls, deletion on
-request, and reply drafts opened in their own mail client. Japanese at ``/``, English at
+request, and reply drafts opened in their own mail client; removal work (who has a case, each
+address's requests, state and next date, what is due today, who hosts an address, request
+drafts), the statistics of a period, and team sync (on opening and on demand, in the
+background). Japanese at ``/``, English at
 ``/en/``. It works without JavaScript, loads nothing from any other host, and is guarded
 against other pages in the same browser (``guard``).
 
@@ -62,26 +65,33 @@ def open_in_browser(url: str, folder: Path) -> Path:
 
 def serve(args) -> int:
     from staff.home import Home
+    from staff.openpgp import identity_of
     from staff.setup import open_store
 
     if not 0 <= args.port <= 65535:
         raise StaffError(f"--port {args.port}: give a port from 1 to 65535 (or 0 for any free port)")
     # A key file's passphrase comes from the environment or is asked (staff.openpgp.identity_of).
-    store = open_store(Home(args.home))
+    home = Home(args.home)
+    identity = identity_of(home)
+    store = open_store(home, identity=identity)
     try:
         try:
-            server = LocalServer(store, port=args.port)
+            server = LocalServer(store, port=args.port, home=home, identity=identity)
         except OSError as error:
             raise StaffError(f"cannot listen on 127.0.0.1:{args.port} ({error.strerror or error}); "
                              "choose another with --port") from None
-        launcher = None
+        # The launcher page's place is known before it is written: a Ctrl+C while the browser
+        # starts (inside open_in_browser) still removes it.
+        launcher = None if args.no_browser else home.folder / LAUNCHER
         # Ctrl+C may come at any moment from here on, even before serving starts (werkzeug's
         # serve_forever takes it itself): every way out is the same clean stop.
         try:
             print(f"The staff kit is at {server.url}", flush=True)
             print("Open that link (it holds this start's secret); stop with Ctrl+C.", flush=True)
-            if not args.no_browser:
-                launcher = open_in_browser(server.url, Home(args.home).folder)
+            # Sync on opening: in the background, the pages never wait for it.
+            server.sync_on_opening()
+            if launcher is not None:
+                open_in_browser(server.url, home.folder)
             server.serve_forever()
         except KeyboardInterrupt:
             pass

@@ -12,7 +12,7 @@ from flask import Blueprint, abort, redirect, render_template, request
 
 from staff.store import STATUSES
 
-from .access import store
+from .access import config, store
 from .errors import BadInput
 from .i18n import _, link
 from .text import REFERENCE
@@ -77,10 +77,27 @@ def helpers():
     return {"page_url": page_url}
 
 
-def render_case(case, *, note_errors=None, note="", status=200):
+# The case page's forms, in the page's order: the error summary lists problems in this order,
+# each linking to its field's id.
+CASE_FIELDS = ("assign-to", "lookup-url", "request-url", "request-target", "request-name", "request-method",
+               "request-sent", "request-ticket", "state-url", "state-state", "state-on", "state-reason", "state-next",
+               "next-url", "next-date", "note")
+
+
+def render_case(case, *, errors=None, values=None, status=200):
+    """The case's page; ``errors`` (field id → messages) and ``values`` (what a form sent back,
+    ``form-name`` → value) when a form had problems."""
+    from . import work
+
+    cases = store()
     hosts = {entry.url: entry.host for entry in case.urls}
-    return render_template("case.html", case=case, hosts=hosts, statuses=STATUSES,
-                           note_errors=note_errors or {}, note=note), status
+    known = work.team()
+    return render_template("case.html", case=case, hosts=hosts, statuses=STATUSES, errors=errors or {},
+                           values=values or {}, fields=CASE_FIELDS, states=cases.urls_of(case.reference),
+                           events=cases.events(case.reference), people=work.people(cases),
+                           who=lambda fingerprint: work.who(fingerprint, known), me=cases.author,
+                           host_words=work.host_words, today=work.today(),
+                           recheck_days=config().recheck_days), status
 
 
 @bp.get("/case/<reference>")
@@ -93,9 +110,9 @@ def add_note(reference):
     case = case_or_404(reference)
     note = request.form.get("note", "").strip()
     if not note:
-        return render_case(case, note_errors={"note": [_("Write the note before adding it.")]}, status=422)
+        return render_case(case, errors={"note": [_("Write the note before adding it.")]}, status=422)
     if len(note) > MAX_NOTE:
-        return render_case(case, note=note, status=422, note_errors={
+        return render_case(case, values={"note": note}, status=422, errors={
             "note": [_("The note is too long: use at most %(count)s characters.") % {"count": MAX_NOTE}]})
     store().add_note(case.reference, note)
     return redirect(link("cases.case_page", reference=case.reference) + "#notes", 303)

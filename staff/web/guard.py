@@ -119,6 +119,7 @@ def guard():
     if not _same(request.cookies.get(cookie_name(int(_port()))), session_value(secret)):
         g.forbidden_reason = "secret"
         abort(403)
+    g.staff_in = True  # the page may show what the store holds (not the 403 page's)
     if request.method not in ("GET", "HEAD"):
         # A browser says where a request comes from (Sec-Fetch-Site, whatever the referrer
         # policy): a form sent from another site is refused even before its token is read.

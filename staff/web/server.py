@@ -30,7 +30,7 @@ class _Quiet(WSGIRequestHandler):
 class LocalServer:
     """The interface over ``store`` on 127.0.0.1:``port`` (0: any free port)."""
 
-    def __init__(self, store, *, port: int = DEFAULT_PORT, secret: str | None = None):
+    def __init__(self, store, *, port: int = DEFAULT_PORT, secret: str | None = None, home=None, identity=None):
         self.secret = secret or secrets.token_urlsafe(32)
         app = {}
         # Bind first, so that the app knows its real port (the Host check and the cookie's name).
@@ -43,7 +43,7 @@ class LocalServer:
         finally:
             listener.close()  # the server holds its own duplicate
         self.port = self._server.server_address[1]
-        self.app = create_app(store, secret=self.secret, port=self.port)
+        self.app = create_app(store, secret=self.secret, port=self.port, home=home, identity=identity)
         app["app"] = self.app
         self._thread: threading.Thread | None = None
 
@@ -55,6 +55,10 @@ class LocalServer:
     def url(self) -> str:
         """The link to open: it carries the launch secret."""
         return f"{self.origin}/?token={self.secret}"
+
+    def sync_on_opening(self) -> bool:
+        """Start a team sync in the background (when the kit has a team); whether one started."""
+        return self.app.extensions["staff_syncer"].start()
 
     def serve_forever(self) -> None:
         self._server.serve_forever()
