@@ -243,7 +243,8 @@ def test_forms_with_errors_and_a_deleted_case_pass_axe(axe_page, served):
         page.click("text=Add the note")
     assert page.locator(".error-summary").is_visible()
     # The summary takes the focus, without script (autofocus).
-    assert page.evaluate("document.activeElement.className") == "error-summary"
+    # Autofocus is applied at a rendering update after the load: wait for it (it fails after 30 s).
+    page.wait_for_function("document.activeElement && document.activeElement.className === 'error-summary'")
     check(page, "case with a note error")
     open_page(page, served, "/phone")
     with page.expect_navigation():

@@ -474,7 +474,8 @@ def test_forms_with_errors_and_the_lookup_pages_pass_axe(browser_page, served):
     page.fill("#request-sent", "")
     with page.expect_navigation():
         page.click("text=Record the request")
-    assert page.evaluate("document.activeElement.className") == "error-summary"
+    # Autofocus is applied at a rendering update after the load: wait for it (it fails after 30 s).
+    page.wait_for_function("document.activeElement && document.activeElement.className === 'error-summary'")
     assert page.locator(".error-summary li").count() == 2
     check(page, "request errors")
     shoot(page, "case-request-errors")
