@@ -67,12 +67,12 @@ def url_lines(store: Store, state: UrlState, *, indent: str = "     ", reference
         host += ", confirmed)"
     lines.append(host)
     others = [ref for ref in state.cases if ref != reference]
-    if others:
+    if others and reference is not None:  # the due list names every case on its own line
         lines.append(f"{indent}also in: {', '.join(t(ref) for ref in others)}")
     for request in state.requests:
         ticket = f"  ticket {t(request.ticket)}" if request.ticket else ""
         lines.append(f"{indent}request sent {request.sent_on.isoformat()} to {TARGET_LABELS[request.target]} "
-                     f"{t(request.target_name)!r} by {METHOD_LABELS[request.method]}{ticket}  "
+                     f"\u201c{t(request.target_name)}\u201d by {METHOD_LABELS[request.method]}{ticket}  "
                      f"(recorded {japan_time(request.at)} by {_who(store, request.author)})")
     return lines
 

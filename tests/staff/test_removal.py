@@ -69,7 +69,10 @@ def test_a_request_then_what_became_of_the_address(kit, staff_gnupg):
     assert json.loads(ok(home, "due", "--on", "2026-12-11", "--json")) == {"on": "2026-12-11", "urls": []}
     due = json.loads(ok(home, "due", "--on", "2026-12-12", "--json"))
     assert [u["url"] for u in due["urls"]] == ["https://a.example/1"]
-    assert "1 address(es) due on or before 2026-12-12" in ok(home, "due", "--on", "2026-12-12")
+    listed = ok(home, "due", "--on", "2026-12-12")
+    assert "1 address(es) due on or before 2026-12-12" in listed
+    # The due list names the cases once, on their own line: no "also in" that repeats them.
+    assert listed.count(first) == 1 and "also in" not in listed
 
     # Refused, to look again later; then removed: no longer due, and no longer open anywhere.
     out = ok(home, "state", second, "https://a.example/1", "refused", "--on", "2026-12-05", "--reason",
@@ -121,7 +124,7 @@ def test_show_has_the_removal_work_and_who_did_what(kit, staff_gnupg):
                               at=datetime(2026, 12, 3, 9, 0, tzinfo=JAPAN)))
     shown = ok(home, "show", first)
     assert "given to:       nobody" in shown
-    assert "state: asked on 2026-12-02" in shown and "request sent 2026-12-02 to platform form 'Form' by web form" in shown
+    assert "state: asked on 2026-12-02" in shown and "request sent 2026-12-02 to platform form “Form” by web form" in shown
     who = shown.split("Who did what, when\n", 1)[1]
     lines = who.rstrip("\n").splitlines()
     assert lines[0].startswith("  2026-12-03 09:00  BBBB ") and lines[0].endswith(": status: waiting")
