@@ -1252,22 +1252,30 @@ class Store:
                         removed_on=_day(state_on) if state == "removed" else None)
 
     def facts(self) -> Facts:
-        """What the statistics count, of live and retired cases alike (no text)."""
+        """What the statistics count, of live and retired cases alike (no text).
+
+        Set-based: six queries, each one pass over its table, joined here (not one query per
+        case and address: 10,000 cases and 15,000 addresses take some 0.1 s, not 1 s). Cases are
+        ordered by their facts, then (the same in every kit) a live case by its reference and a
+        retired one by the facts of its addresses, so that ``UrlFacts.held_by`` (positions in
+        ``cases``) is the same in every kit that holds the same cases."""
         with self._lock:
             db = self._db
-            cases = [self._case_facts(case_id) for (case_id,) in db.execute("SELECT id FROM cases").fetchall()]
-            cases += [CaseFacts(received_on=date.fromisoformat(on), origin=origin, role=role,
-                                police_referral=_bool(police), urls=urls)
-                      for on, origin, role, police, urls in db.execute(
-                          "SELECT received_on, origin, role, police_referral, urls FROM retired_cases")]
-            urls = [self._url_facts(url_id) for (url_id,) in db.execute(
-                "SELECT id FROM urls u WHERE EXISTS (SELECT 1 FROM case_urls cu WHERE cu.url_id = u.id)").fetchall()]
-            urls += [UrlFacts(reported_on=date.fromisoformat(on), overseas=_bool(overseas),
-                              requests_on=tuple(date.fromisoformat(day) for day in json.loads(requests)),
-                              removed_on=_day(removed))
-                     for on, overseas, requests, removed in db.execute(
-                         "SELECT reported_on, overseas, requests_on, removed_on FROM retired_urls")]
-        return Facts(cases=tuple(sorted(cases, key=_facts_key)), urls=tuple(sorted(urls, key=_facts_key)))
+            live = db.execute("SELECT id, reference, received_at, origin, role, police_referral, urls_all "
+                              "FROM cases").fetchall()
+            retired = db.execute("SELECT digest, received_on, origin, role, police_referral, urls "
+                                 "FROM retired_cases").fetchall()
+            # Each address held by a case, with its per-address fields; the earliest receipt first.
+            links = db.execute(
+                "SELECT cu.url_id, cu.case_id, cu.first_received_at, u.state, u.state_on, "
+                "CASE json_type(u.host_info, '$.overseas') WHEN 'true' THEN 1 WHEN 'false' THEN 0 END "
+                "FROM case_urls cu JOIN urls u ON u.id = cu.url_id ORDER BY cu.url_id, cu.first_key").fetchall()
+            requests = db.execute(
+                "SELECT url_id, json_extract(data, '$.sent_on') FROM events WHERE type = 'request' "
+                "AND url_id IS NOT NULL AND json_extract(data, '$.target') IS NOT 'police'").fetchall()
+            retired_urls = db.execute("SELECT case_digest, reported_on, overseas, requests_on, removed_on "
+                                      "FROM retired_urls").fetchall()
+        return _facts_of(live, retired, links, requests, retired_urls)
 
     def retirable(self, on: date, days: int) -> list[CaseSummary]:
         """The cases closed for more than ``days`` days on ``on`` (Japan dates), longest closed first."""
@@ -1371,6 +1379,63 @@ def _japan(text: str) -> str:
 def _from_key(key: str) -> str:
     """A UTC sort key back to the time it stands for, in Japan time."""
     return datetime.strptime(key, "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=timezone.utc).astimezone(JAPAN).isoformat()
+
+
+def _facts_of(live: list, retired: list, links: list, requests: list, retired_urls: list) -> Facts:
+    """``Store.facts()`` from its queries' rows (no database here)."""
+    sent: dict[int, list[date]] = {}
+    for url_id, sent_on in requests:
+        sent.setdefault(url_id, []).append(date.fromisoformat(sent_on))
+    days: dict[str, date] = {}  # the Japan date of each distinct time (many cases share one)
+
+    def japan_day(text: str) -> date:
+        day = days.get(text)
+        if day is None:
+            day = days[text] = _when(text).astimezone(JAPAN).date()
+        return day
+
+    # Each live address: its facts but the cases, and the (live) cases that hold it.
+    live_urls: dict[int, tuple] = {}
+    holders: dict[int, list[int]] = {}
+    for url_id, case_id, first_at, state, state_on, overseas in links:
+        if url_id not in live_urls:  # the earliest receipt comes first
+            live_urls[url_id] = (japan_day(first_at), _bool(overseas), tuple(sorted(sent.get(url_id, ()))),
+                                 _day(state_on) if state == "removed" else None)
+            holders[url_id] = []
+        holders[url_id].append(case_id)
+    counts = {url_id: len(cases) for url_id, cases in holders.items()}
+    # Each retired address: held by its retired case only.
+    by_digest: dict[bytes, list[tuple]] = {}
+    for digest, on, overseas, requests_on, removed in retired_urls:
+        by_digest.setdefault(digest, []).append(
+            (date.fromisoformat(on), _bool(overseas), tuple(date.fromisoformat(day) for day in json.loads(requests_on)),
+             _day(removed), 1))
+    # The cases, in an order every kit holding the same cases agrees on.
+    ordered: list[tuple] = []
+    for case_id, reference, received_at, origin, role, police, urls in live:
+        facts = CaseFacts(received_on=japan_day(received_at), origin=origin, role=role,
+                          police_referral=_bool(police), urls=urls)
+        ordered.append((_facts_key(facts), 0, reference, facts, ("live", case_id)))
+    for digest, on, origin, role, police, urls in retired:
+        facts = CaseFacts(received_on=date.fromisoformat(on), origin=origin, role=role,
+                          police_referral=_bool(police), urls=urls)
+        own = sorted((_url_key(url) for url in by_digest.get(digest, ())))
+        ordered.append((_facts_key(facts), 1, own, facts, ("retired", digest)))
+    ordered.sort(key=lambda item: item[:3])
+    position = {item[4]: index for index, item in enumerate(ordered)}
+    urls = [UrlFacts(*fields, cases=counts[url_id],
+                     held_by=tuple(sorted(position[("live", case_id)] for case_id in holders[url_id])))
+            for url_id, fields in live_urls.items()]
+    for digest, rows in by_digest.items():
+        place = position.get(("retired", digest))
+        urls += [UrlFacts(*fields[:4], cases=1, held_by=() if place is None else (place,)) for fields in rows]
+    return Facts(cases=tuple(item[3] for item in ordered), urls=tuple(sorted(urls, key=_facts_key)))
+
+
+def _url_key(fields: tuple) -> tuple:
+    """A retired address's facts (a tuple of UrlFacts' fields but ``held_by``), sortable."""
+    return tuple((value is None, value if value is not None else 0) if not isinstance(value, tuple) else
+                 (False, value) for value in fields)
 
 
 def _facts_key(facts) -> tuple:
