@@ -346,6 +346,11 @@ def main() -> int:
     for name, values in parts.items():
         took = statistics.median(values)
         print(f"  breakdown: {name}: {took:.2f} s ({took / n * 1000:.3f} ms an event)")
+    if parts:
+        needed = base + sum(statistics.median(values) for name, values in parts.items()
+                            if not name.startswith(("MIME", "Store.apply, one")))
+        print(f"  the steps sync cannot do without (decrypt + signature + Event.from_bytes + apply, {BATCH} to a "
+              f"transaction), added up: {needed:.2f} s, {needed / base:.2f}× the baseline")
     print(f"safeline-staff sync into a new store: {mine:5.2f} s ({mine / n * 1000:.2f} ms a mail)")
     print(f"sync said: {summary}")
     ratio = mine / base
