@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/staff_events.py [--events 100000] [--rounds 1] [--corpus DIR] [--smoke]
 
-Makes three staff keys as key files (pysequoia, Ed25519 to sign and Curve25519 to encrypt, as
-``Tsk.generate`` makes them; no passphrase) and their public keys in a ``staff_keys`` folder,
+Makes three staff keys as key files, no passphrase (the two authors' by pysequoia, fast; the
+reader's by GnuPG, ``future-default``: Ed25519 to sign, Curve25519 to encrypt; see ``make_keys``) and their public keys in a ``staff_keys`` folder,
 then a corpus of ``--events`` event mails in a Maildir events folder: a realistic mix of
 every type (notes, statuses, assignments, removal requests to every target, URL states, next
 dates, confirmed hosts, a phone case now and then, a few deletions and retirements) over a few
@@ -37,6 +37,7 @@ import json
 import os
 import random
 import secrets
+import shutil
 import statistics
 import sys
 import tempfile
@@ -54,7 +55,7 @@ from safeline.record import REFERENCE_ALPHABET  # noqa: E402
 GOAL = 1.5
 JAPAN = timezone(timedelta(hours=9))
 NAMES = ("aoki", "baba", "chiba")  # the three members; the last one reads
-CORPUS_VERSION = 1
+CORPUS_VERSION = 3
 # How often each type is made (per 100 events, roughly; phone cases, deletions and
 # retirements come once per case that has them).
 MIX = {"note": 18, "request": 24, "url_state": 15, "status": 12, "url_next": 10, "url_host": 10, "assign": 6}
@@ -64,13 +65,31 @@ NOTES = ("電話で本人に確認しました。", "サイト運営者のフォ
 
 
 def make_keys(folder: Path) -> None:
+    """The members' key files and public keys: the authors' by pysequoia (fast to make), the
+    reader's by GnuPG (``future-default``: Ed25519 and Curve25519), as staff make theirs. Its
+    key advertises no v6 encryption (SEIPD v2), which GnuPG 2.2 and 2.4 cannot read: so Sequoia
+    encrypts every event as GnuPG reads it, and the reader can be the key file or GnuPG."""
+    import subprocess
+
     import pysequoia
 
+    from bench.common import gpg
+
     (folder / "staff-keys").mkdir(parents=True)
-    for name in NAMES:
+    for name in NAMES[:-1]:
         tsk = pysequoia.Tsk.generate(user_id=f"Bench {name} <{name}@safeline.example>")
         (folder / f"{name}.key").write_text(str(tsk))
         (folder / "staff-keys" / f"{name}.asc").write_text(str(tsk.extract_certificate()))
+    home = Path(tempfile.mkdtemp(prefix="gpg-", dir="/tmp"))  # short: gpg-agent's socket path
+    try:
+        home.chmod(0o700)
+        user = f"Bench {NAMES[-1]} <{NAMES[-1]}@safeline.example>"
+        gpg(home, "--quick-gen-key", user, "future-default", "default", "never")
+        (folder / f"{NAMES[-1]}.key").write_bytes(gpg(home, "--armor", "--export-secret-keys", user))
+        (folder / "staff-keys" / f"{NAMES[-1]}.asc").write_bytes(gpg(home, "--armor", "--export", user))
+    finally:
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def plan(count: int, fingerprints: list[str], seed: int = 23) -> list[tuple]:
@@ -216,6 +235,29 @@ def decrypt_alone(identity, ciphertexts: list[bytes]) -> float:
     return time.perf_counter() - began
 
 
+def decrypt_overlapped(identity, ciphertexts: list[bytes], workers: int) -> float:
+    from concurrent.futures import ThreadPoolExecutor
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(identity.decrypt, ciphertexts))
+    return time.perf_counter() - began
+
+
+def gnupg_identity(home: Path, key_file: Path, fingerprint: str):
+    """The reader's key imported into a throw-away GnuPG ``home`` (its agent stopped at exit)."""
+    import atexit
+    import subprocess
+
+    from bench.common import gpg
+    from staff.openpgp import GnuPGIdentity
+
+    home.mkdir(mode=0o700)
+    gpg(home, "--import", str(key_file))
+    atexit.register(subprocess.run, ["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True)
+    return GnuPGIdentity(fingerprint, gnupg_home=home)
+
+
 def unseal_alone(identity, team, mails: list[bytes]) -> float:
     from staff.eventmail import unseal
 
@@ -298,6 +340,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--corpus", type=Path, help="keep the keys and mails here, and use them again next time")
     parser.add_argument("--no-breakdown", action="store_true", help="leave out the steps measured one by one")
+    parser.add_argument("--reader", choices=("keyfile", "gnupg"), default="keyfile",
+                        help="decrypt with the reader's key file (default) or with the same key imported into a "
+                             "throw-away GnuPG home (a gpg process a mail, both sides; slow: try --events 5000)")
     add_run_options(parser)
     args = parser.parse_args()
     smoke(args, events=60, rounds=1)
@@ -315,19 +360,27 @@ def main() -> int:
         team = Team.load(folder / "staff-keys")
         mails = [entry.read_bytes() for entry in sorted((folder / "events" / "new").iterdir())]
         ciphertexts = [envelope(mail)[1] for mail in mails]
-        decrypt_alone(identity, ciphertexts[:50])  # warm up
-        wait_until_quiet(args.quiet_wait)
         from staff.eventmail import unseal
         from staff.events import Event
-        from staff.sync import BATCH
+        from staff.sync import BATCH, GPG_WORKERS
 
         events = [Event.from_bytes(unseal(mail, identity, team)[0]) for mail in mails]
+        reading = f"the key file of {NAMES[-1]} (pysequoia, in this process)"
+        if args.reader == "gnupg":
+            identity = gnupg_identity(scratch / "gnupg", folder / f"{NAMES[-1]}.key", identity.fingerprint)
+            reading = (f"the key of {NAMES[-1]} in a GnuPG home (a gpg process a mail; sync runs {GPG_WORKERS} at "
+                       f"a time, so the baseline is the faster of one and {GPG_WORKERS} at a time)")
+            args.no_breakdown = True
+        decrypt_alone(identity, ciphertexts[:20])  # warm up
+        wait_until_quiet(args.quiet_wait)
         baseline, unsealed, kit, summary = [], [], [], ""
         parts: dict[str, list[float]] = {}
         for _ in range(args.rounds):
             baseline.append(decrypt_alone(identity, ciphertexts))
-            unsealed.append(unseal_alone(identity, team, mails))
+            if args.reader == "gnupg":
+                baseline[-1] = min(baseline[-1], decrypt_overlapped(identity, ciphertexts, GPG_WORKERS))
             if not args.no_breakdown:
+                unsealed.append(unseal_alone(identity, team, mails))
                 for name, took in parts_alone(identity, team, mails, ciphertexts).items():
                     parts.setdefault(name, []).append(took)
                 parts.setdefault("Store.apply, one transaction each (as sync does)", []).append(
@@ -337,12 +390,14 @@ def main() -> int:
             took, summary, _cases = kit_sync(identity, team, folder / "events", scratch)
             kit.append(took)
     n = args.events
-    base, opened, mine = statistics.median(baseline), statistics.median(unsealed), statistics.median(kit)
+    base, mine = statistics.median(baseline), statistics.median(kit)
     types = ", ".join(f"{kind} {number}" for kind, number in sorted(made["types"].items(), key=lambda item: -item[1]))
     print(f"events: {n} mails by {len(NAMES)} members over {made['cases']} cases ({types}); "
-          f"read with the key file of {NAMES[-1]} (pysequoia, in this process); {args.rounds} round(s), medians")
+          f"read with {reading}; {args.rounds} round(s), medians")
     print(f"decrypt alone (baseline):          {base:7.2f} s ({base / n * 1000:.2f} ms a mail)")
-    print(f"unseal alone (+ MIME, signature):   {opened:7.2f} s ({opened / n * 1000:.2f} ms a mail)")
+    if unsealed:
+        opened = statistics.median(unsealed)
+        print(f"unseal alone (+ MIME, signature):   {opened:7.2f} s ({opened / n * 1000:.2f} ms a mail)")
     for name, values in parts.items():
         took = statistics.median(values)
         print(f"  breakdown: {name}: {took:.2f} s ({took / n * 1000:.3f} ms an event)")
