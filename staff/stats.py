@@ -62,6 +62,15 @@ Small numbers are not shown (``Config.stats_threshold``, *k*, default 5)
 
 - A count from 1 to *k*-1 is shown as ``<k`` (``<5``), in the table and in the CSV. Zero is
   shown: it tells about no one.
+- A count of addresses (or of requests for them) of *k* or more whose addresses all come from
+  fewer than *k* cases is hidden as well, shown as ``x``: 300 addresses from one reporter tell
+  about that reporter as much as 3 would. The cases are those ``UrlFacts.held_by`` names (the
+  cases that hold each counted address now; an address retired with its case: that case), so
+  a group counts each reporter once however many addresses they sent; an address whose facts
+  do not say (``held_by`` empty: facts made by hand) is a case of its own. SIA itself explains
+  its lower 2017 revenge porn removal rate by single reporters whose requests ran to hundreds
+  of URLs (below): such a group is exactly what this hides. Reports need no such rule: each
+  is one case.
 - A count shown beside others that add up to a shown total could be worked out by
   subtraction (12 reports, 9 from the web form, "<5" by phone: 3). So every sum the result
   shows (a total and its parts: each split above, and each URL group's asked = removed + not
@@ -72,8 +81,9 @@ Small numbers are not shown (``Config.stats_threshold``, *k*, default 5)
      total is shown still has two possible values or more, reading ``x`` as *k* or more (the
      worst case: the rule hides as ``x`` only counts of *k* or more);
   2. then as a reader would with a pencil: every hidden count's least and greatest possible
-     value, narrowed through every sum in turn (``reader_bounds``); while some ``<k`` is left
-     with one possible value, the smallest count still shown among the sums around it is
+     value, narrowed through every sum in turn (``reader_bounds``); while some ``<k``, or some
+     count hidden for coming from few cases, is left with one possible value, the smallest
+     count still shown among the sums around it is
      hidden too, and 1 and 2 run again. Where nothing around it is left to hide (a 1 beside
      parts of exactly *k*), its ``<k`` becomes ``x`` as well (an ``x`` may then be less than
      *k*; a reader finds that out only as a contradiction, which the narrowing allows for).
@@ -85,10 +95,9 @@ Small numbers are not shown (``Config.stats_threshold``, *k*, default 5)
   person, 4 unknown, 0 guardians). With *k* = 2, "<2" is 1 by itself: only the first half of
   rule 1 applies (no sum with one hidden number); choose 3 or more.
 - A rate or a median is not shown (``x``) for a group under *k* (a rate over 3 URLs tells
-  about one person, and the 3 URLs are probably one person's), nor when a count it is made
-  from is hidden (a rate and its denominator give back its numerator). A group of *k* URLs may
-  still be one person's: the facts do not say how many cases a URL's group comes from (SIA
-  itself explains its 2017 revenge porn rate by single reporters with hundreds of URLs).
+  about one person, and the 3 URLs are probably one person's), nor for a group of URLs from
+  fewer than *k* cases (as above), nor when a count it is made from is hidden (a rate and its
+  denominator give back its numerator).
 - ``—``: nothing to show (a rate of no URLs, a median of none).
 
 The result
@@ -321,8 +330,11 @@ def _location(url: UrlFacts) -> str:
     return "unknown" if url.overseas is None else ("overseas" if url.overseas else "domestic")
 
 
-def _counts(facts: Facts, start: date, end: date) -> tuple[dict[str, int], dict[str, list[int]]]:
-    """Every count of the period by key, and the day differences each median is taken over."""
+def _counts(facts: Facts, start: date, end: date
+            ) -> tuple[dict[str, int], dict[str, list[int]], dict[str, set]]:
+    """Every count of the period by key, the day differences each median is taken over, and
+    for each count and median of addresses the cases its addresses come from (``UrlFacts.held_by``;
+    an address that does not say: a case of its own)."""
     def within(day: date | None) -> bool:
         return day is not None and start <= day <= end
 
@@ -336,23 +348,30 @@ def _counts(facts: Facts, start: date, end: date) -> tuple[dict[str, int], dict[
         counts[{True: "police.asked", False: "police.not_asked"}.get(case.police_referral, "police.unknown")] += 1
 
     days: dict[str, list[int]] = {}
+    sources: dict[str, set] = {}
     for stat, (kind, _ja, _en) in URL_STATS.items():
         for key in (stat, *(f"{stat}.{place}" for place in LOCATIONS)):
             if kind == "count":
                 counts[key] = 0
+                sources[key] = set()
             elif kind == "days":
                 days[key] = []
-    for url in facts.urls:
+                sources[key] = set()
+    for number, url in enumerate(facts.urls):
         place = _location(url)
         first = min(url.requests_on) if url.requests_on else None
+        held_by = url.held_by or (("url", number),)
 
         def add(stat: str, amount: int = 1) -> None:
-            counts[stat] += amount
-            counts[f"{stat}.{place}"] += amount
+            if amount:
+                for key in (stat, f"{stat}.{place}"):
+                    counts[key] += amount
+                    sources[key].update(held_by)
 
         def measure(stat: str, value: int) -> None:
-            days[stat].append(value)
-            days[f"{stat}.{place}"].append(value)
+            for key in (stat, f"{stat}.{place}"):
+                days[key].append(value)
+                sources[key].update(held_by)
 
         if within(url.reported_on):
             add("urls_reported")
@@ -369,7 +388,7 @@ def _counts(facts: Facts, start: date, end: date) -> tuple[dict[str, int], dict[
                 add("first_asked_removed")
             else:
                 add("first_asked_not_removed")
-    return counts, days
+    return counts, days, sources
 
 
 def _sums() -> list[tuple[str, tuple[str, ...]]]:
@@ -387,11 +406,14 @@ SUMS = _sums()
 
 
 def suppress(counts: dict[str, int], threshold: int,
-             sums: Iterable[tuple[str, tuple[str, ...]]] = SUMS) -> dict[str, str]:
+             sums: Iterable[tuple[str, tuple[str, ...]]] = SUMS, few: Iterable[str] = ()) -> dict[str, str]:
     """Which counts are hidden, and how: key → ``"<k"`` (from 1 to k-1) or ``"x"`` (hidden so that
-    another cannot be worked out). The rule: the module docstring."""
+    another cannot be worked out, or a count of k or more that comes from fewer than k cases:
+    the keys ``few``). The rule: the module docstring."""
     k = threshold
     hidden = {key: f"<{k}" for key, value in counts.items() if 0 < value < k}
+    few = {key for key in few if counts[key] >= k}
+    hidden.update((key, HIDDEN) for key in few)
     sums = [(total, tuple(parts)) for total, parts in sums]
     # Each round hides one more count or turns a "<k" into "x": it ends.
     for _round in range(2 * len(counts) + 2):
@@ -399,7 +421,7 @@ def suppress(counts: dict[str, int], threshold: int,
         if k < 3:
             break
         bounds = reader_bounds(counts, hidden, sums, k)
-        pinned = [key for key in counts if 0 < counts[key] < k and bounds[key][1] <= bounds[key][0]]
+        pinned = [key for key in counts if (0 < counts[key] < k or key in few) and bounds[key][1] <= bounds[key][0]]
         if not pinned:
             break
         _widen(counts, hidden, sums, pinned[0])
@@ -537,8 +559,10 @@ def compute(facts: Facts, start: date, end: date, threshold: int = 5) -> Statist
         raise StaffError(PERIOD_BACKWARDS)
     if threshold < 1:
         raise StaffError("the statistics threshold must be 1 or more: fix stats_threshold in config.json")
-    counts, days = _counts(facts, start, end)
-    hidden = suppress(counts, threshold)
+    counts, days, sources = _counts(facts, start, end)
+    # A group of k addresses or more may still be one reporter's hundreds: hidden as well.
+    few = {key for key, cases in sources.items() if len(cases) < threshold}
+    hidden = suppress(counts, threshold, few=few & counts.keys())
     rows: list[Row] = []
 
     def count_row(key: str, level: int) -> None:
@@ -568,7 +592,7 @@ def compute(facts: Facts, start: date, end: date, threshold: int = 5) -> Statist
                 values = days[key]
                 if not values:
                     rows.append(Row(key, kind, None, NOTHING, level))
-                elif len(values) < threshold:
+                elif len(values) < threshold or key in few:
                     rows.append(Row(key, kind, None, HIDDEN, level))
                 else:
                     median = statistics.median(values)

@@ -1333,22 +1333,31 @@ class Store:
                         removed_on=_day(state_on) if state == "removed" else None)
 
     def facts(self) -> Facts:
-        """What the statistics count, of live and retired cases alike (no text)."""
+        """What the statistics count, of live and retired cases alike (no text).
+
+        Set-based: six queries, each one pass over its table, joined here (not one query per
+        case and address: 10,000 cases and 15,000 addresses take some 0.1 s, not 1 s). Cases are
+        ordered by their facts, then (the same in every kit) a live case by its reference and a
+        retired one by the facts of its addresses, so that ``UrlFacts.held_by`` (positions in
+        ``cases``) is the same in every kit that holds the same cases."""
         with self._lock:
             db = self._db
-            cases = [self._case_facts(case_id) for (case_id,) in db.execute("SELECT id FROM cases").fetchall()]
-            cases += [CaseFacts(received_on=date.fromisoformat(on), origin=origin, role=role,
-                                police_referral=_bool(police), urls=urls)
-                      for on, origin, role, police, urls in db.execute(
-                          "SELECT received_on, origin, role, police_referral, urls FROM retired_cases")]
-            urls = [self._url_facts(url_id) for (url_id,) in db.execute(
-                "SELECT id FROM urls u WHERE EXISTS (SELECT 1 FROM case_urls cu WHERE cu.url_id = u.id)").fetchall()]
-            urls += [UrlFacts(reported_on=date.fromisoformat(on), overseas=_bool(overseas),
-                              requests_on=tuple(date.fromisoformat(day) for day in json.loads(requests)),
-                              removed_on=_day(removed))
-                     for on, overseas, requests, removed in db.execute(
-                         "SELECT reported_on, overseas, requests_on, removed_on FROM retired_urls")]
-        return Facts(cases=tuple(sorted(cases, key=_facts_key)), urls=tuple(sorted(urls, key=_facts_key)))
+            live = db.execute("SELECT id, reference, received_at, origin, role, police_referral, urls_all "
+                              "FROM cases").fetchall()
+            retired = db.execute("SELECT digest, received_on, origin, role, police_referral, urls "
+                                 "FROM retired_cases").fetchall()
+            links = db.execute("SELECT url_id, case_id, first_key, first_received_at FROM case_urls").fetchall()
+            urls = db.execute(
+                "SELECT id, state, state_on, CASE json_type(host_info, '$.overseas') WHEN 'true' THEN 1 "
+                "WHEN 'false' THEN 0 END FROM urls").fetchall()
+            # Read in the table's order: nearly every event of a store is about an address, and
+            # the index on url_id would look each one up again in the table.
+            requests = db.execute(
+                "SELECT url_id, json_extract(data, '$.sent_on') FROM events NOT INDEXED WHERE type = 'request' "
+                "AND url_id IS NOT NULL AND json_extract(data, '$.target') IS NOT 'police'").fetchall()
+            retired_urls = db.execute("SELECT case_digest, reported_on, overseas, requests_on, removed_on "
+                                      "FROM retired_urls").fetchall()
+        return _facts_of(live, retired, links, urls, requests, retired_urls)
 
     def retirable(self, on: date, days: int) -> list[CaseSummary]:
         """The cases closed for more than ``days`` days on ``on`` (Japan dates), longest closed first."""
@@ -1520,6 +1529,79 @@ def _japan(text: str) -> str:
 def _from_key(key: str) -> str:
     """A UTC sort key back to the time it stands for, in Japan time."""
     return datetime.strptime(key, "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=timezone.utc).astimezone(JAPAN).isoformat()
+
+
+def _facts_of(live: list, retired: list, links: list, url_rows: list, requests: list, retired_urls: list) -> Facts:
+    """``Store.facts()`` from its queries' rows (no database here).
+
+    Cases and addresses are sorted by their facts (as ``_facts_key`` orders them, built from
+    the rows rather than read back from the dataclasses, for speed); cases whose facts are the
+    same, by reference (live) or by the facts of their addresses (retired)."""
+    sent: dict[int, list[date]] = {}
+    for url_id, sent_on in requests:
+        sent.setdefault(url_id, []).append(date.fromisoformat(sent_on))
+    days: dict[str, date] = {}  # the Japan date of each distinct time (many addresses share one)
+
+    def japan_day(text: str) -> date:
+        day = days.get(text)
+        if day is None:
+            day = days[text] = _when(text).astimezone(JAPAN).date()
+        return day
+
+    # Each address a case holds: its earliest receipt in any case, and the (live) cases that hold it.
+    first: dict[int, tuple[str, str]] = {}
+    holders: dict[int, list[int]] = {}
+    for url_id, case_id, first_key, first_at in links:
+        held = holders.get(url_id)
+        if held is None:
+            holders[url_id] = [case_id]
+            first[url_id] = (first_key, first_at)
+        else:
+            held.append(case_id)
+            if first_key < first[url_id][0]:
+                first[url_id] = (first_key, first_at)
+    live_urls: dict[int, tuple] = {}
+    for url_id, state, state_on, overseas in url_rows:
+        if url_id in first:
+            live_urls[url_id] = (japan_day(first[url_id][1]), None if overseas is None else bool(overseas),
+                                 tuple(sorted(sent.get(url_id, ()))), _day(state_on) if state == "removed" else None)
+    # Each retired address: held by its retired case only.
+    by_digest: dict[bytes, list[tuple]] = {}
+    for digest, on, overseas, requests_on, removed in retired_urls:
+        by_digest.setdefault(digest, []).append(
+            (date.fromisoformat(on), _bool(overseas), tuple(date.fromisoformat(day) for day in json.loads(requests_on)),
+             _day(removed)))
+    # The cases, in an order every kit holding the same cases agrees on.
+    ordered: list[tuple] = []
+    for case_id, reference, received_at, origin, role, police, urls in live:
+        police = _bool(police)
+        ordered.append((japan_day(received_at), origin, role is None, role or "", police is None, bool(police), urls,
+                        0, reference, role, police, case_id))
+    for digest, on, origin, role, police, urls in retired:
+        police = _bool(police)
+        own = sorted(_url_order(*fields, 1, ()) for fields in by_digest.get(digest, ()))
+        ordered.append((date.fromisoformat(on), origin, role is None, role or "", police is None, bool(police), urls,
+                        1, own, role, police, digest))
+    ordered.sort(key=lambda item: item[:9])
+    live_place: dict[int, int] = {}
+    retired_place: dict[bytes, int] = {}
+    for index, item in enumerate(ordered):
+        (live_place if item[7] == 0 else retired_place)[item[11]] = index
+    made = [(fields, len(holders[url_id]), tuple(sorted(live_place[case_id] for case_id in holders[url_id])))
+            for url_id, fields in live_urls.items()]
+    for digest, rows in by_digest.items():
+        place = retired_place.get(digest)
+        made += [(fields, 1, () if place is None else (place,)) for fields in rows]
+    made.sort(key=lambda item: _url_order(*item[0], item[1], item[2]))
+    return Facts(cases=tuple(CaseFacts(item[0], item[1], item[9], item[10], item[6]) for item in ordered),
+                 urls=tuple(UrlFacts(*fields, cases=cases, held_by=held_by) for fields, cases, held_by in made))
+
+
+def _url_order(reported_on: date, overseas: bool | None, requests_on: tuple, removed_on: date | None, cases: int,
+               held_by: tuple) -> tuple:
+    """How addresses are sorted (as ``_facts_key`` sorts UrlFacts)."""
+    return (reported_on, overseas is None, bool(overseas), requests_on, removed_on is None, removed_on or date.min,
+            cases, held_by)
 
 
 def _facts_key(facts) -> tuple:

@@ -7,13 +7,14 @@ import csv
 import io
 import math
 import random
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import pytest
 
 from staff.facts import CaseFacts, Facts, UrlFacts
 from staff.problems import StaffError
-from staff.stats import HIDDEN, LABELS, NOTHING, SUMS, compute, run_stats, suppress
+from staff.stats import HIDDEN, LABELS, NOTHING, SUMS, URL_STATS, compute, run_stats, suppress
 
 D = date
 APRIL = (D(2026, 4, 1), D(2026, 4, 30))
@@ -323,6 +324,103 @@ def test_a_rate_is_hidden_when_a_count_it_is_made_from_is():
     assert (result.shown("removal_rate"), result.shown("removal_rate.overseas")) == ("75%", "75%")
     # The median of 20 is shown: no count hides in it.
     assert result.shown("days_to_first_request") == "1"
+
+
+# -- groups of addresses from few cases ----------------------------------------------------------
+
+def _one_reporter_and_many(held: bool = True) -> Facts:
+    """Case 0 reported 300 addresses abroad, asked and removed; 20 cases one address each in Japan
+    (asked, 15 removed). ``held``: the addresses say which case holds them."""
+    day = D(2026, 4, 1)
+    cases = tuple(CaseFacts(day, "web", "self", False, 300 if n == 0 else 1) for n in range(21))
+    many = tuple(UrlFacts(day, True, (D(2026, 4, 2),), D(2026, 4, 6), 1, (0,) if held else ())
+                 for _ in range(300))
+    each = tuple(UrlFacts(day, False, (D(2026, 4, 3),), D(2026, 4, 10) if n <= 15 else None, 1,
+                          (n,) if held else ()) for n in range(1, 21))
+    return Facts(cases, many + each)
+
+
+def test_a_group_of_addresses_from_fewer_cases_than_the_threshold_is_hidden():
+    # SIA's 2017 report: one reporter's hundreds of URLs moved the published rate. Here 300
+    # addresses abroad from one case: their counts, rate and medians are hidden, and so is what
+    # would give them back by subtraction from a total.
+    result = compute(_one_reporter_and_many(), *APRIL, threshold=5)
+    for stat in ("urls_reported", "requests", "urls_removed", "first_asked", "first_asked_removed"):
+        assert result.shown(f"{stat}.overseas") == HIDDEN and result.row(f"{stat}.overseas").value is None, stat
+        assert result.row(stat).value is None or result.row(f"{stat}.domestic").value is None, stat
+    for stat in ("removal_rate", "days_to_first_request", "days_to_removal", "days_request_to_removal"):
+        assert result.shown(f"{stat}.overseas") == HIDDEN, stat
+    # The 20 in Japan (from 20 cases) are hidden too, the total shown: 320 less 20 would be the 300.
+    assert (result.shown("urls_reported"), result.shown("urls_reported.domestic")) == ("320", HIDDEN)
+    assert result.shown("reports") == "21"  # cases: one reporter is one report
+    assert result.shown("first_asked_not_removed.overseas") == "0"  # zero tells about no one
+    # No hidden count can be narrowed to one value by a reader.
+    for key, (low, high) in _intervals(result, 5).items():
+        assert high > low, key
+
+
+def test_the_same_addresses_from_as_many_cases_are_shown():
+    facts = _one_reporter_and_many()
+    spread = Facts(facts.cases, tuple(replace(url, held_by=(number % 21,)) if url.overseas else url
+                                      for number, url in enumerate(facts.urls)))
+    result = compute(spread, *APRIL, threshold=5)
+    assert (result.shown("urls_reported.overseas"), result.shown("urls_reported")) == ("300", "320")
+    assert (result.shown("removal_rate.overseas"), result.shown("days_to_removal.overseas")) == ("100%", "5")
+    # Addresses that do not say which case holds them count as a case each (facts made by hand).
+    assert compute(_one_reporter_and_many(held=False), *APRIL, threshold=5).shown("urls_reported.overseas") == "300"
+    # Four cases are fewer than five; five are not.
+    for holders, shown in ((4, HIDDEN), (5, "300")):
+        few = Facts(facts.cases, tuple(replace(url, held_by=(number % holders,)) if url.overseas else url
+                                       for number, url in enumerate(facts.urls)))
+        assert compute(few, *APRIL, threshold=5).shown("urls_reported.overseas") == shown, holders
+
+
+@pytest.mark.parametrize("threshold", [3, 5])
+def test_no_count_from_few_cases_is_shown_or_can_be_worked_out(threshold):
+    rng = random.Random(7 * threshold)
+    checked = 0
+    for _ in range(150):
+        facts = _random_facts(rng)
+        cases = rng.randrange(1, 12)
+        facts = Facts(facts.cases, tuple(replace(url, held_by=tuple(sorted(rng.sample(range(cases), rng.choice(
+            (1, 1, 2))) if cases > 1 else (0,)))) for url in facts.urls * rng.randrange(1, 4)))
+        result = compute(facts, *APRIL, threshold=threshold)
+        bounds = _intervals(result, threshold)
+        for stat, (kind, *_labels) in URL_STATS.items():
+            for key in (stat, *(f"{stat}.{place}" for place in ("domestic", "overseas", "unknown"))):
+                value = _count_of(facts, key)
+                if kind != "count" or value is None:
+                    continue
+                number, holders = value
+                if number >= threshold and len(holders) < threshold:
+                    assert result.shown(key) == HIDDEN, key
+                    assert bounds[key][1] > bounds[key][0], (key, bounds[key])
+                    checked += 1
+    assert checked > 50
+
+
+def _count_of(facts: Facts, key: str) -> tuple[int, set] | None:
+    """A URL count of April counted again, by hand, with the cases its addresses come from."""
+    stat, _, place = key.partition(".")
+    number, holders = 0, set()
+    for url in facts.urls:
+        where = "unknown" if url.overseas is None else ("overseas" if url.overseas else "domestic")
+        if place and where != place:
+            continue
+        inside = [day for day in url.requests_on if APRIL[0] <= day <= APRIL[1]]
+        first = url.requests_on[0] if url.requests_on else None
+        asked = first is not None and APRIL[0] <= first <= APRIL[1]
+        removed_by_end = url.removed_on is not None and url.removed_on <= APRIL[1]
+        amount = {"urls_reported": int(APRIL[0] <= url.reported_on <= APRIL[1]), "requests": len(inside),
+                  "urls_removed": int(url.removed_on is not None and APRIL[0] <= url.removed_on <= APRIL[1]),
+                  "first_asked": int(asked), "first_asked_removed": int(asked and removed_by_end),
+                  "first_asked_not_removed": int(asked and not removed_by_end)}.get(stat)
+        if amount is None:
+            return None
+        if amount:
+            number += amount
+            holders.update(url.held_by)
+    return number, holders
 
 
 # -- medians -----------------------------------------------------------------------------------
