@@ -49,7 +49,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import add_run_options, load_average, smoke, wait_until_quiet  # noqa: E402
+from bench.common import add_run_options, load_average, smoke, stop_on_sigterm, wait_until_quiet  # noqa: E402
 from safeline.record import REFERENCE_ALPHABET  # noqa: E402
 
 GOAL = 1.5
@@ -346,6 +346,7 @@ def main() -> int:
     add_run_options(parser)
     args = parser.parse_args()
     smoke(args, events=60, rounds=1)
+    stop_on_sigterm()  # run_all's time limit: the scratch folder and the gpg agent go too
     began = time.monotonic()
     print(f"load average at the start {load_average()}")
     from staff.message import envelope
