@@ -14,7 +14,6 @@ every new page at 1280 px and 390 px (screenshots at 390 × 844 under /tmp for a
 from __future__ import annotations
 
 import html
-import json
 import random
 import re
 import string
@@ -30,8 +29,8 @@ from staff.web.work import today
 from tests.support.staff_rdap import RdapServer
 from tests.support.staff_records import AUTHOR
 from tests.support.staff_team import key_folder
-from tests.support.staff_web import ORIGIN, PORT, SECRET, client_for, csrf, filled_into
-from tests.support.staff_records import new_store
+from tests.support.staff_web import ORIGIN, client_for, csrf, filled_into, kit_app
+from tests.support.staff_web import get as get_response
 
 IP_URL = "http://192.0.2.10/gallery/1"  # JPNIC's network in the recorded answers
 BROKEN_URL = "http://203.0.113.1/x"  # its registry answers 503: the lookup finds nothing
@@ -49,21 +48,11 @@ def rdap():
 def kit(tmp_path, rdap, staff_gnupg):
     """A kit folder (config.json: recheck_days 10, the team's two keys, RDAP at the local server)
     with a store holding the usual cases and a phone case with an IP address URL."""
-    from staff.web import create_app
-
-    folder = tmp_path / "kit"
-    folder.mkdir()
     keys = key_folder(tmp_path / "staff-keys", {"a.asc": staff_gnupg.public, "b.asc": staff_gnupg.locked_public})
-    (folder / "config.json").write_text(json.dumps({
-        "key": "0" * 40, "recheck_days": 10, "rdap_bootstrap": rdap.bootstrap_url, "staff_keys": str(keys)}))
-    (folder / "store-key.asc").write_text("a stand-in: the store is opened with its key by the test\n")
-    store, _ = new_store(folder)
-    cases = filled_into(store)
-    cases.ip = store.add_phone_case(role="self", description="IP", urls=[IP_URL, BROKEN_URL, OTHER_URL])
-    app = create_app(store, secret=SECRET, port=PORT, home=Home(folder))
-    app.testing = False
-    yield app, store, cases
-    store.close()
+    config = {"key": "0" * 40, "recheck_days": 10, "rdap_bootstrap": rdap.bootstrap_url, "staff_keys": str(keys)}
+    with kit_app(tmp_path / "kit", config) as (app, store, cases):
+        cases.ip = store.add_phone_case(role="self", description="IP", urls=[IP_URL, BROKEN_URL, OTHER_URL])
+        yield app, store, cases
 
 
 @pytest.fixture
@@ -71,10 +60,8 @@ def client(kit):
     return client_for(kit[0])
 
 
-def get(client, path, status=200):
-    response = client.get(ORIGIN + path)
-    assert response.status_code == status, (path, response.status_code, response.get_data(as_text=True)[-800:])
-    return response.get_data(as_text=True)
+def get(client, path, status=200) -> str:
+    return get_response(client, path, status).get_data(as_text=True)
 
 
 def post(client, path, data, status=303, token=None):

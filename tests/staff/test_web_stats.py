@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import html
 import io
-import json
 import re
 from datetime import date
 from pathlib import Path
@@ -23,37 +22,21 @@ from staff import stats
 from staff.home import Home
 from staff.web.work import today
 from tests.support.site import ROOT
-from tests.support.staff_records import new_store
-from tests.support.staff_web import ORIGIN, PORT, SECRET, client_for, filled_into
+from tests.support.staff_web import ORIGIN, client_for, filled_into, get, kit_app
 
 CSS = ROOT / "staff" / "web" / "static" / "staff.css"
 
 
 @pytest.fixture
 def kit(tmp_path):
-    from staff.web import create_app
-
-    folder = tmp_path / "kit"
-    folder.mkdir()
-    (folder / "config.json").write_text(json.dumps({"key": "0" * 40, "stats_threshold": 3}))
-    (folder / "store-key.asc").write_text("a stand-in: the store is opened with its key by the test\n")
-    store, _ = new_store(folder)
-    cases = filled_into(store)  # five cases received from 2026-12-01 to 2026-12-05
-    app = create_app(store, secret=SECRET, port=PORT, home=Home(folder))
-    app.testing = False
-    yield app, store, cases
-    store.close()
+    # Five cases received from 2026-12-01 to 2026-12-05.
+    with kit_app(tmp_path / "kit", {"key": "0" * 40, "stats_threshold": 3}) as made:
+        yield made
 
 
 @pytest.fixture
 def client(kit):
     return client_for(kit[0])
-
-
-def get(client, path, status=200):
-    response = client.get(ORIGIN + path)
-    assert response.status_code == status, (path, response.status_code, response.get_data(as_text=True)[-800:])
-    return response
 
 
 def cells(page: str) -> dict[str, list[str]]:

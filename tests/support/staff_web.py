@@ -10,6 +10,9 @@
   the first line it printed (the launch link), stopped as Ctrl+C stops it afterwards;
   ``RecordingBrowser(folder)``: a "browser" for ``BROWSER`` that only writes down what it was
   given to open.
+- ``kit_app(folder, config)``: a kit's folder with ``config`` as its config.json and the
+  filled store, served by the app: ``(app, store, cases)``, the store closed after;
+  ``get(client, path, status)``: the response, its status checked.
 - ``client_for(app)``: a Flask test client at ``http://127.0.0.1:PORT`` that has already opened
   the launch link, so it holds the cookie; ``csrf(app)`` the token a POST form carries.
 """
@@ -95,6 +98,31 @@ def client_for(app):
     response = client.get(f"{ORIGIN}/?token={SECRET}")
     assert response.status_code == 303, response.status_code
     return client
+
+
+@contextmanager
+def kit_app(folder: Path, config: dict):
+    import json
+
+    from staff.home import Home
+
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "store-key.asc").write_text("a stand-in: the store is opened with its key by the test\n")
+    store, _ = new_store(folder)
+    try:
+        cases = filled_into(store)
+        app = create_app(store, secret=SECRET, port=PORT, home=Home(folder))
+        app.testing = False  # errors become pages, as when served
+        yield app, store, cases
+    finally:
+        store.close()
+
+
+def get(client, path: str, status: int = 200):
+    response = client.get(ORIGIN + path)
+    assert response.status_code == status, (path, response.status_code, response.get_data(as_text=True)[-800:])
+    return response
 
 
 def csrf() -> str:
