@@ -16,19 +16,13 @@ the phone form empty and with errors, the delete confirmation, a deleted case, 4
 
 from __future__ import annotations
 
-import os
-import queue
 import re
-import signal
-import subprocess
-import sys
-import threading
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from staff.setup import open_store
-from tests.support.staff_web import HOSTILE, RecordingBrowser, filled_into, serving
+from tests.support.staff_web import HOSTILE, RecordingBrowser, filled_into, running_serve, serving
 
 AXE = Axe()
 # As tests/browser/test_accessibility.py: every default rule, and WCAG 2.2's target size,
@@ -48,44 +42,6 @@ SCROLLS_SIDEWAYS = """() => {
 }"""
 
 
-class Served:
-    """The running command: its link (with the secret) and its origin."""
-
-    def __init__(self, process: subprocess.Popen, url: str):
-        self.process = process
-        self.url = url
-        self.origin = url.split("/?", 1)[0]
-
-    def at(self, path: str) -> str:
-        return self.origin + path
-
-
-def start_serve(home) -> Served:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    # python -m staff: the command's own entry point (staff.cli.main), as safeline-staff runs it.
-    # -X faulthandler: a server that does not stop is made to show where each thread is (SIGABRT).
-    process = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "staff", "--home", str(home.folder), "serve", "--no-browser",
-                                "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    lines: queue.Queue = queue.Queue()
-
-    def read():
-        for line in process.stdout:
-            lines.put(line)
-        lines.put(None)  # the command ended
-
-    threading.Thread(target=read, daemon=True).start()
-    try:
-        line = lines.get(timeout=60)
-    except queue.Empty:
-        line = None
-    if line is None:
-        process.kill()
-        pytest.fail("safeline-staff serve printed no link: " + process.stderr.read())
-    found = re.search(r"http://127\.0\.0\.1:\d+/\?token=[A-Za-z0-9_-]{43}", line)
-    assert found, line
-    return Served(process, found.group(0))
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, staff_gnupg):
     from staff.home import Config, Home
@@ -95,23 +51,9 @@ def served(tmp_path_factory, staff_gnupg):
     init(home, Config(key=staff_gnupg.fingerprint, gnupg_home=str(staff_gnupg.home)))
     with open_store(home) as store:
         cases = filled_into(store)
-    running = start_serve(home)
-    running.cases = cases
-    yield running
-    running.process.send_signal(signal.SIGINT)  # as Ctrl+C: the command closes the store and ends
-    try:
-        assert running.process.wait(timeout=60) == 0
-    except subprocess.TimeoutExpired:
-        running.process.send_signal(signal.SIGABRT)
-        try:
-            running.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            pass
-        pytest.fail("safeline-staff serve did not stop on SIGINT; where its threads were:\n"
-                    + running.process.stderr.read()[-6000:])
-    finally:
-        if running.process.poll() is None:
-            running.process.kill()
+    with running_serve(home) as running:
+        running.cases = cases
+        yield running
 
 
 def opened(browser, served, *, js: bool):

@@ -29,7 +29,7 @@ from staff.web.work import today
 from tests.support.staff_rdap import RdapServer
 from tests.support.staff_records import AUTHOR
 from tests.support.staff_team import key_folder
-from tests.support.staff_web import ORIGIN, client_for, csrf, filled_into, kit_app
+from tests.support.staff_web import ORIGIN, client_for, csrf, filled_into, kit_app, running_serve
 from tests.support.staff_web import get as get_response
 
 IP_URL = "http://192.0.2.10/gallery/1"  # JPNIC's network in the recorded answers
@@ -373,7 +373,7 @@ def test_odd_input_to_every_form_is_never_a_500(client, kit):
 
 # -- in a real browser --------------------------------------------------------------------------
 
-from tests.staff.test_web_browser import check, start_serve  # noqa: E402 (helpers, not tests)
+from tests.staff.test_web_browser import check  # noqa: E402 (helpers, not tests)
 
 SHOTS = Path("/tmp/safeline-web-shots")
 
@@ -390,8 +390,6 @@ def shoot(page, name: str) -> None:
 def served(tmp_path_factory, staff_gnupg, rdap):
     """``safeline-staff serve`` over a kit made by ``init``, its store holding the usual cases and
     one with removal work done: a request, a confirmed host, a next date of today."""
-    import signal
-
     from staff.home import Config
     from staff.hosting import lookup
     from staff.setup import init, open_store
@@ -409,15 +407,9 @@ def served(tmp_path_factory, staff_gnupg, rdap):
         store.set_url_host(cases.ip, IP_URL, lookup(IP_URL, home).host)
         store.set_url_state(cases.ip, OTHER_URL, "refused", on=today(), reason="no consent shown", next_on=today())
         store.assign(cases.ip, staff_gnupg.fingerprint)
-    running = start_serve(home)
-    running.cases = cases
-    yield running
-    running.process.send_signal(signal.SIGINT)
-    try:
-        running.process.wait(timeout=60)
-    finally:
-        if running.process.poll() is None:
-            running.process.kill()
+    with running_serve(home) as running:
+        running.cases = cases
+        yield running
 
 
 @pytest.fixture(scope="module")

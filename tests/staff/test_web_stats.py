@@ -22,7 +22,7 @@ from staff import stats
 from staff.home import Home
 from staff.web.work import today
 from tests.support.site import ROOT
-from tests.support.staff_web import ORIGIN, client_for, filled_into, get, kit_app
+from tests.support.staff_web import ORIGIN, client_for, filled_into, get, kit_app, running_serve
 
 CSS = ROOT / "staff" / "web" / "static" / "staff.css"
 
@@ -152,15 +152,13 @@ def test_last_year_is_the_default_for_a_year_that_just_began(monkeypatch, client
 
 # -- in a real browser --------------------------------------------------------------------------
 
-from tests.staff.test_web_browser import SCROLLS_SIDEWAYS, check, start_serve  # noqa: E402 (helpers)
+from tests.staff.test_web_browser import SCROLLS_SIDEWAYS, check  # noqa: E402 (helpers)
 
 SHOTS = "/tmp/safeline-web-shots"
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, staff_gnupg):
-    import signal
-
     from staff.home import Config
     from staff.setup import init, open_store
 
@@ -168,14 +166,8 @@ def served(tmp_path_factory, staff_gnupg):
     init(home, Config(key=staff_gnupg.fingerprint, gnupg_home=str(staff_gnupg.home), stats_threshold=3))
     with open_store(home) as store:
         filled_into(store)
-    running = start_serve(home)
-    yield running
-    running.process.send_signal(signal.SIGINT)
-    try:
-        running.process.wait(timeout=60)
-    finally:
-        if running.process.poll() is None:
-            running.process.kill()
+    with running_serve(home) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

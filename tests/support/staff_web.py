@@ -6,6 +6,8 @@
   (markup and script in every field, a right-to-left override, 30 URLs, 4,000 characters),
   an English report, an addition whose report has not come, and a phone case. Returns the
   store and ``Cases``, the references by name.
+- ``running_serve(home)``: the real ``safeline-staff serve --no-browser`` (``Served``: its
+  process and link), stopped after as Ctrl+C stops it, which must end it with status 0.
 - ``serving(home, *options)``: the real ``safeline-staff serve`` in a process of its own, with
   the first line it printed (the launch link), stopped as Ctrl+C stops it afterwards;
   ``RecordingBrowser(folder)``: a "browser" for ``BROWSER`` that only writes down what it was
@@ -20,15 +22,20 @@
 from __future__ import annotations
 
 import os
+import queue
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+
+import pytest
 
 from staff.web import create_app
 from staff.web.guard import csrf_token
@@ -149,6 +156,69 @@ def serving(home, *options: str, env: dict | None = None,
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+class Served:
+    """The running command: its link (with the secret) and its origin."""
+
+    def __init__(self, process: subprocess.Popen, url: str):
+        self.process = process
+        self.url = url
+        self.origin = url.split("/?", 1)[0]
+
+    def at(self, path: str) -> str:
+        return self.origin + path
+
+
+def start_serve(home) -> Served:
+    """The real ``safeline-staff serve --no-browser`` on a free port, once it printed its link."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # python -m staff: the command's own entry point (staff.cli.main), as safeline-staff runs it.
+    # -X faulthandler: a server that does not stop is made to show where each thread is (SIGABRT).
+    process = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "staff", "--home", str(home.folder), "serve", "--no-browser",
+                                "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    lines: queue.Queue = queue.Queue()
+
+    def read():
+        for line in process.stdout:
+            lines.put(line)
+        lines.put(None)  # the command ended
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        line = lines.get(timeout=60)
+    except queue.Empty:
+        line = None
+    if line is None:
+        process.kill()
+        pytest.fail("safeline-staff serve printed no link: " + process.stderr.read())
+    found = re.search(r"http://127\.0\.0\.1:\d+/\?token=[A-Za-z0-9_-]{43}", line)
+    assert found, line
+    return Served(process, found.group(0))
+
+
+@contextmanager
+def running_serve(home) -> Iterator[Served]:
+    """``start_serve``, stopped after as Ctrl+C stops it: it must end with status 0 within a
+    minute, or the test fails with where its threads were (faulthandler, on SIGABRT)."""
+    running = start_serve(home)
+    try:
+        yield running
+    finally:
+        running.process.send_signal(signal.SIGINT)  # as Ctrl+C: the command closes the store and ends
+        try:
+            assert running.process.wait(timeout=60) == 0
+        except subprocess.TimeoutExpired:
+            running.process.send_signal(signal.SIGABRT)
+            try:
+                running.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                pass
+            pytest.fail("safeline-staff serve did not stop on SIGINT; where its threads were:\n"
+                        + running.process.stderr.read()[-6000:])
+        finally:
+            if running.process.poll() is None:
+                running.process.kill()
 
 
 class RecordingBrowser:
