@@ -27,7 +27,12 @@ anyway, so the mark tells the server nothing more than the ciphertext does).
 
 ``open_mail`` (and ``unseal``, its first two fields) reads such a mail with the reader's own
 identity and the team's keys and returns the event's bytes, the signer's fingerprint, the
-signed form and the signature's time, or raises ``Rejected`` with one of ``KINDS``.
+signed form, the signature's time and the ``Event`` read (once), or raises ``Rejected`` with
+one of ``KINDS``. A mail in exactly the shape ``_mail`` writes (every kit's, byte for byte
+apart from the armored part, the boundary, the date and the Message-ID) is taken apart by
+``_armored`` without Python's ``email`` parser, which cost as much as the decryption itself
+(BENCHMARKS.md, (g)); any other shape, or one that merely looks like it, goes through the
+parser as before (``staff.message.envelope``), so both read the same mails alike.
 
 The signer rule (staff/team.py has the reasons and the trade-off): the signer is a key of
 ``staff_keys``, not revoked, and valid (not expired) both when it signed (the signature's
@@ -51,6 +56,7 @@ Only ``KeyUnavailable`` (the reader's own key cannot be used at all) passes thro
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime, timezone
 from email.utils import format_datetime
@@ -88,6 +94,7 @@ class Opened(NamedTuple):
     signer: str  # the signer's primary key fingerprint (= the event's author)
     signed: bytes  # the signed form, as its author made it
     signed_at: datetime | None  # the signature's creation time
+    event: object = None  # the event read from ``data`` (``staff.events.Event``)
 
 
 class SealError(StaffError):
@@ -142,6 +149,18 @@ def _new_message_id() -> str:
     return f"<{secrets.token_hex(16)}@safeline-staff.invalid>"
 
 
+_PREAMBLE = "This is an OpenPGP/MIME encrypted message (RFC 3156)."
+_CONTROL = ("Content-Type: application/pgp-encrypted", "Content-Description: PGP/MIME version identification",
+            "", "Version: 1", "")
+_PAYLOAD = ('Content-Type: application/octet-stream; name="encrypted.asc"',
+            "Content-Description: OpenPGP encrypted message", 'Content-Disposition: inline; filename="encrypted.asc"',
+            "")
+# The outer Content-Type as _mail writes it: the only place the fast reader takes the boundary from.
+_CONTENT_TYPE = re.compile(rb'\r\nContent-Type: multipart/encrypted; protocol="application/pgp-encrypted"; '
+                           rb'boundary="(=-[0-9a-f]{32})"\r\n')
+_ARMOR = re.compile(rb"-----BEGIN PGP MESSAGE-----\r\n[\x20-\x7e\r\n]*\r\n-----END PGP MESSAGE-----")
+
+
 def _mail(armored: bytes, now: datetime, *, message_id: str | None = None, shared: bool = False) -> bytes:
     boundary = f"=-{secrets.token_hex(16)}"
     head = [
@@ -155,18 +174,11 @@ def _mail(armored: bytes, now: datetime, *, message_id: str | None = None, share
         "MIME-Version: 1.0",
         f'Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="{boundary}"',
         "",
-        "This is an OpenPGP/MIME encrypted message (RFC 3156).",
+        _PREAMBLE,
         f"--{boundary}",
-        "Content-Type: application/pgp-encrypted",
-        "Content-Description: PGP/MIME version identification",
-        "",
-        "Version: 1",
-        "",
+        *_CONTROL,
         f"--{boundary}",
-        'Content-Type: application/octet-stream; name="encrypted.asc"',
-        "Content-Description: OpenPGP encrypted message",
-        'Content-Disposition: inline; filename="encrypted.asc"',
-        "",
+        *_PAYLOAD,
     ]
     body = armored.replace(b"\r\n", b"\n").rstrip(b"\n").split(b"\n")
     lines = [line.encode("ascii") for line in head] + body + [f"--{boundary}--".encode("ascii"), b""]
@@ -181,6 +193,23 @@ def _header(mail: bytes, name: str) -> bytes | None:
         if colon and key.strip().lower() == name.lower().encode():
             return value.strip()
     return None
+
+
+def _armored(mail: bytes) -> bytes | None:
+    """The armored part of a mail in exactly ``_mail``'s shape (CRLF lines), or None for any
+    other: the body between the outer headers and the end must be what ``_mail`` writes for
+    that boundary, around one armored OpenPGP message and nothing else."""
+    head, blank, body = mail.partition(b"\r\n\r\n")
+    found = _CONTENT_TYPE.search(head + b"\r\n")
+    if not blank or found is None or head.count(b"Content-Type:") != 1:
+        return None
+    boundary = found.group(1).decode("ascii")
+    before = "\r\n".join((_PREAMBLE, f"--{boundary}", *_CONTROL, f"--{boundary}", *_PAYLOAD, "")).encode("ascii")
+    after = f"\r\n--{boundary}--\r\n".encode("ascii")
+    if not (body.startswith(before) and body.endswith(after)):
+        return None
+    armored = body[len(before):-len(after)]
+    return armored if _ARMOR.fullmatch(armored) else None
 
 
 def is_event_mail(mail: bytes) -> bool:
@@ -211,23 +240,36 @@ def unseal(mail: bytes, identity: Identity, team: Team, *, now: datetime | None 
 
 
 def open_mail(mail: bytes, identity: Identity, team: Team, *, now: datetime | None = None) -> Opened:
-    """The event of an event mail with its signer, signed form and signature time, or ``Rejected``."""
-    now = now or datetime.now(timezone.utc)
+    """The event of an event mail with its signer, signed form and signature time, or
+    ``Rejected``: ``ciphertext_of``, ``decrypted`` and ``check_signed``, which sync runs apart
+    (staff/decryption.py)."""
+    return check_signed(decrypted(ciphertext_of(mail), identity), team, now=now)
+
+
+def ciphertext_of(mail: bytes) -> bytes:
+    """The armored OpenPGP message of an event mail, or ``Rejected`` ("malformed")."""
     if not is_event_mail(mail):
         raise Rejected("malformed")
+    ciphertext = _armored(mail)
+    if ciphertext is None:
+        try:
+            _, ciphertext = envelope(mail)
+        except Skipped:
+            raise Rejected("malformed") from None
+    return ciphertext
+
+
+def decrypted(ciphertext: bytes, identity: Identity) -> bytes:
+    """The signed form an event mail's ciphertext holds, decrypted with ``identity``, or
+    ``Rejected`` ("not for this key", "malformed"); ``KeyUnavailable`` passes through."""
     try:
-        _, ciphertext = envelope(mail)
-    except Skipped:
-        raise Rejected("malformed") from None
-    try:
-        signed = identity.decrypt(ciphertext)
+        return bytes(identity.decrypt(ciphertext))
     except KeyUnavailable:
         raise
     except NotForThisKey:
         raise Rejected("not for this key") from None
     except OpenPGPError:
         raise Rejected("malformed") from None
-    return check_signed(bytes(signed), team, now=now)
 
 
 def check_signed(signed: bytes, team: Team, *, now: datetime | None = None) -> Opened:
@@ -237,13 +279,12 @@ def check_signed(signed: bytes, team: Team, *, now: datetime | None = None) -> O
         data, signer, signed_at = team.verify(signed, now=now)
     except NotVerified as refused:
         raise Rejected(refused.kind) from None
-    _check_event(data, signer, team)
-    return Opened(data, signer, signed, signed_at)
+    return Opened(data, signer, signed, signed_at, _check_event(data, signer, team))
 
 
-def _check_event(data: bytes, signer: str, team: Team) -> None:
-    """The event is well formed, made in the signer's name, at a time the signer's key was
-    valid (not revoked, not expired at ``at``)."""
+def _check_event(data: bytes, signer: str, team: Team):
+    """The event read from ``data``: well formed, made in the signer's name, at a time the
+    signer's key was valid (not revoked, not expired at ``at``)."""
     from .events import BadEvent, Event
 
     try:
@@ -255,3 +296,4 @@ def _check_event(data: bytes, signer: str, team: Team) -> None:
     member = team.member(signer)
     if member is None or not member.valid_at(event.at):
         raise Rejected(NOT_CURRENT)
+    return event

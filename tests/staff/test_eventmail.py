@@ -9,7 +9,7 @@ from email import message_from_bytes, policy
 import pysequoia
 import pytest
 
-from staff.eventmail import KINDS, Rejected, SealError, _mail, is_event_mail, is_shared, message_id_of, open_mail, \
+from staff.eventmail import KINDS, Rejected, SealError, _armored, _mail, is_event_mail, is_shared, message_id_of, open_mail, \
     reseal, seal, seal_event, unseal
 from staff.events import new_event
 from staff.openpgp import GnuPGIdentity, KeyFileIdentity, NotForThisKey
@@ -170,7 +170,7 @@ def test_an_event_signed_long_ago_while_valid_is_read_with_its_signed_form(a, pa
     event = note_by(past.expired.fingerprint, at=moment)
     signed = past.sign_expired(event.to_bytes(), moment)
     opened = open_mail(_mail(encrypt_to(past_team, signed), datetime.now(timezone.utc)), a, past_team)
-    assert opened == (event.to_bytes(), past.expired.fingerprint, signed, moment)
+    assert opened == (event.to_bytes(), past.expired.fingerprint, signed, moment, event)
 
 
 def test_an_event_signed_after_its_key_expired_is_rejected(a, past_team, past):
@@ -253,6 +253,54 @@ def test_what_is_no_event_mail_is_malformed(a, b, team, case):
         "report": _mail(encrypt_to(team, b.sign(b"\xff\xfe not even UTF-8")), now),
     }
     assert rejected(mails[case], a, team) == "malformed"
+
+
+def variants(good: bytes) -> dict[str, bytes]:
+    """The same mail as servers and clients may hand it back, and some that are not quite it."""
+    head, _, body = good.partition(b"\r\n\r\n")
+    boundary = good.split(b'boundary="', 1)[1].split(b'"', 1)[0]
+    return {
+        "as sealed": good,
+        "LF lines": good.replace(b"\r\n", b"\n"),
+        "a header added": b"Received: by imap.example.com\r\n" + good,
+        "folded Content-Type": good.replace(b"; boundary=", b";\r\n boundary="),
+        "a third part": good.replace(b"--" + boundary + b"--", b"--" + boundary + b"\r\nContent-Type: text/plain\r\n\r\n"
+                                     b"hello\r\n--" + boundary + b"--"),
+        "an epilogue": good + b"trailing words\r\n",
+        "a second Content-Type": head + b"\r\nX-Content-Type: text/plain\r\n\r\n" + body,
+        "armor shortened": good.replace(b"-----END PGP MESSAGE-----", b"-----END PGP MESSAGE"),
+    }
+
+
+def outcome(mail: bytes, identity, team: Team):
+    try:
+        return unseal(mail, identity, team)
+    except Rejected as rejected:
+        return rejected.kind
+
+
+def test_the_fast_reader_takes_apart_only_what_seal_writes(b, team):
+    from staff.message import envelope
+
+    good = seal(note_by(b.fingerprint).to_bytes(), b, team)
+    assert _armored(good) == envelope(good)[1]
+    taken = [name for name, mail in variants(good).items() if _armored(mail) is not None]
+    assert taken == ["as sealed", "a header added"]  # a trace header changes nothing below it
+
+
+def test_every_shape_reads_as_the_mime_parser_reads_it(b, team, monkeypatch):
+    """Whatever the fast reader takes, Python's email parser (its stand-in for every other
+    shape) reads alike: the same event, or the same rejection."""
+    import staff.eventmail as eventmail
+
+    good = seal(note_by(b.fingerprint).to_bytes(), b, team)
+    fast = {name: outcome(mail, b, team) for name, mail in variants(good).items()}
+    monkeypatch.setattr(eventmail, "_armored", lambda mail: None)
+    assert fast == {name: outcome(mail, b, team) for name, mail in variants(good).items()}
+    read = fast["as sealed"]
+    assert read[1] == b.fingerprint
+    assert fast["LF lines"] == fast["a header added"] == fast["folded Content-Type"] == fast["an epilogue"] == read
+    assert fast["a third part"] == "malformed"
 
 
 def test_is_event_mail_reads_only_the_outer_headers(a, team):
