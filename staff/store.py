@@ -90,7 +90,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -275,8 +275,11 @@ def _migrate_v2(db: apsw.Connection) -> None:
 
 def _url_row(db: apsw.Connection, url: str) -> int:
     """The id of the address ``url`` (canonical), its row made when new."""
-    db.execute("INSERT OR IGNORE INTO urls (url, host) VALUES (?, ?)", (url, host_of(url)))
-    return db.execute("SELECT id FROM urls WHERE url = ?", (url,)).fetchone()[0]
+    row = db.execute("SELECT id FROM urls WHERE url = ?", (url,)).fetchone()
+    if row is not None:
+        return row[0]
+    db.execute("INSERT INTO urls (url, host) VALUES (?, ?)", (url, host_of(url)))
+    return db.last_insert_rowid()
 
 
 def _link(db: apsw.Connection, case_id: int, url_id: int, at: str, key: str, mid: str, position: int) -> None:
@@ -864,32 +867,40 @@ class Store:
         """Apply ``event`` (from the team folder): ``"applied"``, ``"known"`` (it was applied
         before: nothing changes) or ``"deleted"`` (its case was deleted or retired here).
         ``signed``: the event as its author signed it, and ``mail_id``: the Message-ID of the
-        mail that carried it, kept with the event (``_keep_signed``)."""
+        mail that carried it, kept with the event (``_keep_signed``); for an event of a case
+        deleted here, that Message-ID is buried instead (its HMAC: ``bury_mail``)."""
         if not isinstance(event, Event):
             raise TypeError("apply takes an Event")
         with self._change():
-            result = self._apply(event, local=False)
-            if signed is not None or mail_id is not None:
-                self._keep_signed(event, signed, mail_id)
+            result = self._apply(event, local=False, signed=signed, mail_id=mail_id)
+            if (signed is not None or mail_id is not None) and \
+                    (result != "applied" or event.type in ("delete", "retire")):
+                self._keep_signed(event, signed, mail_id)  # an applied event's row has them already
+            if result == "deleted" and mail_id and event.type not in ("delete", "retire"):
+                # Kept nowhere else: so that the mailbox clean-up finds this mail of a case that is gone.
+                with suppress(ValueError):  # a Message-ID of nothing but spaces: nothing to find it by
+                    self._bury("message-id", _message_id(mail_id))
             return result
 
-    def _apply(self, event: Event, *, local: bool) -> str:
+    def _apply(self, event: Event, *, local: bool, signed: bytes | None = None, mail_id: str | None = None) -> str:
         db = self._db
         if self._one("SELECT 1 FROM events WHERE id = ?", (event.id,)) is not None:
             return "known"
         if event.type in ("delete", "retire"):
             return self._end(event, local=local)
-        if self._buried("reference", event.case):
-            return "deleted"
         row = self._one("SELECT id FROM cases WHERE reference = ?", (event.case,))
         if row is None:
+            # A case that is here was never deleted here (deleting buries its reference and
+            # takes its row): only a reference without a case can have a tombstone.
+            if self._buried("reference", event.case):
+                return "deleted"
             origin = "phone" if event.case.startswith(PHONE_PREFIX) else "web"
             case_id = self._new_case(event.case, origin, event.at, language=None)
         else:
             case_id = row[0]
         data = event.data
         url_id = _url_row(db, data["url"]) if event.type in URL_EVENTS else None
-        self._insert_event(event, case_id, url_id, local=local)
+        self._insert_event(event, case_id, url_id, local=local, signed=signed, mail_id=mail_id)
         at_key = _sort_key(event.at)
         db.execute("UPDATE cases SET last_activity = ?, activity_key = ? WHERE id = ? AND activity_key < ?",
                    (event.at.astimezone(JAPAN).isoformat(), at_key, case_id, at_key))
@@ -910,12 +921,14 @@ class Store:
                              next=kind in ("request", "url_state", "url_next"), host=kind == "url_host")
         return "applied"
 
-    def _insert_event(self, event: Event, case_id: int | None, url_id: int | None, *, local: bool) -> None:
+    def _insert_event(self, event: Event, case_id: int | None, url_id: int | None, *, local: bool,
+                      signed: bytes | None = None, mail_id: str | None = None) -> None:
         self._db.execute(
-            "INSERT INTO events (id, case_id, reference, type, url_id, sort_key, at_key, at, author, data, sent) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO events (id, case_id, reference, type, url_id, sort_key, at_key, at, author, data, sent, "
+            "signed, mail_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (event.id, case_id, event.case, event.type, url_id, event.sort_key, _sort_key(event.at),
-             event.at.isoformat(timespec="microseconds"), event.author, _json(event.data), 0 if local else 1))
+             event.at.isoformat(timespec="microseconds"), event.author, _json(event.data), 0 if local else 1,
+             signed, mail_id))
 
     def _case_field(self, case_id: int, kind: str) -> None:
         """Status or assignee: the value of the case's event of that kind that sorts last."""
@@ -1417,8 +1430,9 @@ class Store:
 
     def bury_mail(self, message_id: str) -> None:
         """Remember the mail ``message_id`` as one of a case that is gone (its HMAC only): for
-        the mail of an event that came after its case was deleted or retired here (``apply``
-        answered "deleted"), so that the mailbox clean-up finds that mail too."""
+        a mail of the case that the kit learns of some other way than ``apply`` (which buries
+        the mail of an event that came after its case was deleted or retired here itself), so
+        that the mailbox clean-up finds that mail too."""
         with self._change():
             self._bury("message-id", _message_id(message_id))
 
