@@ -387,6 +387,24 @@ class KeyFileIdentity:
         identity._password = passphrase
         return identity
 
+    def recipe(self) -> tuple[bytes, str | None, str]:
+        """What ``from_recipe`` needs to make this identity again in another process (the
+        secret key as loaded, still protected by its passphrase, and that passphrase): for
+        staff/decryption.py's second process only, handed over through a pipe."""
+        return bytes(self._tsk), self._password, self._source
+
+    @classmethod
+    def from_recipe(cls, secret_key: bytes, passphrase: str | None, source: str) -> KeyFileIdentity:
+        import pysequoia
+
+        try:
+            tsk = pysequoia.Tsk.from_bytes(bytes=secret_key)
+            identity = cls(tsk, tsk.decryptor(password=passphrase), source=source)
+        except Exception as error:
+            raise KeyUnavailable(f"cannot use the key in {source}: {_first_line(error)}") from None
+        identity._password = passphrase
+        return identity
+
     def decrypt(self, data: bytes) -> bytes:
         import pysequoia
 

@@ -52,19 +52,18 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from .eventfolder import EventFolder, FolderUnreachable, check_where, open_folder
-from .eventmail import KINDS, Rejected, is_shared, message_id_of, open_mail, seal_event
+from .decryption import Decryptions
+from .eventmail import KINDS, Rejected, check_signed, ciphertext_of, is_shared, message_id_of, seal_event
 from .home import Home
-from .openpgp import GnuPGIdentity, Identity, identity_of, short
+from .openpgp import Identity, identity_of, short
 from .problems import StaffError
 from .setup import PASSPHRASE_HELP, open_store
 from .team import Team
 
-BATCH = 100  # mails unsealed together, and how often the position is saved
-GPG_WORKERS = 2  # gpg processes at once (as the import): the work is gpg's
+BATCH = 500  # mails unsealed together, applied in one transaction; how often the position is saved
 OFFLINE_STATUS = 3
 LISTED = 20  # ignored mails listed by number, at most
 
@@ -133,62 +132,84 @@ def _send(store, folder: EventFolder, identity: Identity, team: Team, tally: Syn
 
 
 def _receive(store, folder: EventFolder, identity: Identity, team: Team, tally: SyncTally, own: set[str]) -> None:
-    from .events import Event
+    def unseal_next(decryptions: Decryptions):
+        """The next chunk of mails, each one's ciphertext (or ``Rejected``), and their
+        decryption started (staff/decryption.py: beside this thread, which applies)."""
+        chunk = [mail for _, mail in zip(range(BATCH), mails)]
+        theirs = [mail for mail in chunk if mail.ident not in own]
+        ciphertexts = []
+        for mail in theirs:
+            try:
+                ciphertexts.append(ciphertext_of(mail.data))
+            except Rejected as rejected:
+                ciphertexts.append(rejected)
+        batch = decryptions.submit([item for item in ciphertexts if not isinstance(item, Rejected)]) \
+            if chunk else None
+        return chunk, theirs, ciphertexts, batch
 
-    workers = GPG_WORKERS if isinstance(identity, GnuPGIdentity) else 1
-
-    def unseal_one(data: bytes):
-        try:
-            return open_mail(data, identity, team)
-        except Rejected as rejected:
-            return rejected
+    def opened(ciphertexts, batch, decryptions: Decryptions):
+        """Each mail's ``Opened`` or ``Rejected``, in order."""
+        results = iter(decryptions.results(batch))
+        outcomes = []
+        for item in ciphertexts:
+            outcome = item if isinstance(item, Rejected) else next(results)
+            if not isinstance(outcome, Rejected):
+                try:
+                    outcome = check_signed(outcome, team)
+                except Rejected as rejected:
+                    outcome = rejected
+            outcomes.append(outcome)
+        return outcomes
 
     position = store.sync_position(folder.name)
     saved = position
-    chunk = []
     try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        with Decryptions(identity) as decryptions:
             mails = folder.read(position)
-            while True:
-                chunk = [mail for _, mail in zip(range(BATCH), mails)]
-                if not chunk:
-                    break
-                theirs = [mail for mail in chunk if mail.ident not in own]
-                outcomes = list(pool.map(unseal_one, [mail.data for mail in theirs]))
-                # One transaction per chunk: its events and the position they bring the store to
-                # are kept together, and applying in one costs half of a transaction each.
+            chunk, theirs, ciphertexts, batch = unseal_next(decryptions)
+            while chunk:
+                # The next chunk is decrypted while this one is checked and applied.
+                following = unseal_next(decryptions)
+                outcomes = opened(ciphertexts, batch, decryptions)
+                # One transaction per chunk: its events and the position they bring the store
+                # to are kept together, and applying in one costs far less than one each.
                 with store.batch():
                     for mail, outcome in zip(theirs, outcomes):
-                        tally.received += 1
-                        if isinstance(outcome, Rejected):
-                            if outcome.kind == "not for this key" and is_shared(mail.data):
-                                tally.for_others += 1  # history shared with another member (team share)
-                                continue
-                            tally.ignored[outcome.kind] += 1
-                            tally.ignored_mails.append((mail.ident, outcome.kind))
-                            continue
-                        data, signer = outcome.data, outcome.signer
-                        event = Event.from_bytes(data)  # unseal read it already: the author is the signer
-                        if event.author != signer:
-                            tally.ignored["author mismatch"] += 1
-                            tally.ignored_mails.append((mail.ident, "author mismatch"))
-                            continue
-                        result = store.apply(event, signed=outcome.signed, mail_id=message_id_of(mail.data))
-                        if result == "applied":
-                            tally.applied += 1
-                        elif result == "deleted":
-                            tally.deleted += 1
-                        else:
-                            tally.known += 1
+                        _apply_one(store, mail, outcome, tally)
                     store.set_sync_position(folder.name, chunk[-1].position)
                 # Only now, committed: a chunk rolled back (Ctrl+C) must not move the position.
                 position = saved = chunk[-1].position
+                chunk, theirs, ciphertexts, batch = following
             position = folder.position or position
     finally:
         # Reading stopped (Ctrl+C, the connection lost) after some mails were applied: their
         # position is saved whatever happens, so the next sync goes on from there.
         if position is not None and position != saved:
             store.set_sync_position(folder.name, position)
+
+
+def _apply_one(store, mail, outcome, tally: SyncTally) -> None:
+    """One unsealed mail (``Opened``, or ``Rejected``) applied to the store, or counted."""
+    tally.received += 1
+    if isinstance(outcome, Rejected):
+        if outcome.kind == "not for this key" and is_shared(mail.data):
+            tally.for_others += 1  # history shared with another member (team share)
+            return
+        tally.ignored[outcome.kind] += 1
+        tally.ignored_mails.append((mail.ident, outcome.kind))
+        return
+    event = outcome.event  # unseal read it, and checked that its author is the signer
+    if event.author != outcome.signer:
+        tally.ignored["author mismatch"] += 1
+        tally.ignored_mails.append((mail.ident, "author mismatch"))
+        return
+    result = store.apply(event, signed=outcome.signed, mail_id=message_id_of(mail.data))
+    if result == "applied":
+        tally.applied += 1
+    elif result == "deleted":
+        tally.deleted += 1
+    else:
+        tally.known += 1
 
 
 def sync_config(config, store, identity: Identity, *, ca_file=None, password_prompt=None,

@@ -12,7 +12,7 @@ import pytest
 
 from devtools.ports import HOST, free_port
 from staff.eventfolder import open_folder
-from staff.eventmail import _mail, seal
+from staff.eventmail import _mail, message_id_of, seal
 from staff.events import new_event
 from staff.home import Config, Home
 from staff.imap import KEYRING_SERVICE
@@ -116,6 +116,39 @@ def test_each_kit_gets_the_others_changes(kits):
     # Nothing new: nothing sent, nothing read twice.
     for kit in kits:
         assert kit.sync().summary() == "sent 0; received 0 (applied 0, already known 0); ignored 0"
+
+
+def test_a_long_history_is_read_in_chunks_the_later_decrypted_beside(kits, imap_account, monkeypatch):
+    """More mails than a chunk: each chunk applied in its own transaction with its position, the
+    later ones decrypted by the key file's second process (staff/decryption.py), forgeries
+    among them still ignored, and nothing read twice."""
+    from staff import decryption, sync as sync_module
+
+    monkeypatch.setattr(sync_module, "BATCH", 4)
+    monkeypatch.setattr(decryption, "SECOND_PROCESS_FROM", 2)
+    a, b = kits
+    reference = phone_case(a)
+    for number in range(8):
+        a.store.add_note(reference, f"折り返し {number}")
+    a.store.set_status(reference, "in_progress")
+    assert a.sync().sent == 10
+    imap_account.deliver([b"From: someone@example.com\r\nSubject: hello\r\n\r\nnot an event\r\n"], folder=FOLDER)
+    a.store.assign(reference, a.identity.fingerprint)
+    a.sync()
+    seen = []
+    real = decryption.Decryptions.results
+
+    def results(self, batch):
+        got = real(self, batch)
+        seen.append((batch[0], self.elsewhere))
+        return got
+
+    monkeypatch.setattr(decryption.Decryptions, "results", results)
+    tally = b.sync()
+    assert tally.summary() == "sent 0; received 12 (applied 11, already known 0); ignored 1 (1 malformed)"
+    assert seen == [("threads", 0), ("process", 1), ("process", 2)]
+    assert state(b, reference) == state(a, reference)
+    assert b.sync().summary() == "sent 0; received 0 (applied 0, already known 0); ignored 0"
 
 
 def test_concurrent_changes_to_the_same_url_end_the_same_in_both(kits):
@@ -317,6 +350,11 @@ def test_a_deletion_reaches_every_kit_and_later_changes_stay_out(kits):
     late = a.sync()  # B's note arrives after the deletion: it stays out
     assert late.summary() == "sent 0; received 1 (applied 0, already known 0, for deleted cases 1); ignored 0"
     assert a.store.case(reference) is None
+    # ... and its mail is known as one of that case (by its HMAC), for the mailbox clean-up, as
+    # the phone case's mail is since the deletion (the deletion's own mail is kept with it).
+    with a.folder() as folder:
+        phone, deletion, note = [message_id_of(mail.data) for mail in folder.read(None)]
+    assert a.store.buried_mails([phone, deletion, note]) == {phone, note}
 
 
 def test_a_kit_without_team_settings_says_what_to_set(staff_home, team_keys):
