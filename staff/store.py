@@ -13,8 +13,9 @@ Nothing of a report is written anywhere else: temporary tables and sorts stay in
 deleted rows are overwritten (``secure_delete``), so that a case deleted on request cannot be
 read back from free pages by whoever has the key.
 
-The tables (``SCHEMA_V1`` and ``_migrate_v2`` below; ``PRAGMA user_version`` holds the
-schema's version, and ``MIGRATIONS`` brings an older file up to date when it is opened):
+The tables (``SCHEMA_V1``, ``_migrate_v2`` and ``SCHEMA_V3`` below; ``PRAGMA user_version``
+holds the schema's version, and ``MIGRATIONS`` brings an older file up to date when it is
+opened):
 
 - ``cases``: one row per case, the case list's summary kept up to date on every change
   (denormalised so that listing 10,000 cases reads only this table and its indexes), with the
@@ -26,7 +27,10 @@ schema's version, and ``MIGRATIONS`` brings an older file up to date when it is 
   many cases hold it, with its per-address fields (state, next date, host); ``case_urls``
   links cases and addresses, with when each case first received it;
 - ``events``: every event applied here, made here or by the team (``staff.events``), with its
-  merge order (``sort_key``) and, for one made here, whether it was sent yet; notes, status
+  merge order (``sort_key``) and, for one made here, whether it was sent yet (rows in the
+  order they came, found by id through an index: since version 3, when a table ordered by
+  the random ids put each new event, signed form and all, on a page of its own, and a sync of
+  thousands wrote most of the file again); notes, status
   changes, the requests log of each address and "who did what, when" are read from it. Sync
   keeps with each its signed form (``signed``, as its author signed it) and the Message-ID of
   the mail that carried it (``mail_id``); a delete's or retire's signed form stays in a row
@@ -113,7 +117,7 @@ CIPHER = "chacha20"
 OUTCOMES = ("report", "addition", "duplicate", "deleted")
 PHONE_PREFIX = "TEL"
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA_V1 = """
 CREATE TABLE cases (
     id INTEGER PRIMARY KEY,
@@ -295,9 +299,36 @@ def _link(db: apsw.Connection, case_id: int, url_id: int, at: str, key: str, mid
                    "WHERE case_id = ? AND url_id = ?", (at, key, mid, position, case_id, url_id))
 
 
+# Version 2 to 3: the events in a table of their own order (appended), not the ids' (random).
+SCHEMA_V3 = """
+CREATE TABLE events_v3 (
+    id TEXT NOT NULL UNIQUE,
+    case_id INTEGER,
+    reference TEXT NOT NULL,
+    type TEXT NOT NULL,
+    url_id INTEGER,
+    sort_key TEXT NOT NULL,
+    at_key TEXT NOT NULL,
+    at TEXT NOT NULL,
+    author TEXT NOT NULL,
+    data TEXT NOT NULL,
+    sent INTEGER NOT NULL,
+    signed BLOB,
+    mail_id TEXT
+);
+INSERT INTO events_v3 (id, case_id, reference, type, url_id, sort_key, at_key, at, author, data, sent, signed, mail_id)
+    SELECT id, case_id, reference, type, url_id, sort_key, at_key, at, author, data, sent, signed, mail_id
+    FROM events ORDER BY sort_key;
+DROP TABLE events;
+ALTER TABLE events_v3 RENAME TO events;
+CREATE INDEX events_of_case ON events (case_id, type, sort_key);
+CREATE INDEX events_of_url ON events (url_id, sort_key) WHERE url_id IS NOT NULL;
+CREATE INDEX events_to_send ON events (sort_key) WHERE sent = 0;
+"""
+
 # MIGRATIONS[n] brings a store of version n - 1 to version n, in one transaction: SQL, or a
 # function of the connection.
-MIGRATIONS = {1: SCHEMA_V1, 2: _migrate_v2}
+MIGRATIONS = {1: SCHEMA_V1, 2: _migrate_v2, 3: SCHEMA_V3}
 URL_EVENTS = ("request", "url_state", "url_next", "url_host")
 
 _CASE_COLUMNS = ("reference, origin, received_at, role, urls_open, urls_all, police_referral, status, "

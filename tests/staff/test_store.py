@@ -437,6 +437,56 @@ def test_an_older_store_is_migrated_when_opened(tmp_path, monkeypatch):
         assert reopened._db.execute("SELECT count(*) FROM removals").fetchone() == (0,)
 
 
+def test_a_version_2_store_keeps_its_events_in_their_order(tmp_path):
+    """Version 3 keeps the events in a table of their own order: each one, its signed form and
+    Message-ID, found by id as before, and an id still applied once."""
+    from staff.events import new_event
+    from staff.store import CIPHER, SCHEMA_V1, _migrate_v2
+
+    path, key = tmp_path / "cases.sqlite3", secrets.token_bytes(32)
+    with Store.create(tmp_path / "made.sqlite3", key) as made:  # events as version 2 kept them
+        made.author = AUTHOR
+        ref = made.add_phone_case(role="self", description="電話", urls=["https://a.example.com/1"], at=T0)
+        made.add_note(ref, "折り返した", at=T0 + hours(1))
+        made.add_request(ref, "https://a.example.com/1", target="site", target_name="Example", method="form",
+                         sent_on=T0.date(), recheck_days=7, at=T0 + hours(2))
+        made.mark_sent([event.id for event in made.pending_events()],
+                       signed={event.id: b"signed " + event.id.encode() for event in made.pending_events()},
+                       mail_ids={event.id: f"<{event.id}@kit>" for event in made.pending_events()})
+        columns = "id, case_id, reference, type, url_id, sort_key, at_key, at, author, data, sent, signed, mail_id"
+        rows = made._db.execute(f"SELECT {columns} FROM events ORDER BY sort_key").fetchall()
+        cases = made._db.execute("SELECT * FROM cases").fetchall()
+        urls = made._db.execute("SELECT * FROM urls").fetchall()
+        links = made._db.execute("SELECT * FROM case_urls").fetchall()
+        records = made._db.execute("SELECT * FROM records").fetchall()
+        expected = [event.to_bytes() for event in made.events(ref)]
+    db = apsw.Connection(str(path))
+    db.execute(f"PRAGMA cipher = '{CIPHER}'")
+    db.execute(f"PRAGMA hexkey = '{key.hex()}'")
+    with db:
+        db.execute(SCHEMA_V1)
+        _migrate_v2(db)
+        db.execute("PRAGMA user_version = 2")
+        for table, values in (("cases", cases), ("urls", urls), ("case_urls", links), ("records", records),
+                              ("events", rows)):
+            for row in values:
+                db.execute(f"INSERT INTO {table} VALUES ({', '.join('?' * len(row))})", row)
+    assert "WITHOUT ROWID" in db.execute("SELECT sql FROM sqlite_master WHERE name = 'events'").fetchone()[0]
+    db.close()
+    with Store.open(path, key) as store:
+        assert store.schema_version == 3
+        assert "WITHOUT ROWID" not in store._db.execute("SELECT sql FROM sqlite_master WHERE name = 'events'"
+                                                        ).fetchone()[0]
+        assert [event.to_bytes() for event in store.events(ref)] == expected
+        assert list(store.signed_events()) == [row[11] for row in rows]
+        assert store.case(ref).notes[0].text == "折り返した"
+        assert store.urls_of(ref)[0].state == "asked"
+        first = new_event(ref, "note", {"text": "x"}, author=AUTHOR)
+        assert store.apply(first) == "applied" and store.apply(first) == "known"
+        with pytest.raises(apsw.ConstraintError):
+            store._db.execute(f"INSERT INTO events ({columns}) VALUES ({', '.join('?' * 13)})", rows[0])
+
+
 def _v1_store(path, key: bytes) -> dict:
     """A store of version 1 as part 1 of the kit wrote it: a web case with an addition, a note
     and two status changes, a phone case, a deleted case's tombstone. What it holds, by name."""
@@ -497,7 +547,7 @@ def test_a_version_1_store_keeps_its_cases_notes_and_history_as_the_owner_s_even
     made = _v1_store(path, key)
     ref = made["web"]
     with Store.open(path, key) as store:
-        assert store.schema_version == SCHEMA_VERSION == 2
+        assert store.schema_version == SCHEMA_VERSION == 3
         case = store.case(ref)
         # Addresses are shared and canonical: two spellings of one address are one.
         assert [(u.url, u.first_received_at) for u in case.urls] == [
