@@ -22,6 +22,7 @@ from staff import stats
 from staff.home import Home
 from staff.web.work import today
 from tests.support.site import ROOT
+from tests.support.staff_browser import SCROLLS_SIDEWAYS, check
 from tests.support.staff_web import ORIGIN, client_for, filled_into, get, kit_app, running_serve
 
 CSS = ROOT / "staff" / "web" / "static" / "staff.css"
@@ -151,8 +152,6 @@ def test_last_year_is_the_default_for_a_year_that_just_began(monkeypatch, client
 
 
 # -- in a real browser --------------------------------------------------------------------------
-
-from tests.staff.test_web_browser import SCROLLS_SIDEWAYS, check  # noqa: E402 (helpers)
 
 SHOTS = "/tmp/safeline-web-shots"
 
