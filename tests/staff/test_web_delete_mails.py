@@ -23,7 +23,8 @@ from staff.importer import import_mail
 from staff.mailbox import MaildirSource, header_message_id
 from staff.setup import init, open_store
 from staff.sync import sync_config
-from staff.web import create_app
+from staff.web import LocalServer, create_app
+from tests.support.staff_browser import check
 from tests.support.staff_team import key_folder
 from tests.support.staff_web import ORIGIN, PORT, SECRET, client_for, csrf
 
@@ -225,3 +226,43 @@ def test_a_mail_server_out_of_reach_is_said_and_the_deletion_stands(kit, relay_c
     assert "The report mailbox could not be used" in said
     assert not event_mails & maildir_ids(kit.events) and reports <= inbox_ids(kit.account)
     assert "メールサーバー" in text(kit.post(f"/case/{reference}/mails", {"step": "look"}))
+
+
+def test_the_pages_pass_axe_and_work_by_clicking(kit, relay_corpus, staff_keyring, browser):
+    """Each step in a real browser (JavaScript on only so that axe can be injected; the pages
+    hold no script): the confirmation with a password the keyring lacks, the deleted case with
+    what was found and what could not be done, looking again, and the mails deleted."""
+    reference = relay_corpus.references[0]
+    reports, event_mails = kit.mails_of(reference)
+    account = f"{kit.account.user}@{HOST}"
+    staff_keyring.delete_password(KEYRING_SERVICE, account)
+    server = LocalServer(kit.store, port=0, home=kit.home).start()
+    context = browser.new_context(java_script_enabled=True, viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        assert page.goto(server.url).ok
+        assert page.goto(f"{server.origin}/case/{reference}/delete").ok
+        check(page, "delete, Japanese")
+        assert page.goto(f"{server.origin}/en/case/{reference}/delete").ok
+        check(page, "delete, a password not in the keyring")
+        with page.expect_navigation():
+            page.click("text=Delete the case and look for its mails (contacts the mail server)")
+        assert kit.store.case(reference) is None
+        assert "Delete these 2 mails for good" in page.inner_text("main")
+        check(page, "deleted, the report mailbox not opened")
+        staff_keyring.set_password(KEYRING_SERVICE, account, kit.account.password)
+        with page.expect_navigation():
+            page.click("text=Look again (contacts the mail server)")
+        assert "Delete these 4 mails for good" in page.inner_text("main")
+        check(page, "looked again")
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.screenshot(path="/tmp/safeline-web-shots/delete-mails-found.png", full_page=True)
+        page.set_viewport_size({"width": 1280, "height": 800})
+        with page.expect_navigation():
+            page.click("text=Delete these 4 mails for good (contacts the mail server)")
+        assert "Deleted 4 mails" in page.inner_text("main")
+        check(page, "mails deleted")
+        assert not reports & inbox_ids(kit.account) and not event_mails & maildir_ids(kit.events)
+    finally:
+        context.close()
+        server.stop()

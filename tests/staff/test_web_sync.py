@@ -197,7 +197,6 @@ def test_serve_syncs_on_opening(kits):
 
 
 def test_the_sync_bar_passes_axe_at_both_widths(kits, browser):
-
     a, _ = kits
     a.store.add_phone_case(role="self", description="ブラウザーで同期", urls=[URL])
     server = LocalServer(a.store, port=0, home=a.home, identity=a.identity).start()
