@@ -88,8 +88,10 @@ class Look:
     def found(self) -> int:
         return sum(self.these.values()) + sum(self.before.values())
 
-    def looked(self, kind: str) -> bool:
-        return kind in self.these or kind in self.before
+    @property
+    def looked_spots(self) -> list[Spot]:
+        """The places that were looked in (opened and listed)."""
+        return [spot for spot in self.spots if spot.kind in self.these or spot.kind in self.before]
 
     @property
     def deleted_total(self) -> int:
