@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request
 
+from staff.problems import StaffError
 from staff.store import STATUSES
 
 from .access import config, store
@@ -130,11 +131,57 @@ def set_status(reference):
 
 @bp.get("/case/<reference>/delete")
 def confirm_delete(reference):
-    return render_template("delete.html", case=case_or_404(reference))
+    from . import mails
+
+    return render_template("delete.html", case=case_or_404(reference), offer=mails.offer(config()))
+
+
+def _later(config_now) -> dict:
+    """What the page needs to say the command that cleans the mails later: how many cases
+    ``safeline-staff retention`` would first offer for retiring, after how many days."""
+    from . import work
+
+    try:
+        due = len(store().retirable(work.today(), config_now.retention_days))
+    except StaffError:
+        due = 0
+    return {"due": due, "days": config_now.retention_days}
 
 
 @bp.post("/case/<reference>/delete")
 def delete(reference):
+    """Delete the case (for good, first); then, when asked, look for its mails (staff.web.mails)."""
+    from . import mails
+
     case = case_or_404(reference)
+    leaving = store().leaving(case.reference, retire=False)
     store().delete(case.reference)
-    return render_template("deleted.html", reference=case.reference)
+    found = None
+    settings = config()
+    if request.form.get("mails") == "look" and leaving is not None:
+        found = mails.look(store(), settings, known=(*leaving.mails, *leaving.event_mails),
+                           unknown_events=leaving.events_unknown)
+    return render_template("deleted.html", reference=case.reference, found=found, offer=mails.offer(settings),
+                           later=_later(settings))
+
+
+@bp.post("/case/<reference>/mails")
+def case_mails(reference):
+    """A deleted case's mails: look for them again (``step=look``), or delete them
+    (``step=delete``, the second confirmation). Its Message-IDs are known only by their HMACs
+    now, with those of cases deleted or retired before: these are found (and deleted) with them."""
+    from . import mails
+
+    if not REFERENCE.fullmatch(reference):
+        abort(404)
+    if store().case(reference) is not None:
+        # Not deleted (yet): its mails are not the clean-up's to find.
+        return redirect(link("cases.confirm_delete", reference=reference), 303)
+    step = request.form.get("step", "")
+    if step not in ("look", "delete"):
+        raise BadInput(_("There is no such step."))
+    settings = config()
+    found = mails.look(store(), settings, delete=step == "delete")
+    template = "mails-deleted.html" if step == "delete" else "deleted.html"
+    return render_template(template, reference=reference, found=found, offer=mails.offer(settings),
+                           later=_later(settings))

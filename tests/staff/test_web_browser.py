@@ -19,28 +19,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-
 from staff.setup import open_store
+from tests.support.staff_browser import check
 from tests.support.staff_web import HOSTILE, RecordingBrowser, filled_into, running_serve, serving
-
-AXE = Axe()
-# As tests/browser/test_accessibility.py: every default rule, and WCAG 2.2's target size,
-# orientation and label-in-name, which axe leaves off by default.
-AXE_OPTIONS = {
-    "resultTypes": ["violations"],
-    "rules": {name: {"enabled": True}
-              for name in ("target-size", "css-orientation-lock", "label-content-name-mismatch")},
-}
-WIDTHS = {"1280 px": (1280, 800), "390 px": (390, 844)}
-SCROLLS_SIDEWAYS = """() => {
-  const root = document.documentElement;
-  if (root.scrollWidth <= root.clientWidth) return null;
-  return [root.scrollWidth, root.clientWidth, Array.from(document.body.querySelectorAll('*'))
-    .filter((e) => e.getBoundingClientRect().right > root.clientWidth + 0.5)
-    .slice(0, 5).map((e) => e.tagName + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : ''))];
-}"""
-
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, staff_gnupg):
@@ -113,22 +94,6 @@ def axe_page(axe_context, served):
     page = watch(axe_context, served)
     yield page
     done(page, axe_context, served)
-
-
-def check(page, where: str) -> None:
-    """axe with no violation at each width, and nothing that scrolls sideways."""
-    assert page.evaluate("document.scripts.length") == 0  # the page has no script of its own
-    for name, (width, height) in WIDTHS.items():
-        page.set_viewport_size({"width": width, "height": height})
-        results = AXE.run(page, options=AXE_OPTIONS)
-        if results.violations_count:
-            print(f"{where} at {name}:\n{results.generate_report()}")
-        assert results.violations_count == 0, (where, name, [v["id"] for v in results.response["violations"]])
-        ran = {rule["id"] for kind in ("passes", "incomplete", "inapplicable", "violations")
-               for rule in results.response[kind]}
-        assert {"color-contrast", "label", "region", "target-size", "html-has-lang"} <= ran
-        assert page.evaluate(SCROLLS_SIDEWAYS) is None, f"{where} scrolls sideways at {name}"
-    page.set_viewport_size({"width": 1280, "height": 800})
 
 
 def open_page(page, served, path: str, status: int = 200):

@@ -132,6 +132,8 @@ def post_forms(cases):
         (f"/case/{cases.plain}/note", {"note": "電話した"}),
         (f"/case/{cases.plain}/status", {"status": "closed"}),
         (f"/case/{cases.plain}/delete", {}),
+        (f"/case/{cases.plain}/delete", {"mails": "look"}),
+        (f"/case/{cases.plain}/mails", {"step": "delete"}),
         ("/phone", {"role": "self", "language": "ja", "description": "相談"}),
         ("/en/phone", {"role": "self", "language": "ja", "description": "相談"}),
     ]

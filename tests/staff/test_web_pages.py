@@ -318,8 +318,17 @@ def test_both_catalogs_are_complete_and_current():
         assert wanted - ids == set(), f"{lang}: missing; run ./run i18n-update"
         assert ids - wanted == set(), f"{lang}: no longer used; run ./run i18n-update"
         for message in catalog:
-            if message.id:
-                assert message.string and not message.fuzzy, (lang, message.id)
+            if not message.id:
+                continue
+            assert message.string and not message.fuzzy, (lang, message.id)
+            if message.pluralizable:
+                # Every form has its text; the last (the plural, Japanese's only one) all the
+                # plural's values; a singular may say "this mail" without its number.
+                names = set(re.findall(r"%\(\w+\)s", message.id[-1]))
+                assert all(message.string), (lang, message.id)
+                assert all(set(re.findall(r"%\(\w+\)s", form)) <= names for form in message.string), message.id
+                assert set(re.findall(r"%\(\w+\)s", message.string[-1])) == names, (lang, message.id)
+            else:
                 assert sorted(re.findall(r"%\(\w+\)s", message.id)) == sorted(re.findall(r"%\(\w+\)s", message.string))
 
 
@@ -427,3 +436,25 @@ def test_japanese_pages_use_full_width_marks_beside_japanese(client, cases):
     found += typography.findings(client.post(ORIGIN + "/phone", data={"csrf": csrf()}).get_data(as_text=True),
                                  "phone with errors")
     assert found == []
+
+
+DATE_HINT_ENDS = {"/en": "Where the field offers no calendar, type it as YYYY-MM-DD.",
+                  "": "カレンダーが出ない欄では、YYYY-MM-DD の形で入力してください。"}
+
+
+def test_a_date_fields_hint_names_no_format_the_browser_does_not_show(client, cases):
+    """A browser shows a date field in its own language's order, whatever the page's: Chromium
+    12/01/2026 (mm/dd/yyyy) in en-US, 01/12/2026 in en-GB, 2026/12/01 in Japanese. So a hint
+    does not say "YYYY-MM-DD" as if it were the field's; only where a field has no calendar
+    (a plain text field) is the date typed so."""
+    for prefix, ending in DATE_HINT_ENDS.items():
+        seen = 0
+        for path in (f"/case/{cases.plain}", f"/case/{cases.plain}/draft?target=site", "/stats"):
+            page = get(client, prefix + path)
+            for field_id, described in re.findall(r'<input type="date" id="([^"]+)"[^>]*aria-describedby="([^"]+)"',
+                                                  page):
+                assert f"{field_id}-hint" in described.split()
+                hint = re.search(rf'<p class="hint" id="{field_id}-hint">([^<]*)</p>', page).group(1)
+                assert hint.endswith(ending) and not hint.startswith("YYYY"), (path, hint)
+                seen += 1
+        assert seen == 7, seen  # request, state (on, next), next date; the draft's sent on; stats from, to

@@ -27,6 +27,7 @@ from staff.translations import translate
 from staff.web.errors import FORBIDDEN
 from staff.web.work import today
 from tests.support.staff_rdap import RdapServer
+from tests.support.staff_browser import check
 from tests.support.staff_records import AUTHOR
 from tests.support.staff_team import key_folder
 from tests.support.staff_web import ORIGIN, client_for, csrf, filled_into, kit_app, running_serve
@@ -372,8 +373,6 @@ def test_odd_input_to_every_form_is_never_a_500(client, kit):
 
 
 # -- in a real browser --------------------------------------------------------------------------
-
-from tests.staff.test_web_browser import check  # noqa: E402 (helpers, not tests)
 
 SHOTS = Path("/tmp/safeline-web-shots")
 

@@ -22,6 +22,7 @@ from staff import stats
 from staff.home import Home
 from staff.web.work import today
 from tests.support.site import ROOT
+from tests.support.staff_browser import SCROLLS_SIDEWAYS, check
 from tests.support.staff_web import ORIGIN, client_for, filled_into, get, kit_app, running_serve
 
 CSS = ROOT / "staff" / "web" / "static" / "staff.css"
@@ -152,8 +153,6 @@ def test_last_year_is_the_default_for_a_year_that_just_began(monkeypatch, client
 
 # -- in a real browser --------------------------------------------------------------------------
 
-from tests.staff.test_web_browser import SCROLLS_SIDEWAYS, check  # noqa: E402 (helpers)
-
 SHOTS = "/tmp/safeline-web-shots"
 
 
@@ -222,3 +221,55 @@ def test_the_csv_link_downloads_without_javascript(browser, served):
         assert data.startswith("\ufeffkey,label_ja,label_en,value\r\n".encode())
     finally:
         context.close()
+
+
+
+# The addresses' table and its scrolling region, as the page lays them out.
+TABLE_FIT = """() => {
+  const region = document.querySelector('.table-scroll');
+  const box = region.getBoundingClientRect();
+  const heads = Array.from(region.querySelectorAll('th'));
+  return {clientWidth: document.documentElement.clientWidth, hidden: region.scrollWidth - region.clientWidth,
+          scrolled: region.scrollLeft,
+          outside: heads.filter((th) => th.getBoundingClientRect().right > box.right + 0.5).length,
+          rowHeadLeft: Math.min(...Array.from(region.querySelectorAll('tbody th')).map(
+            (th) => th.getBoundingClientRect().left)) - box.left};
+}"""
+
+
+def test_the_statistics_fit_a_phone_and_scroll_inside_their_region_when_narrower(page, served):
+    from pathlib import Path
+
+    Path(SHOTS).mkdir(exist_ok=True)
+    period = "?from=2026-12-01&to=2026-12-31"
+    try:
+        # A phone, 390 x 844: every column of both tables in view, nothing scrolls sideways.
+        page.set_viewport_size({"width": 390, "height": 844})
+        for lang, path in (("ja", "/stats"), ("en", "/en/stats")):
+            assert page.goto(served.at(path + period)).ok
+            page.wait_for_function("() => document.documentElement.clientWidth === 390")
+            assert page.evaluate(SCROLLS_SIDEWAYS) is None, lang
+            fit = page.evaluate(TABLE_FIT)
+            assert (fit["hidden"], fit["outside"]) == (0, 0), (lang, fit)
+            page.screenshot(path=f"{SHOTS}/stats-phone-{lang}.png", full_page=True)
+        # 320 px (WCAG's reflow width): the page still does not scroll sideways; the table
+        # scrolls inside its region, which is focusable and named by its heading, and its row
+        # heads stay in view while it does.
+        page.set_viewport_size({"width": 320, "height": 640})
+        assert page.goto(served.at("/en/stats" + period)).ok
+        page.wait_for_function("() => document.documentElement.clientWidth === 320")
+        assert page.evaluate(SCROLLS_SIDEWAYS) is None
+        region = page.locator(".table-scroll")
+        assert region.get_attribute("role") == "region" and region.get_attribute("tabindex") == "0"
+        assert page.locator("#" + region.get_attribute("aria-labelledby")).inner_text() == "Addresses and removal"
+        assert page.evaluate(TABLE_FIT)["hidden"] > 0
+        region.focus()
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowRight")
+        # The browser scrolls in a later frame (smoothly): wait for it before measuring.
+        page.wait_for_function("() => document.querySelector('.table-scroll').scrollLeft > 0")
+        fit = page.evaluate(TABLE_FIT)
+        assert fit["scrolled"] > 0 and abs(fit["rowHeadLeft"]) < 1, fit
+        page.screenshot(path=f"{SHOTS}/stats-320-scrolled.png", full_page=True)
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 800})

@@ -22,6 +22,7 @@ from staff.home import Config, Home
 from staff.imap import KEYRING_SERVICE
 from staff.setup import init, open_store
 from staff.web import LocalServer, create_app
+from tests.support.staff_browser import check
 from tests.support.staff_team import key_folder
 from tests.support.staff_web import ORIGIN, PORT, SECRET, client_for, csrf
 
@@ -196,8 +197,6 @@ def test_serve_syncs_on_opening(kits):
 
 
 def test_the_sync_bar_passes_axe_at_both_widths(kits, browser):
-    from tests.staff.test_web_browser import check  # a helper, not a test
-
     a, _ = kits
     a.store.add_phone_case(role="self", description="ブラウザーで同期", urls=[URL])
     server = LocalServer(a.store, port=0, home=a.home, identity=a.identity).start()
