@@ -553,11 +553,28 @@ class Store:
         self.close()
 
     @contextmanager
-    def batch(self) -> Iterator[Store]:
+    def batch(self, *, durable: bool = True) -> Iterator[Store]:
         """Many changes in one transaction: ``with store.batch(): store.add(...) …``. An
-        exception inside rolls all of them back."""
-        with self._write():
-            yield self
+        exception inside rolls all of them back.
+
+        ``durable=False``: only for changes that come again by themselves if lost (sync's
+        received events, saved with the folder position that would bring them back): the
+        commit does not wait for the disk (SQLite's ``synchronous = NORMAL`` in WAL mode), so
+        a power cut right after may roll back this transaction, whole, never damage the store
+        or touch what another transaction committed. On this machine's disk that wait was a
+        third of a long sync (BENCHMARKS.md, (g)). The next durable commit makes it durable too."""
+        if durable or self._writing:
+            with self._write():
+                yield self
+            return
+        with self._lock:  # held until the setting is back: no other change commits meanwhile
+            level = int(self._db.execute("PRAGMA synchronous").fetchone()[0])
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            try:
+                with self._write():
+                    yield self
+            finally:
+                self._db.execute(f"PRAGMA synchronous = {level}")
 
     @contextmanager
     def _change(self) -> Iterator[apsw.Connection]:
@@ -983,8 +1000,15 @@ class Store:
             return self._one(f"SELECT type, data FROM events WHERE url_id = ? AND type IN ({marks}) "
                              "ORDER BY sort_key DESC LIMIT 1", (url_id, *types))
 
+        next_row = last(("request", "url_state", "url_next")) if next else None
+        if not state:
+            state_row = None
+        elif next and (next_row is None or next_row[0] != "url_next"):
+            state_row = next_row  # the last to set the next date is also the last request or outcome
+        else:
+            state_row = last(("request", "url_state"))
         if state:
-            row = last(("request", "url_state"))
+            row = state_row
             if row is None:
                 values = ("not_asked", None, "")
             else:
@@ -998,7 +1022,7 @@ class Store:
                            "ON u.id = cu.url_id WHERE cu.case_id = cases.id AND u.state != 'removed') "
                            "WHERE id IN (SELECT case_id FROM case_urls WHERE url_id = ?)", (url_id,))
         if next:
-            row = last(("request", "url_state", "url_next"))
+            row = next_row
             db.execute("UPDATE urls SET next_on = ? WHERE id = ?",
                        (None if row is None else json.loads(row[1])["next_on"], url_id))
         if host:

@@ -140,6 +140,31 @@ def test_a_batch_is_one_transaction(store):
     assert store.count() == 5
 
 
+def test_a_batch_that_need_not_wait_for_the_disk_is_one_transaction_too(store):
+    """``batch(durable=False)`` (sync's received events): the commit does not wait for the disk,
+    and every other change still does, before and after, even when the batch failed."""
+    def level():
+        return store._db.execute("PRAGMA synchronous").fetchone()[0]
+
+    durable = level()
+    assert durable == 2  # FULL: every commit waits for the disk
+    seen = []
+    with store.batch(durable=False):
+        seen.append(level())
+        for hour in range(3):
+            store.add(report(received_at=T0 + hours(hour)), message_id=message_id())
+        with store.batch():  # inside: the same transaction
+            store.add(report(), message_id=message_id())
+    assert (seen, level(), store.count()) == ([1], durable, 4)
+    with pytest.raises(RuntimeError), store.batch(durable=False):
+        store.add(report(), message_id=message_id())
+        raise RuntimeError("sync stopped")
+    assert (level(), store.count()) == (durable, 4)
+    with store.batch(), store.batch(durable=False):  # inside a durable one: durable
+        seen.append(level())
+    assert seen == [1, durable]
+
+
 # -- deletion ----------------------------------------------------------------------------------
 
 def all_values(store: Store) -> list:
