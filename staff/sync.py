@@ -172,8 +172,10 @@ def _receive(store, folder: EventFolder, identity: Identity, team: Team, tally: 
                 following = unseal_next(decryptions)
                 outcomes = opened(ciphertexts, batch, decryptions)
                 # One transaction per chunk: its events and the position they bring the store
-                # to are kept together, and applying in one costs far less than one each.
-                with store.batch():
+                # to are kept together, and applying in one costs far less than one each. Not
+                # waiting for the disk: if a power cut takes the chunk back, it takes the
+                # position back with it, and the next sync reads the chunk again.
+                with store.batch(durable=False):
                     for mail, outcome in zip(theirs, outcomes):
                         _apply_one(store, mail, outcome, tally)
                     store.set_sync_position(folder.name, chunk[-1].position)
