@@ -19,9 +19,12 @@ and queues (``Store.pending_events``). Sync, in two steps:
    its signed form and its mail's Message-ID kept with it (``Store.apply``: for sharing the
    history with a member who joins later, and for retention's clean-up of the mailbox). A
    mail that fails is ignored and counted by kind (``eventmail.KINDS``), and its number is
-   listed, so that a forgery can be looked at. The position is saved every
-   ``BATCH`` mails and when reading stops (Ctrl+C, a lost connection), so the next sync goes
-   on from there; an event read twice is "already known". A mail that ``safeline-staff team
+   listed, so that a forgery can be looked at. Mails go ``BATCH`` at a time: the next batch
+   is decrypted while this one is checked and applied (staff/decryption.py), and each batch
+   is applied in one transaction with the position it brings the store to, committed
+   without waiting for the disk (``Store.batch(durable=False)``: what a power cut takes back
+   is read again). The position is also saved when reading stops (Ctrl+C, a lost
+   connection), so the next sync goes on from there; an event read twice is "already known". A mail that ``safeline-staff team
    share`` made for another member (``eventmail.reseal``) is counted apart ("shared with
    another member"), not as ignored.
 
