@@ -961,9 +961,16 @@ class Store:
             if db.changes() == 0:
                 db.execute("INSERT INTO case_text (case_id, text) VALUES (?, ?)", (case_id, fold(data["text"])))
         elif kind in ("status", "assign"):
-            self._case_field(case_id, kind)
+            # Events mostly come in merge order: then this one is the case's last of its kind and
+            # its value wins, with no need to look for the last (index only: no row is read).
+            if self._one("SELECT 1 FROM events WHERE case_id = ? AND type = ? AND sort_key > ? LIMIT 1",
+                         (case_id, kind, event.sort_key)) is None:
+                self._set_case_field(case_id, kind, data, event.at.isoformat(timespec="microseconds"))
         elif kind == "phone_case":
             self._phone_record(event, case_id)
+        elif self._one("SELECT 1 FROM events WHERE url_id = ? AND sort_key > ? LIMIT 1",
+                       (url_id, event.sort_key)) is None:
+            self._set_url_fields(url_id, event)  # the address's last event so far: its values win
         else:
             self._url_fields(url_id, state=kind in ("request", "url_state"),
                              next=kind in ("request", "url_state", "url_next"), host=kind == "url_host")
@@ -978,18 +985,33 @@ class Store:
              event.at.isoformat(timespec="microseconds"), event.author, _json(event.data), 0 if local else 1,
              signed, mail_id))
 
-    def _case_field(self, case_id: int, kind: str) -> None:
-        """Status or assignee: the value of the case's event of that kind that sorts last."""
-        row = self._one("SELECT at, data FROM events WHERE case_id = ? AND type = ? ORDER BY sort_key DESC LIMIT 1",
-                        (case_id, kind))
-        if row is None:
-            return
-        data = json.loads(row[1])
+    def _set_case_field(self, case_id: int, kind: str, data: dict, at: str) -> None:
+        """Status or assignee, from the case's event of that kind that sorts last (its data, its ``at``)."""
         if kind == "status":
-            self._db.execute("UPDATE cases SET status = ?, status_at = ? WHERE id = ?",
-                             (data["status"], row[0], case_id))
+            self._db.execute("UPDATE cases SET status = ?, status_at = ? WHERE id = ?", (data["status"], at, case_id))
         else:
             self._db.execute("UPDATE cases SET assignee = ? WHERE id = ?", (data["to"], case_id))
+
+    def _set_url_fields(self, url_id: int, event: Event) -> None:
+        """The fields ``event`` sets, from it: for an event that sorts after every other of its address."""
+        data, kind = event.data, event.type
+        if kind in ("request", "url_state"):
+            self._set_state(url_id, ("asked", data["sent_on"], "") if kind == "request"
+                            else (data["state"], data["on"], data["reason"]))
+        if kind in ("request", "url_state", "url_next"):
+            self._db.execute("UPDATE urls SET next_on = ? WHERE id = ?", (data["next_on"], url_id))
+        if kind == "url_host":
+            self._db.execute("UPDATE urls SET host_info = ? WHERE id = ?", (_json(data["host"]), url_id))
+
+    def _set_state(self, url_id: int, values: tuple) -> None:
+        """An address's (state, state_on, reason); its cases' open count follows when it comes down or back."""
+        db = self._db
+        before = self._one("SELECT state FROM urls WHERE id = ?", (url_id,))[0]
+        db.execute("UPDATE urls SET state = ?, state_on = ?, reason = ? WHERE id = ?", (*values, url_id))
+        if (before == "removed") != (values[0] == "removed"):
+            db.execute("UPDATE cases SET urls_open = (SELECT count(*) FROM case_urls cu JOIN urls u "
+                       "ON u.id = cu.url_id WHERE cu.case_id = cases.id AND u.state != 'removed') "
+                       "WHERE id IN (SELECT case_id FROM case_urls WHERE url_id = ?)", (url_id,))
 
     def _url_fields(self, url_id: int, *, state: bool = True, next: bool = True, host: bool = True) -> None:
         """An address's fields, each the value of the last (in merge order) of its events that set it."""
@@ -1015,12 +1037,7 @@ class Store:
                 data = json.loads(row[1])
                 values = (("asked", data["sent_on"], "") if row[0] == "request"
                           else (data["state"], data["on"], data["reason"]))
-            before = self._one("SELECT state FROM urls WHERE id = ?", (url_id,))[0]
-            db.execute("UPDATE urls SET state = ?, state_on = ?, reason = ? WHERE id = ?", (*values, url_id))
-            if (before == "removed") != (values[0] == "removed"):
-                db.execute("UPDATE cases SET urls_open = (SELECT count(*) FROM case_urls cu JOIN urls u "
-                           "ON u.id = cu.url_id WHERE cu.case_id = cases.id AND u.state != 'removed') "
-                           "WHERE id IN (SELECT case_id FROM case_urls WHERE url_id = ?)", (url_id,))
+            self._set_state(url_id, values)
         if next:
             row = next_row
             db.execute("UPDATE urls SET next_on = ? WHERE id = ?",
