@@ -100,6 +100,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "staff/web/guard.py": ("tests/staff/test_web_guard.py", "tests/staff/test_web_pages.py"),
     "staff/message.py": ("tests/staff/test_message_shapes.py", "tests/staff/test_message.py"),
     "staff/store.py": ("tests/staff/test_store.py", "tests/staff/test_casework.py"),
+    "staff/decryption.py": ("tests/staff/test_decryption.py", "tests/staff/test_sync.py"),
     "safeline/hotlines/schedule.py": ("tests/test_schedule_rules.py", "tests/test_schedule.py",
                                       "tests/test_hotline_sources.py"),
     "safeline/hotlines/hours.py": ("tests/test_hours_text.py", "tests/test_schedule.py", "tests/test_hotline_sources.py",

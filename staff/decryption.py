@@ -65,7 +65,7 @@ class Decryptions:
         if process is not None:
             try:
                 return "process", (process.submit(_decrypt_many, ciphertexts), ciphertexts)
-            except (BrokenProcessPool, RuntimeError):
+            except (BrokenProcessPool, OSError):  # it died since the last batch, or cannot start
                 self._give_up_process()
         return "threads", [self._threads.submit(_decrypt_one, self._identity, ciphertext) for ciphertext in ciphertexts]
 
@@ -99,8 +99,10 @@ class Decryptions:
             try:
                 self._process = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                                                     initializer=_load_key, initargs=recipe)
-            except (OSError, RuntimeError):
-                self._process = False  # this system cannot start one: decrypt here
+            except (OSError, RuntimeError, NotImplementedError, ImportError):
+                # This system cannot start one (no working semaphores, as on some sandboxes
+                # and phones: multiprocessing then raises one of these): decrypt here.
+                self._process = False
         return self._process or None
 
     def _give_up_process(self) -> None:

@@ -6,8 +6,10 @@ GnuPG key never starts one."""
 from __future__ import annotations
 
 import base64
+import multiprocessing
 import os
 import signal
+import threading
 import time
 
 import pysequoia
@@ -36,6 +38,9 @@ def b(staff_gnupg, tmp_path) -> KeyFileIdentity:
 def team(tmp_path, staff_gnupg) -> Team:
     return Team.load(key_folder(tmp_path / "staff-keys", {"a.asc": staff_gnupg.public,
                                                           "b.asc": staff_gnupg.locked_public}))
+
+
+THRESHOLD = decryption.SECOND_PROCESS_FROM
 
 
 @pytest.fixture(autouse=True)
@@ -138,3 +143,122 @@ def test_a_key_that_cannot_be_used_at_all_stops_the_reading(tmp_path, b, team):
         with pytest.raises(KeyUnavailable):
             decryptions.results(decryptions.submit(items))
 
+
+
+# -- how many at once, and where ----------------------------------------------------------------
+
+def counted(identity):
+    """The same identity (of its own class), counting how many of its decryptions in this
+    process run at once."""
+    import copy
+
+    class Counted(type(identity)):
+        def decrypt(self, data):
+            with self.lock:
+                self.running += 1
+                self.most = max(self.most, self.running)
+            try:
+                time.sleep(0.02)  # long enough for another to start beside it, when one may
+                return super().decrypt(data)
+            finally:
+                with self.lock:
+                    self.running -= 1
+
+    twin = copy.copy(identity)
+    twin.__class__ = Counted
+    twin.running = twin.most = 0
+    twin.lock = threading.Lock()
+    return twin
+
+
+def test_a_gnupg_key_decrypts_two_at_a_time_and_a_key_file_one(staff_gnupg, b, team):
+    a = GnuPGIdentity(staff_gnupg.fingerprint, gnupg_home=staff_gnupg.home)
+    for identity, expected in ((a, 2), (b, 1)):
+        items = ciphertexts(b, team, 6)
+        counting = counted(identity)
+        with Decryptions(counting) as decryptions:  # one batch: in this process
+            got = decryptions.results(decryptions.submit(items))
+        assert counting.most == expected
+        assert got == here(identity, items)
+
+
+def test_the_second_process_takes_a_batch_from_fifty_mails_on(b, team, monkeypatch):
+    monkeypatch.setattr(decryption, "SECOND_PROCESS_FROM", THRESHOLD)  # the module's own
+    assert THRESHOLD == 50
+    items = ciphertexts(b, team, 2 + 49 + 50)
+    with Decryptions(b) as decryptions:
+        first = decryptions.results(decryptions.submit(items[:2]))
+        fewer = decryptions.results(decryptions.submit(items[2:51]))
+        assert (decryptions.elsewhere, decryptions.helper_pid) == (0, None)
+        fifty = decryptions.results(decryptions.submit(items[51:]))
+        assert decryptions.elsewhere == 1
+    assert first + fewer + fifty == here(b, items)
+
+
+def test_one_second_process_only_and_nothing_left_running_after_close(b, team):
+    items = ciphertexts(b, team, 40)
+    with Decryptions(b) as decryptions:
+        decryptions.results(decryptions.submit(items[:2]))
+        batches = [decryptions.submit(items[start:start + 2]) for start in range(2, 40, 2)]
+        helpers = {child.pid for child in multiprocessing.active_children()}
+        pid = decryptions.helper_pid
+        assert helpers == {pid}
+        decryptions.close()  # with batches still queued: they are dropped, the process ends
+        assert not any(child.pid == pid for child in multiprocessing.active_children())
+        assert batches[-1][1][0].cancelled()
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_closing_waits_for_a_decryption_under_way_and_drops_the_rest(b, team):
+    items = ciphertexts(b, team, 3)
+    decryptions = Decryptions(counted(b))
+    kind, futures = decryptions.submit(items * 20)
+    decryptions.close()
+    assert all(future.done() for future in futures)
+    assert futures[-1].cancelled() and not futures[0].cancelled()
+
+
+@pytest.mark.parametrize("error", [OSError, RuntimeError, NotImplementedError, ImportError])
+def test_a_system_that_cannot_make_a_second_process_decrypts_here(b, team, monkeypatch, error):
+    """As where multiprocessing has no working semaphores (some sandboxes): it says so when the
+    pool is made."""
+    items = ciphertexts(b, team, 4)
+
+    def cannot(method):
+        raise error("no semaphores here")
+
+    monkeypatch.setattr(decryption.multiprocessing, "get_context", cannot)
+    with Decryptions(b) as decryptions:
+        got = [decryptions.results(decryptions.submit(items[start:start + 2])) for start in (0, 2)]
+        assert (decryptions.elsewhere, decryptions._process) == (0, False)
+    assert got[0] + got[1] == here(b, items)
+
+
+def test_a_second_process_that_cannot_start_costs_no_batch(b, team, monkeypatch):
+    """The pool is made, but the process cannot be started (too many processes): OSError."""
+    items = ciphertexts(b, team, 6)
+    def refuse(self):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(multiprocessing.get_context("spawn").Process, "start", refuse)
+    with Decryptions(b) as decryptions:
+        got = [decryptions.results(decryptions.submit(items[start:start + 2])) for start in (0, 2, 4)]
+        assert (decryptions.elsewhere, decryptions.helper_pid) == (0, None)
+    assert got[0] + got[1] + got[2] == here(b, items)
+
+
+def test_a_second_process_found_dead_before_a_batch_costs_it_nothing(b, team):
+    items = ciphertexts(b, team, 6)
+    with Decryptions(b) as decryptions:
+        decryptions.results(decryptions.submit(items[:2]))
+        decryptions.results(decryptions.submit(items[2:4]))
+        pool = decryptions._process
+        os.kill(decryptions.helper_pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while not pool._broken and time.monotonic() < deadline:  # the pool's own thread notices
+            time.sleep(0.01)
+        assert pool._broken
+        batch = decryptions.submit(items[4:])  # refused by the dead pool: decrypted here
+        assert batch[0] == "threads"
+        assert decryptions.results(batch) == here(b, items[4:])
