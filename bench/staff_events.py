@@ -426,7 +426,8 @@ def main() -> int:
               f"transaction), one after the other: {needed:.2f} s, {needed / base:.2f}× the baseline")
     print(f"safeline-staff sync into a new store: {mine:5.2f} s ({mine / n * 1000:.2f} ms a mail)")
     here, there = (statistics.median(values) for values in zip(*cpus))
-    print(f"  its CPU time: {here:.2f} s in its own process, {there:.2f} s in its second process (decryption)")
+    print(f"  its CPU time: {here:.2f} s in its own process, {there:.2f} s in the processes it started (decryption: "
+          "the key file's second process, or gpg)")
     print(f"sync said: {summary}")
     ratio = mine / base
     verdict = "met" if ratio <= GOAL else "MISSED"
