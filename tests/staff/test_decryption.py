@@ -73,6 +73,21 @@ def here(identity, items: list[bytes]) -> list:
     return found
 
 
+def in_pairs(decryptions: Decryptions, items: list[bytes]) -> list:
+    """Every outcome, the items submitted two to a batch (the first batch here, the next ones
+    in the second process when one may start)."""
+    return [outcome for start in range(0, len(items), 2)
+            for outcome in decryptions.results(decryptions.submit(items[start:start + 2]))]
+
+
+def only_here(identity, items: list[bytes]) -> None:
+    """Every batch decrypted in this process, and each as decrypting it here gives."""
+    with Decryptions(identity) as decryptions:
+        got = in_pairs(decryptions, items)
+        assert (decryptions.elsewhere, decryptions.helper_pid) == (0, None)
+    assert got == here(identity, items)
+
+
 def kinds(outcomes: list) -> list:
     return [outcome.kind if isinstance(outcome, Rejected) else outcome for outcome in outcomes]
 
@@ -105,28 +120,22 @@ def test_a_second_process_that_cannot_unlock_the_key_costs_no_batch(b, team):
     items = ciphertexts(b, team, 4)
     b._password = "not the passphrase"  # what the second process gets; this one's key is unlocked already
     with Decryptions(b) as decryptions:
-        got = [decryptions.results(decryptions.submit(items[start:start + 2])) for start in (0, 2)]
+        got = in_pairs(decryptions, items)
         assert decryptions.elsewhere == 0
-    assert got[0] + got[1] == here(b, items)
+    assert got == here(b, items)
 
 
 def test_a_small_batch_is_decrypted_here(b, team, monkeypatch):
     monkeypatch.setattr(decryption, "SECOND_PROCESS_FROM", 3)
     items = ciphertexts(b, team, 4)
-    with Decryptions(b) as decryptions:
-        got = [decryptions.results(decryptions.submit(items[start:start + 2])) for start in (0, 2)]
-        assert (decryptions.elsewhere, decryptions.helper_pid) == (0, None)
-    assert got[0] + got[1] == here(b, items)
+    only_here(b, items)
 
 
 def test_a_gnupg_key_decrypts_in_gpg_processes_only(staff_gnupg, team):
     a = GnuPGIdentity(staff_gnupg.fingerprint, gnupg_home=staff_gnupg.home)
     items = [ciphertext_of(seal(new_event(REFERENCE, "status", {"status": "closed"},
                                           author=a.fingerprint).to_bytes(), a, team)) for _ in range(4)]
-    with Decryptions(a) as decryptions:
-        got = [decryptions.results(decryptions.submit(items[start:start + 2])) for start in (0, 2)]
-        assert (decryptions.elsewhere, decryptions.helper_pid) == (0, None)
-    assert got[0] + got[1] == here(a, items)
+    only_here(a, items)
 
 
 def test_a_key_that_cannot_be_used_at_all_stops_the_reading(tmp_path, b, team):
@@ -229,10 +238,7 @@ def test_a_system_that_cannot_make_a_second_process_decrypts_here(b, team, monke
         raise error("no semaphores here")
 
     monkeypatch.setattr(decryption.multiprocessing, "get_context", cannot)
-    with Decryptions(b) as decryptions:
-        got = [decryptions.results(decryptions.submit(items[start:start + 2])) for start in (0, 2)]
-        assert (decryptions.elsewhere, decryptions._process) == (0, False)
-    assert got[0] + got[1] == here(b, items)
+    only_here(b, items)
 
 
 def test_a_second_process_that_cannot_start_costs_no_batch(b, team, monkeypatch):
@@ -242,10 +248,7 @@ def test_a_second_process_that_cannot_start_costs_no_batch(b, team, monkeypatch)
         raise OSError(11, "Resource temporarily unavailable")
 
     monkeypatch.setattr(multiprocessing.get_context("spawn").Process, "start", refuse)
-    with Decryptions(b) as decryptions:
-        got = [decryptions.results(decryptions.submit(items[start:start + 2])) for start in (0, 2, 4)]
-        assert (decryptions.elsewhere, decryptions.helper_pid) == (0, None)
-    assert got[0] + got[1] + got[2] == here(b, items)
+    only_here(b, items)
 
 
 def test_a_second_process_found_dead_before_a_batch_costs_it_nothing(b, team):
