@@ -3,13 +3,14 @@ to now, and who signed a message, verified against the certificates alone (no Gn
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from staff.openpgp import GnuPGIdentity, KeyFileIdentity
 from staff.problems import StaffError
-from staff.team import KEY_SUFFIXES, NotVerified, Team, TeamError
+from staff.team import KEY_SUFFIXES, Member, NotVerified, ShareTally, Team, TeamError, describe
 from tests.support.gnupg import stop_agent
 from tests.support.staff_team import expiry_of, fast_key, key_folder, revoke, short_home, wait_until
 from tests.support.staffkit import gpg
@@ -91,9 +92,10 @@ def test_a_member_is_found_by_a_subkey_too(team_folder, staff_gnupg):
 
 
 def test_what_cannot_be_used_is_one_line_naming_the_file(tmp_path, staff_gnupg):
-    with pytest.raises(TeamError, match="staff_keys") as raised:
-        Team.load(None)
-    one_line(raised)
+    for nothing in (None, "", "  "):
+        with pytest.raises(TeamError, match="no \"staff_keys\"") as raised:
+            Team.load(nothing)
+        one_line(raised)
     missing = tmp_path / "nowhere"
     with pytest.raises(TeamError) as raised:
         Team.load(missing)
@@ -167,7 +169,8 @@ def test_a_detached_signature(team_folder, staff_gnupg):
     assert raised.value.kind == "malformed"
 
 
-@pytest.mark.parametrize("case", ["literal", "stranger", "garbage", "empty", "encrypted", "tampered"])
+@pytest.mark.parametrize("case", ["literal", "stranger", "garbage", "empty", "odd garbage", "encrypted",
+                                  "tampered"])
 def test_what_no_member_signed(team_folder, staff_gnupg, case):
     team = Team.load(team_folder)
     signed = gpg(staff_gnupg.home, "--sign", "--compress-algo", "none", input=b"hello there")
@@ -176,6 +179,7 @@ def test_what_no_member_signed(team_folder, staff_gnupg, case):
         "stranger": (None, "unknown signer"),
         "garbage": (b"hello there", "unsigned"),
         "empty": (b"", "unsigned"),
+        "odd garbage": (b"a note", "unsigned"),  # its first octet's low bit set, its high bit not
         "encrypted": (gpg(staff_gnupg.home, "--encrypt", "--recipient", staff_gnupg.fingerprint, input=b"x"),
                       "malformed"),
         "tampered": (signed.replace(b"hello there", b"hello thor!"), "unsigned"),
@@ -251,3 +255,102 @@ def test_signing_with_an_expired_key_is_one_line(tmp_path, odd_keys):
     with pytest.raises(KeyUnavailable) as raised:
         gnupg.sign(b"too late")
     assert "cannot sign" in one_line(raised)
+
+
+def test_a_binary_secret_key_is_refused_too(tmp_path, staff_gnupg):
+    """No armor line to find: the key itself says it holds secret material."""
+    binary = gpg(staff_gnupg.home, "--export-secret-keys", staff_gnupg.fingerprint, passphrase="")
+    assert b"PRIVATE KEY BLOCK" not in binary
+    folder = key_folder(tmp_path / "keys", {"a.pub": binary})
+    with pytest.raises(TeamError, match=f"key {staff_gnupg.fingerprint} holds SECRET key material") as raised:
+        Team.load(folder)
+    assert str(folder / "a.pub") in one_line(raised)
+
+
+def test_a_signature_may_be_dated_up_to_ten_minutes_after_the_reader_s_clock(past):
+    from staff.team import CLOCK_SKEW
+
+    assert CLOCK_SKEW == timedelta(minutes=10)
+    team = Team.load(past.folder)
+    signed_at = team.verify(past.while_valid).signed_at
+    assert team.verify(past.while_valid, now=signed_at - timedelta(minutes=10)).signed_at == signed_at
+    with pytest.raises(NotVerified) as raised:
+        team.verify(past.while_valid, now=signed_at - timedelta(minutes=10, microseconds=1))
+    assert raised.value.kind == "signer not current"
+
+
+# -- a member's key, its state and its line in `safeline-staff team` ---------------------------
+
+NOW = datetime(2026, 12, 1, 14, 0, tzinfo=timezone.utc)  # 23:00 in Japan
+TICK = timedelta(microseconds=1)
+
+
+def member_of(*, expires: datetime | None = None, revoked: bool = False, encryption: tuple | None = None,
+              user_id: str = "Staff <staff@safeline.example>") -> Member:
+    """A member as Team.load makes one, its key's dates chosen (an encryption subkey with the
+    primary key's expiry unless ``encryption`` says otherwise)."""
+    created = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    return Member("F" * 40, user_id, created, expires, revoked, Path("staff.asc"), None, frozenset({"F" * 40}),
+                  ((created, expires, False),) if encryption is None else encryption)
+
+
+def test_a_key_is_current_until_the_moment_it_expires():
+    expiring = member_of(expires=NOW)
+    assert expiring.current(NOW - TICK) and not expiring.current(NOW)
+    assert expiring.valid_at(NOW - TICK) and not expiring.valid_at(NOW)
+    assert expiring.can_encrypt(NOW - TICK) and not expiring.can_encrypt(NOW)
+    assert member_of().current(NOW) and member_of().valid_at(NOW) and member_of().can_encrypt(NOW)
+    revoked = member_of(revoked=True)
+    assert not revoked.current(NOW) and not revoked.valid_at(NOW) and not revoked.can_encrypt(NOW)
+    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    assert member_of(expires=later).current() and member_of(expires=later).can_encrypt()
+    assert not member_of(expires=NOW).current() and not member_of(expires=NOW).can_encrypt()
+
+
+def test_an_encryption_subkey_is_usable_from_its_creation_until_its_expiry_unless_revoked():
+    made, ends = NOW - timedelta(days=1), NOW + timedelta(days=1)
+    subkey = member_of(encryption=((made, ends, False),))
+    assert not subkey.can_encrypt(made - TICK) and subkey.can_encrypt(made)
+    assert subkey.can_encrypt(ends - TICK) and not subkey.can_encrypt(ends)
+    assert not member_of(encryption=((made, None, True),)).can_encrypt(NOW)
+    assert not member_of(encryption=()).can_encrypt(NOW)
+    assert member_of(encryption=((made, None, True), (made, None, False))).can_encrypt(NOW)  # any one will do
+    assert member_of(encryption=((made, None, False), (made, None, True))).can_encrypt(NOW)
+
+
+def test_the_team_command_line_of_each_state_of_a_key():
+    def state(**key) -> str:
+        line = describe(member_of(**key), NOW)
+        assert line.startswith("F" * 40 + "  ")
+        return line.split("  ", 2)[2]
+
+    assert describe(member_of(), NOW) == f"{'F' * 40}  Staff <staff@safeline.example>  never expires"
+    assert describe(member_of(user_id=""), NOW) == f"{'F' * 40}  (no user ID)  never expires"
+    assert state(revoked=True) == state(revoked=True, expires=NOW) == "REVOKED: its events are ignored"
+    expired = "expired 2026-12-01 (what it signed before stays valid; it can no longer sign or read new events)"
+    assert state(expires=NOW) == expired
+    ask = ", ask them to extend it and send the new public key"
+    # Japan dates: 14:00 UTC is already 23:00 in Japan, and an hour later is the next day there.
+    assert state(expires=NOW + TICK) == "expires 2026-12-01: expires today" + ask
+    assert state(expires=NOW + timedelta(hours=1)) == "expires 2026-12-02: expires in 1 day" + ask
+    assert state(expires=NOW + timedelta(days=2)) == "expires 2026-12-03: expires in 2 days" + ask
+    assert state(expires=NOW + timedelta(days=30)) == "expires 2026-12-31: expires in 30 days" + ask
+    assert state(expires=NOW + timedelta(days=31)) == "expires 2027-01-01"
+    no_key = "; no encryption key usable now: events cannot be encrypted to it"
+    assert state(encryption=()) == "never expires" + no_key
+    assert state(expires=NOW + timedelta(days=31), encryption=()) == "expires 2027-01-01" + no_key
+    assert state(expires=NOW, encryption=()) == expired  # an expired key can no longer be used anyway
+    assert state(revoked=True, encryption=()) == "REVOKED: its events are ignored"
+
+
+def test_what_sharing_did_in_one_line():
+    member = member_of()
+    label = "F" * 40 + " (Staff <staff@safeline.example>)"
+    assert member.label == label and member_of(user_id="").label == "F" * 40 + " (no user ID)"
+    assert ShareTally().summary(member) == f"shared 0 events with {label}"
+    assert ShareTally(shared=1).summary(member) == f"shared 1 event with {label}"
+    tally = ShareTally(shared=2, pending=2)
+    tally.left_out["unsigned"] += 2
+    tally.left_out["signer not current"] += 1
+    assert tally.summary(member) == (f"shared 2 events with {label}; 3 left out (1 signer not current, 2 unsigned); "
+                                     "2 changes not sent yet reach them with your next sync")
