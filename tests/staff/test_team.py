@@ -354,3 +354,34 @@ def test_what_sharing_did_in_one_line():
     tally.left_out["signer not current"] += 1
     assert tally.summary(member) == (f"shared 2 events with {label}; 3 left out (1 signer not current, 2 unsigned); "
                                      "2 changes not sent yet reach them with your next sync")
+
+
+def test_each_encryption_subkey_has_its_own_lifetime_and_revocation(tmp_path):
+    """As the relay reads them (relay/keys.py): a subkey's expiry is in its binding signature,
+    not in the primary key's; a revoked subkey is not used; a subkey whose binding is dated in
+    the future is not (yet) one; a primary key that only signs is no encryption key."""
+    from tests.support.staff_team import subkey_fingerprints, subkeys_key
+
+    now = datetime.now(timezone.utc)
+    with short_home() as home:
+        key = subkeys_key(home, "Subkeys <subkeys@safeline.example>", "10d", "never", "never", revoked=(2,))
+        ten_days, revoked, later = subkey_fingerprints(home, key.fingerprint)
+        # GnuPG replaces the third subkey's binding with one dated tomorrow.
+        tomorrow = f"{int((now + timedelta(days=1)).timestamp())}!"
+        gpg(home, "--faked-system-time", tomorrow, "--quick-set-expire", key.fingerprint, "2d", later,
+            passphrase="")
+        public = gpg(home, "--armor", "--export", key.fingerprint)
+        signed = gpg(home, "--sign", input=b"signed by the primary key", passphrase="")
+    team = Team.load(key_folder(tmp_path / "keys", {"subkeys.asc": public}))
+    member = team.member(key.fingerprint)
+    assert member.expires is None and not member.revoked
+    assert {ten_days, revoked, later} <= member.key_ids and team.member(later) == member
+    # The subkey bound tomorrow is left out; the other two, in the certificate's order.
+    by_state = {is_revoked: (made, ends) for made, ends, is_revoked in member.encryption}
+    assert len(member.encryption) == 2 and set(by_state) == {False, True}
+    made, ten_days_end = by_state[False]
+    assert abs(made - now) < timedelta(minutes=1) and abs(by_state[True][0] - now) < timedelta(minutes=1)
+    assert by_state[True][1] is None
+    assert ten_days_end == made + timedelta(days=10)
+    assert member.can_encrypt(made + timedelta(days=10) - TICK) and not member.can_encrypt(made + timedelta(days=10))
+    assert team.verify(signed).signer == key.fingerprint
