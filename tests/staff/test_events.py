@@ -121,6 +121,7 @@ def _raw(**changes) -> bytes:
     (b"[1]", "object"),
     (b"{", "JSON"),
     (_raw(format=2), "format"),
+    (_raw(format=0), "format"),
     (_raw(format=True), "format"),
     (_raw(format=1.0), "format"),
     (_raw(format=...), "format"),
