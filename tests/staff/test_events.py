@@ -102,6 +102,10 @@ def test_a_phone_case_is_made_under_its_author_s_reference():
     for ref in ("TEL-20261201-001-BBBB", "TEL-20261201-001", REF):
         with pytest.raises(BadEvent, match="phone reference"):
             new_event(ref, "phone_case", fields, author=AUTHOR)
+    value = new_event("TEL-20261201-001-1234", "phone_case", fields, author=AUTHOR, at=T0).to_json()
+    for ref in ("TEL-20261201-001-BBBB", "TEL-20261201-001", REF):  # read, as well as made
+        with pytest.raises(BadEvent, match="phone reference"):
+            Event.from_bytes(json.dumps({**value, "case": ref}).encode())
 
 
 def _raw(**changes) -> bytes:
