@@ -358,3 +358,10 @@ def test_an_object_of_many_distinct_fields_has_no_field_twice():
     value["data"].update({f"field{n}": n for n in range(300)})
     with pytest.raises(BadEvent, match="data has fields this kit does not know"):
         Event.from_bytes(json.dumps(value).encode())
+
+
+def test_a_next_date_may_be_none_where_there_is_no_next_step():
+    assert _taken("url_next", {"url": "https://a.example/1", "next_on": None}).data["next_on"] is None
+    assert _taken("url_state", {**DATA["url_state"], "next_on": None}).data["next_on"] is None
+    _refused("request", {**DATA["request"], "next_on": None}, "data.next_on")
+    _refused("request", {**DATA["request"], "sent_on": None}, "data.sent_on")
