@@ -385,3 +385,24 @@ def test_each_encryption_subkey_has_its_own_lifetime_and_revocation(tmp_path):
     assert ten_days_end == made + timedelta(days=10)
     assert member.can_encrypt(made + timedelta(days=10) - TICK) and not member.can_encrypt(made + timedelta(days=10))
     assert team.verify(signed).signer == key.fingerprint
+
+
+def test_a_subkey_s_newest_binding_says_when_it_expires(tmp_path):
+    """A certificate may carry a subkey's old binding beside its new one (a keyserver's or a
+    merged copy): the newest is in force."""
+    import pysequoia
+
+    from tests.support.staff_team import subkey_fingerprints, subkeys_key
+
+    now = datetime.now(timezone.utc)
+    with short_home() as home:
+        key = subkeys_key(home, "Rebound <rebound@safeline.example>", "10d", at=now - timedelta(hours=1))
+        (subkey,) = subkey_fingerprints(home, key.fingerprint)
+        before = pysequoia.Cert.from_bytes(gpg(home, "--export", key.fingerprint))
+        gpg(home, "--quick-set-expire", key.fingerprint, "20d", subkey, passphrase="")
+        after = pysequoia.Cert.from_bytes(gpg(home, "--export", key.fingerprint))
+    for number, merged in enumerate((before.merge(after), after.merge(before))):
+        folder = key_folder(tmp_path / f"keys{number}", {"rebound.pub": bytes(merged)})
+        [(made, ends, revoked)] = Team.load(folder).member(key.fingerprint).encryption
+        assert abs(made - (now - timedelta(hours=1))) < timedelta(minutes=1) and not revoked
+        assert abs(ends - (now + timedelta(days=20))) < timedelta(minutes=1)

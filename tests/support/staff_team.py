@@ -145,20 +145,22 @@ def past_keys(folder: Path, reference: str = "SL-7KQ3-9MXA") -> Iterator[PastKey
                        expiry_of(late_home, late.fingerprint), while_valid, keys)
 
 
-def subkeys_key(home: Path, user_id: str, *lifetimes: str, revoked: tuple[int, ...] = ()) -> GnupgKey:
+def subkeys_key(home: Path, user_id: str, *lifetimes: str, revoked: tuple[int, ...] = (),
+                at: datetime | None = None) -> GnupgKey:
     """A key whose primary key (Ed25519, never expiring) only certifies and signs, with one
     Curve25519 encryption subkey per lifetime in ``lifetimes`` ("never", "10d", …); the subkeys
-    numbered (from 1) in ``revoked`` revoked."""
+    numbered (from 1) in ``revoked`` revoked; made at ``at`` (default: now)."""
     home.mkdir(parents=True, exist_ok=True)
     home.chmod(0o700)
-    gpg(home, "--quick-gen-key", user_id, "ed25519", "cert,sign", "never", passphrase="")
+    clock = ("--faked-system-time", _at(at)) if at else ()
+    gpg(home, *clock, "--quick-gen-key", user_id, "ed25519", "cert,sign", "never", passphrase="")
     listing = gpg(home, "--with-colons", "--list-keys", user_id).decode()
     fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
     for lifetime in lifetimes:
-        gpg(home, "--quick-add-key", fingerprint, "cv25519", "encr", lifetime, passphrase="")
+        gpg(home, *clock, "--quick-add-key", fingerprint, "cv25519", "encr", lifetime, passphrase="")
     for number in revoked:  # select the subkey, revoke it (reason 0, no text), save
-        gpg(home, "--command-fd", "0", "--edit-key", fingerprint, input=f"key {number}\nrevkey\ny\n0\n\ny\nsave\n".encode(),
-            passphrase="")
+        gpg(home, *clock, "--command-fd", "0", "--edit-key", fingerprint,
+            input=f"key {number}\nrevkey\ny\n0\n\ny\nsave\n".encode(), passphrase="")
     return GnupgKey(public=gpg(home, "--armor", "--export", fingerprint), secret=b"", fingerprint=fingerprint)
 
 
