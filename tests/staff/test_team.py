@@ -396,13 +396,20 @@ def test_a_subkey_s_newest_binding_says_when_it_expires(tmp_path):
 
     now = datetime.now(timezone.utc)
     with short_home() as home:
-        key = subkeys_key(home, "Rebound <rebound@safeline.example>", "10d", at=now - timedelta(hours=1))
+        key = subkeys_key(home, "Rebound <rebound@safeline.example>", at=now - timedelta(hours=2))
+        an_hour_ago = f"{int((now - timedelta(hours=1)).timestamp())}!"
+        gpg(home, "--faked-system-time", an_hour_ago, "--quick-add-key", key.fingerprint, "cv25519", "encr", "10d",
+            passphrase="")
         (subkey,) = subkey_fingerprints(home, key.fingerprint)
         before = pysequoia.Cert.from_bytes(gpg(home, "--export", key.fingerprint))
         gpg(home, "--quick-set-expire", key.fingerprint, "20d", subkey, passphrase="")
+        gpg(home, "--quick-add-key", key.fingerprint, "cv25519", "encr", "never", passphrase="")  # made now
         after = pysequoia.Cert.from_bytes(gpg(home, "--export", key.fingerprint))
     for number, merged in enumerate((before.merge(after), after.merge(before))):
         folder = key_folder(tmp_path / f"keys{number}", {"rebound.pub": bytes(merged)})
-        [(made, ends, revoked)] = Team.load(folder).member(key.fingerprint).encryption
+        member = Team.load(folder).member(key.fingerprint)
+        assert abs(member.created - (now - timedelta(hours=2))) < timedelta(minutes=1)  # the primary key's
+        [(made, ends, revoked), (newer, never, _)] = sorted(member.encryption, key=lambda subkey: subkey[0])
         assert abs(made - (now - timedelta(hours=1))) < timedelta(minutes=1) and not revoked
         assert abs(ends - (now + timedelta(days=20))) < timedelta(minutes=1)
+        assert abs(newer - now) < timedelta(minutes=1) and never is None
