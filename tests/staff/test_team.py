@@ -96,6 +96,10 @@ def test_what_cannot_be_used_is_one_line_naming_the_file(tmp_path, staff_gnupg):
         with pytest.raises(TeamError, match="no \"staff_keys\"") as raised:
             Team.load(nothing)
         one_line(raised)
+    # A file that is there but cannot be read, even by root: a process's memory at address 0.
+    with pytest.raises(TeamError, match="^/proc/self/mem: cannot read it \\(Input/output error\\)$") as raised:
+        Team.load("/proc/self/mem")
+    one_line(raised)
     missing = tmp_path / "nowhere"
     with pytest.raises(TeamError) as raised:
         Team.load(missing)
