@@ -297,3 +297,23 @@ def test_sharing_when_the_events_server_cannot_be_reached_says_so(tmp_path, staf
     assert done.stdout == f"shared 0 events with {staff_gnupg.fingerprint} (Safeline Staff A <staff-a@safeline.example>)\n"
     assert done.stderr.startswith("offline: ") and done.stderr.count("\n") == 1
     assert "share again when the server can be reached" in done.stderr
+
+
+def test_sharing_stops_when_the_connection_is_lost_and_says_so(tmp_path, store, staff_gnupg, imap_account,
+                                                              certificate):
+    import socket
+
+    from staff.eventfolder import open_folder
+    from staff.team import share
+    from tests.support.staffkit import gpg
+
+    kept = new_event("SL-7KQ3-9MXA", "note", {"text": "kept"}, author=staff_gnupg.fingerprint)
+    store.apply(kept, signed=gpg(staff_gnupg.home, "--sign", input=kept.to_bytes()))
+    team = Team.load(key_folder(tmp_path / "keys", {"a.asc": staff_gnupg.public, "b.asc": staff_gnupg.locked_public}))
+    folder = open_folder(f"{imap_account.url}/{FOLDER}", ca_file=certificate[0],
+                         password_prompt=lambda prompt: imap_account.password, keyring_service=None)
+    # The network goes while the kit is connected (as in test_eventfolder.py).
+    folder._connection._client.socket().shutdown(socket.SHUT_RDWR)
+    tally = share(store, folder, team, team.member(staff_gnupg.locked_fingerprint))
+    assert (tally.shared, sum(tally.left_out.values())) == (0, 0)
+    assert tally.offline and "\n" not in tally.offline and "run sync again" in tally.offline
