@@ -475,3 +475,21 @@ def test_sent_records_one_request_per_address_and_the_next_draft_knows_it(staff_
     result = staff_cli(*home, "draft", record.reference, "--target", "site", "--lang", "en", "--url", "2")
     assert f"We first wrote to you about this on {drafts.format_date(today, 'en')}." in result.stdout
     assert "Your ticket number: SE-77" in result.stdout
+
+
+def test_a_link_of_2000_characters_is_whole_and_one_more_is_cut_to_address_and_subject():
+    template = drafts.load_template(None, "platform", "en")
+
+    def draft_of_length(length: int) -> drafts.Draft:
+        base = drafts.fill(template, urls=["https://a.example/"], language="en", today=TODAY, to="abuse@a.example")
+        url = "https://a.example/" + "p" * (length - len(base.mailto))  # a letter is one character encoded
+        draft = drafts.fill(template, urls=[url], language="en", today=TODAY, to="abuse@a.example")
+        assert len(draft.mailto) == length
+        return draft
+
+    assert drafts.MAILTO_LIMIT == 2000
+    whole = draft_of_length(2000)
+    assert whole.mailto_fits and whole.short_mailto == whole.mailto
+    cut = draft_of_length(2001)
+    assert not cut.mailto_fits
+    assert cut.short_mailto == f"mailto:abuse@a.example?subject={cut.mailto.split('subject=')[1].split('&')[0]}"
