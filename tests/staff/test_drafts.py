@@ -367,6 +367,9 @@ def test_chosen_addresses_by_address_or_number_in_the_cases_order_given(case_sto
     assert "secret-path" not in str(raised.value) and "--url number 1" in str(raised.value)
     with pytest.raises(StaffError):
         drafts.case_draft(store, "SL-2222-3333", target="site")
+    for number in ("0", "4", "-1"):  # the numbers `show` gives are 1 to 3 here
+        with pytest.raises(StaffError, match="--url number 2 is not an address of this case"):
+            drafts.case_draft(store, reference, target="site", urls=["2", number], today=TODAY)
 
 
 def test_the_kits_folder_is_read_when_present(case_store, tmp_path):
