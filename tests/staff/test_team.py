@@ -417,3 +417,13 @@ def test_a_subkey_s_newest_binding_says_when_it_expires(tmp_path):
         assert abs(made - (now - timedelta(hours=1))) < timedelta(minutes=1) and not revoked
         assert abs(ends - (now + timedelta(days=20))) < timedelta(minutes=1)
         assert abs(newer - now) < timedelta(minutes=1) and never is None
+
+
+def test_a_primary_key_that_encrypts_itself_is_an_encryption_key_until_it_expires(tmp_path):
+    with short_home() as home:
+        gpg(home, "--quick-gen-key", "Alone <alone@safeline.example>", "rsa2048", "cert,sign,encr", "3d",
+            passphrase="")  # no subkey at all
+        public = gpg(home, "--armor", "--export", "alone@safeline.example")
+    [member] = Team.load(key_folder(tmp_path / "keys", {"alone.asc": public}))
+    assert member.expires is not None and member.encryption == ((member.created, member.expires, False),)
+    assert member.can_encrypt(member.expires - TICK) and not member.can_encrypt(member.expires)
