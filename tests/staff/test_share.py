@@ -268,13 +268,13 @@ def test_sharing_leaves_out_what_the_signer_rule_now_refuses(tmp_path, store, st
     from staff.team import share
     from tests.support.staffkit import gpg
 
-    kept = new_event("SL-7KQ3-9MXA", "note", {"text": "kept"}, author=staff_gnupg.fingerprint)
-    store.apply(kept, signed=gpg(staff_gnupg.home, "--sign", input=kept.to_bytes()))
-    with short_home() as home:
+    with short_home() as home:  # the first event of the history is the one left out
         gone = fast_key(home, "Gone <gone@safeline.example>")
         left = new_event("SL-7KQ3-9MXA", "note", {"text": "left"}, author=gone.fingerprint)
         store.apply(left, signed=gpg(home, "--sign", input=left.to_bytes(), passphrase=""))
         gone_public = revoke(home, gone.fingerprint)
+    kept = new_event("SL-7KQ3-9MXA", "note", {"text": "kept"}, author=staff_gnupg.fingerprint)
+    store.apply(kept, signed=gpg(staff_gnupg.home, "--sign", input=kept.to_bytes()))
     team = Team.load(key_folder(tmp_path / "keys", {"a.asc": staff_gnupg.public, "b.asc": staff_gnupg.locked_public,
                                                     "gone.asc": gone_public}))
     folder = MaildirEventFolder(tmp_path / "events")
