@@ -427,3 +427,17 @@ def test_a_primary_key_that_encrypts_itself_is_an_encryption_key_until_it_expire
     [member] = Team.load(key_folder(tmp_path / "keys", {"alone.asc": public}))
     assert member.expires is not None and member.encryption == ((member.created, member.expires, False),)
     assert member.can_encrypt(member.expires - TICK) and not member.can_encrypt(member.expires)
+
+
+def test_a_message_signed_by_two_members_names_the_first_signature_s(tmp_path):
+    from staff.team import _signature_times
+
+    with short_home() as home:
+        one = fast_key(home, "One <one@safeline.example>")
+        two = fast_key(home, "Two <two@safeline.example>")
+        signed = gpg(home, "--local-user", one.fingerprint, "--local-user", two.fingerprint, "--sign",
+                     input=b"signed twice", passphrase="")
+    team = Team.load(key_folder(tmp_path / "keys", {"one.asc": one.public, "two.asc": two.public}))
+    issuers = [team.member(issuer).fingerprint for issuer, _ in _signature_times(signed)]
+    assert sorted(issuers) == sorted([one.fingerprint, two.fingerprint])
+    assert team.verify(signed)[:2] == (b"signed twice", issuers[0])
