@@ -367,6 +367,9 @@ def test_chosen_addresses_by_address_or_number_in_the_cases_order_given(case_sto
     assert "secret-path" not in str(raised.value) and "--url number 1" in str(raised.value)
     with pytest.raises(StaffError):
         drafts.case_draft(store, "SL-2222-3333", target="site")
+    for number in ("0", "4", "-1"):  # the numbers `show` gives are 1 to 3 here
+        with pytest.raises(StaffError, match="--url number 2 is not an address of this case"):
+            drafts.case_draft(store, reference, target="site", urls=["2", number], today=TODAY)
 
 
 def test_the_kits_folder_is_read_when_present(case_store, tmp_path):
@@ -475,3 +478,21 @@ def test_sent_records_one_request_per_address_and_the_next_draft_knows_it(staff_
     result = staff_cli(*home, "draft", record.reference, "--target", "site", "--lang", "en", "--url", "2")
     assert f"We first wrote to you about this on {drafts.format_date(today, 'en')}." in result.stdout
     assert "Your ticket number: SE-77" in result.stdout
+
+
+def test_a_link_of_2000_characters_is_whole_and_one_more_is_cut_to_address_and_subject():
+    template = drafts.load_template(None, "platform", "en")
+
+    def draft_of_length(length: int) -> drafts.Draft:
+        base = drafts.fill(template, urls=["https://a.example/"], language="en", today=TODAY, to="abuse@a.example")
+        url = "https://a.example/" + "p" * (length - len(base.mailto))  # a letter is one character encoded
+        draft = drafts.fill(template, urls=[url], language="en", today=TODAY, to="abuse@a.example")
+        assert len(draft.mailto) == length
+        return draft
+
+    assert drafts.MAILTO_LIMIT == 2000
+    whole = draft_of_length(2000)
+    assert whole.mailto_fits and whole.short_mailto == whole.mailto
+    cut = draft_of_length(2001)
+    assert not cut.mailto_fits
+    assert cut.short_mailto == f"mailto:abuse@a.example?subject={cut.mailto.split('subject=')[1].split('&')[0]}"

@@ -102,6 +102,10 @@ def test_a_phone_case_is_made_under_its_author_s_reference():
     for ref in ("TEL-20261201-001-BBBB", "TEL-20261201-001", REF):
         with pytest.raises(BadEvent, match="phone reference"):
             new_event(ref, "phone_case", fields, author=AUTHOR)
+    value = new_event("TEL-20261201-001-1234", "phone_case", fields, author=AUTHOR, at=T0).to_json()
+    for ref in ("TEL-20261201-001-BBBB", "TEL-20261201-001", REF):  # read, as well as made
+        with pytest.raises(BadEvent, match="phone reference"):
+            Event.from_bytes(json.dumps({**value, "case": ref}).encode())
 
 
 def _raw(**changes) -> bytes:
@@ -121,6 +125,7 @@ def _raw(**changes) -> bytes:
     (b"[1]", "object"),
     (b"{", "JSON"),
     (_raw(format=2), "format"),
+    (_raw(format=0), "format"),
     (_raw(format=True), "format"),
     (_raw(format=1.0), "format"),
     (_raw(format=...), "format"),
@@ -235,3 +240,128 @@ def test_any_field_changed_to_anything_is_read_or_refused_as_bad(type, where, na
         Event.from_bytes(json.dumps(event).encode())
     except BadEvent:
         pass
+
+
+# -- every limit at its edge: the last value taken, one more refused ----------------------------
+
+def _host_of_size(size: int) -> dict:
+    """A host object whose JSON (as the check measures it: UTF-8, json.dumps' spaces) is ``size`` bytes."""
+    host = {"texts": ["y" * 1000] * 32 + [""]}
+    host["texts"][-1] = "y" * (size - len(json.dumps(host, ensure_ascii=False).encode()))
+    assert len(json.dumps(host, ensure_ascii=False).encode()) == size
+    return host
+
+
+def _taken(type: str, data: dict, ref: str = REF) -> Event:
+    """``data`` made into an event and read back from its bytes: taken both ways."""
+    event = new_event(ref, type, data, author=AUTHOR, at=T0)
+    assert Event.from_bytes(event.to_bytes()) == event
+    return event
+
+
+def _refused(type: str, data: dict, field: str, ref: str = REF) -> None:
+    with pytest.raises(BadEvent, match=field):
+        new_event(ref, type, data, author=AUTHOR, at=T0)
+
+
+@pytest.mark.parametrize("type, name, limit", [
+    ("note", "text", 20_000), ("request", "url", 8_192), ("request", "target_name", 300),
+    ("request", "ticket", 300), ("url_state", "reason", 2_000),
+])
+def test_each_text_field_takes_its_limit_and_refuses_one_character_more(type, name, limit):
+    prefix = "https://a.example/" if name == "url" else ""
+    at_limit = prefix + "x" * (limit - len(prefix))
+    assert _taken(type, {**DATA[type], name: at_limit}).data[name] == at_limit
+    _refused(type, {**DATA[type], name: at_limit + "x"}, f"data.{name} is longer than {limit}")
+
+
+@pytest.mark.parametrize("name, limit", [("description", 20_000), ("where", 2_000), ("email", 320),
+                                         ("contact_safety", 2_000)])
+def test_each_phone_field_takes_its_limit_and_refuses_one_character_more(name, limit):
+    ref = "TEL-20261201-001-1234"
+    _taken("phone_case", {"fields": {**PHONE_FIELDS, name: "あ" * limit}}, ref)
+    _refused("phone_case", {"fields": {**PHONE_FIELDS, name: "あ" * (limit + 1)}}, f"data.fields.{name}", ref)
+
+
+def test_a_phone_case_takes_200_addresses_and_refuses_201():
+    ref = "TEL-20261201-001-1234"
+    urls = [f"https://a.example/{n}" for n in range(201)]
+    _taken("phone_case", {"fields": {**PHONE_FIELDS, "urls": urls[:200]}}, ref)
+    _refused("phone_case", {"fields": {**PHONE_FIELDS, "urls": urls}}, "at most 200", ref)
+    _refused("phone_case", {"fields": {**PHONE_FIELDS, "urls": "https://a.example/"}}, "data.fields.urls", ref)
+
+
+def test_a_host_at_each_limit_is_taken_and_one_more_is_refused():
+    url = "https://a.example/1"
+    edges = [  # (taken, refused, what the refusal names)
+        ({f"k{i}": 1 for i in range(40)}, {f"k{i}": 1 for i in range(41)}, "more than 40 fields"),
+        ({"x": {f"k{i}": 1 for i in range(40)}}, {"x": {f"k{i}": 1 for i in range(41)}}, "more than 40 fields"),
+        ({"x": [1] * 100}, {"x": [1] * 101}, "more than 100 items"),
+        # measured in UTF-8 (3 bytes a character here), not in JSON's \\u escapes (6)
+        ({"texts": ["あ" * 2_000] * 5}, {"texts": ["あ" * 2_000] * 6}, "larger than 32768 bytes"),
+        ({"x": "y" * 2_000}, {"x": "y" * 2_001}, "longer than 2000"),
+        ({"k" * 64: 1}, {"k" * 65: 1}, "field name"),
+        ({"x": {"a": {"b": {"c": 1}}}}, {"x": {"a": {"b": {"c": {}}}}}, "nested more than 4 deep"),
+        ({"x": [[[1]]]}, {"x": [[[[]]]]}, "nested more than 4 deep"),
+        ({"big": 2**53}, {"big": 2**53 + 1}, "out of range"),
+        ({"big": -(2**53)}, {"big": -(2**53) - 1}, "out of range"),
+        (_host_of_size(32 * 1024), _host_of_size(32 * 1024 + 1), "larger than 32768 bytes"),
+    ]
+    for taken, refused, words in edges:
+        assert _taken("url_host", {"url": url, "host": taken}).data["host"] == taken
+        _refused("url_host", {"url": url, "host": refused}, words)
+    for odd in (float("nan"), float("inf"), float("-inf")):
+        _refused("url_host", {"url": url, "host": {"score": odd}}, "out of range")
+    _refused("url_host", {"url": url, "host": {"x": {1, 2}}}, "JSON does not")
+    _refused("url_host", {"url": url, "host": {"": 1}}, "field name")
+    for overseas in (True, False, None):
+        _taken("url_host", {"url": url, "host": {"overseas": overseas}})
+
+
+def test_an_event_of_256_kib_is_read_and_one_byte_more_is_refused():
+    raw = new_event(REF, "note", {"text": "x"}, author=AUTHOR, at=T0).to_bytes()
+    assert Event.from_bytes(raw.ljust(256 * 1024, b" ")).data == {"text": "x"}  # JSON allows the spaces
+    assert Event.from_bytes(bytearray(raw)).data == {"text": "x"}
+    with pytest.raises(BadEvent, match="larger than 262144 bytes"):
+        Event.from_bytes(raw.ljust(256 * 1024 + 1, b" "))
+    with pytest.raises(BadEvent, match="bytes"):
+        Event.from_bytes(raw.decode())
+    with pytest.raises(BadEvent, match="not JSON"):  # nested too deep for Python's parser
+        Event.from_bytes(b"[" * 200_000)
+
+
+def test_the_bytes_are_utf_8_not_escapes():
+    raw = new_event(REF, "note", {"text": "メモ"}, author=AUTHOR, at=T0).to_bytes()
+    assert '"text":"メモ"'.encode() in raw and b"\\u" not in raw
+
+
+def test_what_is_not_text_or_a_time_is_refused_as_bad_never_converted():
+    for type in ("request", "url_state", "url_next", "url_host"):
+        with pytest.raises(BadEvent, match="data.url is not text"):
+            new_event(REF, type, {**DATA[type], "url": 5}, author=AUTHOR, at=T0)
+    for at in ("2026-12-01T10:00:00.000000+09:00", T0.date(), 1764550800):
+        with pytest.raises(BadEvent, match="at is not a time with an offset"):
+            new_event(REF, "note", {"text": "x"}, author=AUTHOR, at=at)
+
+
+def test_any_offset_of_whole_minutes_under_a_day_is_a_time():
+    for offset in (timedelta(hours=23, minutes=59), -timedelta(hours=23, minutes=59), timedelta(minutes=-1)):
+        at = datetime(2026, 12, 1, 10, 0, tzinfo=timezone(offset))
+        raw = new_event(REF, "note", {"text": "x"}, author=AUTHOR, at=at).to_bytes()
+        assert Event.from_bytes(raw).at.utcoffset() == offset
+    with pytest.raises(BadEvent, match="at is not a valid time"):
+        Event.from_bytes(_raw(at="2026-12-01T10:00:00.000000+24:00"))
+
+
+def test_an_object_of_many_distinct_fields_has_no_field_twice():
+    value = json.loads(_raw())
+    value["data"].update({f"field{n}": n for n in range(300)})
+    with pytest.raises(BadEvent, match="data has fields this kit does not know"):
+        Event.from_bytes(json.dumps(value).encode())
+
+
+def test_a_next_date_may_be_none_where_there_is_no_next_step():
+    assert _taken("url_next", {"url": "https://a.example/1", "next_on": None}).data["next_on"] is None
+    assert _taken("url_state", {**DATA["url_state"], "next_on": None}).data["next_on"] is None
+    _refused("request", {**DATA["request"], "next_on": None}, "data.next_on")
+    _refused("request", {**DATA["request"], "sent_on": None}, "data.sent_on")

@@ -139,3 +139,8 @@ def test_each_address_says_how_many_cases_hold_it_and_which(store):
     for url in facts.urls:
         assert url.cases == 1 and len(url.held_by) == 1
         assert facts.cases[url.held_by[0]].urls == (2 if url.reported_on != T0.date() else 1)
+
+
+def test_an_address_s_facts_made_by_hand_say_one_case_holds_it_and_not_which():
+    url = UrlFacts(date(2026, 4, 1), None, (), None)
+    assert (url.cases, url.held_by) == (1, ())

@@ -258,3 +258,62 @@ def test_sharing_with_a_key_not_in_the_team_is_one_line(tmp_path, staff_home, st
     done = staff_cli("--home", str(staff_home.folder), "team", "share", staff_gnupg.other_fingerprint)
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr.count("\n") == 1 and "add the member's public key there first" in done.stderr
+
+
+def test_sharing_leaves_out_what_the_signer_rule_now_refuses(tmp_path, store, staff_gnupg):
+    """share() checks each signed form as a kit reading it would: one whose signer's key was
+    revoked since is counted by its kind, not appended; the others go, each encrypted to the
+    new member, into the events folder (a local Maildir here)."""
+    from staff.eventfolder import MaildirEventFolder
+    from staff.team import share
+    from tests.support.staffkit import gpg
+
+    with short_home() as home:  # the first event of the history is the one left out
+        gone = fast_key(home, "Gone <gone@safeline.example>")
+        left = new_event("SL-7KQ3-9MXA", "note", {"text": "left"}, author=gone.fingerprint)
+        store.apply(left, signed=gpg(home, "--sign", input=left.to_bytes(), passphrase=""))
+        gone_public = revoke(home, gone.fingerprint)
+    kept = new_event("SL-7KQ3-9MXA", "note", {"text": "kept"}, author=staff_gnupg.fingerprint)
+    store.apply(kept, signed=gpg(staff_gnupg.home, "--sign", input=kept.to_bytes()))
+    team = Team.load(key_folder(tmp_path / "keys", {"a.asc": staff_gnupg.public, "b.asc": staff_gnupg.locked_public,
+                                                    "gone.asc": gone_public}))
+    folder = MaildirEventFolder(tmp_path / "events")
+    tally = share(store, folder, team, team.member(staff_gnupg.locked_fingerprint))
+    assert (tally.shared, dict(tally.left_out), tally.unsigned, tally.pending, tally.offline) == (
+        1, {"signer not current": 1}, 0, 0, None)
+    assert len(list((tmp_path / "events" / "new").iterdir())) == 1
+
+
+def test_sharing_when_the_events_server_cannot_be_reached_says_so(tmp_path, staff_home, staff_gnupg):
+    from devtools.ports import free_port
+    from staff.sync import OFFLINE_STATUS
+
+    config = staff_home.config()
+    config.staff_keys = str(key_folder(tmp_path / "keys", {"a.asc": staff_gnupg.public}))
+    config.events = f"imaps://staff@{HOST}:{free_port()}/Safeline-Events"  # nothing listens there
+    staff_home.save_config(config)
+    done = staff_cli("--home", str(staff_home.folder), "team", "share", staff_gnupg.fingerprint)
+    assert done.returncode == OFFLINE_STATUS
+    assert done.stdout == f"shared 0 events with {staff_gnupg.fingerprint} (Safeline Staff A <staff-a@safeline.example>)\n"
+    assert done.stderr.startswith("offline: ") and done.stderr.count("\n") == 1
+    assert "share again when the server can be reached" in done.stderr
+
+
+def test_sharing_stops_when_the_connection_is_lost_and_says_so(tmp_path, store, staff_gnupg, imap_account,
+                                                              certificate):
+    import socket
+
+    from staff.eventfolder import open_folder
+    from staff.team import share
+    from tests.support.staffkit import gpg
+
+    kept = new_event("SL-7KQ3-9MXA", "note", {"text": "kept"}, author=staff_gnupg.fingerprint)
+    store.apply(kept, signed=gpg(staff_gnupg.home, "--sign", input=kept.to_bytes()))
+    team = Team.load(key_folder(tmp_path / "keys", {"a.asc": staff_gnupg.public, "b.asc": staff_gnupg.locked_public}))
+    folder = open_folder(f"{imap_account.url}/{FOLDER}", ca_file=certificate[0],
+                         password_prompt=lambda prompt: imap_account.password, keyring_service=None)
+    # The network goes while the kit is connected (as in test_eventfolder.py).
+    folder._connection._client.socket().shutdown(socket.SHUT_RDWR)
+    tally = share(store, folder, team, team.member(staff_gnupg.locked_fingerprint))
+    assert (tally.shared, sum(tally.left_out.values())) == (0, 0)
+    assert tally.offline and "\n" not in tally.offline and "run sync again" in tally.offline

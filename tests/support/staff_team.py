@@ -143,3 +143,29 @@ def past_keys(folder: Path, reference: str = "SL-7KQ3-9MXA") -> Iterator[PastKey
         keys = key_folder(folder, {"expired.asc": expired.public, "late.asc": late.public})
         yield PastKeys(expired, expired_home, made, expires, late, late_event, after_expiry,
                        expiry_of(late_home, late.fingerprint), while_valid, keys)
+
+
+def subkeys_key(home: Path, user_id: str, *lifetimes: str, revoked: tuple[int, ...] = (),
+                at: datetime | None = None) -> GnupgKey:
+    """A key whose primary key (Ed25519, never expiring) only certifies and signs, with one
+    Curve25519 encryption subkey per lifetime in ``lifetimes`` ("never", "10d", …); the subkeys
+    numbered (from 1) in ``revoked`` revoked; made at ``at`` (default: now)."""
+    home.mkdir(parents=True, exist_ok=True)
+    home.chmod(0o700)
+    clock = ("--faked-system-time", _at(at)) if at else ()
+    gpg(home, *clock, "--quick-gen-key", user_id, "ed25519", "cert,sign", "never", passphrase="")
+    listing = gpg(home, "--with-colons", "--list-keys", user_id).decode()
+    fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
+    for lifetime in lifetimes:
+        gpg(home, *clock, "--quick-add-key", fingerprint, "cv25519", "encr", lifetime, passphrase="")
+    for number in revoked:  # select the subkey, revoke it (reason 0, no text), save
+        gpg(home, *clock, "--command-fd", "0", "--edit-key", fingerprint,
+            input=f"key {number}\nrevkey\ny\n0\n\ny\nsave\n".encode(), passphrase="")
+    return GnupgKey(public=gpg(home, "--armor", "--export", fingerprint), secret=b"", fingerprint=fingerprint)
+
+
+def subkey_fingerprints(home: Path, fingerprint: str) -> list[str]:
+    """The fingerprints of ``fingerprint``'s subkeys, in the key's order."""
+    listing = gpg(home, "--with-colons", "--with-subkey-fingerprints", "--list-keys", fingerprint).decode()
+    lines = listing.splitlines()
+    return [lines[index + 1].split(":")[9] for index, line in enumerate(lines) if line.startswith("sub:")]
