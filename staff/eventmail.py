@@ -60,12 +60,15 @@ import re
 import secrets
 from datetime import datetime, timezone
 from email.utils import format_datetime
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from .message import Skipped, envelope
 from .openpgp import Identity, KeyUnavailable, NotForThisKey, OpenPGPError, short
 from .problems import StaffError
 from .team import Member, Team, NotVerified, NOT_CURRENT
+
+if TYPE_CHECKING:
+    from .events import Event
 
 ADDRESS = "safeline-staff@invalid"
 SUBJECT = "safeline-staff event"
@@ -94,7 +97,7 @@ class Opened(NamedTuple):
     signer: str  # the signer's primary key fingerprint (= the event's author)
     signed: bytes  # the signed form, as its author made it
     signed_at: datetime | None  # the signature's creation time
-    event: object = None  # the event read from ``data`` (``staff.events.Event``)
+    event: Event | None = None  # the event read from ``data``
 
 
 class SealError(StaffError):
