@@ -259,6 +259,10 @@ def _at(value) -> datetime:
         raise BadEvent("event field at is not a valid time") from None
     if abs(moment.utcoffset()) >= timedelta(hours=24):
         raise BadEvent("event field at has an offset out of range")
+    if moment.isoformat(timespec="microseconds") != value:
+        # Python reads +09:60 as +10:00 and -00:00 as +00:00: the event would then be written
+        # back (and sorted) other than as its author signed it.
+        raise BadEvent("event field at is not a valid time (its offset)")
     return moment
 
 

@@ -351,6 +351,11 @@ def test_any_offset_of_whole_minutes_under_a_day_is_a_time():
         assert Event.from_bytes(raw).at.utcoffset() == offset
     with pytest.raises(BadEvent, match="at is not a valid time"):
         Event.from_bytes(_raw(at="2026-12-01T10:00:00.000000+24:00"))
+    # An offset Python would read as another one: the event would not be written back as signed.
+    for odd in ("+09:60", "+08:99", "-00:00"):
+        with pytest.raises(BadEvent, match=r"at is not a valid time \(its offset\)"):
+            Event.from_bytes(_raw(at=f"2026-12-01T10:00:00.000000{odd}"))
+    assert Event.from_bytes(_raw(at="2026-12-01T10:00:00.000000+00:00")).at.utcoffset() == timedelta(0)
 
 
 def test_an_object_of_many_distinct_fields_has_no_field_twice():
