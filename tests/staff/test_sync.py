@@ -151,6 +151,40 @@ def test_a_long_history_is_read_in_chunks_the_later_decrypted_beside(kits, imap_
     assert b.sync().summary() == "sent 0; received 0 (applied 0, already known 0); ignored 0"
 
 
+def test_a_long_read_stopped_midway_loses_nothing_and_leaves_no_process(kits, monkeypatch):
+    """Ctrl+C while a chunk is applied (the next one decrypting in the second process): that
+    chunk is rolled back with its position, the second process is gone, and the next sync
+    reads on from the last whole chunk."""
+    import multiprocessing
+
+    from staff import decryption, sync as sync_module
+
+    monkeypatch.setattr(sync_module, "BATCH", 3)
+    monkeypatch.setattr(decryption, "SECOND_PROCESS_FROM", 2)
+    a, b = kits
+    reference = phone_case(a)
+    for number in range(10):
+        a.store.add_note(reference, f"折り返し {number}")
+    assert a.sync().sent == 11
+    real, calls = type(b.store).apply, []
+
+    def apply(store, event, **kept):
+        calls.append(event.id)
+        if len(calls) == 8:  # the second of the third chunk's three
+            raise KeyboardInterrupt
+        return real(store, event, **kept)
+
+    monkeypatch.setattr(type(b.store), "apply", apply)
+    with pytest.raises(KeyboardInterrupt):
+        b.sync()
+    monkeypatch.setattr(type(b.store), "apply", real)
+    assert multiprocessing.active_children() == []
+    assert len(b.store.events(reference)) == 6  # two whole chunks; the third rolled back
+    again = b.sync()
+    assert again.summary() == "sent 0; received 5 (applied 5, already known 0); ignored 0"
+    assert state(b, reference) == state(a, reference)
+
+
 def test_concurrent_changes_to_the_same_url_end_the_same_in_both(kits):
     a, b = kits
     reference = phone_case(a)
