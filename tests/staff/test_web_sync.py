@@ -109,6 +109,35 @@ def test_a_change_made_in_one_interface_reaches_the_other(kits, staff_gnupg):
     assert typography.findings(b.page("/"), "synced") == []
 
 
+def test_a_long_history_is_read_in_the_background_with_the_second_process(kits, monkeypatch):
+    """The interface's sync runs in a thread of serve: from there too, a key file's later chunks
+    are decrypted by the second process, and the pages keep answering meanwhile."""
+    from staff import decryption, sync as sync_module
+
+    monkeypatch.setattr(sync_module, "BATCH", 3)
+    monkeypatch.setattr(decryption, "SECOND_PROCESS_FROM", 2)
+    a, b = kits
+    reference = a.store.add_phone_case(role="self", description="写真が無断で投稿された", urls=[URL])
+    for number in range(7):
+        a.store.add_note(reference, f"折り返し {number}")
+    assert "sent 8;" in status_line(a.sync_now())
+    elsewhere = []
+    real = decryption.Decryptions.results
+
+    def results(self, batch):
+        got = real(self, batch)
+        elsewhere.append(self.elsewhere)
+        return got
+
+    monkeypatch.setattr(decryption.Decryptions, "results", results)
+    assert b.syncer.start()
+    assert b.page("/en/")  # answers while the sync runs
+    b.syncer.wait(60)
+    assert "sent 0; received 8 (applied 8, already known 0)" in status_line(b.page())
+    assert elsewhere == [0, 1, 2]
+    assert "折り返し 6" in b.page(f"/en/case/{reference}")
+
+
 def test_offline_says_how_many_changes_wait(kits, tmp_path):
     a, _ = kits
     config = a.home.config()
