@@ -101,6 +101,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "staff/message.py": ("tests/staff/test_message_shapes.py", "tests/staff/test_message.py"),
     "staff/store.py": ("tests/staff/test_store.py", "tests/staff/test_casework.py"),
     "staff/decryption.py": ("tests/staff/test_decryption.py", "tests/staff/test_sync.py"),
+    "staff/sync.py": ("tests/staff/test_sync.py",),
     "staff/events.py": ("tests/staff/test_events.py", "tests/staff/test_merge.py"),
     "staff/team.py": ("tests/staff/test_team.py", "tests/staff/test_share.py"),
     "staff/facts.py": ("tests/staff/test_facts.py", "tests/staff/test_stats.py"),
