@@ -93,6 +93,20 @@ def phone_case(kit: Kit, at: datetime | None = None) -> str:
                                     email="hanako@example.jp", at=at)
 
 
+def long_history(kit: Kit, monkeypatch, *, chunk: int, notes: int) -> str:
+    """A phone case and ``notes`` notes made in ``kit`` and sent; sync reads ``chunk`` mails at a
+    time and, from the second chunk on, a key file decrypts them in its second process."""
+    from staff import decryption, sync as sync_module
+
+    monkeypatch.setattr(sync_module, "BATCH", chunk)
+    monkeypatch.setattr(decryption, "SECOND_PROCESS_FROM", 2)
+    reference = phone_case(kit)
+    for number in range(notes):
+        kit.store.add_note(reference, f"折り返し {number}")
+    assert kit.sync().sent == notes + 1
+    return reference
+
+
 # -- two kits, one history -------------------------------------------------------------------
 
 def test_each_kit_gets_the_others_changes(kits):
@@ -122,16 +136,12 @@ def test_a_long_history_is_read_in_chunks_the_later_decrypted_beside(kits, imap_
     """More mails than a chunk: each chunk applied in its own transaction with its position, the
     later ones decrypted by the key file's second process (staff/decryption.py), forgeries
     among them still ignored, and nothing read twice."""
-    from staff import decryption, sync as sync_module
+    from staff import decryption
 
-    monkeypatch.setattr(sync_module, "BATCH", 4)
-    monkeypatch.setattr(decryption, "SECOND_PROCESS_FROM", 2)
     a, b = kits
-    reference = phone_case(a)
-    for number in range(8):
-        a.store.add_note(reference, f"折り返し {number}")
+    reference = long_history(a, monkeypatch, chunk=4, notes=8)
     a.store.set_status(reference, "in_progress")
-    assert a.sync().sent == 10
+    assert a.sync().sent == 1
     imap_account.deliver([b"From: someone@example.com\r\nSubject: hello\r\n\r\nnot an event\r\n"], folder=FOLDER)
     a.store.assign(reference, a.identity.fingerprint)
     a.sync()
@@ -157,15 +167,8 @@ def test_a_long_read_stopped_midway_loses_nothing_and_leaves_no_process(kits, mo
     reads on from the last whole chunk."""
     import multiprocessing
 
-    from staff import decryption, sync as sync_module
-
-    monkeypatch.setattr(sync_module, "BATCH", 3)
-    monkeypatch.setattr(decryption, "SECOND_PROCESS_FROM", 2)
     a, b = kits
-    reference = phone_case(a)
-    for number in range(10):
-        a.store.add_note(reference, f"折り返し {number}")
-    assert a.sync().sent == 11
+    reference = long_history(a, monkeypatch, chunk=3, notes=10)
     real, calls = type(b.store).apply, []
 
     def apply(store, event, **kept):
