@@ -22,7 +22,7 @@ import click
 
 from . import logs
 from .config import DeliverySettings, staff_keys_source, writable_outbox
-from .delivery import deliver_once, run
+from .delivery import DeliveryState, deliver_once, run, state_path
 from .keys import describe, load_staff_keys
 from .problems import Problems
 from .smtp import SmtpTarget
@@ -53,12 +53,13 @@ def deliver_command(once: bool, poll: float):
     except Problems as problems:
         raise problems.exit("relay deliver: refusing to start:") from None
     target = SmtpTarget.from_url(settings.smtp_url)
+    state = DeliveryState(state_path())  # for `flask --app relay status`; never a reason not to start
     if once:
-        counts = deliver_once(outbox, target, settings.mail_from, list(settings.mail_to))
+        counts = deliver_once(outbox, target, settings.mail_from, list(settings.mail_to), state=state)
         click.echo(f"sent {counts.sent}, deferred {counts.deferred}, refused {counts.refused}, waiting {counts.waiting}")
         return
     stop = threading.Event()
     for name in ("SIGTERM", "SIGINT"):
         signal.signal(getattr(signal, name), lambda *_: stop.set())
     click.echo(f"delivering from {settings.outbox} to {target} (Ctrl+C to stop)")
-    run(outbox, target, settings.mail_from, list(settings.mail_to), stop=stop, poll_seconds=poll)
+    run(outbox, target, settings.mail_from, list(settings.mail_to), stop=stop, poll_seconds=poll, state=state)
