@@ -1,14 +1,18 @@
-"""Commands under ``flask --app relay``: keys and deliver.
+"""Commands under ``flask --app relay``: keys, deliver and status.
 
     flask --app relay keys                 list the staff keys: fingerprint, user IDs, expiry
     flask --app relay deliver [--once]     the delivery worker (retries with backoff)
+    flask --app relay status [--prometheus [FILE]]
+                                           what needs watching, on one screen or as metrics;
+                                           exit status 1 when a person is needed (relay.status)
 
 They are Flask plugin commands (``flask.commands`` entry points in pyproject.toml), not the
 app's own: Flask finds them without building the app, and neither needs it.  Above all
 the delivery worker starts with only its own settings (``DeliverySettings``) while staff
 keys have expired, catalogs are stale or the theme is missing: reports already confirmed to
 victims wait in the outbox, and the web relay's problems must not keep them there.  And
-``keys`` can name the key that keeps the relay from starting.  The tools of local
+``keys`` can name the key that keeps the relay from starting, as ``status`` says what is wrong
+while the relay is down.  The tools of local
 development (its mail server, the reader of that mail, the development key pair) are not
 part of the relay: they are in devtools/.
 """
@@ -16,7 +20,9 @@ part of the relay: they are in devtools/.
 from __future__ import annotations
 
 import signal
+import sys
 import threading
+from pathlib import Path
 
 import click
 
@@ -63,3 +69,28 @@ def deliver_command(once: bool, poll: float):
         signal.signal(getattr(signal, name), lambda *_: stop.set())
     click.echo(f"delivering from {settings.outbox} to {target} (Ctrl+C to stop)")
     run(outbox, target, settings.mail_from, list(settings.mail_to), stop=stop, poll_seconds=poll, state=state)
+
+
+@click.command("status")
+@click.option("--prometheus", "prometheus", is_flag=False, flag_value="-", default=None, metavar="[FILE]",
+              help="Print the metrics (Prometheus text format) instead, or write them to FILE atomically.")
+def status_command(prometheus: str | None):
+    """What needs watching: outbox, delivery, staff keys, Redis, the site's ceiling, the published site.
+
+    Exit status 1 when a line needs a person (marked !), 2 when FILE cannot be written.
+    """
+    from .status import collect, write_atomically  # here: `keys` and `deliver` need none of it
+
+    status = collect()
+    if prometheus is None:
+        click.echo(status.screen(), nl=False)
+    elif prometheus == "-":
+        click.echo(status.exposition(), nl=False)
+    else:
+        try:
+            write_atomically(Path(prometheus), status.exposition())
+        except OSError as error:
+            click.echo(f"relay status: cannot write {prometheus} ({error.strerror or type(error).__name__})",
+                       err=True)
+            sys.exit(2)
+    sys.exit(1 if status.needs_person else 0)
