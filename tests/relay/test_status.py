@@ -274,6 +274,20 @@ def test_a_broken_state_file_is_a_line_not_a_traceback(env, tmp_path, garbage):
     assert json.loads(state_file.read_text())["last_error"]["level"] == "warning"
 
 
+def test_the_state_file_is_replaced_whole_never_rewritten_in_place(tmp_path):
+    """A reader (status, every minute) must never see half a file: each record is a new file
+    renamed over the old one, private to the worker's user, with no temporary file left."""
+    path = tmp_path / "delivery" / "state.json"
+    state = DeliveryState(path)
+    state.delivered("20261207T000000000000Z-SL-AAAA-BBBB.eml")
+    first = path.stat().st_ino
+    state.failed("20261207T000000000000Z-SL-CCCC-DDDD.eml deferred (connection failed (timed out)) size=1 ms=1 "
+                 "attempt=1 retry_in=5s", "warning")
+    assert path.stat().st_ino != first
+    assert os.listdir(path.parent) == ["state.json"] and path.stat().st_mode & 0o777 == 0o600
+    assert set(json.loads(path.read_text())) == {"last_delivery", "last_error"}  # the second kept the first
+
+
 NAMESPACE = r'''
 mount -t tmpfs -o "$1" safeline-state "$2" || exit 99
 if [ "$3" = fill ]; then head -c 10000000 /dev/zero > "$2/filler" 2>/dev/null; fi
