@@ -68,7 +68,8 @@ def settings(unit: Path) -> dict[str, list[str]]:
     return found
 
 
-@pytest.mark.parametrize("unit", [RELAY_UNIT, WORKER_UNIT], ids=lambda unit: unit.name)
+@pytest.mark.parametrize("unit", [RELAY_UNIT, WORKER_UNIT, UNITS / "safeline-status.service"],
+                         ids=lambda unit: unit.name)
 def test_systemd_analyze_rates_the_unit_2_5_or_less(unit):
     report = analyze("security", "--offline=true", str(unit))
     exposure = float(re.search(rf"Overall exposure level for {re.escape(unit.name)}: (\d+\.\d+)", report)[1])
@@ -316,3 +317,62 @@ def test_the_filters_do_bite(confined, what, code):
     probe = [sys.executable, "-c", f"{code}; print('allowed')"]
     result = subprocess.run(confined(RELAY_UNIT, probe), capture_output=True, text=True, timeout=30)
     assert result.returncode == -signal.SIGSYS and "allowed" not in result.stdout, (what, result)
+
+
+# ---------------------------------------------------------------------------------------------
+# safeline-status (flask --app relay status, every minute) and the delivery worker's state file.
+
+STATUS_UNIT, STATUS_TIMER = UNITS / "safeline-status.service", UNITS / "safeline-status.timer"
+
+
+def test_the_status_unit_and_timer_keep_what_they_need_and_verify_clean(tmp_path):
+    service = settings(STATUS_UNIT)
+    assert service["Type"] == ["oneshot"] and service["User"] == service["Group"] == ["safeline"]
+    assert service["EnvironmentFile"] == ["/etc/safeline/relay.env"]
+    assert service["ExecStart"] == ["/srv/safeline/.venv/bin/flask --app relay status --prometheus "
+                                    "/var/lib/prometheus/node-exporter/safeline.prom"]
+    # It writes only node_exporter's textfile folder (the rename needs the folder, not the file).
+    assert service["ReadWritePaths"] == ["-/var/lib/prometheus/node-exporter"]
+    assert service["SuccessExitStatus"] == ["1"]  # "needs a person" is a metric, not a failed unit
+    assert service["ProtectSystem"] == ["strict"] and service["UMask"] == ["0077"]
+    assert service["IPAddressAllow"] == ["localhost"] and service["IPAddressDeny"] == ["any"]
+    timer = STATUS_TIMER.read_text(encoding="utf-8")
+    assert re.search(r"^OnCalendar=\*-\*-\* \*:\*:00$", timer, re.M) and "WantedBy=timers.target" in timer
+    # The delivery worker may write its state file's folder, and starts without it ("-").
+    assert "-/var/lib/safeline/delivery" in " ".join(settings(WORKER_UNIT)["ReadWritePaths"]).split()
+    # verify checks that ExecStart's program exists: the copies name this checkout's flask.
+    for unit in (STATUS_UNIT, STATUS_TIMER):
+        text = unit.read_text(encoding="utf-8").replace("/srv/safeline/.venv/bin/flask", str(BIN / "flask"))
+        (tmp_path / unit.name).write_text(text, encoding="utf-8")
+    if not Path(ANALYZE).exists():
+        pytest.fail(f"no systemd-analyze at {ANALYZE}: apt-get install -y systemd")
+    result = subprocess.run([ANALYZE, "verify", STATUS_UNIT.name, STATUS_TIMER.name], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and not result.stdout and not result.stderr, result
+
+
+def test_status_works_under_its_units_filters(confined, tmp_path):
+    """The status command reads keys (pysequoia), the outbox and Redis, and writes its metrics
+    file, under the status unit's system call filter and MemoryDenyWriteExecute=."""
+    from tests.support.flask_commands import command_env
+
+    keys = tmp_path / "staff-keys"
+    keys.mkdir()
+    shutil.copyfile(GPG_PUBLIC, keys / "staff.asc")
+    redis = RedisServer(tmp_path / "redis").start()
+    env = {name: value for name, value in os.environ.items() if not name.startswith("RELAY_")}
+    env.update(RELAY_STAFF_KEYS=str(keys), RELAY_OUTBOX=str(tmp_path / "outbox"),
+               RELAY_RATELIMIT_STORAGE=redis.url, RELAY_DELIVERY_STATE=str(tmp_path / "state.json"),
+               SAFELINE_SITE_ROOT=str(tmp_path / "site"), PYTHONPATH=command_env(tmp_path))
+    metrics = tmp_path / "textfile" / "safeline.prom"
+    metrics.parent.mkdir()
+    try:
+        result = subprocess.run(confined(STATUS_UNIT, [str(BIN / "flask"), "--app", "relay", "status",
+                                                       "--prometheus", str(metrics)]),
+                                cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    finally:
+        redis.stop()
+    assert result.returncode in (0, 1), result  # 1: the test's key expires within 7 days, say
+    assert not re.search(r"SIGSYS|Traceback", result.stderr), result.stderr
+    assert "safeline_redis_up 1" in metrics.read_text()
+
