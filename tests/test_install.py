@@ -155,6 +155,9 @@ def certificate(tmp_path_factory) -> tuple[Path, Path]:
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                     "-nodes", "-days", "2", "-subj", f"/CN={DOMAIN}", "-keyout", str(key), "-out", str(chain)],
                    check=True, capture_output=True)
+    # A second key, not the certificate's.
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-out", str(folder / "other.pem")], check=True, capture_output=True)
     return chain, key
 
 
@@ -326,7 +329,7 @@ def units_pass_systemd_analyze(root: Path) -> None:
 
 
 @pytest.mark.parametrize("case", ["relative root", "root is a file", "tree without passwd", "missing certificate",
-                                  "key without certificate", "bad domain"])
+                                  "key without certificate", "bad domain", "another key", "broken nginx file"])
 def test_odd_input_is_refused_with_one_line_and_nothing_done(tmp_path, certificate, case):
     root = debian_tree(tmp_path / "root")
     args = {
@@ -336,14 +339,27 @@ def test_odd_input_is_refused_with_one_line_and_nothing_done(tmp_path, certifica
         "missing certificate": ["--certificate", str(tmp_path / "nowhere.pem"), "--key", str(certificate[1])],
         "key without certificate": ["--key", str(certificate[1])],
         "bad domain": ["--domain", "safeline example"],
+        "another key": ["--certificate", str(certificate[0]), "--key", str(certificate[1].with_name("other.pem"))],
+        "broken nginx file": [],
     }[case]
+    install_program = INSTALL
+    if case == "broken nginx file":  # a checkout whose site snippet nginx refuses
+        shutil.copytree(ROOT / "deploy", tmp_path / "checkout" / "deploy")
+        install_program = tmp_path / "checkout" / "deploy" / "install"
+        snippet = tmp_path / "checkout" / "deploy" / "nginx" / "safeline-site.conf"
+        snippet.write_text(snippet.read_text().replace("charset utf-8;", "charset utf-8 utf-8;"))
     (tmp_path / "empty").mkdir()
     before = snapshot(tmp_path)
-    result = subprocess.run([str(INSTALL), *(args if args[0] == "--root" else ["--root", str(root), *args])],
+    result = subprocess.run([str(install_program), *(args if args[:1] == ["--root"] else ["--root", str(root), *args])],
                             capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert result.returncode == 2 and result.stdout == ""
     assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("deploy/install: "), result.stderr
     assert snapshot(tmp_path) == before
+    if case in ("another key", "broken nginx file"):
+        assert result.stderr.startswith("deploy/install: nginx -t refuses the configuration, nothing was changed: "
+                                        "nginx: [emerg] ")
+        assert ("/etc/ssl/safeline/privkey.pem" if case == "another key"
+                else "/etc/nginx/snippets/safeline-site.conf:") in result.stderr
 
 
 def test_the_required_settings_are_the_relays():
