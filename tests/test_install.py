@@ -211,9 +211,11 @@ def test_the_secret_key_is_made_once_and_never_rewritten(tmp_path):
 
     template = checkout / "deploy" / "relay.env.example"
     template.write_text(template.read_text().replace("RELAY_SECRET_KEY=\n", "RELAY_SECRET_KEY=\nRELAY_NEW=1\n"))
-    third = install(root, checkout=checkout)
+    third = install(root, "--repository", "https://git.example.org/other.git", checkout=checkout)
     assert third.stdout.splitlines()[0] == "nothing changed"
     assert relay_env.read_bytes() == written
+    assert third.stderr == ("/etc/safeline/publish.env keeps PUBLISH_REPOSITORY=: the file is never rewritten; "
+                            "edit it to change that\n")
 
     relay_env.chmod(0o644)  # a mode gone wrong is put right, the content left alone
     fourth = install(root, checkout=checkout)
@@ -245,7 +247,7 @@ def test_with_a_certificate_the_units_are_enabled_once_the_settings_are_complete
     assert settings(relay_env)["RELAY_SITE_ORIGIN"] == f"https://{DOMAIN}"
     publish = settings(publish_env)
     assert publish["PUBLISH_REPOSITORY"] == "https://git.example.org/safeline.git"
-    assert publish["PUBLISH_BRANCH"] == "live"
+    assert publish["PUBLISH_BRANCH"] == "live" and publish["SITE_ORIGIN"] == f"https://{DOMAIN}"
     # Not enabled: each missing setting named, with its file.
     assert "not enabled yet: complete these, then run deploy/install again:" in lines
     for name in ("RELAY_MAIL_TO", "RELAY_MAIL_FROM", "RELAY_CONTACT_ADDRESS", "RELAY_SMTP_URL"):
@@ -267,6 +269,10 @@ def test_with_a_certificate_the_units_are_enabled_once_the_settings_are_complete
     assert second.stdout.splitlines()[2:] == [
         "  /etc/safeline/relay.env: RELAY_CONTACT_ADDRESS is the development value: "
         "the address staff write to reporters from"]
+    fill(relay_env, {"RELAY_CONTACT_ADDRESS": "desk@safeline.example"})
+    assert install(root).stdout.splitlines()[2:] == [
+        "  /etc/safeline/publish.env: SAFELINE_CONTACT_ADDRESS is hotline@safeline.example, RELAY_CONTACT_ADDRESS "
+        "in relay.env desk@safeline.example: make them the same (the privacy page and the form name it to reporters)"]
     fill(relay_env, {"RELAY_CONTACT_ADDRESS": "hotline@safeline.example"})
     third = install(root)
     assert third.returncode == 3
