@@ -153,9 +153,12 @@ def wanted_units(root: Path) -> set[str]:
 def certificate(tmp_path_factory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("certificate")
     chain, key = folder / "fullchain.pem", folder / "privkey.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-days", "2", "-subj", f"/CN={DOMAIN}", "-keyout", str(key), "-out", str(chain)],
-                   check=True, capture_output=True)
+    # The pair, and its successor (a renewal) in renewed/.
+    (folder / "renewed").mkdir()
+    for where in (folder, folder / "renewed"):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-days", "2", "-subj", f"/CN={DOMAIN}", "-keyout", str(where / key.name),
+                        "-out", str(where / chain.name)], check=True, capture_output=True)
     # A second key, not the certificate's.
     subprocess.run(["openssl", "genpkey", "-algorithm", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                     "-out", str(folder / "other.pem")], check=True, capture_output=True)
@@ -291,6 +294,14 @@ def test_with_a_certificate_the_units_are_enabled_once_the_settings_are_complete
     fifth = install(root)
     assert (fifth.returncode, fifth.stdout) == (0, "nothing changed\n")
     assert snapshot(root) == settled
+
+    renewed = chain.parent / "renewed"
+    sixth = install(root, "--certificate", str(renewed / chain.name), "--key", str(renewed / key.name))
+    assert sixth.returncode == 0 and sixth.stdout.splitlines() == [
+        "installed the certificate as /etc/ssl/safeline/fullchain.pem",
+        "installed its key as /etc/ssl/safeline/privkey.pem (0600)"]
+    assert (root / "etc/ssl/safeline/privkey.pem").read_bytes() == (renewed / key.name).read_bytes()
+    assert owner_and_mode(root, "etc/ssl/safeline/privkey.pem") == ("root", "root", 0o600)
     units_pass_systemd_analyze(root)
 
 
