@@ -188,7 +188,7 @@ def test_a_second_run_changes_nothing_and_says_so(tmp_path):
     assert snapshot(root) == after  # content, mode, owner, mtime: the folders' too
 
     # --check on a tree in place says nothing changes; on a fresh one, what would.
-    assert install(root, "--check").stdout.splitlines()[0] == "nothing changed"
+    assert install(root, "--check").stdout.splitlines()[0] == "nothing would change"
     fresh = debian_tree(tmp_path / "fresh")
     untouched = snapshot(fresh)
     check = install(fresh, "--check")
