@@ -58,10 +58,11 @@ MADE = {
     "etc/ssl/safeline": ("root", "root", 0o755),
     "srv/safeline": ("root", "root", 0o755),
     "srv/safeline/site": ("safeline", "safeline", 0o755),
-    "var/lib/safeline": ("safeline", "safeline", 0o750),
+    "var/lib/safeline": ("safeline", "safeline", 0o751),
     "var/lib/safeline/outbox": ("safeline", "safeline", 0o700),
     "var/lib/safeline/delivery": ("safeline", "safeline", 0o700),
     "var/lib/safeline/publish": ("safeline", "safeline", 0o700),
+    "var/lib/safeline/metrics": ("safeline", "safeline", 0o755),
     "etc/nginx/sites-available/safeline": ("root", "root", 0o644),
     **{f"etc/nginx/snippets/{name}": ("root", "root", 0o644)
        for name in ("safeline-limits.conf", "safeline-site.conf", "safeline-relay.conf")},
@@ -397,3 +398,19 @@ def test_the_required_settings_are_the_relays():
     template = (ROOT / "deploy" / "relay.env.example").read_text()
     for name in [*DEVELOPMENT_DEFAULTS, *OPTIONAL_DEFAULTS]:
         assert re.search(rf"^#?{name}=", template, re.M), name
+
+
+def test_the_status_metrics_are_linked_into_node_exporters_folder_when_it_is_there(tmp_path):
+    # safeline-status writes /var/lib/safeline/metrics/safeline.prom (root owns the collector's
+    # folder); the collector, another user, reads it through the link, passing the home (0751).
+    root = debian_tree(tmp_path / "root")
+    collector = root / "var/lib/prometheus/node-exporter"
+    collector.mkdir(parents=True)
+    first = install(root)
+    assert first.returncode == 3, first.stderr
+    assert ("linked /var/lib/prometheus/node-exporter/safeline.prom -> /var/lib/safeline/metrics/safeline.prom"
+            in first.stdout.splitlines())
+    assert os.readlink(collector / "safeline.prom") == "/var/lib/safeline/metrics/safeline.prom"
+    assert owner_and_mode(root, "var/lib/safeline")[2] & 0o001  # others may pass through
+    assert owner_and_mode(root, "var/lib/safeline/metrics")[2] == 0o755
+    assert install(root).stdout.splitlines()[0] == "nothing changed"

@@ -240,6 +240,7 @@ def test_the_relay_and_the_worker_work_under_their_units_filters(confined, tmp_p
         "RELAY_MAIL_FROM": RELAY_MAIL_FROM,
         "RELAY_SMTP_URL": f"smtp://127.0.0.1:{mail.port}",
         "RELAY_OUTBOX": str(tmp_path / "outbox"),
+        "RELAY_DELIVERY_STATE": str(tmp_path / "delivery" / "state.json"),  # not the machine's own
         "RELAY_RATELIMIT_STORAGE": redis.url,
         "RELAY_RATELIMIT": "1 per hour",
         "RELAY_SITE_ORIGIN": "https://safeline.example",
@@ -330,9 +331,10 @@ def test_the_status_unit_and_timer_keep_what_they_need_and_verify_clean(tmp_path
     assert service["Type"] == ["oneshot"] and service["User"] == service["Group"] == ["safeline"]
     assert service["EnvironmentFile"] == ["/etc/safeline/relay.env"]
     assert service["ExecStart"] == ["/srv/safeline/.venv/bin/flask --app relay status --prometheus "
-                                    "/var/lib/prometheus/node-exporter/safeline.prom"]
-    # It writes only node_exporter's textfile folder (the rename needs the folder, not the file).
-    assert service["ReadWritePaths"] == ["-/var/lib/prometheus/node-exporter"]
+                                    "/var/lib/safeline/metrics/safeline.prom"]
+    # It writes only its own metrics folder (the rename needs the folder, not the file), which
+    # deploy/install links into node_exporter's textfile folder.
+    assert service["ReadWritePaths"] == ["/var/lib/safeline/metrics"]
     assert service["SuccessExitStatus"] == ["1"]  # "needs a person" is a metric, not a failed unit
     assert service["ProtectSystem"] == ["strict"] and service["UMask"] == ["0077"]
     assert service["IPAddressAllow"] == ["localhost"] and service["IPAddressDeny"] == ["any"]

@@ -50,7 +50,10 @@ def worker_env(relay_env, folder: Path, keys: str) -> dict[str, str]:
     """Production, with the worker's settings only; the web relay's are missing or broken."""
     env = {name: value for name, value in os.environ.items() if not name.startswith(("RELAY_", "FLASK_"))}
     env.update({name: relay_env[name] for name in ("RELAY_MAIL_TO", "RELAY_MAIL_FROM", "RELAY_SMTP_URL", "RELAY_OUTBOX")})
-    env.update(RELAY_ENV="production", RELAY_STAFF_KEYS=keys, PYTHONPATH=str(folder))
+    # The state file beside the test's outbox: production's default is the machine's own
+    # /var/lib/safeline/delivery, never to be touched by a test.
+    env.update(RELAY_ENV="production", RELAY_STAFF_KEYS=keys, PYTHONPATH=str(folder),
+               RELAY_DELIVERY_STATE=str(Path(relay_env["RELAY_OUTBOX"]).parent / "delivery-state.json"))
     return env
 
 
