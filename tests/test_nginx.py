@@ -288,6 +288,22 @@ def test_http_redirects_to_https(served):
     assert_no_duplicates(headers, "http")
 
 
+def test_http_answers_the_acme_challenge_from_certbots_webroot(served):
+    # A certificate renewal (certbot --webroot /var/www/html) must not meet the redirect.
+    nginx, _, _ = served
+    challenge = nginx.folder / "acme" / ".well-known" / "acme-challenge"
+    challenge.mkdir(parents=True, exist_ok=True)
+    (challenge / "t0ken-Ab_9").write_text("t0ken-Ab_9.thumbprint")
+    status, headers, body = fetch(nginx.http_port, "/.well-known/acme-challenge/t0ken-Ab_9", tls=False)
+    assert (status, body) == (200, b"t0ken-Ab_9.thumbprint")
+    assert header(headers, "Content-Type") == "text/plain"
+    status, _, _ = fetch(nginx.http_port, "/.well-known/acme-challenge/missing", tls=False)
+    assert status == 404
+    # Anything else beside it still goes to https.
+    status, headers, _ = fetch(nginx.http_port, "/.well-known/security.txt", tls=False)
+    assert status == 301 and header(headers, "Location").startswith("https://")
+
+
 def handshake(port: int, version: ssl.TLSVersion, ciphers: str = "DEFAULT") -> tuple[str, str]:
     """A TLS handshake offering only ``version`` and ``ciphers``: the version and suite agreed."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

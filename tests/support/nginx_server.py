@@ -33,6 +33,7 @@ class Nginx:
             ("/etc/ssl/safeline/fullchain.pem", str(folder / "cert.pem")),
             ("/etc/ssl/safeline/privkey.pem", str(folder / "key.pem")),
             ("/srv/safeline/output", str(site_root)),
+            ("root /var/www/html;", f"root {folder / 'acme'};"),
             ("/etc/nginx/snippets/", f"{snippets}/"),
         ]:
             assert old in site, f"deploy/nginx/safeline.conf no longer contains {old!r}"
