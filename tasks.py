@@ -51,9 +51,15 @@ def build(c, settings="pelicanconf.py", output=None, fatal=False):
 
 
 @task
-def publish(c):
-    """Build the production site with publishconf.py."""
-    build(c, settings="publishconf.py", fatal=True)
+def publish(c, output=None):
+    """Build the production site with publishconf.py, strictly (the publisher's build: safeline/build.py)."""
+    from safeline.build import build_site
+
+    result = build_site(ROOT, Path(output) if output else ROOT / "output")
+    print(result.output, end="", flush=True)
+    if not result.ok:
+        raise SystemExit(f"not published: {result.first_error}")
+    print(f"built in {result.seconds:.1f} s")
 
 
 def _watch_and_rebuild(args: list[str], ready: threading.Event) -> None:
