@@ -69,11 +69,13 @@ def served(root: Path, page: str) -> str:
 
 
 def snapshot(root: Path, result: subprocess.CompletedProcess) -> dict:
+    """What a run printed and left: the link, the releases, the state, the served page."""
     state = root / "state.json"
+    meta = root / "current" / "release.json"
     return {"code": result.returncode, "out": result.stdout, "err": result.stderr, "current": current_name(root),
             "releases": release_names(root), "state": json.loads(state.read_text()) if state.exists() else None,
-            "about": served(root, "en/about/index.html") if current_name(root) else None,
-            "meta": json.loads((root / "current" / "release.json").read_text()) if current_name(root) else None}
+            "about": served(root, "en/about/index.html") if (root / "current/output").is_dir() else None,
+            "meta": json.loads(meta.read_text()) if meta.is_file() else None}
 
 
 @pytest.fixture(scope="module")
