@@ -129,12 +129,18 @@ def commit_facts(settings: Settings, commit: str) -> tuple[str, str]:
     return subject, committed
 
 
+class _Archive(tarfile.TarFile):
+    def chown(self, *args, **kwargs) -> None:
+        """Never: the files belong to whoever runs the publisher (as root, tarfile would call
+        chown(2), which the unit's system call filter refuses)."""
+
+
 def unpack(settings: Settings, commit: str, target: Path) -> None:
     """The commit's tracked files (``git archive``) into ``target``."""
     target.mkdir()
     with subprocess.Popen(["git", f"--git-dir={settings.git_dir}", "archive", "--format=tar", commit],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE) as archive:
-        with tarfile.open(fileobj=archive.stdout, mode="r|") as tar:
+        with _Archive.open(fileobj=archive.stdout, mode="r|") as tar:
             tar.extractall(target, filter="data")
         said = archive.stderr.read().decode(errors="replace")
     if archive.returncode:

@@ -24,29 +24,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.git_repo import GIT_ENV, GitRepo, git
+from tests.support.git_repo import CONTACT, GIT_ENV, GitRepo, git, publisher_env, run_publisher
 from tests.support.site import ROOT
 
-CONTACT = "contact@safeline.example"
 ABOUT = "content/pages/about.en.md"
 YAML_LINE = '    from: "12-29"   # 月-日'
 PLUGIN = "plugins/pelican/plugins/contact_address/__init__.py"
-
-
-def environment(root: Path, git_dir: Path, repository: Path, **extra: str) -> dict:
-    env = {name: value for name, value in os.environ.items()
-           if not name.startswith(("PUBLISH_", "SAFELINE_", "GIT_"))}
-    env.update({"PUBLISH_REPOSITORY": str(repository), "SAFELINE_SITE_ROOT": str(root),
-                "PUBLISH_GIT_DIR": str(git_dir), "SAFELINE_CONTACT_ADDRESS": CONTACT,
-                "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"})
-    env.update(extra)
-    return env
-
-
-def publish(env: dict) -> subprocess.CompletedProcess:
-    """One run of the publisher, as the timer starts it: its own process, from this checkout."""
-    return subprocess.run([sys.executable, "-m", "safeline.publish"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
 
 
 def task(env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -85,37 +68,37 @@ def history(tmp_path_factory):
     root, git_dir = base / "site", base / "state" / "repo.git"
     root.mkdir()
     git_dir.parent.mkdir()
-    env = environment(root, git_dir, repo.path, PUBLISH_KEEP="2")
+    env = publisher_env(root, git_dir, repo.path, PUBLISH_KEEP="2")
     about = (repo.path / ABOUT).read_text(encoding="utf-8")
     steps, commits = {}, {}
 
     repo.edit(ABOUT, about, about + "\nPublish mark A.\n")
     commits["A"] = repo.commit("A: a passing change")
-    steps["A"] = snapshot(root, publish(env))
-    steps["A again"] = snapshot(root, publish(env))
+    steps["A"] = snapshot(root, run_publisher(env))
+    steps["A again"] = snapshot(root, run_publisher(env))
 
     repo.edit(ABOUT, "Publish mark A.\n", "Publish mark A. [A broken link](/no-such-page/)\n")
     commits["B"] = repo.commit("B: a broken link")
-    steps["B"] = snapshot(root, publish(env))
-    steps["B again"] = snapshot(root, publish(env))
+    steps["B"] = snapshot(root, run_publisher(env))
+    steps["B again"] = snapshot(root, run_publisher(env))
 
     repo.edit(ABOUT, " [A broken link](/no-such-page/)", "")
     yaml_lines = (repo.path / "data/hotlines.yaml").read_text(encoding="utf-8").splitlines()
     edited = yaml_lines.index(YAML_LINE) + 1
     repo.edit("data/hotlines.yaml", YAML_LINE, "    from: [12-29")
     commits["C"] = repo.commit("C: bad YAML")
-    steps["C"] = snapshot(root, publish(env))
+    steps["C"] = snapshot(root, run_publisher(env))
 
     repo.edit("data/hotlines.yaml", "    from: [12-29", YAML_LINE)
     repo.edit(ABOUT, "Publish mark A.", "Publish mark D.")
     commits["D"] = repo.commit("D: passing again, with new words")
-    steps["D"] = snapshot(root, publish(env))
+    steps["D"] = snapshot(root, run_publisher(env))
 
     (root / "releases" / ".building-20200101T000000Z-1").mkdir()  # left by a run that died
     repo.edit(PLUGIN, 'class="contact-address"', 'class="contact-address" data-build="plugin-e"')
     repo.edit(ABOUT, "Publish mark D.", "Publish mark E.")
     commits["E"] = repo.commit("E: a plugin's output changes")
-    steps["E"] = snapshot(root, publish(env))
+    steps["E"] = snapshot(root, run_publisher(env))
     return {"repo": repo, "root": root, "git_dir": git_dir, "env": env, "steps": steps, "commits": commits,
             "yaml_line": edited}
 
@@ -126,7 +109,7 @@ def copied(history, tmp_path):
     root, git_dir = tmp_path / "site", tmp_path / "repo.git"
     shutil.copytree(history["root"], root, symlinks=True)
     shutil.copytree(history["git_dir"], git_dir, symlinks=True)
-    return root, git_dir, environment(root, git_dir, history["repo"].path, PUBLISH_KEEP="2")
+    return root, git_dir, publisher_env(root, git_dir, history["repo"].path, PUBLISH_KEEP="2")
 
 
 def age(path: Path, hours: float) -> None:
@@ -217,14 +200,14 @@ def test_the_daily_rebuild_refreshes_the_served_commit(history, copied):
     serving = root / "current"
     before = os.readlink(serving)
     age(serving.resolve(), 23)
-    assert publish(env).stdout == ""  # less than a day old: nothing to do
+    assert run_publisher(env).stdout == ""  # less than a day old: nothing to do
     age(serving.resolve(), 2)
-    result = publish(env)
+    result = run_publisher(env)
     assert re.fullmatch(rf"published {e} in \d+\.\d s \(daily rebuild\)\n", result.stdout), result
     after = os.readlink(serving)
     assert after != before and after.startswith(f"releases/{e}-")
     assert len(release_names(root)) == 2  # the new build of E and the old one (D was pruned)
-    assert publish(env).stdout == ""
+    assert run_publisher(env).stdout == ""
 
 
 def test_a_failed_daily_rebuild_is_logged_once_and_the_site_stays(history, copied):
@@ -233,17 +216,17 @@ def test_a_failed_daily_rebuild_is_logged_once_and_the_site_stays(history, copie
     before = os.readlink(root / "current")
     age((root / "current").resolve(), 25)
     env = {**env, "SAFELINE_CONTACT_ADDRESS": "contact@safeline.test"}  # publishconf.py refuses it
-    result = publish(env)
+    result = run_publisher(env)
     assert result.returncode == 1
     assert result.stdout == (f"not published {e}: SAFELINE_CONTACT_ADDRESS: set it to the address staff write to "
                              "reporters from (the relay's RELAY_CONTACT_ADDRESS) before building the public site "
                              "(daily rebuild; the served release stays)\n")
     assert os.readlink(root / "current") == before
-    assert publish(env).stdout == ""  # not again at the next tick
+    assert run_publisher(env).stdout == ""  # not again at the next tick
     state = json.loads((root / "state.json").read_text())
     failed = datetime.datetime.fromisoformat(state["rebuild_failed"]) - datetime.timedelta(hours=25)
     (root / "state.json").write_text(json.dumps({**state, "rebuild_failed": failed.isoformat()}))
-    assert publish({**env, "SAFELINE_CONTACT_ADDRESS": CONTACT}).stdout.endswith("(daily rebuild)\n")  # a day later
+    assert run_publisher({**env, "SAFELINE_CONTACT_ADDRESS": CONTACT}).stdout.endswith("(daily rebuild)\n")  # a day later
 
 
 def test_releases_lists_and_rollback_switches_and_stays(history, copied):
@@ -263,10 +246,10 @@ def test_releases_lists_and_rollback_switches_and_stays(history, copied):
     assert "Publish mark D." in served(root, "en/about/index.html")
     assert task(env, "releases").stdout.splitlines()[1].startswith("* ")
 
-    assert publish(env).stdout == ""  # the branch did not move: the rollback stays
+    assert run_publisher(env).stdout == ""  # the branch did not move: the rollback stays
     assert os.readlink(root / "current").startswith(f"releases/{d}-")
     age((root / "current").resolve(), 25)
-    daily = publish(env)  # the daily rebuild rebuilds what is served: D, not the branch's E
+    daily = run_publisher(env)  # the daily rebuild rebuilds what is served: D, not the branch's E
     assert daily.stdout.startswith(f"published {d} in ") and "(daily rebuild)" in daily.stdout
     assert os.readlink(root / "current").startswith(f"releases/{d}-")
 
@@ -290,7 +273,7 @@ def test_two_runs_do_not_collide_the_second_waits_for_the_next_tick(history, cop
     before = os.readlink(root / "current")
     with open(root / "lock", "a") as held:  # as a run under way holds it
         fcntl.flock(held, fcntl.LOCK_EX)
-        blocked = publish(env)
+        blocked = run_publisher(env)
         rolled = subprocess.Popen([sys.executable, "-m", "invoke", "rollback"], cwd=ROOT, env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         with pytest.raises(subprocess.TimeoutExpired):
@@ -299,7 +282,7 @@ def test_two_runs_do_not_collide_the_second_waits_for_the_next_tick(history, cop
     assert rolled.wait(timeout=60) == 0
     assert (blocked.returncode, blocked.stdout) == (0, "skipped: another publisher run or a rollback holds the lock\n")
     assert json.loads((root / "state.json").read_text())["head"] == history["commits"]["E"]
-    assert publish(env).stdout.startswith(f"published {f} in ")
+    assert run_publisher(env).stdout.startswith(f"published {f} in ")
 
 
 @pytest.mark.parametrize(("change", "named"), [
@@ -317,7 +300,7 @@ def test_two_runs_do_not_collide_the_second_waits_for_the_next_tick(history, cop
 def test_a_missing_or_bad_setting_is_named_and_nothing_changes(history, tmp_path, change, named):
     root, git_dir = tmp_path / "site", tmp_path / "repo.git"
     root.mkdir()
-    result = publish(environment(root, git_dir, history["repo"].path, **change))
+    result = run_publisher(publisher_env(root, git_dir, history["repo"].path, **change))
     assert result.returncode == 2
     assert result.stdout.startswith(f"not published: {named}") and result.stdout.count("\n") == 1, result.stdout
     assert list(root.iterdir()) == [] and not git_dir.exists()
@@ -326,7 +309,7 @@ def test_a_missing_or_bad_setting_is_named_and_nothing_changes(history, tmp_path
 def test_an_unreachable_repository_is_logged_and_changes_nothing(history, copied):
     root, _, env = copied
     before = os.readlink(root / "current")
-    result = publish({**env, "PUBLISH_REPOSITORY": str(root / "no-such-repository")})
+    result = run_publisher({**env, "PUBLISH_REPOSITORY": str(root / "no-such-repository")})
     assert result.returncode == 1
     assert result.stdout.startswith(f"not fetched main from {root / 'no-such-repository'}: ") and result.stdout.count("\n") == 1
     assert os.readlink(root / "current") == before
@@ -340,18 +323,18 @@ def test_only_commits_signed_by_an_allowed_editor_are_published(history, tmp_pat
     repo = history["repo"].clone(tmp_path / "mine")
     root = tmp_path / "site"
     root.mkdir()
-    env = environment(root, tmp_path / "repo.git", repo.path, PUBLISH_ALLOWED_SIGNERS=str(allowed))
+    env = publisher_env(root, tmp_path / "repo.git", repo.path, PUBLISH_ALLOWED_SIGNERS=str(allowed))
 
-    unsigned = publish(env)  # E, as the history left it: not signed
+    unsigned = run_publisher(env)  # E, as the history left it: not signed
     assert unsigned.stdout == f"not published {history['commits']['E']}: not signed by an allowed editor\n"
     assert current_name(root) is None and release_names(root) == []
     other = tmp_path / "stranger"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
     signing = ("-c", "gpg.format=ssh", "-c", "user.signingkey={}")
     git(repo.path, *[part.format(other) for part in signing], "commit", "--quiet", "--allow-empty", "-S", "-m", "by a stranger")
-    stranger = publish(env)
+    stranger = run_publisher(env)
     assert stranger.stdout == f"not published {repo.head}: not signed by an allowed editor\n"
     git(repo.path, *[part.format(key) for part in signing], "commit", "--quiet", "--allow-empty", "-S", "-m", "by the editor")
-    signed = publish(env)
+    signed = run_publisher(env)
     assert signed.stdout.startswith(f"published {repo.head} in "), signed
     assert GIT_ENV["GIT_COMMITTER_EMAIL"] == "editor@safeline.example"  # the identity allowed_signers names

@@ -12,21 +12,17 @@ never an error page, never a mix.
 from __future__ import annotations
 
 import http.client
-import os
 import ssl
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 
 from safeline import release as rel
-from tests.support.git_repo import GitRepo
+from tests.support.git_repo import GitRepo, publisher_env, run_publisher
 from tests.support.nginx_server import Nginx
-from tests.support.site import ROOT
-from tests.test_publish import ABOUT, environment, publish
 
 TLS = ssl._create_unverified_context()  # the test's own self-signed certificate
+ABOUT = "content/pages/about.en.md"
 PAGES = {"/": "index.html", "/en/about/": "en/about/index.html", "/privacy/": "privacy/index.html",
          "/theme/css/site.css": "theme/css/site.css"}
 READERS = 4
@@ -37,7 +33,7 @@ def test_readers_see_whole_pages_of_one_release_while_releases_switch(tmp_path):
     repo = GitRepo.from_checkout(tmp_path / "repo")
     root, git_dir = tmp_path / "site", tmp_path / "repo.git"
     root.mkdir()
-    env = environment(root, git_dir, repo.path, PUBLISH_KEEP="5")
+    env = publisher_env(root, git_dir, repo.path, PUBLISH_KEEP="5")
     about = (repo.path / ABOUT).read_text(encoding="utf-8")
     commits = {}
     for mark in "XYZ":
@@ -47,7 +43,7 @@ def test_readers_see_whole_pages_of_one_release_while_releases_switch(tmp_path):
                   (about if mark == "X" else "") + f"Release mark {mark}." + " More words." * (ord(mark) - 87))
         commits[mark] = repo.commit(f"{mark}: the page changes")
         if mark != "Z":
-            published = publish(env)
+            published = run_publisher(env)
             assert published.stdout.startswith(f"published {commits[mark]} in "), published
     assert len({(release.output / "en/about/index.html").read_bytes() for release in rel.releases(root)}) == 2
 
@@ -93,7 +89,7 @@ def test_readers_see_whole_pages_of_one_release_while_releases_switch(tmp_path):
         switch(SWITCHES // 2)
         # Z is built while the pages are read (the publisher holds the lock, so the rollbacks
         # wait for it: it never meets one of them), then served by the publisher's own switch.
-        published = publish(env)
+        published = run_publisher(env)
         assert published.stdout.startswith(f"published {commits['Z']} in "), published
         time.sleep(0.2)
         switch(SWITCHES // 2)

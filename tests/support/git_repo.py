@@ -4,6 +4,10 @@
 uncommitted work is tested too; plus new files not yet added, minus ignored ones) into
 ``path`` and commits them on ``main``; ``edit`` and ``commit`` make the next commits.
 ``clone`` gives a test a repository of its own to add commits to without touching a shared one.
+
+And how the tests run the publisher (safeline/publish.py) on such a repository:
+``publisher_env`` (its settings, into a scratch site root) and ``run_publisher`` (one run, in
+its own process, as the timer starts it).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from tests.support.site import ROOT
@@ -70,3 +75,24 @@ class GitRepo:
     @property
     def head(self) -> str:
         return git(self.path, "rev-parse", "HEAD")
+
+
+CONTACT = "contact@safeline.example"  # SAFELINE_CONTACT_ADDRESS for the builds
+
+
+def publisher_env(root: Path, git_dir: Path, repository: Path, **extra: str) -> dict:
+    """The publisher's settings: publish ``repository`` into the site root ``root``, keeping its
+    bare clone in ``git_dir``; no setting of the caller's own environment leaks in."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("PUBLISH_", "SAFELINE_", "GIT_"))}
+    env.update({"PUBLISH_REPOSITORY": str(repository), "SAFELINE_SITE_ROOT": str(root),
+                "PUBLISH_GIT_DIR": str(git_dir), "SAFELINE_CONTACT_ADDRESS": CONTACT,
+                "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"})
+    env.update(extra)
+    return env
+
+
+def run_publisher(env: dict, prefix: list[str] | None = None) -> subprocess.CompletedProcess:
+    """One run of ``python -m safeline.publish`` from this checkout (``prefix``: e.g. a launcher
+    that confines it first)."""
+    return subprocess.run([*(prefix or []), sys.executable, "-m", "safeline.publish"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
