@@ -188,8 +188,8 @@ def build_and_switch(settings: Settings, commit: str) -> tuple[rel.Release | Non
 def run(settings: Settings, say=print) -> int:
     """One publisher run, under the lock (see the module's docstring).  Returns the exit status."""
     root = settings.root
+    lock = rel.locked(root, wait=False)
     try:
-        lock = rel.locked(root, wait=False)
         lock.__enter__()
     except BlockingIOError:
         say("skipped: another publisher run or a rollback holds the lock")
@@ -214,7 +214,12 @@ def run(settings: Settings, say=print) -> int:
         if settings.allowed_signers and not signed_by_an_editor(settings, commit):
             release, error = None, "not signed by an allowed editor"
         else:
-            release, error = build_and_switch(settings, commit)
+            try:
+                release, error = build_and_switch(settings, commit)
+            except (OSError, RuntimeError, subprocess.SubprocessError, tarfile.TarError) as problem:
+                # Unpacking or writing failed (a full disk, a bad archive): one line, remembered
+                # like a failed build, instead of a traceback at every tick.
+                release, error = None, f"{type(problem).__name__}: {problem}"
         seconds = time.monotonic() - started
         if daily and release is None:
             state["rebuild_failed"] = now.isoformat()  # tried again a day later, not at every tick

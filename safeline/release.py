@@ -192,12 +192,14 @@ def prune(root: Path, keep: int) -> list[str]:
 def locked(root: Path, *, wait: bool = True):
     """Hold ``root``/lock (flock) for a publisher run or a rollback, so no two of them switch
     or prune at once.  ``wait=False``: raise BlockingIOError when another holds it."""
-    with open(root / "lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    # Opened for reading only (flock needs no more): a lock file made by a rollback run as root
+    # still serves the publisher, which runs as safeline.
+    descriptor = os.open(root / "lock", os.O_RDONLY | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
 
 
 def find(root: Path, commit: str | None) -> Release:
