@@ -1,7 +1,8 @@
 """The publisher (safeline/publish.py) against a real git repository, into a scratch site root.
 
 One history, built once for the module (``history``): a passing commit A; a broken link (B);
-bad YAML (C); a passing one again (D, new text); and E, which changes a plugin's output.  The
+bad YAML (C); a half-width bracket beside Japanese (T); a fuzzy translation (P); a passing one
+again (D, new text); and E, which changes a plugin's output.  The
 publisher runs after each commit and once more after A and B (nothing to do, no retry), with
 PUBLISH_KEEP=2.  The tests read what each run printed and left behind.  Tests that go on from
 there (daily rebuild, rollback, lock) work on a copy of the root and the bare clone.
@@ -30,6 +31,10 @@ from tests.support.site import ROOT
 ABOUT = "content/pages/about.en.md"
 YAML_LINE = '    from: "12-29"   # 月-日'
 PLUGIN = "plugins/pelican/plugins/contact_address/__init__.py"
+ABOUT_JA = "content/pages/about.ja.md"
+CATALOG = "theme/translations/ja/LC_MESSAGES/messages.po"
+FUZZY_BEFORE = '#, python-brace-format\nmsgid "Mail from Safeline'
+FUZZY_AFTER = '#, fuzzy, python-brace-format\nmsgid "Mail from Safeline'
 
 
 def task(env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -90,6 +95,16 @@ def history(tmp_path_factory):
     steps["C"] = snapshot(root, run_publisher(env))
 
     repo.edit("data/hotlines.yaml", "    from: [12-29", YAML_LINE)
+    repo.edit(ABOUT_JA, "- [ホーム](/)", "- [ホーム](/)\n\n注意(テスト)")
+    commits["T"] = repo.commit("T: a half-width bracket beside Japanese")
+    steps["T"] = snapshot(root, run_publisher(env))
+
+    repo.edit(ABOUT_JA, "\n\n注意(テスト)", "")
+    repo.edit(CATALOG, FUZZY_BEFORE, FUZZY_AFTER)
+    commits["P"] = repo.commit("P: a fuzzy translation")
+    steps["P"] = snapshot(root, run_publisher(env))
+
+    repo.edit(CATALOG, FUZZY_AFTER, FUZZY_BEFORE)
     repo.edit(ABOUT, "Publish mark A.", "Publish mark D.")
     commits["D"] = repo.commit("D: passing again, with new words")
     steps["D"] = snapshot(root, run_publisher(env))
@@ -161,6 +176,22 @@ def test_bad_yaml_is_named_by_file_and_line_and_changes_nothing(history):
     match = re.fullmatch(rf"not published {c}: data/hotlines\.yaml:(\d+):\d+ \(syntax\): .+\n", step["out"])
     assert match, step["out"]
     assert int(match[1]) in (history["yaml_line"], history["yaml_line"] + 1)  # YAML notices it on the next line
+    assert step["current"] == before["current"] and step["releases"] == before["releases"]
+
+
+def test_half_width_punctuation_beside_japanese_is_not_published(history):
+    t, step, before = history["commits"]["T"], history["steps"]["T"], history["steps"]["A"]
+    assert step["code"] == 1
+    assert step["out"].startswith(f'not published {t}: about/index.html: half-width "(" beside Japanese (write "（"): '), step
+    assert step["out"].count("\n") == 1
+    assert step["current"] == before["current"] and step["releases"] == before["releases"]
+
+
+def test_a_catalog_problem_is_not_published(history):
+    p, step, before = history["commits"]["P"], history["steps"]["P"], history["steps"]["A"]
+    assert step["code"] == 1
+    assert re.fullmatch(rf"not published {p}: {CATALOG}:\d+ \"Mail from Safeline's staff comes from this address: "
+                        r'\{address\}" is marked fuzzy; check it, then remove the flag\n', step["out"]), step["out"]
     assert step["current"] == before["current"] and step["releases"] == before["releases"]
 
 
