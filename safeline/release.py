@@ -213,7 +213,8 @@ def find(root: Path, commit: str | None) -> Release:
         older = [release for release in every if (release.built, release.name) < (serving.built, serving.name)
                  and release.commit != serving.commit]
         if not older:
-            raise ReleaseError("no release of another commit older than the one served: nothing to roll back to")
+            raise ReleaseError("no release of another commit was built before the one served: name the commit "
+                               "to serve (./run releases lists them)")
         return older[0]
     prefix = commit.strip().lower()
     if len(prefix) < 4 or any(char not in "0123456789abcdef" for char in prefix):
@@ -228,6 +229,8 @@ def find(root: Path, commit: str | None) -> Release:
 
 def rollback(root: Path, commit: str | None = None) -> Release:
     """Serve an earlier release, in one atomic switch, under the publisher's lock."""
+    if not (root / "releases").is_dir():
+        raise ReleaseError(f"no releases in {root} (SAFELINE_SITE_ROOT)")
     with locked(root):
         target = find(root, commit)
         switch(root, target)

@@ -369,3 +369,11 @@ def test_only_commits_signed_by_an_allowed_editor_are_published(history, tmp_pat
     signed = run_publisher(env)
     assert signed.stdout.startswith(f"published {repo.head} in "), signed
     assert GIT_ENV["GIT_COMMITTER_EMAIL"] == "editor@safeline.example"  # the identity allowed_signers names
+
+
+def test_releases_and_rollback_on_a_root_without_releases_say_so(tmp_path):
+    env = publisher_env(tmp_path / "nothing", tmp_path / "repo.git", tmp_path / "repo")
+    listed, rolled = task(env, "releases"), task(env, "rollback")
+    assert (listed.returncode, listed.stderr) == (1, f"no releases in {tmp_path / 'nothing' / 'releases'}\n")
+    assert (rolled.returncode, rolled.stderr) == (1, f"not rolled back: no releases in {tmp_path / 'nothing'} "
+                                                     "(SAFELINE_SITE_ROOT)\n")
