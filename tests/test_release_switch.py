@@ -2,9 +2,10 @@
 
 Two releases X and Y are published by the real publisher from a real git repository; nginx
 serves ``current/output`` of the site root.  Reader threads fetch pages and an asset in a loop
-over https while the main thread rolls back and forth between X and Y hundreds of times
-(safeline.release.rollback: the lock and the switch ./run rollback uses) and, meanwhile, the
-publisher builds and publishes a third commit Z (the build running while pages are read).
+over https while the main thread rolls back and forth between X and Y 150 times
+(safeline.release.rollback: the lock and the switch ./run rollback uses), then the publisher
+builds and publishes a third commit Z (its build runs while the pages are read), then 150
+switches more.
 Every answer must be 200 with the body of that file in one of the releases: never a 404,
 never an error page, never a mix.
 """
@@ -34,13 +35,13 @@ def test_readers_see_whole_pages_of_one_release_while_releases_switch(tmp_path):
     root, git_dir = tmp_path / "site", tmp_path / "repo.git"
     root.mkdir()
     env = publisher_env(root, git_dir, repo.path, PUBLISH_KEEP="5")
-    about = (repo.path / ABOUT).read_text(encoding="utf-8")
-    commits = {}
-    for mark in "XYZ":
-        # Each release differs in the pages read, with lengths that differ too, so that a
-        # page mixed from two releases, or cut short, matches neither.
-        repo.edit(ABOUT, about if mark == "X" else f"Release mark {chr(ord(mark) - 1)}.",
-                  (about if mark == "X" else "") + f"Release mark {mark}." + " More words." * (ord(mark) - 87))
+    commits, line = {}, "## "  # the English about page's first heading, where each release's mark goes
+    for number, mark in enumerate("XYZ", start=1):
+        # Each release's page differs in its words and its length (the privacy and home pages
+        # too: they link to it in the same menu), so a page cut short or mixed matches neither.
+        marked = f"Release mark {mark}{' and more' * number}.\n\n## "
+        repo.edit(ABOUT, line, marked)
+        line = marked
         commits[mark] = repo.commit(f"{mark}: the page changes")
         if mark != "Z":
             published = run_publisher(env)
