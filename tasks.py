@@ -4,7 +4,8 @@
     ./run serve      the site, the relay and a local mail server on http://127.0.0.1:8000/
     ./run read-mail  decrypt what the local mail server received
     ./run check      validate data (warn of sources not checked for a year, list assumptions), build with every warning fatal
-    ./run publish    build with publishconf.py (production)
+    ./run publish    build with publishconf.py (production), strictly, as the publisher does
+    ./run releases   the published releases on this server; ./run rollback [--commit C] serves an earlier one
     ./run test       all tests
     ./run lighthouse Lighthouse on the main pages of both languages, 100 in every category or fail
     ./run i18n-extract | i18n-update | i18n-compile     the Babel catalogs
@@ -51,9 +52,39 @@ def build(c, settings="pelicanconf.py", output=None, fatal=False):
 
 
 @task
-def publish(c):
-    """Build the production site with publishconf.py."""
-    build(c, settings="publishconf.py", fatal=True)
+def publish(c, output=None):
+    """Build the production site with publishconf.py, strictly (the publisher's build: safeline/build.py)."""
+    from safeline.build import build_site
+
+    result = build_site(ROOT, Path(output) if output else ROOT / "output")
+    print(result.output, end="", flush=True)
+    if not result.ok:
+        raise SystemExit(f"not published: {result.first_error}")
+    print(f"built in {result.seconds:.1f} s")
+
+
+@task
+def releases(c):
+    """The site's releases on this server, newest first (date, commit, subject); * is the one served."""
+    from safeline.release import listing, site_root
+
+    root = site_root()
+    lines = listing(root)
+    if not lines:
+        raise SystemExit(f"no releases in {root / 'releases'}")
+    print("\n".join(lines))
+
+
+@task(help={"commit": "the commit to serve again (a prefix will do; default: the release before the served one)"})
+def rollback(c, commit=None):
+    """Serve an earlier release again, in one atomic switch; the publisher keeps it until the branch moves."""
+    from safeline.release import ReleaseError, rollback as roll_back, site_root
+
+    try:
+        release = roll_back(site_root(), commit)
+    except ReleaseError as error:
+        raise SystemExit(f"not rolled back: {error}") from None
+    print(f"rolled back to {release.commit} ({release.subject}, built {release.built:%Y-%m-%d %H:%M} UTC)")
 
 
 def _watch_and_rebuild(args: list[str], ready: threading.Event) -> None:

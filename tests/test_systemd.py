@@ -40,6 +40,10 @@ from tests.support.site import ROOT, compile_catalogs
 
 UNITS = ROOT / "deploy" / "systemd"
 RELAY_UNIT, WORKER_UNIT = UNITS / "safeline-relay.service", UNITS / "safeline-delivery.service"
+PUBLISH_UNIT, PUBLISH_TIMER = UNITS / "safeline-publish.service", UNITS / "safeline-publish.timer"
+# Every shipped unit: each service is rated, each unit file verified (a new one is included as it comes).
+SERVICES = sorted(UNITS.glob("*.service"))
+ALL_UNITS = sorted(UNITS.glob("*.service")) + sorted(UNITS.glob("*.timer"))
 ANALYZE = shutil.which("systemd-analyze") or "/usr/bin/systemd-analyze"
 BIN = Path(sys.executable).parent  # .venv/bin: gunicorn and flask, beside the tests' Python
 
@@ -68,8 +72,7 @@ def settings(unit: Path) -> dict[str, list[str]]:
     return found
 
 
-@pytest.mark.parametrize("unit", [RELAY_UNIT, WORKER_UNIT, UNITS / "safeline-status.service"],
-                         ids=lambda unit: unit.name)
+@pytest.mark.parametrize("unit", SERVICES, ids=lambda unit: unit.name)
 def test_systemd_analyze_rates_the_unit_2_5_or_less(unit):
     report = analyze("security", "--offline=true", str(unit))
     exposure = float(re.search(rf"Overall exposure level for {re.escape(unit.name)}: (\d+\.\d+)", report)[1])
@@ -92,6 +95,34 @@ def test_the_unit_keeps_what_it_needs(unit):
     else:
         assert service["Restart"] == ["always"]
         assert "IPAddressDeny" not in service  # the mail server may be anywhere
+
+
+@pytest.mark.parametrize("unit", ALL_UNITS, ids=lambda unit: unit.name)
+def test_systemd_analyze_verify_finds_nothing_wrong(unit, tmp_path):
+    """``systemd-analyze verify`` on a copy of every unit file (a timer beside its service),
+    with the installed checkout's .venv/bin/ (which must exist for verify) pointed at ours."""
+    for each in ALL_UNITS:
+        text = each.read_text(encoding="utf-8").replace("/srv/safeline/.venv/bin/", f"{BIN}/")
+        (tmp_path / each.name).write_text(text, encoding="utf-8")
+    result = subprocess.run([ANALYZE, "verify", str(tmp_path / unit.name)], capture_output=True, text=True,
+                            timeout=60)
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+def test_the_publisher_unit_and_timer_keep_what_they_need():
+    service = settings(PUBLISH_UNIT)
+    assert service["Type"] == ["oneshot"] and service["User"] == service["Group"] == ["safeline"]
+    assert service["EnvironmentFile"] == ["/etc/safeline/publish.env"]
+    assert service["WorkingDirectory"] == ["/srv/safeline"]
+    assert service["ExecStart"] == ["/srv/safeline/.venv/bin/python -m safeline.publish"]
+    assert set(" ".join(service["ReadWritePaths"]).split()) == {"/srv/safeline/site", "/var/lib/safeline/publish"}
+    assert service["Environment"] == ["HOME=/var/lib/safeline/publish"]  # git reads its config there
+    assert service["ProtectSystem"] == ["strict"] and service["NoNewPrivileges"] == ["true"]
+    assert service["UMask"] == ["0022"]  # nginx (another user) reads the releases
+    assert "IPAddressDeny" not in service  # the repository's host may be anywhere
+    timer = PUBLISH_TIMER.read_text(encoding="utf-8")
+    assert re.search(r"^OnCalendar=\*:0/5$", timer, re.M) and re.search(r"^Persistent=true$", timer, re.M)
+    assert re.search(r"^OnBootSec=", timer, re.M) and re.search(r"^WantedBy=timers.target$", timer, re.M)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -378,3 +409,25 @@ def test_status_works_under_its_units_filters(confined, tmp_path):
     assert not re.search(r"SIGSYS|Traceback", result.stderr), result.stderr
     assert "safeline_redis_up 1" in metrics.read_text()
 
+
+def test_the_publisher_fetches_builds_and_switches_under_its_units_filters(confined, tmp_path):
+    """git (init, fetch through git-upload-pack, archive, verify-commit with ssh-keygen) and the
+    strict build (Pelican, Babel) under safeline-publish.service's filter and
+    MemoryDenyWriteExecute=, killed at the first call outside them."""
+    from tests.support.git_repo import GitRepo, git, publisher_env, run_publisher
+
+    repo = GitRepo.from_checkout(tmp_path / "repo")
+    key = tmp_path / "editor"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    allowed = tmp_path / "allowed_signers"
+    allowed.write_text(f"editor@safeline.example {key.with_suffix('.pub').read_text()}")
+    git(repo.path, "-c", "gpg.format=ssh", "-c", f"user.signingkey={key}", "commit", "--quiet", "--allow-empty", "-S",
+        "-m", "signed")
+    root = tmp_path / "site"
+    root.mkdir()
+    env = publisher_env(root, tmp_path / "repo.git", repo.path, PUBLISH_ALLOWED_SIGNERS=str(allowed))
+    launcher = confined(PUBLISH_UNIT, [])  # [python, launcher, spec]: then the program
+    result = run_publisher(env, prefix=launcher)
+    assert result.returncode == 0, result
+    assert result.stdout.startswith(f"published {repo.head} in "), result
+    assert (root / "current" / "output" / "index.html").is_file()

@@ -1,0 +1,253 @@
+"""The publisher: ``python -m safeline.publish``, run by safeline-publish.timer every 5 minutes.
+
+Each run: fetch the branch into its own bare clone; when the branch head moved since the last
+attempt, or the served release was built more than a day ago (the daily rebuild: the "open
+now" schedule of the pages is computed at build time and runs out), build that commit strictly
+(safeline/build.py, as ``./run publish``) into a new release folder, and only when the build
+passes switch ``current`` to it (safeline/release.py).  One line per attempt on stdout (the
+journal): ``published <commit> in N s`` or ``not published <commit>: <first error>``; nothing
+when there is nothing to do.
+
+A failed commit is remembered (state.json) and tried again only when the branch moves; a
+failed daily rebuild is logged, the served release stays, and it is tried again a day later.
+The daily rebuild builds the commit that is served, so after ``./run rollback`` the
+rolled-back commit stays served (and fresh) until the branch moves.
+
+Settings (environment; /etc/safeline/publish.env under systemd), checked before anything is
+touched: a missing or bad one is named on one line and the run ends with status 2.
+
+    PUBLISH_REPOSITORY       the repository to publish from (URL or path); required
+    PUBLISH_BRANCH           its branch (default main)
+    PUBLISH_KEEP             releases kept besides the served one (default 5)
+    PUBLISH_ALLOWED_SIGNERS  optional: git's SSH allowed-signers file; then only commits whose
+                             signature it accepts are published
+    SAFELINE_SITE_ROOT       the site root (default /srv/safeline/site; it must exist)
+    PUBLISH_GIT_DIR          the bare clone (default /var/lib/safeline/publish/repo.git)
+    SAFELINE_CONTACT_ADDRESS needed by publishconf.py (the build checks it)
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from safeline import release as rel
+from safeline.build import build_site
+
+DEFAULT_GIT_DIR = Path("/var/lib/safeline/publish/repo.git")
+DAY = datetime.timedelta(hours=24)
+REF = "refs/publish/head"  # where the fetched branch head is kept in the bare clone
+
+
+class SettingError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    repository: str
+    branch: str
+    keep: int
+    allowed_signers: Path | None
+    root: Path
+    git_dir: Path
+
+    @classmethod
+    def from_env(cls, env) -> "Settings":
+        """The settings, or SettingError naming the first one that is missing or bad."""
+        repository = env.get("PUBLISH_REPOSITORY", "").strip()
+        if not repository:
+            raise SettingError("PUBLISH_REPOSITORY: missing; set it to the repository's URL (or path)")
+        if repository.startswith("-") or any(char.isspace() for char in repository):
+            raise SettingError(f"PUBLISH_REPOSITORY: {repository!r} is not a repository URL or path")
+        branch = env.get("PUBLISH_BRANCH", "").strip() or "main"
+        valid = subprocess.run(["git", "check-ref-format", f"refs/heads/{branch}"], capture_output=True)
+        if valid.returncode or branch.startswith("-"):
+            raise SettingError(f"PUBLISH_BRANCH: {branch!r} is not a branch name")
+        keep_text = env.get("PUBLISH_KEEP", "").strip() or "5"
+        if not re.fullmatch(r"[0-9]+", keep_text) or not 1 <= int(keep_text) <= 100:
+            raise SettingError(f"PUBLISH_KEEP: {keep_text!r} is not a number of releases from 1 to 100")
+        signers_text = env.get("PUBLISH_ALLOWED_SIGNERS", "").strip()
+        signers = Path(signers_text) if signers_text else None
+        if signers is not None and not (signers.is_file() and os.access(signers, os.R_OK)):
+            raise SettingError(f"PUBLISH_ALLOWED_SIGNERS: {signers} is not a readable file")
+        root = rel.site_root(env)
+        if not root.is_absolute() or not root.is_dir():
+            raise SettingError(f"SAFELINE_SITE_ROOT: {root} is not an existing folder (an absolute path)")
+        git_dir = Path(env.get("PUBLISH_GIT_DIR", "").strip() or DEFAULT_GIT_DIR)
+        if not git_dir.is_absolute() or not git_dir.parent.is_dir():
+            raise SettingError(f"PUBLISH_GIT_DIR: {git_dir} must be an absolute path in an existing folder")
+        if not env.get("SAFELINE_CONTACT_ADDRESS", "").strip():
+            raise SettingError("SAFELINE_CONTACT_ADDRESS: missing; the address staff write from, for the privacy page")
+        return cls(repository, branch, int(keep_text), signers, root, git_dir)
+
+
+def git(settings: Settings, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", f"--git-dir={settings.git_dir}", *args], capture_output=True, **kwargs)
+
+
+def _said(result: subprocess.CompletedProcess) -> str:
+    text = result.stderr.decode(errors="replace") if isinstance(result.stderr, bytes) else result.stderr
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[0] if lines else f"git exited with status {result.returncode}"
+
+
+def fetch(settings: Settings) -> str:
+    """Fetch the branch into the bare clone (made at the first run); return its head commit."""
+    if not (settings.git_dir / "HEAD").exists():
+        made = subprocess.run(["git", "init", "--quiet", "--bare", str(settings.git_dir)], capture_output=True,
+                              text=True)
+        if made.returncode:
+            raise RuntimeError(f"git init {settings.git_dir}: {_said(made)}")
+    fetched = git(settings, "fetch", "--quiet", "--no-tags", "--force", "--", settings.repository,
+                  f"+refs/heads/{settings.branch}:{REF}", text=True, timeout=300)
+    if fetched.returncode:
+        raise RuntimeError(_said(fetched))
+    head = git(settings, "rev-parse", "--verify", f"{REF}^{{commit}}", text=True)
+    if head.returncode:
+        raise RuntimeError(_said(head))
+    return head.stdout.strip()
+
+
+def signed_by_an_editor(settings: Settings, commit: str) -> bool:
+    result = git(settings, "-c", f"gpg.ssh.allowedSignersFile={settings.allowed_signers}", "verify-commit", commit)
+    return result.returncode == 0
+
+
+def commit_facts(settings: Settings, commit: str) -> tuple[str, str]:
+    shown = git(settings, "log", "-1", "--format=%s%x00%cI", commit, text=True)
+    subject, _, committed = shown.stdout.strip().partition("\x00")
+    return subject, committed
+
+
+class _Archive(tarfile.TarFile):
+    def chown(self, *args, **kwargs) -> None:
+        """Never: the files belong to whoever runs the publisher (as root, tarfile would call
+        chown(2), which the unit's system call filter refuses)."""
+
+
+def unpack(settings: Settings, commit: str, target: Path) -> None:
+    """The commit's tracked files (``git archive``) into ``target``."""
+    target.mkdir()
+    with subprocess.Popen(["git", f"--git-dir={settings.git_dir}", "archive", "--format=tar", commit],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as archive:
+        with _Archive.open(fileobj=archive.stdout, mode="r|") as tar:
+            tar.extractall(target, filter="data")
+        said = archive.stderr.read().decode(errors="replace")
+    if archive.returncode:
+        raise RuntimeError(f"git archive {commit}: {said.strip()}")
+
+
+def read_state(root: Path) -> dict:
+    try:
+        return json.loads((root / "state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _when(text: str | None) -> datetime.datetime | None:
+    try:
+        return datetime.datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def build_and_switch(settings: Settings, commit: str) -> tuple[rel.Release | None, str]:
+    """Build ``commit`` into a new release and serve it; (release, "") or (None, first error).
+    The served release changes only after a complete, passing build."""
+    started = time.monotonic()
+    built_at = rel.utc_now()
+    building = rel.new_building(settings.root)
+    try:
+        unpack(settings, commit, building / "source")
+        result = build_site(building / "source", building / "output")
+        if not result.ok:
+            return None, result.first_error
+        shutil.rmtree(building / "source")  # the release keeps what is served and release.json
+        subject, committed = commit_facts(settings, commit)
+        release = rel.finish(settings.root, building, {
+            "commit": commit, "subject": subject, "committed": committed, "built": built_at,
+            "seconds": round(time.monotonic() - started, 2),
+        })
+        rel.switch(settings.root, release)
+        return release, ""
+    finally:
+        if building.exists():
+            shutil.rmtree(building, ignore_errors=True)
+
+
+def run(settings: Settings, say=print) -> int:
+    """One publisher run, under the lock (see the module's docstring).  Returns the exit status."""
+    root = settings.root
+    lock = rel.locked(root, wait=False)
+    try:
+        lock.__enter__()
+    except BlockingIOError:
+        say("skipped: another publisher run or a rollback holds the lock")
+        return 0
+    try:
+        state = read_state(root)
+        try:
+            head = fetch(settings)
+        except (RuntimeError, subprocess.TimeoutExpired) as error:
+            say(f"not fetched {settings.branch} from {settings.repository}: {error}")
+            return 1
+        now = rel.utc_now()
+        serving = rel.current(root)
+        failed_rebuild = _when(state.get("rebuild_failed"))
+        if head != state.get("head"):
+            commit, daily = head, False
+        elif serving and now - serving.built > DAY and (failed_rebuild is None or now - failed_rebuild > DAY):
+            commit, daily = serving.commit, True
+        else:
+            return 0  # nothing moved, nothing is stale (a failed head waits for the next push)
+        started = time.monotonic()
+        if settings.allowed_signers and not signed_by_an_editor(settings, commit):
+            release, error = None, "not signed by an allowed editor"
+        else:
+            try:
+                release, error = build_and_switch(settings, commit)
+            except (OSError, RuntimeError, subprocess.SubprocessError, tarfile.TarError) as problem:
+                # Unpacking or writing failed (a full disk, a bad archive): one line, remembered
+                # like a failed build, instead of a traceback at every tick.
+                release, error = None, f"{type(problem).__name__}: {problem}"
+        seconds = time.monotonic() - started
+        if daily and release is None:
+            state["rebuild_failed"] = now.isoformat()  # tried again a day later, not at every tick
+        else:
+            state.pop("rebuild_failed", None)
+        if not daily:
+            state.update({"head": head, "tried": now.isoformat(), "result": "published" if release else "failed",
+                          "error": error})
+        rel.write_json(root / "state.json", state)
+        rel.prune(root, settings.keep)
+        if release is None:
+            say(f"not published {commit}: {error}" + (" (daily rebuild; the served release stays)" if daily else ""))
+            return 1
+        say(f"published {commit} in {seconds:.1f} s" + (" (daily rebuild)" if daily else ""))
+        return 0
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def main(env=None) -> int:
+    env = os.environ if env is None else env
+    try:
+        settings = Settings.from_env(env)
+    except SettingError as error:
+        print(f"not published: {error}", flush=True)
+        return 2
+    return run(settings, say=lambda line: print(line, flush=True))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
