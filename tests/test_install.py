@@ -336,7 +336,7 @@ def units_pass_systemd_analyze(root: Path) -> None:
     (root / "bin").symlink_to("usr/bin")
     venv = root / "srv/safeline/.venv/bin"
     venv.mkdir(parents=True)
-    for program in ("gunicorn", "flask"):
+    for program in ("gunicorn", "flask", "python"):
         shutil.copy2(Path(sys.executable).with_name(program), venv / program)
     verify = subprocess.run([ANALYZE, "verify", f"--root={root}", *UNITS], capture_output=True, text=True, timeout=60)
     assert (verify.returncode, verify.stderr) == (0, ""), verify.stderr

@@ -284,7 +284,9 @@ def test_releases_lists_and_rollback_switches_and_stays(history, copied):
     assert daily.stdout.startswith(f"published {d} in ") and "(daily rebuild)" in daily.stdout
     assert os.readlink(root / "current").startswith(f"releases/{d}-")
 
-    forward = task(env, "rollback", "--commit", e[:7])  # a prefix will do
+    # As the runbook writes it, through ./run (the commit as a plain argument); a prefix will do.
+    forward = subprocess.run([str(ROOT / "run"), "rollback", e[:7]], cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=120)
     assert forward.returncode == 0 and forward.stdout.startswith(f"rolled back to {e} ")
     assert "Publish mark E." in served(root, "en/about/index.html")
 
