@@ -78,12 +78,15 @@ def releases(c):
 @task(help={"commit": "the commit to serve again (a prefix will do; default: the release before the served one)"})
 def rollback(c, commit=None):
     """Serve an earlier release again, in one atomic switch; the publisher keeps it until the branch moves."""
+    from safeline.publish import write_notice
     from safeline.release import ReleaseError, rollback as roll_back, site_root
 
+    root = site_root()
     try:
-        release = roll_back(site_root(), commit)
+        release = roll_back(root, commit)
     except ReleaseError as error:
         raise SystemExit(f"not rolled back: {error}") from None
+    write_notice(root)  # /published.txt says what is served now
     print(f"rolled back to {release.commit} ({release.subject}, built {release.built:%Y-%m-%d %H:%M} UTC)")
 
 

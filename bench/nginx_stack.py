@@ -36,5 +36,6 @@ def command(folder: Path, *, site_root: Path, relay_port: int, port: int) -> lis
     server {{
         listen {HOST}:{port};
         root {site_root};
+        set $safeline_published {folder}/published.txt;
         include {snippets}/safeline-site.conf;
     }}""", workers="auto", error_log="crit", connections=512)

@@ -8,6 +8,13 @@ passes switch ``current`` to it (safeline/release.py).  One line per attempt on 
 journal): ``published <commit> in N s`` or ``not published <commit>: <first error>``; nothing
 when there is nothing to do.
 
+After each run, and after a rollback, ``published.txt`` beside the releases says what is served
+and, when the branch's newest commit could not be published, why (``write_notice``).  nginx
+serves it as ``/published.txt``: the editors' guide (README, 「変更を公開するには」) tells editors
+to look there, since they have no shell on the server.  It carries the commit's first 7 digits,
+the build time and the first error, which name only the site's own files and pages: nothing of
+a report, and not the commit's subject (an editor's message is not for the public).
+
 A failed commit is remembered (state.json) and tried again only when the branch moves; a
 failed daily rebuild is logged, the served release stays, and it is tried again a day later.
 The daily rebuild builds the commit that is served, so after ``./run rollback`` the
@@ -39,12 +46,15 @@ import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from safeline import release as rel
 from safeline.build import build_site
 
 DEFAULT_GIT_DIR = Path("/var/lib/safeline/publish/repo.git")
 DAY = datetime.timedelta(hours=24)
+NOTICE = "published.txt"
+TOKYO = ZoneInfo("Asia/Tokyo")  # editors read the times in the notice in Japan
 REF = "refs/publish/head"  # where the fetched branch head is kept in the bare clone
 
 
@@ -154,6 +164,42 @@ def read_state(root: Path) -> dict:
         return {}
 
 
+def notice(root: Path) -> str:
+    """What ``published.txt`` says: the served release, and the newest commit's failure."""
+    serving = rel.current(root)
+    lines = [f"published {serving.commit[:7]} {serving.built.astimezone(TOKYO):%Y-%m-%d %H:%M} JST"
+             if serving else "published nothing yet"]
+    state = read_state(root)
+    tried = _when(state.get("tried"))
+    if state.get("result") == "failed" and isinstance(state.get("head"), str) and tried:
+        error = " ".join(str(state.get("error") or "").split())
+        lines.append(f"not published {state['head'][:7]} {tried.astimezone(TOKYO):%Y-%m-%d %H:%M} JST: {error}")
+    return "\n".join(lines) + "\n"
+
+
+def write_notice(root: Path) -> None:
+    """Rewrite ``published.txt`` when what it says changed (atomically, readable by nginx)."""
+    text = notice(root)
+    path = root / NOTICE
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return
+    except OSError:
+        pass
+    temporary = path.with_name(f".{NOTICE}.{os.getpid()}.tmp")
+    try:
+        with temporary.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except OSError:
+        # A full disk: the notice stays as it was; what is served, and the journal's line, are
+        # what count, and the next run tries again.
+        temporary.unlink(missing_ok=True)
+
+
 def _when(text: str | None) -> datetime.datetime | None:
     try:
         return datetime.datetime.fromisoformat(text) if text else None
@@ -209,6 +255,7 @@ def run(settings: Settings, say=print) -> int:
         elif serving and now - serving.built > DAY and (failed_rebuild is None or now - failed_rebuild > DAY):
             commit, daily = serving.commit, True
         else:
+            write_notice(root)  # e.g. after a rollback by hand, or the first run of a new version
             return 0  # nothing moved, nothing is stale (a failed head waits for the next push)
         started = time.monotonic()
         if settings.allowed_signers and not signed_by_an_editor(settings, commit):
@@ -230,6 +277,7 @@ def run(settings: Settings, say=print) -> int:
                           "error": error})
         rel.write_json(root / "state.json", state)
         rel.prune(root, settings.keep)
+        write_notice(root)
         if release is None:
             say(f"not published {commit}: {error}" + (" (daily rebuild; the served release stays)" if daily else ""))
             return 1

@@ -288,6 +288,27 @@ def test_http_redirects_to_https(served):
     assert_no_duplicates(headers, "http")
 
 
+def test_the_publishers_notice_is_served_as_text_with_the_headers(served):
+    # /published.txt is the publisher's file beside the releases (safeline/publish.py), not a
+    # page of the release: a failed build or a rollback never touches a release.
+    nginx, _, _ = served
+    notice = nginx.folder / "published.txt"
+    notice.unlink(missing_ok=True)
+    status, _, body = fetch(nginx.https_port, "/published.txt")
+    assert status == 404 and b"<html" in body  # none yet: the site's own 404 page
+    notice.write_text("published 1a2b3c4 2026-12-07 14:05 JST\nnot published 5d6e7f8 2026-12-07 14:20 JST: "
+                      "broken link: faq/index.html: /fqa/ (no such file in the output)\n", encoding="utf-8")
+    try:
+        status, headers, body = fetch(nginx.https_port, "/published.txt")
+        assert (status, body) == (200, notice.read_bytes())
+        assert header(headers, "Content-Type") == "text/plain; charset=utf-8"
+        assert_secure_headers(headers, "/published.txt")
+        assert header(headers, "Cache-Control") == "no-store"  # editors reload it to see a change
+        assert fetch(nginx.https_port, "/en/published.txt")[0] == 404
+    finally:
+        notice.unlink()
+
+
 def test_http_answers_the_acme_challenge_from_certbots_webroot(served):
     # A certificate renewal (certbot --webroot /var/www/html) must not meet the redirect.
     nginx, _, _ = served

@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -63,7 +64,19 @@ def snapshot(root: Path, result: subprocess.CompletedProcess) -> dict:
     return {"code": result.returncode, "out": result.stdout, "err": result.stderr, "current": current_name(root),
             "releases": release_names(root), "state": json.loads(state.read_text()) if state.exists() else None,
             "about": served(root, "en/about/index.html") if (root / "current/output").is_dir() else None,
-            "meta": json.loads(meta.read_text()) if meta.is_file() else None}
+            "meta": json.loads(meta.read_text()) if meta.is_file() else None, "notice": notice(root),
+            "notice_text": (root / "published.txt").read_text(encoding="utf-8") if (root / "published.txt").exists()
+            else None}
+
+
+def notice(root: Path) -> list[str] | None:
+    """published.txt (what editors read at /published.txt), its times checked and left out."""
+    path = root / "published.txt"
+    if not path.exists():
+        return None
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # nginx, another user, reads it
+    return [re.sub(r" \d{4}-\d\d-\d\d \d\d:\d\d JST", " <time> JST", line, count=1)
+            for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +160,9 @@ def test_a_passing_commit_is_published_with_one_line(history):
     assert datetime.datetime.fromisoformat(meta["built"]).utcoffset() == datetime.timedelta(0)
     assert meta["seconds"] > 0
     assert step["state"]["head"] == a and step["state"]["result"] == "published"
+    assert step["notice"] == [f"published {a[:7]} <time> JST"]
+    built = datetime.datetime.fromisoformat(meta["built"]).astimezone(datetime.timezone(datetime.timedelta(hours=9)))
+    assert step["notice_text"] == f"published {a[:7]} {built:%Y-%m-%d %H:%M} JST\n"  # Tokyo time, for editors
 
 
 def test_a_run_with_nothing_to_do_prints_nothing(history):
@@ -161,6 +177,10 @@ def test_a_broken_link_is_not_published_and_changes_nothing(history):
     assert step["out"] == f"not published {b}: broken link: en/about/index.html: /no-such-page/ (no such file in the output)\n"
     assert step["current"] == before["current"] and step["releases"] == before["releases"]  # no .building left
     assert step["about"] == before["about"]
+    # Editors see it at /published.txt: what is still served, and why their commit is not.
+    assert step["notice"] == [f"published {history['commits']['A'][:7]} <time> JST",
+                              f"not published {b[:7]} <time> JST: broken link: en/about/index.html: /no-such-page/ "
+                              "(no such file in the output)"]
 
 
 def test_a_failed_commit_is_remembered_not_retried(history):
@@ -176,6 +196,7 @@ def test_bad_yaml_is_named_by_file_and_line_and_changes_nothing(history):
     match = re.fullmatch(rf"not published {c}: data/hotlines\.yaml:(\d+):\d+ \(syntax\): .+\n", step["out"])
     assert match, step["out"]
     assert int(match[1]) in (history["yaml_line"], history["yaml_line"] + 1)  # YAML notices it on the next line
+    assert step["notice"][1] == f"not published {c[:7]} <time> JST: {step['out'].split(': ', 1)[1].strip()}"
     assert step["current"] == before["current"] and step["releases"] == before["releases"]
 
 
@@ -199,6 +220,7 @@ def test_a_passing_commit_after_failures_is_published_with_its_own_text(history)
     d, step = history["commits"]["D"], history["steps"]["D"]
     assert re.fullmatch(rf"published {d} in \d+\.\d s\n", step["out"]) and step["code"] == 0
     assert step["current"].startswith(f"releases/{d}-")
+    assert step["notice"] == [f"published {d[:7]} <time> JST"]  # the failure's line is gone
     assert "Publish mark D." in step["about"] and "Publish mark A." not in step["about"]
     # The release before stays as it was, for a rollback.
     a_release = history["root"] / history["steps"]["A"]["current"]
@@ -275,6 +297,7 @@ def test_releases_lists_and_rollback_switches_and_stays(history, copied):
     assert rolled.stdout.startswith(f"rolled back to {d} ")
     assert os.readlink(root / "current").startswith(f"releases/{d}-")
     assert "Publish mark D." in served(root, "en/about/index.html")
+    assert notice(root) == [f"published {d[:7]} <time> JST"]  # a rollback rewrites the notice too
     assert task(env, "releases").stdout.splitlines()[1].startswith("* ")
 
     assert run_publisher(env).stdout == ""  # the branch did not move: the rollback stays

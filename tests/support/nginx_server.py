@@ -32,9 +32,11 @@ class Nginx:
             ("    listen 443 ssl http2;\n    listen [::]:443 ssl http2;\n", f"    listen 127.0.0.1:{self.https_port} ssl http2;\n"),
             ("/etc/ssl/safeline/fullchain.pem", str(folder / "cert.pem")),
             ("/etc/ssl/safeline/privkey.pem", str(folder / "key.pem")),
+            ("/srv/safeline/site/published.txt", str(folder / "published.txt")),
             ("/srv/safeline/site/current/output", str(site_root)),
             ("root /var/www/html;", f"root {folder / 'acme'};"),
             ("/etc/nginx/snippets/", f"{snippets}/"),
+            ("/var/log/nginx/", f"{folder}/logs/"),
         ]:
             assert old in site, f"deploy/nginx/safeline.conf no longer contains {old!r}"
             site = site.replace(old, new)
