@@ -404,6 +404,7 @@ def _place(uri: str) -> str:
 
 def _published(status: Status, environ: Mapping[str, str]) -> None:
     root = Path(environ.get(SITE_ROOT_VARIABLE, "").strip() or SITE_ROOT)
+    _newest_commit(status, root)
     current = root / "current"
     if not os.path.lexists(current):
         status.say("published", f"not published by the publisher (no {current})")
@@ -433,6 +434,21 @@ def _published(status: Status, environ: Mapping[str, str]) -> None:
     if old:
         text += f": over {PUBLISHED_MAX_AGE.days} days, the daily rebuild is failing (journalctl -u safeline-publish)"
     status.say("published", text, needs_person=old)
+
+
+def _newest_commit(status: Status, root: Path) -> None:
+    """The publisher's last attempt at the branch's newest commit (its state.json), when it
+    failed: the editors' to fix (they see it at /published.txt), so no person is called."""
+    try:
+        state = json.loads((root / "state.json").read_bytes())
+    except (OSError, ValueError):
+        return  # no publisher here yet, or a state it will write again at its next run
+    failed = isinstance(state, dict) and state.get("result") == "failed" and isinstance(state.get("head"), str)
+    status.gauge("publish_newest_failed", "1 when the branch's newest commit could not be published", int(failed))
+    if failed:
+        error = _printable(" ".join(str(state.get("error", "")).split()))[:LINE_TEXT_LIMIT]
+        status.say("publisher", f"not published {state['head'][:12]}: {error} (the editors' to fix; "
+                                "the site stays as it was)")
 
 
 def _moment(value) -> datetime | None:

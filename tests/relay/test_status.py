@@ -492,6 +492,27 @@ def test_the_published_commit_and_its_age(env, case, needs_person, said):
     assert re.fullmatch(said, line), line
 
 
+def test_a_commit_the_publisher_refused_is_shown_without_calling_a_person(env):
+    # The publisher's state.json (safeline/publish.py): the editors fix their commit; the site
+    # stays as it was, so nobody is paged for it.
+    root = Path(env["SAFELINE_SITE_ROOT"])
+    publish(root, built=now() - timedelta(hours=3))
+    head = "8b" * 20
+    (root / "state.json").write_text(json.dumps({
+        "head": head, "tried": now().isoformat(), "result": "failed",
+        "error": "data/hotlines.yaml:41:19 (syntax):\x1b[31m expected <block end>\n"}), encoding="utf-8")
+    code, screen = status(env)
+    assert code == 0, screen
+    assert lines(screen, "publisher") == [
+        f"  publisher  not published {head[:12]}: data/hotlines.yaml:41:19 (syntax): [31m expected <block end> "
+        "(the editors' to fix; the site stays as it was)"]
+    assert value(metrics(status(env, "--prometheus")[1]), "safeline_publish_newest_failed") == 1
+    (root / "state.json").write_text(json.dumps({"head": head, "result": "published", "error": ""}))
+    code, screen = status(env)
+    assert code == 0 and lines(screen, "publisher") == []
+    assert value(metrics(status(env, "--prometheus")[1]), "safeline_publish_newest_failed") == 0
+
+
 # -- when the relay cannot start --------------------------------------------------------------
 
 def test_status_works_while_the_relay_cannot_start(env, tmp_path, redis_server):
