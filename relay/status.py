@@ -22,6 +22,8 @@ A line marked ``!`` needs a person (exit status 1, ``safeline_status_needs_perso
 - the last delivery error is newer than the last delivery and was logged at ERROR (a refusal,
   a failure a retry will not mend by itself); a deferral (WARNING) is left to the 30 minutes;
 - the site-wide ceiling is refusing reports (a flood, or a real surge: raise it then);
+- the relay's data/hotlines.yaml or catalogs differ from the published commit's (the form's
+  pages would show other lines or words than the site until the relay is updated);
 - the published release was built over 2 days ago (the daily rebuild is failing, and the
   "open now" badge will run out), or ``current`` points to a release that is not there;
 - a check failed in a way this module did not foresee (its error class is shown).
@@ -34,6 +36,7 @@ problems are shown with their quoted values left out.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -43,6 +46,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from safeline.site import ROOT
 
 from . import openpgp
 from .config import ConfigError, Settings, _Reader
@@ -434,6 +439,30 @@ def _published(status: Status, environ: Mapping[str, str]) -> None:
     if old:
         text += f": over {PUBLISHED_MAX_AGE.days} days, the daily rebuild is failing (journalctl -u safeline-publish)"
     status.say("published", text, needs_person=old)
+    _relay_inputs(status, facts.get("relay_inputs"))
+
+
+def _relay_inputs(status: Status, inputs) -> None:
+    """The files the relay read from its own checkout when it started (safeline/release.py,
+    RELAY_INPUTS) against the published commit's: while they differ, the form's pages show
+    other lines or words than the site (a changed phone number, say), until the relay is
+    updated and restarted."""
+    if not isinstance(inputs, dict):
+        return  # a release of a publisher that did not record them
+    differing = []
+    for name, digest in sorted(inputs.items()):
+        try:
+            ours = hashlib.sha256((ROOT / name).read_bytes()).hexdigest()
+        except OSError:
+            ours = None
+        if ours != digest:
+            differing.append(str(name))
+    status.gauge("relay_behind_published", "1 when the relay's data or catalogs differ from the published site's",
+                 int(bool(differing)))
+    if differing:
+        status.say("relay", f"{', '.join(differing)} in {ROOT} not as in the published commit: the form's pages "
+                            "show other lines or words than the site; update the checkout (git pull), then "
+                            "systemctl restart safeline-relay", needs_person=True)
 
 
 def _newest_commit(status: Status, root: Path) -> None:

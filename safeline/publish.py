@@ -218,11 +218,12 @@ def build_and_switch(settings: Settings, commit: str) -> tuple[rel.Release | Non
         result = build_site(building / "source", building / "output")
         if not result.ok:
             return None, result.first_error
+        inputs = rel.digests(building / "source")
         shutil.rmtree(building / "source")  # the release keeps what is served and release.json
         subject, committed = commit_facts(settings, commit)
         release = rel.finish(settings.root, building, {
             "commit": commit, "subject": subject, "committed": committed, "built": built_at,
-            "seconds": round(time.monotonic() - started, 2),
+            "seconds": round(time.monotonic() - started, 2), "relay_inputs": inputs,
         })
         rel.switch(settings.root, release)
         return release, ""

@@ -8,6 +8,7 @@ Under the site root (``SAFELINE_SITE_ROOT``, default /srv/safeline/site)::
     releases/.building-…/                   a build under way (never served; removed if stale)
     current -> releases/<name>              what nginx serves (root …/current/output)
     state.json                              the publisher's memory (safeline/publish.py)
+    published.txt                           what editors read at /published.txt (ditto)
     lock                                    held (flock) by the publisher and by a rollback
 
 A release is complete before it has its name: it is built in ``.building-…``, fsynced, and
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import datetime
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -29,6 +31,24 @@ from pathlib import Path
 
 DEFAULT_ROOT = Path("/srv/safeline/site")
 BUILDING = ".building-"
+# The files of a commit that the relay also reads, from its own checkout (/srv/safeline), when
+# it starts: the lines open now on its 429 and 503 pages, and the form's words.  The publisher
+# puts only the site live; release.json keeps these files' SHA-256 ("relay_inputs"), and
+# ``flask --app relay status`` calls a person while the relay's copies differ, so a changed
+# phone number never stays on the form's pages unseen.
+RELAY_INPUTS = ("data/hotlines.yaml", "theme/translations/ja/LC_MESSAGES/messages.po",
+                "theme/translations/en/LC_MESSAGES/messages.po")
+
+
+def digests(tree: Path) -> dict[str, str]:
+    """SHA-256 of each of RELAY_INPUTS in ``tree`` (a file that is not there is left out)."""
+    found = {}
+    for name in RELAY_INPUTS:
+        try:
+            found[name] = hashlib.sha256((tree / name).read_bytes()).hexdigest()
+        except FileNotFoundError:
+            pass
+    return found
 
 
 class ReleaseError(Exception):

@@ -159,6 +159,9 @@ def test_a_passing_commit_is_published_with_one_line(history):
     assert datetime.datetime.fromisoformat(meta["committed"]).tzinfo is not None
     assert datetime.datetime.fromisoformat(meta["built"]).utcoffset() == datetime.timedelta(0)
     assert meta["seconds"] > 0
+    # What the relay reads from its own checkout, for status to compare (A's are this checkout's).
+    from safeline.release import RELAY_INPUTS, digests
+    assert meta["relay_inputs"] == digests(ROOT) and set(meta["relay_inputs"]) == set(RELAY_INPUTS)
     assert step["state"]["head"] == a and step["state"]["result"] == "published"
     assert step["notice"] == [f"published {a[:7]} <time> JST"]
     built = datetime.datetime.fromisoformat(meta["built"]).astimezone(datetime.timezone(datetime.timedelta(hours=9)))

@@ -10,6 +10,7 @@ in this process (``status``: the command, its exit status, its output); a few ar
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -110,7 +111,8 @@ def value(found: dict, name: str, **labels) -> float:
     return number
 
 
-def publish(root: Path, *, built: datetime, commit: str = COMMIT, subject: str = "Opening hours for the holidays"):
+def publish(root: Path, *, built: datetime, commit: str = COMMIT, subject: str = "Opening hours for the holidays",
+            **more):
     """A release as the publisher lays it out: releases/<commit>-<time>/{output/, release.json},
     and ``current`` switched to it by renaming a new symlink over the old."""
     name = f"{commit}-{built:%Y%m%dT%H%M%SZ}"
@@ -118,7 +120,7 @@ def publish(root: Path, *, built: datetime, commit: str = COMMIT, subject: str =
     (release / "output").mkdir(parents=True)
     (release / "release.json").write_text(json.dumps({
         "commit": commit, "subject": subject, "committed": built.isoformat(),
-        "built": built.strftime("%Y-%m-%dT%H:%M:%SZ"), "seconds": 4.2}), encoding="utf-8")
+        "built": built.strftime("%Y-%m-%dT%H:%M:%SZ"), "seconds": 4.2, **more}), encoding="utf-8")
     link = root / "current.new"
     link.symlink_to(Path("releases") / name)
     os.replace(link, root / "current")
@@ -511,6 +513,28 @@ def test_a_commit_the_publisher_refused_is_shown_without_calling_a_person(env):
     code, screen = status(env)
     assert code == 0 and lines(screen, "publisher") == []
     assert value(metrics(status(env, "--prometheus")[1]), "safeline_publish_newest_failed") == 0
+
+
+def test_a_relay_whose_data_differs_from_the_published_commits_needs_a_person(env):
+    """release.json's relay_inputs (safeline/release.py) against this checkout's files, which
+    the relay reads when it starts: a phone number changed on the site only must be seen."""
+    from safeline.release import RELAY_INPUTS, digests
+
+    root = Path(env["SAFELINE_SITE_ROOT"])
+    same = digests(ROOT)
+    assert set(same) == set(RELAY_INPUTS)
+    publish(root, built=now() - timedelta(hours=1), relay_inputs=same)
+    code, screen = status(env)
+    assert code == 0 and lines(screen, "relay") == [], screen
+    assert value(metrics(status(env, "--prometheus")[1]), "safeline_relay_behind_published") == 0
+    edited = {**same, "data/hotlines.yaml": hashlib.sha256(b"organisations: []\n").hexdigest()}
+    publish(root, built=now() - timedelta(minutes=5), relay_inputs=edited)
+    code, screen = status(env)
+    assert code == 1
+    assert lines(screen, "relay") == [
+        f"! relay      data/hotlines.yaml in {ROOT} not as in the published commit: the form's pages show "
+        "other lines or words than the site; update the checkout (git pull), then systemctl restart safeline-relay"]
+    assert value(metrics(status(env, "--prometheus")[1]), "safeline_relay_behind_published") == 1
 
 
 # -- when the relay cannot start --------------------------------------------------------------
