@@ -119,6 +119,9 @@ def test_the_publisher_unit_and_timer_keep_what_they_need():
     assert service["Environment"] == ["HOME=/var/lib/safeline/publish"]  # git reads its config there
     assert service["ProtectSystem"] == ["strict"] and service["NoNewPrivileges"] == ["true"]
     assert service["UMask"] == ["0022"]  # nginx (another user) reads the releases
+    # A commit's code runs in the build: it never sees the reports, the delivery record or relay.env.
+    assert set(" ".join(service["InaccessiblePaths"]).split()) == {
+        "-/var/lib/safeline/outbox", "-/var/lib/safeline/delivery", "-/etc/safeline/relay.env"}
     assert "IPAddressDeny" not in service  # the repository's host may be anywhere
     timer = PUBLISH_TIMER.read_text(encoding="utf-8")
     assert re.search(r"^OnCalendar=\*:0/5$", timer, re.M) and re.search(r"^Persistent=true$", timer, re.M)
