@@ -15,8 +15,8 @@ to look there, since they have no shell on the server.  It carries the commit's 
 the build time and the first error, which name only the site's own files and pages: nothing of
 a report, and not the commit's subject (an editor's message is not for the public).
 
-A failed commit is remembered (state.json) and tried again only when the branch moves; a
-failed daily rebuild is logged, the served release stays, and it is tried again a day later.
+A failed commit is remembered (state.json) and tried again when the branch moves, or an hour
+later (the fault may have been the server's, e.g. a full disk); a failed daily rebuild is logged, the served release stays, and it is tried again a day later.
 The daily rebuild builds the commit that is served, so after ``./run rollback`` the
 rolled-back commit stays served (and fresh) until the branch moves.
 
@@ -53,6 +53,10 @@ from safeline.build import build_site
 
 DEFAULT_GIT_DIR = Path("/var/lib/safeline/publish/repo.git")
 DAY = datetime.timedelta(hours=24)
+# A failed head is tried again after this long even if the branch did not move: the fault may
+# have been the server's (a full disk, a package missing until the checkout is updated), and a
+# commit that is broken costs one line an hour until the next push.
+RETRY = datetime.timedelta(hours=1)
 NOTICE = "published.txt"
 TOKYO = ZoneInfo("Asia/Tokyo")  # editors read the times in the notice in Japan
 REF = "refs/publish/head"  # where the fetched branch head is kept in the bare clone
@@ -251,13 +255,14 @@ def run(settings: Settings, say=print) -> int:
         now = rel.utc_now()
         serving = rel.current(root)
         failed_rebuild = _when(state.get("rebuild_failed"))
-        if head != state.get("head"):
+        tried = _when(state.get("tried"))
+        if head != state.get("head") or (state.get("result") == "failed" and (tried is None or now - tried > RETRY)):
             commit, daily = head, False
         elif serving and now - serving.built > DAY and (failed_rebuild is None or now - failed_rebuild > DAY):
             commit, daily = serving.commit, True
         else:
             write_notice(root)  # e.g. after a rollback by hand, or the first run of a new version
-            return 0  # nothing moved, nothing is stale (a failed head waits for the next push)
+            return 0  # nothing moved, nothing is stale (a failed head waits for a push, or its hour)
         started = time.monotonic()
         if settings.allowed_signers and not signed_by_an_editor(settings, commit):
             release, error = None, "not signed by an allowed editor"

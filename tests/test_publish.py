@@ -193,6 +193,32 @@ def test_a_failed_commit_is_remembered_not_retried(history):
     assert again["state"]["error"].startswith("broken link: en/about/index.html")
 
 
+def test_a_full_disk_fails_the_attempt_and_the_commit_is_tried_again_an_hour_later(history, copied, tmp_path):
+    """A real full disk: the releases folder on a 1 MiB tmpfs, in a mount namespace of the run's
+    own.  The served release stays; the same commit, not the branch's fault, is tried again
+    once the hour has passed, and published."""
+    root, _, env = copied
+    e = history["commits"]["E"]
+    before = os.readlink(root / "current")
+    repo = history["repo"].clone(tmp_path / "clone")  # the shared history stays as it is
+    repo.edit(ABOUT, "Publish mark E.", "Publish mark F.")
+    f = repo.commit("F: after a full disk")
+    env = {**env, "PUBLISH_REPOSITORY": str(repo.path)}
+    full = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+            'mount -t tmpfs -o size=1m tmpfs "$0" && exec "$@"', str(root / "releases")]
+    failed = run_publisher(env, prefix=full)
+    assert failed.returncode == 1
+    assert re.fullmatch(rf"not published {f}: .*No space left on device.*\n", failed.stdout), failed
+    assert os.readlink(root / "current") == before and "Publish mark E." in served(root, "en/about/index.html")
+    assert run_publisher(env).stdout == ""  # within the hour: not again
+    state = json.loads((root / "state.json").read_text())
+    tried = datetime.datetime.fromisoformat(state["tried"]) - datetime.timedelta(minutes=61)
+    (root / "state.json").write_text(json.dumps({**state, "tried": tried.isoformat()}))
+    again = run_publisher(env)
+    assert re.fullmatch(rf"published {f} in \d+\.\d s\n", again.stdout), again
+    assert "Publish mark F." in served(root, "en/about/index.html") and e not in os.readlink(root / "current")
+
+
 def test_bad_yaml_is_named_by_file_and_line_and_changes_nothing(history):
     c, step, before = history["commits"]["C"], history["steps"]["C"], history["steps"]["A"]
     assert step["code"] == 1
