@@ -263,5 +263,7 @@ def listing(root: Path) -> list[str]:
     lines = []
     for release in releases(root):
         mark = "*" if serving and release.name == serving.name else " "
-        lines.append(f"{mark} {release.built:%Y-%m-%d %H:%M} UTC  {release.commit[:10]}  {release.subject}")
+        # A subject is anyone's text: no control character reaches the operator's terminal.
+        subject = "".join(char if char.isprintable() else " " for char in release.subject)
+        lines.append(f"{mark} {release.built:%Y-%m-%d %H:%M} UTC  {release.commit[:10]}  {subject}")
     return lines

@@ -431,3 +431,16 @@ def test_releases_and_rollback_on_a_root_without_releases_say_so(tmp_path):
     assert (listed.returncode, listed.stderr) == (1, f"no releases in {tmp_path / 'nothing' / 'releases'}\n")
     assert (rolled.returncode, rolled.stderr) == (1, f"not rolled back: no releases in {tmp_path / 'nothing'} "
                                                      "(SAFELINE_SITE_ROOT)\n")
+
+
+def test_releases_lists_a_subject_without_its_control_characters(tmp_path):
+    # A commit's subject is anyone's text; an escape sequence would act on the operator's terminal.
+    from safeline.release import listing
+
+    release = tmp_path / "releases" / f"{'a' * 40}-20261207T050000Z"
+    (release / "output").mkdir(parents=True)
+    (release / "release.json").write_text(json.dumps({
+        "commit": "a" * 40, "subject": "窓口の時間\x1b[2J\x1b]0;owned\x07を直す", "committed": "2026-12-07T14:00:00+09:00",
+        "built": "2026-12-07T05:00:00+00:00", "seconds": 3.0}), encoding="utf-8")
+    (tmp_path / "current").symlink_to(f"releases/{release.name}")
+    assert listing(tmp_path) == [f"* 2026-12-07 05:00 UTC  {'a' * 10}  窓口の時間 [2J ]0;owned を直す"]
