@@ -335,6 +335,9 @@ SYSTEM_PACKAGES = (
     ("systemd-analyze", "systemd", None),  # tests/test_systemd.py rates the shipped units
     ("dovecot", "dovecot-imapd", "dovecot"),  # tests/staff/: the staff kit reads a real IMAP mailbox
     ("strace", "strace", None),  # tests/relay/test_outbox_syscalls.py: the outbox's fsyncs, in order (Linux only)
+    ("git", "git", "git"),  # tests/test_publish.py: the publisher fetches from a real repository
+    ("ssh-keygen", "openssh-client", None),  # the publisher's signed commits (git's SSH signatures)
+    ("unshare", "util-linux", None),  # a full disk or a read-only folder, mounted in a namespace (Linux only)
 )
 # nginx lives in /usr/sbin, which a user's PATH may lack.
 SEARCH_EXTRA = ("/usr/sbin", "/sbin")

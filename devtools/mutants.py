@@ -96,6 +96,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "relay/delivery.py": ("tests/relay/test_delivery.py", "tests/relay/test_app_delivery.py"),
     "relay/config.py": ("tests/relay/test_settings.py", "tests/relay/test_app_config.py"),
     "relay/keys.py": ("tests/relay/test_keys.py",),
+    "relay/status.py": ("tests/relay/test_status.py",),
     "safeline/record.py": ("tests/test_record.py",),
     "staff/web/guard.py": ("tests/staff/test_web_guard.py", "tests/staff/test_web_pages.py"),
     "staff/message.py": ("tests/staff/test_message_shapes.py", "tests/staff/test_message.py"),
