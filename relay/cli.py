@@ -79,7 +79,7 @@ def status_command(prometheus: str | None):
 
     Exit status 1 when a line needs a person (marked !), 2 when FILE cannot be written.
     """
-    from .status import collect, write_atomically  # here: `keys` and `deliver` need none of it
+    from .status import collect, write_metrics  # here: `keys` and `deliver` need none of it
 
     status = collect()
     if prometheus is None:
@@ -88,7 +88,7 @@ def status_command(prometheus: str | None):
         click.echo(status.exposition(), nl=False)
     else:
         try:
-            write_atomically(Path(prometheus), status.exposition())
+            write_metrics(Path(prometheus), status.exposition())
         except OSError as error:
             click.echo(f"relay status: cannot write {prometheus} ({error.strerror or type(error).__name__})",
                        err=True)

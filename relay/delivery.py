@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from relay.config import DEV, is_production
+from safeline.atomic import replace_file
 from relay.outbox import Outbox
 from relay.smtp import PermanentDeliveryError, SmtpTarget, TemporaryDeliveryError, Timeouts, timeouts_from
 
@@ -97,28 +98,14 @@ class DeliveryState:
             self._failing = False
 
     def _write(self, data: bytes) -> None:
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW
         try:
-            fd = os.open(temporary, flags, 0o600)
+            replace_file(self.path, data)
         except FileNotFoundError:
             # The development folder (var/dev/delivery), made at the first record.  Only that
             # last folder: in production the installer makes it, and a worker must not make
             # /var/lib/safeline on a machine that merely runs the tests.
             self.path.parent.mkdir(mode=0o700, exist_ok=True)
-            fd = os.open(temporary, flags, 0o600)
-        try:
-            with open(fd, "wb", closefd=True) as file:
-                file.write(data)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, self.path)
-        except BaseException:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
-            raise
+            replace_file(self.path, data)
 
 
 class StateFileError(ValueError):

@@ -47,6 +47,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from safeline.atomic import replace_file
 from safeline.site import ROOT
 
 from . import openpgp
@@ -492,29 +493,10 @@ def _moment(value) -> datetime | None:
 
 # -- writing the metrics ---------------------------------------------------------------------
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` as node_exporter's textfile collector needs: a temporary file
-    in the same folder (its name does not end in .prom, so the collector skips it), then a
-    rename.  Mode 0644 whatever the umask (the units' is 0077): node_exporter runs as another
-    user and must read it."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
-    try:
-        os.fchmod(fd, 0o644)
-        with open(fd, "w", encoding="utf-8", closefd=False) as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-    finally:
-        os.close(fd)
+def write_metrics(path: Path, text: str) -> None:
+    """The metrics file, replaced whole (node_exporter's textfile collector may read it at any
+    moment) and readable by the collector, another user, whatever the umask."""
+    replace_file(path, text.encode("utf-8"), mode=0o644)
 
 
 # -- small words -------------------------------------------------------------------------------

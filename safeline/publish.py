@@ -49,6 +49,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from safeline import release as rel
+from safeline.atomic import replace_file
 from safeline.build import build_site
 
 DEFAULT_GIT_DIR = Path("/var/lib/safeline/publish/repo.git")
@@ -190,18 +191,10 @@ def write_notice(root: Path) -> None:
             return
     except OSError:
         pass
-    temporary = path.with_name(f".{NOTICE}.{os.getpid()}.tmp")
     try:
-        with temporary.open("w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
+        replace_file(path, text.encode("utf-8"), mode=0o644)
     except OSError:
-        # A full disk: the notice stays as it was; what is served, and the journal's line, are
-        # what count, and the next run tries again.
-        temporary.unlink(missing_ok=True)
+        pass  # a full disk: the notice stays as it was, the journal's line counts; the next run tries again
 
 
 def _when(text: str | None) -> datetime.datetime | None:

@@ -29,6 +29,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from safeline.atomic import replace_file
+
 DEFAULT_ROOT = Path("/srv/safeline/site")
 BUILDING = ".building-"
 # The files of a commit that the relay also reads, from its own checkout (/srv/safeline), when
@@ -132,15 +134,9 @@ def fsync_tree(top: Path) -> None:
 
 
 def write_json(path: Path, data: dict) -> None:
-    """Write ``data`` as ``path`` atomically (temporary file, fsync, rename, fsync the folder)."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with temporary.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, ensure_ascii=False)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    fsync_path(path.parent)
+    """Write ``data`` as ``path`` atomically, the rename on disk too (safeline/atomic.py)."""
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    replace_file(path, text.encode("utf-8"), mode=0o644, sync_folder=True)
 
 
 def new_building(root: Path) -> Path:
