@@ -167,6 +167,9 @@ def _outbox(status: Status, environ: Mapping[str, str]) -> None:
     if not folder:
         status.say("outbox", "cannot be found: RELAY_OUTBOX is not set", needs_person=True)
         return
+    if os.path.lexists(folder) and not Path(folder).is_dir():
+        status.say("outbox", f"{folder} is not a folder: the relay cannot start", needs_person=True)
+        return
     if not Path(folder).is_dir():
         status.say("outbox", f"{folder} does not exist yet (the relay makes it when it starts)")
         status.gauge("outbox_waiting", "Reports waiting in the outbox for the mail server", 0)

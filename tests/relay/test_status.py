@@ -583,3 +583,61 @@ def test_the_metrics_file_is_written_atomically_readable_by_node_exporter(env, t
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr == (f"relay status: cannot write {tmp_path / 'missing' / 'safeline.prom'} "
                            "(No such file or directory)\n")
+
+
+# -- what the mutation run (./run mutants relay/status.py) found untested ------------------------
+
+def test_an_outbox_that_is_a_file_needs_a_person(env, tmp_path):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    env["RELAY_OUTBOX"] = str(blocked)
+    code, screen = status(env)
+    assert code == 1 and lines(screen, "outbox") == [f"! outbox     {blocked} is not a folder: the relay cannot start"]
+
+
+def test_a_development_key_in_production_needs_a_person(env, tmp_path):
+    made = make_key(tmp_path / "gnupg", "Dev (Safeline development key, never for production) <dev@safeline.test>")
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "dev.asc").write_bytes(made.public)
+    env.update(RELAY_STAFF_KEYS=str(keys))
+    code, screen = status(env)  # development: the development key is what it is for
+    assert not any("development key" in line for line in lines(screen, "staff key")), screen
+    env.update(RELAY_ENV="production")
+    code, screen = status(env)
+    assert code == 1
+    assert f"! staff key  {made.fingerprint} is a development key: production needs the staff's real keys" in \
+        lines(screen, "staff key")
+
+
+def test_a_site_ceiling_that_cannot_be_read_needs_a_person(env, redis_server):
+    env.update(RELAY_RATELIMIT_STORAGE=redis_server.url, RELAY_RATELIMIT_SITE="sixty an hour")
+    code, screen = status(env)
+    assert code == 1
+    assert lines(screen, "ceiling") == ["! ceiling    RELAY_RATELIMIT_SITE cannot be read (see the settings lines)"]
+
+
+def test_a_ceiling_above_256_refuses_when_reached(env, redis_server):
+    # Python keeps one object for each small int: a comparison by identity would hold up to 256
+    # and fail above.  The counter is filled where relay.quota counts (the refusing test above
+    # shows the relay and status agree on that key).
+    from relay.quota import RedisStore, Rule, _counter
+
+    env.update(RELAY_RATELIMIT_STORAGE=redis_server.url, RELAY_RATELIMIT_SITE="300 per hour")
+    key = RedisStore.PREFIX + _counter("site", ("all",), Rule.parse("300 per hour")).read
+    store = RedisStore(redis_server.url)
+    moment = time.time()
+    store._redis.zadd(key, {f"report-{number}": moment - number for number in range(300)})
+    code, screen = status(env)
+    assert code == 1 and lines(screen, "ceiling")[0].startswith("! ceiling    300 of 300 per hour: REFUSING"), screen
+
+
+def test_long_texts_from_files_are_cut_to_one_line(env):
+    root = Path(env["SAFELINE_SITE_ROOT"])
+    publish(root, built=now() - timedelta(hours=1), subject="件名" * 60)
+    (root / "state.json").write_text(json.dumps({"head": "8b" * 20, "result": "failed", "error": "x" * 1000}))
+    code, screen = status(env)
+    [published] = lines(screen, "published")
+    assert f'"{"件名" * 40}" built ' in published  # 80 characters of the subject
+    [refused] = lines(screen, "publisher")
+    assert f": {'x' * 299}… (the editors' to fix" in refused  # LINE_TEXT_LIMIT, the cut marked
