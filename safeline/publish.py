@@ -46,6 +46,7 @@ import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 from safeline import release as rel
@@ -106,6 +107,15 @@ class Settings:
         return cls(repository, branch, int(keep_text), signers, root, git_dir)
 
 
+def without_credentials(url: str) -> str:
+    """The repository's address as the journal may show it: a token in https://user:token@host/
+    (a private repository) never reaches a log line."""
+    parts = urlsplit(url)
+    if parts.scheme and "@" in parts.netloc:
+        return urlunsplit(parts._replace(netloc="…@" + parts.netloc.rsplit("@", 1)[1]))
+    return url
+
+
 def git(settings: Settings, *args: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(["git", f"--git-dir={settings.git_dir}", *args], capture_output=True, **kwargs)
 
@@ -123,8 +133,10 @@ def fetch(settings: Settings) -> str:
                               text=True)
         if made.returncode:
             raise RuntimeError(f"git init {settings.git_dir}: {_said(made)}")
+    # No prompt for a password, ever: a refused login is a line in the journal, not a hang.
     fetched = git(settings, "fetch", "--quiet", "--no-tags", "--force", "--", settings.repository,
-                  f"+refs/heads/{settings.branch}:{REF}", text=True, timeout=300)
+                  f"+refs/heads/{settings.branch}:{REF}", text=True, timeout=300,
+                  env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
     if fetched.returncode:
         raise RuntimeError(_said(fetched))
     head = git(settings, "rev-parse", "--verify", f"{REF}^{{commit}}", text=True)
@@ -243,7 +255,8 @@ def run(settings: Settings, say=print) -> int:
         try:
             head = fetch(settings)
         except (RuntimeError, subprocess.TimeoutExpired) as error:
-            say(f"not fetched {settings.branch} from {settings.repository}: {error}")
+            shown = without_credentials(settings.repository)
+            say(f"not fetched {settings.branch} from {shown}: {str(error).replace(settings.repository, shown)}")
             return 1
         now = rel.utc_now()
         serving = rel.current(root)

@@ -400,6 +400,18 @@ def test_an_unreachable_repository_is_logged_and_changes_nothing(history, copied
     assert os.readlink(root / "current") == before
 
 
+def test_a_token_in_the_repository_address_never_reaches_the_log(copied):
+    # A private repository over https is often reached as https://user:token@host/…
+    from devtools.ports import free_port
+
+    root, _, env = copied
+    url = f"http://editor:s3cret-Tok3n@127.0.0.1:{free_port()}/safeline.git"  # nothing listens there
+    result = run_publisher({**env, "PUBLISH_REPOSITORY": url})
+    assert result.returncode == 1 and "s3cret-Tok3n" not in result.stdout + result.stderr, result
+    assert result.stdout.startswith(f"not fetched main from http://…@127.0.0.1:{url.rsplit(':', 1)[1].split('/')[0]}"
+                                    "/safeline.git: "), result.stdout
+
+
 def test_only_commits_signed_by_an_allowed_editor_are_published(history, tmp_path):
     key = tmp_path / "editor"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "editor", "-f", str(key)], check=True)
