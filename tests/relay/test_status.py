@@ -587,6 +587,14 @@ def test_the_metrics_file_is_written_atomically_readable_by_node_exporter(env, t
 
 # -- what the mutation run (./run mutants relay/status.py) found untested ------------------------
 
+def test_an_empty_outbox_has_waited_0_seconds(env):
+    Path(env["RELAY_OUTBOX"]).mkdir(parents=True, exist_ok=True)
+    code, screen = status(env)
+    assert code == 0 and lines(screen, "outbox") == ["  outbox     empty: nothing waits for the mail server"]
+    found = metrics(status(env, "--prometheus")[1])
+    assert value(found, "safeline_outbox_oldest_seconds") == value(found, "safeline_outbox_waiting") == 0
+
+
 def test_an_outbox_that_is_a_file_needs_a_person(env, tmp_path):
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("")
