@@ -33,7 +33,9 @@ The Python packages are the interpreter's (the server's .venv, installed from th
 requirements.txt): a commit that changes requirements.txt is built with the packages already
 installed.  If it needs a package or a version that is not there, its build fails (an import
 error, or whatever the old version does), it is not published, and the site stays as it was:
-update /srv/safeline (git pull, ``./run --list`` to install the pins) and the next run builds it.
+update /srv/safeline (git pull, then deploy/install, which installs the pins) and the publisher
+tries the commit again within the hour (or at once: ``systemctl start safeline-publish`` after
+removing state.json).
 A commit older than this module has no ``safeline/build.py`` and cannot be built this way.
 """
 
