@@ -84,7 +84,8 @@ class Settings:
         if not repository:
             raise SettingError("PUBLISH_REPOSITORY: missing; set it to the repository's URL (or path)")
         if repository.startswith("-") or any(char.isspace() for char in repository):
-            raise SettingError(f"PUBLISH_REPOSITORY: {repository!r} is not a repository URL or path")
+            raise SettingError(f"PUBLISH_REPOSITORY: {without_credentials(repository)!r} is not a repository URL or "
+                               "path")
         branch = env.get("PUBLISH_BRANCH", "").strip() or "main"
         valid = subprocess.run(["git", "check-ref-format", f"refs/heads/{branch}"], capture_output=True)
         if valid.returncode or branch.startswith("-"):
