@@ -158,7 +158,8 @@ def test_every_line_and_metric_with_reports_waiting_redis_up_and_a_fresh_release
     assert not flagged(screen)
     assert lines(screen, "settings") == ["  settings   sound (development)"]
     [outbox] = lines(screen, "outbox")
-    assert re.fullmatch(r"  outbox     2 waiting \(\d+\.\d KB\), the oldest for 2 min", outbox), outbox
+    size = sum(path.stat().st_size for path in waiting)
+    assert outbox == f"  outbox     2 waiting ({size / 1024:.1f} KB), the oldest for 2 min", outbox
     assert re.fullmatch(r"  delivery   last sent \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(\d+ s ago\)",
                         lines(screen, "delivery")[0]), screen
     assert lines(screen, "delivery")[1] == "  delivery   no delivery error recorded"
