@@ -328,6 +328,26 @@ def test_the_signer_rule_through_the_folder(kits, imap_account, team_keys, tmp_p
     assert a.store.case(reference).status == "closed"
 
 
+def test_the_command_lists_20_ignored_mails_and_counts_the_rest(kits, imap_account, certificate, staff_gnupg):
+    from staff.sync import LISTED
+
+    _, b = kits
+    b.store.close()
+    imap_account.deliver([f"From: someone@example.com\r\nSubject: {number}\r\n\r\nnot an event\r\n".encode()
+                          for number in range(LISTED + 2)], folder=FOLDER)
+    env = {**keyring_env([(KEYRING_SERVICE, f"{imap_account.user}@{HOST}", imap_account.password)]),
+           "SAFELINE_STAFF_PASSPHRASE": staff_gnupg.passphrase}
+    done = staff_cli("--home", str(b.home.folder), "sync", "--imap-ca", str(certificate[0]), env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"sent 0; received {LISTED + 2} (applied 0, already known 0); ignored {LISTED + 2} " \
+                          f"({LISTED + 2} malformed)\n"
+    said = done.stderr.splitlines()
+    assert LISTED == 20 and len(said) == 21, said
+    assert all(line.startswith("ignored mail ") and line.endswith(" of the events folder: malformed")
+               for line in said[:20])
+    assert said[20] == "… and 2 more ignored mails"
+
+
 def test_the_command_says_what_it_did_and_exits_3_offline(kits, imap_account, certificate, staff_gnupg):
     a, b = kits
     reference = phone_case(b)
