@@ -288,7 +288,12 @@ def run(settings: Settings, say=print) -> int:
         if not daily:
             state.update({"head": head, "tried": now.isoformat(), "result": "published" if release else "failed",
                           "error": error})
-        rel.write_json(root / "state.json", state)
+        try:
+            rel.write_json(root / "state.json", state)
+        except OSError as problem:
+            # A full disk: the attempt's line below still goes to the journal; without its
+            # memory the publisher simply tries this commit again at the next tick.
+            say(f"state not recorded in {root / 'state.json'} ({problem.strerror or type(problem).__name__})")
         rel.prune(root, settings.keep)
         write_notice(root)
         if release is None:

@@ -219,6 +219,27 @@ def test_a_full_disk_fails_the_attempt_and_the_commit_is_tried_again_an_hour_lat
     assert "Publish mark F." in served(root, "en/about/index.html") and e not in os.readlink(root / "current")
 
 
+def test_a_disk_full_to_the_last_byte_costs_no_traceback(history, copied, tmp_path):
+    """The whole site root full (a copy of it on a tmpfs filled to the last byte, mounted over it
+    in the run's own namespace): the build, state.json and published.txt all fail to be
+    written; the run still ends with its lines and status 1, never a traceback."""
+    root, _, env = copied
+    repo = history["repo"].clone(tmp_path / "clone")
+    repo.edit(ABOUT, "Publish mark E.", "Publish mark G.")
+    g = repo.commit("G: on a full disk")
+    script = ('mount -t tmpfs -o size=16m tmpfs "$1" && cp -a "$0"/. "$1"/ && '
+              '(dd if=/dev/zero of="$1"/filler bs=64k 2>/dev/null; true) && mount --bind "$1" "$0" && '
+              'shift && exec "$@"')
+    spare = tmp_path / "spare"
+    spare.mkdir()
+    full = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, str(root), str(spare)]
+    result = run_publisher({**env, "PUBLISH_REPOSITORY": str(repo.path)}, prefix=full)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result
+    said = result.stdout.splitlines()
+    assert re.fullmatch(rf"not published {g}: .*No space left on device.*", said[-1]), said
+    assert said[0] == f"state not recorded in {root / 'state.json'} (No space left on device)", said
+
+
 def test_bad_yaml_is_named_by_file_and_line_and_changes_nothing(history):
     c, step, before = history["commits"]["C"], history["steps"]["C"], history["steps"]["A"]
     assert step["code"] == 1
