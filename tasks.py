@@ -86,6 +86,8 @@ def rollback(c, commit=None):
         release = roll_back(root, commit)
     except ReleaseError as error:
         raise SystemExit(f"not rolled back: {error}") from None
+    except OSError as error:  # a full or read-only disk: what is served has not changed
+        raise SystemExit(f"not rolled back: {error.strerror or type(error).__name__} ({error.filename or root})") from None
     write_notice(root)  # /published.txt says what is served now
     print(f"rolled back to {release.commit} ({release.subject}, built {release.built:%Y-%m-%d %H:%M} UTC)")
 
