@@ -650,3 +650,29 @@ def test_long_texts_from_files_are_cut_to_one_line(env):
     assert f'"{"件名" * 40}" built ' in published  # 80 characters of the subject
     [refused] = lines(screen, "publisher")
     assert f": {'x' * 299}… (the editors' to fix" in refused  # LINE_TEXT_LIMIT, the cut marked
+
+
+def test_a_build_time_with_a_tokyo_offset_is_read_as_such(env):
+    # release.json's "built" is UTC today; a time written with its offset must still count right.
+    root = Path(env["SAFELINE_SITE_ROOT"])
+    built = (now() - timedelta(hours=3)).astimezone(timezone(timedelta(hours=9)))
+    release = publish(root, built=now())
+    facts = json.loads((release / "release.json").read_text())
+    (release / "release.json").write_text(json.dumps({**facts, "built": built.isoformat()}))
+    [line] = lines(status(env)[1], "published")
+    assert line.endswith("(3 hours ago)"), line
+
+
+@pytest.mark.parametrize(("url", "place"), [
+    ("rediss://:secret@127.0.0.1:{port}/0", "127.0.0.1:{port}"),  # TLS: still host and port, no password
+    ("redis://127.0.0.1:99999/0", "127.0.0.1"),  # a port redis-py cannot use: the host alone
+])
+def test_where_redis_is_said_without_anything_else_of_its_address(env, url, place):
+    from devtools.ports import free_port
+
+    port = free_port()  # nothing listens there
+    env.update(RELAY_RATELIMIT_STORAGE=url.format(port=port))
+    code, screen = status(env)
+    [line] = lines(screen, "redis")
+    assert code == 1 and line.startswith(f"! redis      does not answer at {place.format(port=port)} ("), line
+    assert "secret" not in screen
