@@ -98,6 +98,8 @@ MODULES: dict[str, tuple[str, ...]] = {
     "relay/keys.py": ("tests/relay/test_keys.py",),
     "relay/status.py": ("tests/relay/test_status.py",),
     "safeline/record.py": ("tests/test_record.py",),
+    "safeline/release.py": ("tests/test_publish.py", "tests/test_release_switch.py"),
+    "safeline/publish.py": ("tests/test_publish.py",),
     "staff/web/guard.py": ("tests/staff/test_web_guard.py", "tests/staff/test_web_pages.py"),
     "staff/message.py": ("tests/staff/test_message_shapes.py", "tests/staff/test_message.py"),
     "staff/store.py": ("tests/staff/test_store.py", "tests/staff/test_casework.py"),
