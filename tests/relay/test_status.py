@@ -29,7 +29,7 @@ from relay.cli import status_command
 from relay.delivery import DeliveryState
 from tests.support.flask_commands import command_env
 from tests.support.gnupg import make_key
-from tests.support.keys import FIXTURES, GPG_USER_ID, GENERATED_USER_ID
+from tests.support.keys import FIXTURES, GENERATED_USER_ID, GPG_PUBLIC, GPG_USER_ID
 from tests.support.redis_server import RedisServer
 from tests.support.relay_app import (RELAY_CONTACT_ADDRESS, RELAY_MAIL_FROM, RELAY_MAIL_TO, SECRET_KEY,
                                      outbox_files)
@@ -676,3 +676,29 @@ def test_where_redis_is_said_without_anything_else_of_its_address(env, url, plac
     [line] = lines(screen, "redis")
     assert code == 1 and line.startswith(f"! redis      does not answer at {place.format(port=port)} ("), line
     assert "secret" not in screen
+
+
+def test_only_key_files_in_the_folder_count_and_a_missing_folder_needs_a_person(env, tmp_path):
+    # As the relay reads the folder (relay/keys.py): *.asc and *.pub, not hidden, not folders.
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "staff.asc").write_bytes(GPG_PUBLIC.read_bytes())
+    (keys / "README.txt").write_text("public keys of the staff, one file each\n")
+    (keys / ".old.asc").write_text("not a key\n")
+    (keys / "archive.asc").mkdir()
+    env.update(RELAY_STAFF_KEYS=str(keys))
+    code, screen = status(env)
+    assert len(lines(screen, "staff key")) == 1 and not flagged(screen), screen
+    env.update(RELAY_STAFF_KEYS=str(tmp_path / "no-such-folder"))
+    code, screen = status(env)
+    assert code == 1 and lines(screen, "staff key") == [
+        f"! staff key  {tmp_path / 'no-such-folder'} does not exist (RELAY_STAFF_KEYS)"]
+
+
+def test_the_ceilings_windows_are_named(env, redis_server):
+    env.update(RELAY_RATELIMIT_STORAGE=redis_server.url,
+               RELAY_RATELIMIT_SITE="500 per day;60 per 2 hours;5 per minute;3 per 90 seconds;1 per 2 days")
+    code, screen = status(env)
+    assert code == 0 and lines(screen, "ceiling") == [
+        "  ceiling    0 of 500 per day, 0 of 60 per 2 hours, 0 of 5 per minute, 0 of 3 per 90 seconds, "
+        "0 of 1 per 2 days: accepting"], screen
