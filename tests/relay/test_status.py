@@ -702,3 +702,30 @@ def test_the_ceilings_windows_are_named(env, redis_server):
     assert code == 0 and lines(screen, "ceiling") == [
         "  ceiling    0 of 500 per day, 0 of 60 per 2 hours, 0 of 5 per minute, 0 of 3 per 90 seconds, "
         "0 of 1 per 2 days: accepting"], screen
+
+
+def test_the_ceiling_counts_only_its_window(env, redis_server):
+    from relay.quota import RedisStore, Rule, _counter
+
+    env.update(RELAY_RATELIMIT_STORAGE=redis_server.url, RELAY_RATELIMIT_SITE="60 per hour")
+    key = RedisStore.PREFIX + _counter("site", ("all",), Rule.parse("60 per hour")).read
+    moment = time.time()
+    RedisStore(redis_server.url)._redis.zadd(key, {"old-1": moment - 7200, "old-2": moment - 3700, "new": moment - 60})
+    assert lines(status(env)[1], "ceiling") == ["  ceiling    1 of 60 per hour: accepting"]
+
+
+def test_a_redis_address_without_a_port_is_said_with_redis_own():
+    from relay.status import _place
+
+    assert _place("redis://:secret@127.0.0.1/0") == "127.0.0.1:6379"
+    assert _place("redis+unix:///run/redis/redis.sock?db=0") == "/run/redis/redis.sock"
+
+
+@pytest.mark.parametrize(("seconds", "said"), [
+    (59.9, "59 s"), (60, "1 min"), (3599, "59 min"), (3600, "1 hour"), (7200, "2 hours"),
+    (86399, "23 hours"), (86400, "1 day"), (3 * 86400 + 5, "3 days"),
+])
+def test_durations_are_said_in_their_largest_whole_unit(seconds, said):
+    from relay.status import _duration
+
+    assert _duration(seconds) == said
