@@ -729,3 +729,26 @@ def test_durations_are_said_in_their_largest_whole_unit(seconds, said):
     from relay.status import _duration
 
     assert _duration(seconds) == said
+
+
+def test_the_same_key_twice_in_the_folder_needs_a_person(env, tmp_path):
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "hanako.asc").write_bytes(GPG_PUBLIC.read_bytes())
+    (keys / "hanako-copy.asc").write_bytes(GPG_PUBLIC.read_bytes())
+    env.update(RELAY_STAFF_KEYS=str(keys))
+    code, screen = status(env)
+    said = lines(screen, "staff key")
+    assert code == 1 and len(said) == 2, screen
+    assert sum("is in the folder twice: keep one copy" in line for line in said) == 1, said
+
+
+@pytest.mark.parametrize(("name", "topic", "said"), [
+    ("RELAY_OUTBOX", "outbox", "! outbox     cannot be found: RELAY_OUTBOX is not set"),
+    ("RELAY_STAFF_KEYS", "staff key", "! staff key  RELAY_STAFF_KEYS is not set: the relay encrypts to nobody"),
+])
+def test_an_unset_place_in_production_needs_a_person(env, name, topic, said):
+    env.update(RELAY_ENV="production")
+    env.pop(name)
+    code, screen = status(env)
+    assert code == 1 and lines(screen, topic) == [said], screen
