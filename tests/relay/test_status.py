@@ -479,6 +479,8 @@ def test_the_site_ceiling_refusing_needs_a_person(app, env, redis_server):
     ("dangling", True, r"! published  .*/current points to releases/\S+, which has no release\.json: nginx may be "
                        r"serving nothing"),
     ("garbage", True, r"! published  .*/release\.json cannot be read \(JSONDecodeError\)"),
+    ("no commit", True, r"! published  .*/release\.json is not what the publisher writes \(commit, built\)"),
+    ("no time", True, r"! published  .*/release\.json is not what the publisher writes \(commit, built\)"),
 ])
 def test_the_published_commit_and_its_age(env, case, needs_person, said):
     root = Path(env["SAFELINE_SITE_ROOT"])
@@ -489,6 +491,10 @@ def test_the_published_commit_and_its_age(env, case, needs_person, said):
             shutil.rmtree(release)
         elif case == "garbage":
             (release / "release.json").write_text("{not json")
+        elif case in ("no commit", "no time"):
+            facts = json.loads((release / "release.json").read_text())
+            facts.update({"commit": "HEAD"} if case == "no commit" else {"built": "yesterday"})
+            (release / "release.json").write_text(json.dumps(facts))
     code, screen = status(env)
     assert code == int(needs_person), screen
     [line] = lines(screen, "published")
@@ -741,6 +747,13 @@ def test_the_same_key_twice_in_the_folder_needs_a_person(env, tmp_path):
     said = lines(screen, "staff key")
     assert code == 1 and len(said) == 2, screen
     assert sum("is in the folder twice: keep one copy" in line for line in said) == 1, said
+
+
+def test_memory_limits_in_production_need_a_person(env):
+    env.update(RELAY_ENV="production", RELAY_RATELIMIT_STORAGE="memory://")
+    code, screen = status(env)
+    assert code == 1 and lines(screen, "redis") == [
+        "! redis      RELAY_RATELIMIT_STORAGE cannot be used (see the settings lines)"], screen
 
 
 @pytest.mark.parametrize(("name", "topic", "said"), [
