@@ -176,10 +176,12 @@ def unpack(settings: Settings, commit: str, target: Path) -> None:
 
 
 def read_state(root: Path) -> dict:
+    """The publisher's memory; anything unreadable is no memory (the head is tried again)."""
     try:
-        return json.loads((root / "state.json").read_text(encoding="utf-8"))
+        state = json.loads((root / "state.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+    return state if isinstance(state, dict) else {}
 
 
 def notice(root: Path) -> str:

@@ -421,6 +421,17 @@ def test_an_unreachable_repository_is_logged_and_changes_nothing(history, copied
     assert os.readlink(root / "current") == before
 
 
+def test_a_state_file_that_is_not_the_publishers_is_no_memory(history, copied):
+    # Garbage, or JSON of another shape: the branch's head is built again, without a traceback.
+    root, _, env = copied
+    e = history["commits"]["E"]
+    for garbage in ("[1, 2]", "{not json"):
+        (root / "state.json").write_text(garbage)
+        result = run_publisher(env)
+        assert result.returncode == 0 and result.stdout.startswith(f"published {e} in "), result
+        assert json.loads((root / "state.json").read_text())["head"] == e
+
+
 def test_a_token_in_the_repository_address_never_reaches_the_log(copied):
     # A private repository over https is often reached as https://user:token@host/…
     from devtools.ports import free_port
