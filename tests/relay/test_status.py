@@ -353,6 +353,7 @@ def test_a_missing_then_an_empty_outbox(env):
     assert code == 0
     assert lines(screen, "outbox") == [f"  outbox     {env['RELAY_OUTBOX']} does not exist yet (the relay makes it "
                                        "when it starts)"]
+    assert value(metrics(status(env, "--prometheus")[1]), "safeline_outbox_waiting") == 0
     Path(env["RELAY_OUTBOX"]).mkdir()
     code, screen = status(env)
     assert code == 0 and lines(screen, "outbox") == ["  outbox     empty: nothing waits for the mail server"]
