@@ -93,7 +93,8 @@ MODULES: dict[str, tuple[str, ...]] = {
     "relay/outbox.py": ("tests/relay/test_outbox.py", "tests/relay/test_outbox_syscalls.py"),
     "relay/seal.py": ("tests/relay/test_seal.py",),
     "relay/smtp.py": ("tests/relay/test_smtp.py", "tests/relay/test_smtp_replies.py", "tests/relay/test_smtp_limits.py"),
-    "relay/delivery.py": ("tests/relay/test_delivery.py", "tests/relay/test_app_delivery.py"),
+    "relay/delivery.py": ("tests/relay/test_delivery.py", "tests/relay/test_app_delivery.py",
+                          "tests/relay/test_status.py"),  # the state file the worker records
     "relay/config.py": ("tests/relay/test_settings.py", "tests/relay/test_app_config.py"),
     "relay/keys.py": ("tests/relay/test_keys.py",),
     "relay/status.py": ("tests/relay/test_status.py",),
