@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -142,6 +143,8 @@ def test_every_line_and_metric_with_reports_waiting_redis_up_and_a_fresh_release
         assert submit(client, **TYPED).status_code == 303
         delivered = flask(env, tmp_path, "deliver", "--once")  # the worker's own command records its state
         assert delivered.returncode == 0 and "sent 1," in delivered.stdout, delivered.stderr
+        # The state's folder, made by the worker at its first record: the worker's own, 0700.
+        assert stat.S_IMODE(Path(env["RELAY_DELIVERY_STATE"]).parent.stat().st_mode) == 0o700
         for _ in range(2):
             assert submit(client, **TYPED).status_code == 303
         waiting = outbox_files(Path(env["RELAY_OUTBOX"]))
@@ -766,3 +769,12 @@ def test_an_unset_place_in_production_needs_a_person(env, name, topic, said):
     env.pop(name)
     code, screen = status(env)
     assert code == 1 and lines(screen, topic) == [said], screen
+
+
+def test_the_state_file_is_the_servers_in_production_and_var_dev_otherwise():
+    from relay.delivery import state_path
+
+    assert state_path({"RELAY_ENV": "production"}) == Path("/var/lib/safeline/delivery/state.json")
+    assert state_path({}) == ROOT / "var" / "dev" / "delivery" / "state.json"
+    assert state_path({"RELAY_ENV": "production", "RELAY_DELIVERY_STATE": "/srv/x/state.json"}) == \
+        Path("/srv/x/state.json")
