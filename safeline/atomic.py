@@ -38,8 +38,13 @@ def replace_file(path: Path, data: bytes, *, mode: int = 0o600, sync_folder: boo
             pass
         raise
     if sync_folder:
-        folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+        fsync_path(path.parent)
+
+
+def fsync_path(path: Path) -> None:
+    """``path`` (a file, or a folder: its entries, e.g. a rename into it) on disk."""
+    descriptor = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if Path(path).is_dir() else 0))
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

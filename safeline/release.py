@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from safeline.atomic import replace_file
+from safeline.atomic import fsync_path, replace_file
 
 DEFAULT_ROOT = Path("/srv/safeline/site")
 BUILDING = ".building-"
@@ -114,14 +114,6 @@ def current(root: Path) -> Release | None:
     if not link.is_symlink():
         return None
     return read_release(root / os.readlink(link))
-
-
-def fsync_path(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0))
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def fsync_tree(top: Path) -> None:
